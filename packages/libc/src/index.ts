@@ -1,0 +1,16 @@
+export * from './sys';
+export * from './errors';
+export * from './constants';
+export { FakeSys } from './fake-sys';
+export type { RecordedCall } from './fake-sys';
+import type { Sys } from './sys';
+
+let real: Sys | undefined;
+/** The process-wide real syscall layer, loaded on first use (koffi costs a few ms to load). */
+export function libc(): Sys {
+  if (!real) {
+    const { KoffiSys } = require('./koffi-sys') as typeof import('./koffi-sys');
+    real = new KoffiSys();
+  }
+  return real;
+}

@@ -1,0 +1,390 @@
+import koffi from 'koffi';
+import { SysError } from './errors';
+import type { CapSets, Rlimit, SpawnRequest, Sys, WaitResult } from './sys';
+import { POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, NSIG, SOL_SOCKET, SCM_RIGHTS } from './constants';
+
+// x86_64 syscall numbers for calls glibc has no wrapper for (or wraps with policy we do not want).
+const NR = {
+  rt_sigaction: 13,
+  rt_sigprocmask: 14,
+  capget: 125,
+  capset: 126,
+  pivot_root: 155,
+  gettid: 186,
+  prlimit64: 302,
+  pidfd_send_signal: 424,
+  pidfd_open: 434,
+  close_range: 436,
+  openat2: 437,
+};
+
+const SPAWN_FILE_ACTIONS_SIZE = 80;
+const SPAWN_ATTR_SIZE = 336;
+const SIGSET_SIZE = 128;
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+
+type Fn = (...args: any[]) => any;
+type KoffiFunction = ReturnType<ReturnType<typeof koffi.load>["func"]>;
+
+/**
+ * The real syscall layer. Prototypes are declared on first use: stage 2 of ts-runc must start
+ * fast and uses only a few of them.
+ */
+export class KoffiSys implements Sys {
+  private lib = koffi.load('libc.so.6');
+  private cache = new Map<string, KoffiFunction>();
+
+  private fn(key: string, name: string, ret: string, params: string[]): KoffiFunction {
+    let f = this.cache.get(key);
+    if (!f) {
+      f = this.lib.func(name, ret, params);
+      this.cache.set(key, f);
+    }
+    return f;
+  }
+
+  /** Call and throw SysError when the C function reports -1 (errno set). */
+  private check(call: string, what: string | undefined, r: number | bigint): number {
+    const n = Number(r);
+    if (n === -1) throw new SysError(call, what, koffi.errno());
+    return n;
+  }
+
+  private sc(name: string, nr: number, types: string[], ...args: unknown[]): Fn {
+    const f = this.fn(`syscall:${name}`, 'syscall', 'long', ['long', ...types]);
+    return () => f(nr, ...args);
+  }
+
+  unshare(flags: number): void {
+    this.check('unshare', '0x' + flags.toString(16), this.fn('unshare', 'unshare', 'int', ['int'])(flags));
+  }
+  setns(fd: number, nstype: number): void {
+    this.check('setns', `fd ${fd}`, this.fn('setns', 'setns', 'int', ['int', 'int'])(fd, nstype));
+  }
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+    const f = this.fn('mount', 'mount', 'int', ['const char *', 'const char *', 'const char *', 'unsigned long', 'const char *']);
+    this.check('mount', target, f(source, target, fstype, flags, data));
+  }
+  umount2(target: string, flags: number): void {
+    this.check('umount2', target, this.fn('umount2', 'umount2', 'int', ['const char *', 'int'])(target, flags));
+  }
+  pivotRoot(newRoot: string, putOld: string): void {
+    this.check('pivot_root', newRoot, this.sc('pivot_root', NR.pivot_root, ['const char *', 'const char *'], newRoot, putOld)());
+  }
+  chroot(path: string): void {
+    this.check('chroot', path, this.fn('chroot', 'chroot', 'int', ['const char *'])(path));
+  }
+  chdir(path: string): void {
+    this.check('chdir', path, this.fn('chdir', 'chdir', 'int', ['const char *'])(path));
+  }
+  fchdir(fd: number): void {
+    this.check('fchdir', `fd ${fd}`, this.fn('fchdir', 'fchdir', 'int', ['int'])(fd));
+  }
+  sethostname(name: string): void {
+    const len = Buffer.byteLength(name);
+    this.check('sethostname', name, this.fn('sethostname', 'sethostname', 'int', ['const char *', 'size_t'])(name, len));
+  }
+  setdomainname(name: string): void {
+    const len = Buffer.byteLength(name);
+    this.check('setdomainname', name, this.fn('setdomainname', 'setdomainname', 'int', ['const char *', 'size_t'])(name, len));
+  }
+
+  open(path: string, flags: number, mode = 0): number {
+    return this.check('open', path, this.fn('open', 'open', 'int', ['const char *', 'int', 'uint32'])(path, flags, mode));
+  }
+  openat(dirfd: number, path: string, flags: number, mode = 0): number {
+    const f = this.fn('openat', 'openat', 'int', ['int', 'const char *', 'int', 'uint32']);
+    return this.check('openat', path, f(dirfd, path, flags, mode));
+  }
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
+    const how = Buffer.alloc(24);
+    how.writeBigUInt64LE(BigInt(flags), 0);
+    how.writeBigUInt64LE(BigInt(mode), 8);
+    how.writeBigUInt64LE(BigInt(resolve), 16);
+    return this.check('openat2', path, this.sc('openat2', NR.openat2, ['int', 'const char *', 'void *', 'size_t'], dirfd, path, how, 24)());
+  }
+  close(fd: number): void {
+    this.check('close', `fd ${fd}`, this.fn('close', 'close', 'int', ['int'])(fd));
+  }
+  dup(fd: number): number {
+    return this.check('dup', `fd ${fd}`, this.fn('dup', 'dup', 'int', ['int'])(fd));
+  }
+  dup3(oldfd: number, newfd: number, flags: number): number {
+    return this.check('dup3', `fd ${oldfd}`, this.fn('dup3', 'dup3', 'int', ['int', 'int', 'int'])(oldfd, newfd, flags));
+  }
+  mknod(path: string, mode: number, dev: bigint): void {
+    this.check('mknod', path, this.fn('mknod', 'mknod', 'int', ['const char *', 'uint32', 'uint64'])(path, mode, dev));
+  }
+  mknodat(dirfd: number, path: string, mode: number, dev: bigint): void {
+    const f = this.fn('mknodat', 'mknodat', 'int', ['int', 'const char *', 'uint32', 'uint64']);
+    this.check('mknodat', path, f(dirfd, path, mode, dev));
+  }
+  mkfifo(path: string, mode: number): void {
+    this.check('mkfifo', path, this.fn('mkfifo', 'mkfifo', 'int', ['const char *', 'uint32'])(path, mode));
+  }
+  lchown(path: string, uid: number, gid: number): void {
+    this.check('lchown', path, this.fn('lchown', 'lchown', 'int', ['const char *', 'uint32', 'uint32'])(path, uid, gid));
+  }
+  fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void {
+    const f = this.fn('fchownat', 'fchownat', 'int', ['int', 'const char *', 'uint32', 'uint32', 'int']);
+    this.check('fchownat', path, f(dirfd, path, uid, gid, flags));
+  }
+  umask(mask: number): number {
+    return this.fn('umask', 'umask', 'uint32', ['uint32'])(mask);
+  }
+  closeRange(first: number, last: number, flags: number): void {
+    const f = this.sc('close_range', NR.close_range, ['uint32', 'uint32', 'uint32'], first, last >>> 0, flags);
+    this.check('close_range', undefined, f());
+  }
+  ioctlInt(fd: number, request: number, arg: number): number {
+    const f = this.fn('ioctl:int', 'ioctl', 'int', ['int', 'unsigned long', 'long']);
+    return this.check('ioctl', `fd ${fd}`, f(fd, request, arg));
+  }
+  ioctlPtr(fd: number, request: number, buf: Buffer): number {
+    const f = this.fn('ioctl:ptr', 'ioctl', 'int', ['int', 'unsigned long', 'void *']);
+    return this.check('ioctl', `fd ${fd}`, f(fd, request, buf));
+  }
+  socketpair(domain: number, type: number): [number, number] {
+    const sv = Buffer.alloc(8);
+    this.check('socketpair', undefined, this.fn('socketpair', 'socketpair', 'int', ['int', 'int', 'int', 'void *'])(domain, type, 0, sv));
+    return [sv.readInt32LE(0), sv.readInt32LE(4)];
+  }
+
+  /** Build a msghdr in C memory: koffi cannot take Buffer addresses, so everything lives in koffi.alloc memory. */
+  private withMsg<T>(dataLen: number, nfds: number, body: (msg: unknown, iovBase: Buffer, ctl: Buffer, ctlLen: number) => T): T {
+    const ctlLen = nfds > 0 ? 16 + ((nfds * 4 + 7) & ~7) : 0;
+    const mem = koffi.alloc('uint8', 56 + 16 + Math.max(dataLen, 1) + ctlLen);
+    try {
+      const base = koffi.address(mem);
+      const view = Buffer.from(koffi.view(mem, 56 + 16 + Math.max(dataLen, 1) + ctlLen));
+      view.fill(0);
+      const iov = base + 56n, data = iov + 16n, ctl = data + BigInt(Math.max(dataLen, 1));
+      view.writeBigUInt64LE(iov, 16); // msg_iov
+      view.writeBigUInt64LE(1n, 24); // msg_iovlen
+      view.writeBigUInt64LE(ctlLen ? ctl : 0n, 32); // msg_control
+      view.writeBigUInt64LE(BigInt(ctlLen), 40); // msg_controllen
+      view.writeBigUInt64LE(data, 56); // iov_base
+      view.writeBigUInt64LE(BigInt(dataLen), 64); // iov_len
+      const dataOff = 72, ctlOff = 72 + Math.max(dataLen, 1);
+      return body(mem, view.subarray(dataOff, dataOff + dataLen), view.subarray(ctlOff, ctlOff + ctlLen), ctlLen);
+    } finally {
+      koffi.free(mem);
+    }
+  }
+
+  sendFds(sock: number, data: Buffer, fds: number[]): void {
+    this.withMsg(data.length, fds.length, (msg, dataBuf, ctl) => {
+      data.copy(dataBuf);
+      if (fds.length) {
+        ctl.writeBigUInt64LE(BigInt(16 + fds.length * 4), 0); // cmsg_len
+        ctl.writeInt32LE(SOL_SOCKET, 8);
+        ctl.writeInt32LE(SCM_RIGHTS, 12);
+        fds.forEach((fd, i) => ctl.writeInt32LE(fd, 16 + i * 4));
+      }
+      const f = this.fn('sendmsg', 'sendmsg', 'long', ['int', 'void *', 'int']);
+      this.check('sendmsg', `fd ${sock}`, f(sock, msg, 0));
+    });
+  }
+
+  recvFds(sock: number, maxData: number, maxFds: number): { data: Buffer; fds: number[] } {
+    return this.withMsg(maxData, maxFds, (msg, dataBuf, ctl) => {
+      const f = this.fn('recvmsg', 'recvmsg', 'long', ['int', 'void *', 'int']);
+      const n = this.check('recvmsg', `fd ${sock}`, f(sock, msg, 0x40000000 /* MSG_CMSG_CLOEXEC */));
+      const fds: number[] = [];
+      if (ctl.length >= 16) {
+        const len = Number(ctl.readBigUInt64LE(0));
+        if (ctl.readInt32LE(8) === SOL_SOCKET && ctl.readInt32LE(12) === SCM_RIGHTS) {
+          for (let off = 16; off + 4 <= len; off += 4) fds.push(ctl.readInt32LE(off));
+        }
+      }
+      return { data: Buffer.from(dataBuf.subarray(0, n)), fds };
+    });
+  }
+
+  openpt(): [number, string] {
+    const fd = this.check('posix_openpt', undefined, this.fn('posix_openpt', 'posix_openpt', 'int', ['int'])(0o2 | 0o400 | 0o2000000));
+    try {
+      this.check('grantpt', undefined, this.fn('grantpt', 'grantpt', 'int', ['int'])(fd));
+      this.check('unlockpt', undefined, this.fn('unlockpt', 'unlockpt', 'int', ['int'])(fd));
+      const buf = Buffer.alloc(128);
+      const r = this.fn('ptsname_r', 'ptsname_r', 'int', ['int', 'void *', 'size_t'])(fd, buf, buf.length);
+      if (r !== 0) throw new SysError('ptsname_r', undefined, r);
+      return [fd, buf.toString('utf8', 0, buf.indexOf(0))];
+    } catch (e) {
+      this.close(fd);
+      throw e;
+    }
+  }
+
+  getpid(): number {
+    return this.fn('getpid', 'getpid', 'int', [])();
+  }
+  gettid(): number {
+    return Number(this.sc('gettid', NR.gettid, [])());
+  }
+
+  posixSpawn(req: SpawnRequest): number {
+    const fa = Buffer.alloc(SPAWN_FILE_ACTIONS_SIZE);
+    const attr = Buffer.alloc(SPAWN_ATTR_SIZE);
+    const faInit = this.fn('psfa_init', 'posix_spawn_file_actions_init', 'int', ['void *']);
+    const faDestroy = this.fn('psfa_destroy', 'posix_spawn_file_actions_destroy', 'int', ['void *']);
+    const attrInit = this.fn('psa_init', 'posix_spawnattr_init', 'int', ['void *']);
+    const attrDestroy = this.fn('psa_destroy', 'posix_spawnattr_destroy', 'int', ['void *']);
+    const posixErr = (call: string, r: number) => {
+      if (r !== 0) throw new SysError(call, req.path, r);
+    };
+    posixErr('posix_spawn_file_actions_init', faInit(fa));
+    posixErr('posix_spawnattr_init', attrInit(attr));
+    try {
+      const dup2 = this.fn('psfa_dup2', 'posix_spawn_file_actions_adddup2', 'int', ['void *', 'int', 'int']);
+      // Targets may collide with sources of later pairs: stage every source above all targets first.
+      const high = Math.max(...req.fds.map(([s, t]) => Math.max(s, t)), 2) + 1;
+      req.fds.forEach(([src], i) => posixErr('posix_spawn_file_actions_adddup2', dup2(fa, src, high + i)));
+      req.fds.forEach(([, dst], i) => posixErr('posix_spawn_file_actions_adddup2', dup2(fa, high + i, dst)));
+      const close = this.fn('psfa_close', 'posix_spawn_file_actions_addclose', 'int', ['void *', 'int']);
+      req.fds.forEach((_, i) => posixErr('posix_spawn_file_actions_addclose', close(fa, high + i)));
+      if (req.cwd) {
+        const chdir = this.fn('psfa_chdir', 'posix_spawn_file_actions_addchdir_np', 'int', ['void *', 'const char *']);
+        posixErr('posix_spawn_file_actions_addchdir_np', chdir(fa, req.cwd));
+      }
+      let flags = 0;
+      if (req.defaultSignals) {
+        // Workers and Node block or ignore signals; the child must start with a clean slate.
+        const all = Buffer.alloc(SIGSET_SIZE), none = Buffer.alloc(SIGSET_SIZE);
+        this.fn('sigfillset', 'sigfillset', 'int', ['void *'])(all);
+        this.fn('sigemptyset', 'sigemptyset', 'int', ['void *'])(none);
+        posixErr('posix_spawnattr_setsigdefault', this.fn('psa_sigdef', 'posix_spawnattr_setsigdefault', 'int', ['void *', 'void *'])(attr, all));
+        posixErr('posix_spawnattr_setsigmask', this.fn('psa_sigmask', 'posix_spawnattr_setsigmask', 'int', ['void *', 'void *'])(attr, none));
+        flags |= POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+      }
+      if (req.setsid) flags |= POSIX_SPAWN_SETSID;
+      posixErr('posix_spawnattr_setflags', this.fn('psa_flags', 'posix_spawnattr_setflags', 'int', ['void *', 'short'])(attr, flags));
+      const spawn = this.fn('posix_spawn', 'posix_spawn', 'int', ['void *', 'const char *', 'void *', 'void *', 'const char **', 'const char **']);
+      const pid = Buffer.alloc(4);
+      posixErr('posix_spawn', spawn(pid, req.path, fa, attr, [...req.argv, null], [...req.env, null]));
+      return pid.readInt32LE(0);
+    } finally {
+      faDestroy(fa);
+      attrDestroy(attr);
+    }
+  }
+
+  execve(path: string, argv: string[], env: string[]): never {
+    const f = this.fn('execve', 'execve', 'int', ['const char *', 'const char **', 'const char **']);
+    f(path, [...argv, null], [...env, null]);
+    throw new SysError('execve', path, koffi.errno());
+  }
+
+  private decodeStatus(pid: number, status: number): WaitResult {
+    const sig = status & 0x7f;
+    if (sig === 0) return { pid, exitCode: (status >> 8) & 0xff, signal: null };
+    return { pid, exitCode: null, signal: sig };
+  }
+
+  waitpid(pid: number, options: number): WaitResult | null {
+    const st = Buffer.alloc(4);
+    const f = this.fn('waitpid', 'waitpid', 'int', ['int', 'void *', 'int']);
+    for (;;) {
+      const r = f(pid, st, options);
+      if (r === -1 && koffi.errno() === 4 /* EINTR */) continue;
+      const got = this.check('waitpid', String(pid), r);
+      return got === 0 ? null : this.decodeStatus(got, st.readInt32LE(0));
+    }
+  }
+
+  waitpidAsync(pid: number): Promise<WaitResult> {
+    const f = this.fn('waitpid', 'waitpid', 'int', ['int', 'void *', 'int']);
+    const st = Buffer.alloc(4);
+    return new Promise((resolve, reject) => {
+      const once = () =>
+        f.async(pid, st, 0, (err: unknown, r: number) => {
+          if (err) return reject(err);
+          if (r === -1) {
+            // errno is per-thread and lost on the pool thread; ECHILD is the only expected case.
+            return reject(new SysError('waitpid', String(pid), 10));
+          }
+          resolve(this.decodeStatus(r, st.readInt32LE(0)));
+        });
+      once();
+    });
+  }
+
+  kill(pid: number, sig: number): void {
+    this.check('kill', String(pid), this.fn('kill', 'kill', 'int', ['int', 'int'])(pid, sig));
+  }
+  pidfdOpen(pid: number): number {
+    return this.check('pidfd_open', String(pid), this.sc('pidfd_open', NR.pidfd_open, ['int', 'uint32'], pid, 0)());
+  }
+  pidfdSendSignal(pidfd: number, sig: number): void {
+    const f = this.sc('pidfd_send_signal', NR.pidfd_send_signal, ['int', 'int', 'void *', 'uint32'], pidfd, sig, null, 0);
+    this.check('pidfd_send_signal', `fd ${pidfd}`, f());
+  }
+  setsid(): number {
+    return this.check('setsid', undefined, this.fn('setsid', 'setsid', 'int', [])());
+  }
+  prctl(option: number, arg2: number | bigint, arg3: number | bigint = 0, arg4 = 0, arg5 = 0): number {
+    const f = this.fn('prctl', 'prctl', 'int', ['int', 'unsigned long', 'unsigned long', 'unsigned long', 'unsigned long']);
+    return this.check('prctl', String(option), f(option, arg2, arg3, arg4, arg5));
+  }
+  resetSignals(): void {
+    const act = Buffer.alloc(32); // kernel struct sigaction: handler=SIG_DFL, flags 0, restorer 0, mask 0
+    const f = this.fn('syscall:rt_sigaction', 'syscall', 'long', ['long', 'int', 'void *', 'void *', 'size_t']);
+    for (let sig = 1; sig <= NSIG; sig++) {
+      if (sig === 9 || sig === 19) continue;
+      this.check('rt_sigaction', String(sig), f(NR.rt_sigaction, sig, act, null, 8));
+    }
+    const empty = Buffer.alloc(8);
+    const mask = this.fn('syscall:rt_sigprocmask', 'syscall', 'long', ['long', 'int', 'void *', 'void *', 'size_t']);
+    this.check('rt_sigprocmask', undefined, mask(NR.rt_sigprocmask, 2 /* SIG_SETMASK */, empty, null, 8));
+  }
+
+  setresuid(r: number, e: number, s: number): void {
+    // Raw syscalls: glibc's wrappers broadcast to every thread (setxid), which must not run here.
+    const f = this.fn('syscall:setresuid', 'syscall', 'long', ['long', 'uint32', 'uint32', 'uint32']);
+    this.check('setresuid', String(e), f(117, r, e, s));
+  }
+  setresgid(r: number, e: number, s: number): void {
+    const f = this.fn('syscall:setresgid', 'syscall', 'long', ['long', 'uint32', 'uint32', 'uint32']);
+    this.check('setresgid', String(e), f(119, r, e, s));
+  }
+  setgroups(gids: number[]): void {
+    const buf = Buffer.alloc(Math.max(gids.length, 1) * 4);
+    gids.forEach((g, i) => buf.writeUInt32LE(g, i * 4));
+    const f = this.fn('syscall:setgroups', 'syscall', 'long', ['long', 'size_t', 'void *']);
+    this.check('setgroups', gids.join(','), f(116, gids.length, buf));
+  }
+  capget(): CapSets {
+    const hdr = Buffer.alloc(8);
+    hdr.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+    const data = Buffer.alloc(24);
+    this.check('capget', undefined, this.sc('capget', NR.capget, ['void *', 'void *'], hdr, data)());
+    const pick = (off: number) => BigInt(data.readUInt32LE(off)) | (BigInt(data.readUInt32LE(12 + off)) << 32n);
+    return { effective: pick(0), permitted: pick(4), inheritable: pick(8) };
+  }
+  capset(sets: CapSets): void {
+    const hdr = Buffer.alloc(8);
+    hdr.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+    const data = Buffer.alloc(24);
+    const put = (off: number, v: bigint) => {
+      data.writeUInt32LE(Number(v & 0xffffffffn), off);
+      data.writeUInt32LE(Number((v >> 32n) & 0xffffffffn), 12 + off);
+    };
+    put(0, sets.effective);
+    put(4, sets.permitted);
+    put(8, sets.inheritable);
+    this.check('capset', undefined, this.sc('capset', NR.capset, ['void *', 'void *'], hdr, data)());
+  }
+  prlimit(resource: number, limit: Rlimit): void {
+    const buf = Buffer.alloc(16);
+    buf.writeBigUInt64LE(limit.soft, 0);
+    buf.writeBigUInt64LE(limit.hard, 8);
+    const f = this.fn('syscall:prlimit', 'syscall', 'long', ['long', 'int', 'int', 'void *', 'void *']);
+    this.check('prlimit', String(resource), f(NR.prlimit64, 0, resource, buf, null));
+  }
+  getrlimit(resource: number): Rlimit {
+    const buf = Buffer.alloc(16);
+    const f = this.fn('syscall:prlimit', 'syscall', 'long', ['long', 'int', 'int', 'void *', 'void *']);
+    this.check('prlimit', String(resource), f(NR.prlimit64, 0, resource, null, buf));
+    return { soft: buf.readBigUInt64LE(0), hard: buf.readBigUInt64LE(8) };
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The one typed interface over the libc calls both tools need. Every method throws SysError
+ * ("mount /proc: EPERM") on failure. Implementations: KoffiSys (real) and FakeSys (recording).
+ */
+
+export interface SpawnRequest {
+  path: string;
+  argv: string[];
+  env: string[];
+  /** [source, target] pairs applied in order (dup2); every target is inherited by the child. */
+  fds: Array<[number, number]>;
+  /** Reset every catchable signal to SIG_DFL and start with an empty signal mask. */
+  defaultSignals?: boolean;
+  setsid?: boolean;
+  /** Working directory of the child (posix_spawn_file_actions_addchdir_np). */
+  cwd?: string;
+}
+
+export interface WaitResult {
+  pid: number;
+  /** Exit code when the process exited, else null. */
+  exitCode: number | null;
+  /** Terminating signal when it was killed, else null. */
+  signal: number | null;
+}
+
+export interface Rlimit {
+  soft: bigint;
+  hard: bigint;
+}
+
+export interface CapSets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+
+export interface Sys {
+  // namespaces and mounts
+  unshare(flags: number): void;
+  setns(fd: number, nstype: number): void;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount2(target: string, flags: number): void;
+  pivotRoot(newRoot: string, putOld: string): void;
+  chroot(path: string): void;
+  chdir(path: string): void;
+  fchdir(fd: number): void;
+  sethostname(name: string): void;
+  setdomainname(name: string): void;
+
+  // files
+  open(path: string, flags: number, mode?: number): number;
+  openat(dirfd: number, path: string, flags: number, mode?: number): number;
+  /** openat2 with a resolve mask (RESOLVE_IN_ROOT, ...). */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  close(fd: number): void;
+  dup(fd: number): number;
+  dup3(oldfd: number, newfd: number, flags: number): number;
+  mknod(path: string, mode: number, dev: bigint): void;
+  mknodat(dirfd: number, path: string, mode: number, dev: bigint): void;
+  mkfifo(path: string, mode: number): void;
+  lchown(path: string, uid: number, gid: number): void;
+  fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void;
+  umask(mask: number): number;
+  closeRange(first: number, last: number, flags: number): void;
+  ioctlInt(fd: number, request: number, arg: number): number;
+  ioctlPtr(fd: number, request: number, buf: Buffer): number;
+  socketpair(domain: number, type: number): [number, number];
+  sendFds(sock: number, data: Buffer, fds: number[]): void;
+  recvFds(sock: number, maxData: number, maxFds: number): { data: Buffer; fds: number[] };
+  /** Open the pseudoterminal master (posix_openpt + grantpt + unlockpt) and return [master, slavePath]. */
+  openpt(): [number, string];
+
+  // processes
+  getpid(): number;
+  gettid(): number;
+  posixSpawn(req: SpawnRequest): number;
+  execve(path: string, argv: string[], env: string[]): never;
+  waitpid(pid: number, options: number): WaitResult | null;
+  /** waitpid on a libuv pool thread so the event loop keeps running (signal forwarding). */
+  waitpidAsync(pid: number): Promise<WaitResult>;
+  kill(pid: number, sig: number): void;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, sig: number): void;
+  setsid(): number;
+  prctl(option: number, arg2: number | bigint, arg3?: number | bigint, arg4?: number, arg5?: number): number;
+  /** Set every signal 1..64 (except KILL/STOP) to SIG_DFL, with raw rt_sigaction; unblock all. */
+  resetSignals(): void;
+
+  // credentials and limits
+  setresuid(r: number, e: number, s: number): void;
+  setresgid(r: number, e: number, s: number): void;
+  setgroups(gids: number[]): void;
+  capget(): CapSets;
+  capset(sets: CapSets): void;
+  prlimit(resource: number, limit: Rlimit): void;
+  getrlimit(resource: number): Rlimit;
+}
