@@ -1,0 +1,2 @@
+export { main } from './cli/main';
+export { UserError } from './cli/errors';
