@@ -216,6 +216,32 @@ export class KoffiSys implements Sys {
     }
   }
 
+  flock(fd: number, op: number): void {
+    const f = this.fn('flock', 'flock', 'int', ['int', 'int']);
+    for (;;) {
+      const r = f(fd, op);
+      if (r === -1 && koffi.errno() === 4 /* EINTR */) continue;
+      this.check('flock', `fd ${fd}`, r);
+      return;
+    }
+  }
+  poll(fds: Array<{ fd: number; events: number }>, timeoutMs: number): number[] | null {
+    const buf = Buffer.alloc(8 * fds.length);
+    fds.forEach((p, i) => {
+      buf.writeInt32LE(p.fd, i * 8);
+      buf.writeInt16LE(p.events, i * 8 + 4);
+    });
+    const f = this.fn('poll', 'poll', 'int', ['void *', 'uint64', 'int']);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const wait = timeoutMs < 0 ? -1 : Math.max(0, deadline - Date.now());
+      const r = f(buf, fds.length, wait);
+      if (r === -1 && koffi.errno() === 4 /* EINTR */) continue;
+      if (this.check('poll', undefined, r) === 0) return null;
+      return fds.map((_, i) => buf.readInt16LE(i * 8 + 6));
+    }
+  }
+
   getpid(): number {
     return this.fn('getpid', 'getpid', 'int', [])();
   }

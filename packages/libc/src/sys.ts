@@ -70,6 +70,10 @@ export interface Sys {
   recvFds(sock: number, maxData: number, maxFds: number): { data: Buffer; fds: number[] };
   /** Open the pseudoterminal master (posix_openpt + grantpt + unlockpt) and return [master, slavePath]. */
   openpt(): [number, string];
+  /** flock(2): LOCK_EX=2, LOCK_SH=1, LOCK_NB=4, LOCK_UN=8. */
+  flock(fd: number, op: number): void;
+  /** poll(2) on fds for `events`; returns the revents of each, or null on timeout. */
+  poll(fds: Array<{ fd: number; events: number }>, timeoutMs: number): number[] | null;
 
   // processes
   getpid(): number;
