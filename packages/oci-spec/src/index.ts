@@ -1,0 +1,2 @@
+export * from './runtime-types';
+export * from './image-types';
