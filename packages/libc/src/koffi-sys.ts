@@ -1,6 +1,6 @@
 import koffi from 'koffi';
 import { SysError } from './errors';
-import type { CapSets, Rlimit, SpawnRequest, Sys, WaitResult } from './sys';
+import type { CapSets, Rlimit, SpawnRequest, StatResult, Sys, WaitResult } from './sys';
 import { POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, NSIG, SOL_SOCKET, SCM_RIGHTS } from './constants';
 
 // x86_64 syscall numbers for calls glibc has no wrapper for (or wraps with policy we do not want).
@@ -412,5 +412,87 @@ export class KoffiSys implements Sys {
     const f = this.fn('syscall:prlimit', 'syscall', 'long', ['long', 'int', 'int', 'void *', 'void *']);
     this.check('prlimit', String(resource), f(NR.prlimit64, 0, resource, null, buf));
     return { soft: buf.readBigUInt64LE(0), hard: buf.readBigUInt64LE(8) };
+  }
+
+  mkdirat(dirfd: number, path: string, mode: number): void {
+    this.check('mkdirat', path, this.fn('mkdirat', 'mkdirat', 'int', ['int', 'const char *', 'uint32'])(dirfd, path, mode));
+  }
+  symlinkat(target: string, dirfd: number, path: string): void {
+    const f = this.fn('symlinkat', 'symlinkat', 'int', ['const char *', 'int', 'const char *']);
+    this.check('symlinkat', path, f(target, dirfd, path));
+  }
+  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void {
+    const f = this.fn('linkat', 'linkat', 'int', ['int', 'const char *', 'int', 'const char *', 'int']);
+    this.check('linkat', newpath, f(olddirfd, oldpath, newdirfd, newpath, flags));
+  }
+  unlinkat(dirfd: number, path: string, flags: number): void {
+    this.check('unlinkat', path, this.fn('unlinkat', 'unlinkat', 'int', ['int', 'const char *', 'int'])(dirfd, path, flags));
+  }
+  renameat2(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void {
+    const f = this.fn('renameat2', 'renameat2', 'int', ['int', 'const char *', 'int', 'const char *', 'uint32']);
+    this.check('renameat2', oldpath, f(olddirfd, oldpath, newdirfd, newpath, flags));
+  }
+  fchmodat(dirfd: number, path: string, mode: number, flags: number): void {
+    const f = this.fn('fchmodat', 'fchmodat', 'int', ['int', 'const char *', 'uint32', 'int']);
+    this.check('fchmodat', path, f(dirfd, path, mode, flags));
+  }
+  fchmod(fd: number, mode: number): void {
+    this.check('fchmod', `fd ${fd}`, this.fn('fchmod', 'fchmod', 'int', ['int', 'uint32'])(fd, mode));
+  }
+  fchown(fd: number, uid: number, gid: number): void {
+    this.check('fchown', `fd ${fd}`, this.fn('fchown', 'fchown', 'int', ['int', 'uint32', 'uint32'])(fd, uid, gid));
+  }
+  utimensat(dirfd: number, path: string | null, atimeNs: bigint, mtimeNs: bigint, flags: number): void {
+    const ts = Buffer.alloc(32);
+    const G = 1000000000n;
+    ts.writeBigInt64LE(atimeNs / G, 0);
+    ts.writeBigInt64LE(atimeNs % G, 8);
+    ts.writeBigInt64LE(mtimeNs / G, 16);
+    ts.writeBigInt64LE(mtimeNs % G, 24);
+    const f = this.fn('utimensat', 'utimensat', 'int', ['int', 'const char *', 'void *', 'int']);
+    this.check('utimensat', path ?? `fd ${dirfd}`, f(dirfd, path, ts, flags));
+  }
+  fstatat(dirfd: number, path: string, flags: number): StatResult {
+    // struct stat, x86_64 layout (144 bytes).
+    const st = Buffer.alloc(144);
+    const f = this.fn('fstatat', 'fstatat', 'int', ['int', 'const char *', 'void *', 'int']);
+    this.check('fstatat', path, f(dirfd, path, st, flags));
+    return {
+      dev: st.readBigUInt64LE(0),
+      ino: st.readBigUInt64LE(8),
+      nlink: Number(st.readBigUInt64LE(16)),
+      mode: st.readUInt32LE(24),
+      uid: st.readUInt32LE(28),
+      gid: st.readUInt32LE(32),
+      rdev: st.readBigUInt64LE(40),
+      size: Number(st.readBigInt64LE(48)),
+      mtimeNs: st.readBigInt64LE(88) * 1000000000n + st.readBigInt64LE(96),
+    };
+  }
+  readlinkat(dirfd: number, path: string): string {
+    const buf = Buffer.alloc(4096);
+    const f = this.fn('readlinkat', 'readlinkat', 'long', ['int', 'const char *', 'void *', 'size_t']);
+    const n = this.check('readlinkat', path, f(dirfd, path, buf, buf.length));
+    return buf.subarray(0, n).toString();
+  }
+  fsetxattr(fd: number, name: string, value: Buffer, flags: number): void {
+    const f = this.fn('fsetxattr', 'fsetxattr', 'int', ['int', 'const char *', 'void *', 'size_t', 'int']);
+    this.check('fsetxattr', name, f(fd, name, value, value.length, flags));
+  }
+  lsetxattr(path: string, name: string, value: Buffer, flags: number): void {
+    const f = this.fn('lsetxattr', 'lsetxattr', 'int', ['const char *', 'const char *', 'void *', 'size_t', 'int']);
+    this.check('lsetxattr', `${path} ${name}`, f(path, name, value, value.length, flags));
+  }
+  llistxattr(path: string): string[] {
+    const buf = Buffer.alloc(65536);
+    const f = this.fn('llistxattr', 'llistxattr', 'long', ['const char *', 'void *', 'size_t']);
+    const n = this.check('llistxattr', path, f(path, buf, buf.length));
+    return buf.subarray(0, n).toString('latin1').split('\0').filter((x) => x.length > 0);
+  }
+  lgetxattr(path: string, name: string): Buffer {
+    const buf = Buffer.alloc(65536);
+    const f = this.fn('lgetxattr', 'lgetxattr', 'long', ['const char *', 'const char *', 'void *', 'size_t']);
+    const n = this.check('lgetxattr', `${path} ${name}`, f(path, name, buf, buf.length));
+    return Buffer.from(buf.subarray(0, n));
   }
 }

@@ -99,4 +99,34 @@ export interface Sys {
   capset(sets: CapSets): void;
   prlimit(resource: number, limit: Rlimit): void;
   getrlimit(resource: number): Rlimit;
+
+  // *at() file calls (ts-img's root-confined layer applier). Paths are relative to dirfd.
+  mkdirat(dirfd: number, path: string, mode: number): void;
+  symlinkat(target: string, dirfd: number, path: string): void;
+  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void;
+  unlinkat(dirfd: number, path: string, flags: number): void;
+  renameat2(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void;
+  fchmodat(dirfd: number, path: string, mode: number, flags: number): void;
+  fchmod(fd: number, mode: number): void;
+  fchown(fd: number, uid: number, gid: number): void;
+  /** Times in nanoseconds since the epoch; path null operates on dirfd itself. */
+  utimensat(dirfd: number, path: string | null, atimeNs: bigint, mtimeNs: bigint, flags: number): void;
+  fstatat(dirfd: number, path: string, flags: number): StatResult;
+  readlinkat(dirfd: number, path: string): string;
+  fsetxattr(fd: number, name: string, value: Buffer, flags: number): void;
+  lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
+  llistxattr(path: string): string[];
+  lgetxattr(path: string, name: string): Buffer;
+}
+
+export interface StatResult {
+  dev: bigint;
+  ino: bigint;
+  nlink: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  rdev: bigint;
+  size: number;
+  mtimeNs: bigint;
 }
