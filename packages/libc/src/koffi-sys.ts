@@ -1,6 +1,6 @@
 import koffi from 'koffi';
 import { SysError } from './errors';
-import type { CapSets, Rlimit, SpawnRequest, StatResult, Sys, WaitResult } from './sys';
+import type { BpfPointer, CapSets, Rlimit, SpawnRequest, StatResult, Sys, WaitResult } from './sys';
 import { POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, NSIG, SOL_SOCKET, SCM_RIGHTS } from './constants';
 
 // x86_64 syscall numbers for calls glibc has no wrapper for (or wraps with policy we do not want).
@@ -16,6 +16,7 @@ const NR = {
   pidfd_open: 434,
   close_range: 436,
   openat2: 437,
+  bpf: 321,
 };
 
 const SPAWN_FILE_ACTIONS_SIZE = 80;
@@ -406,6 +407,26 @@ export class KoffiSys implements Sys {
     buf.writeBigUInt64LE(limit.hard, 8);
     const f = this.fn('syscall:prlimit', 'syscall', 'long', ['long', 'int', 'int', 'void *', 'void *']);
     this.check('prlimit', String(resource), f(NR.prlimit64, 0, resource, buf, null));
+  }
+  bpf(cmd: number, attr: Buffer, pointers: BpfPointer[] = []): number {
+    // Addresses inside attr must point at C memory (koffi cannot hand out Buffer addresses).
+    const mems = pointers.map((p) => {
+      const size = Math.max(p.data.length, 1);
+      const mem = koffi.alloc('uint8', size);
+      const view = Buffer.from(koffi.view(mem, size));
+      p.data.copy(view);
+      attr.writeBigUInt64LE(BigInt(koffi.address(mem)), p.offset);
+      return { mem, view, data: p.data };
+    });
+    try {
+      const f = this.fn('syscall:bpf', 'syscall', 'long', ['long', 'int', 'void *', 'uint32']);
+      return this.check('bpf', `cmd ${cmd}`, f(NR.bpf, cmd, attr, attr.length));
+    } finally {
+      for (const { mem, view, data } of mems) {
+        view.copy(data, 0, 0, data.length);
+        koffi.free(mem);
+      }
+    }
   }
   getrlimit(resource: number): Rlimit {
     const buf = Buffer.alloc(16);

@@ -117,6 +117,20 @@ export interface Sys {
   lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
   llistxattr(path: string): string[];
   lgetxattr(path: string, name: string): Buffer;
+
+  /**
+   * The bpf(2) syscall: `attr` is the union bpf_attr (passed by pointer, its length as the size
+   * argument; the kernel may write into it). Each entry of `pointers` is copied into C memory,
+   * its address written as a u64 at `offset` in `attr`, and copied back after the call (log
+   * buffers and id arrays come back filled). Returns the result (an fd for BPF_PROG_LOAD).
+   */
+  bpf(cmd: number, attr: Buffer, pointers?: BpfPointer[]): number;
+}
+
+/** A buffer the kernel reads or fills through a pointer field of bpf_attr (see Sys.bpf). */
+export interface BpfPointer {
+  offset: number;
+  data: Buffer;
 }
 
 export interface StatResult {
