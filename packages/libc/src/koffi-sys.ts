@@ -151,6 +151,21 @@ export class KoffiSys implements Sys {
     return [sv.readInt32LE(0), sv.readInt32LE(4)];
   }
 
+  connectUnix(path: string): number {
+    const addr = Buffer.alloc(110);
+    addr.writeUInt16LE(1 /* AF_UNIX */, 0);
+    if (Buffer.byteLength(path) > 107) throw new SysError('connect', path, 36 /* ENAMETOOLONG */);
+    addr.write(path, 2);
+    const fd = this.check('socket', path, this.fn('socket', 'socket', 'int', ['int', 'int', 'int'])(1, 1 | 0o2000000, 0));
+    const r = this.fn('connect', 'connect', 'int', ['int', 'void *', 'uint32'])(fd, addr, 2 + Buffer.byteLength(path) + 1);
+    if (r === -1) {
+      const errno = koffi.errno();
+      this.close(fd);
+      throw new SysError('connect', path, errno);
+    }
+    return fd;
+  }
+
   /** Build a msghdr in C memory: koffi cannot take Buffer addresses, so everything lives in koffi.alloc memory. */
   private withMsg<T>(dataLen: number, nfds: number, body: (msg: unknown, iovBase: Buffer, ctl: Buffer, ctlLen: number) => T): T {
     const ctlLen = nfds > 0 ? 16 + ((nfds * 4 + 7) & ~7) : 0;

@@ -66,6 +66,8 @@ export interface Sys {
   ioctlInt(fd: number, request: number, arg: number): number;
   ioctlPtr(fd: number, request: number, buf: Buffer): number;
   socketpair(domain: number, type: number): [number, number];
+  /** A connected AF_UNIX stream socket (close-on-exec). */
+  connectUnix(path: string): number;
   sendFds(sock: number, data: Buffer, fds: number[]): void;
   recvFds(sock: number, maxData: number, maxFds: number): { data: Buffer; fds: number[] };
   /** Open the pseudoterminal master (posix_openpt + grantpt + unlockpt) and return [master, slavePath]. */
