@@ -1,7 +1,21 @@
 import type { Command } from '../command';
 import { unpackCommand } from './unpack';
+import { pullCommand } from './pull';
+import { pushCommand } from './push';
+import { imagesCommand } from './images';
+import { tagCommand } from './tag';
+import { rmCommand } from './rm';
+import { gcCommand } from './gc';
+import { historyCommand } from './history';
 
 /** Every ts-img subcommand, in the order `--help` lists them. Add new commands here. */
 export const commands: Command[] = [
   unpackCommand,
+  pullCommand,
+  pushCommand,
+  imagesCommand,
+  tagCommand,
+  rmCommand,
+  gcCommand,
+  historyCommand,
 ];

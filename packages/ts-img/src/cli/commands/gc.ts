@@ -1,0 +1,20 @@
+import type { Command } from '../command';
+import { openStore, storeOption, splitLayoutArg } from '../../store/args';
+import { gc } from '../../store/gc';
+import { Layout } from '../../store/layout';
+import { fmtBytes } from '../../registry/progress';
+
+export const gcCommand: Command = {
+  command: 'gc [layout]',
+  describe: 'delete blobs no image in the store (or layout) refers to',
+  builder: (y) =>
+    storeOption(y)
+      .positional('layout', { type: 'string', describe: 'collect this OCI layout instead of the store' })
+      .option('dry-run', { alias: 'n', type: 'boolean', describe: 'only list what would go' }),
+  run: async (a) => {
+    const layout = a.layout ? await Layout.open(splitLayoutArg(String(a.layout))?.dir ?? String(a.layout)) : await openStore(a, false);
+    const r = await gc(layout, { dryRun: a.dryRun });
+    for (const d of r.digests) process.stdout.write(`${a.dryRun ? 'would remove' : 'removed'} ${d}\n`);
+    process.stdout.write(`${r.removed} blobs, ${fmtBytes(r.freed)}\n`);
+  },
+};

@@ -1,0 +1,42 @@
+import type { Command } from '../command';
+import { pull } from '../../registry/pull';
+import { Progress } from '../../registry/progress';
+import { Layout } from '../../store/layout';
+import { parsePlatform } from '../../store/image';
+import { clientOptions, openStore, registryOptions, storeOption } from '../../store/args';
+import { parseReference, stripTransport } from '../../registry/reference';
+
+export const pullCommand: Command = {
+  command: 'pull <ref>',
+  describe: 'pull an image from a registry into the store (or --dest LAYOUT[:TAG])',
+  builder: (y) =>
+    registryOptions(storeOption(y))
+      .positional('ref', { type: 'string', describe: 'registry reference, e.g. 127.0.0.1:5000/busybox:1.36', demandOption: true })
+      .option('dest', { type: 'string', describe: 'write into this OCI layout instead of the store; DIR[:TAG], TAG defaults to the reference tag' })
+      .option('platform', { type: 'string', describe: 'os/arch[/variant] to choose from an index (default: this host)' })
+      .option('all', { type: 'boolean', describe: 'copy every platform of an index, keeping the index' })
+      .option('jobs', { type: 'number', default: 3, describe: 'parallel layer downloads' })
+      .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress output' }),
+  run: async (a) => {
+    let layout: Layout;
+    let name: string | undefined;
+    if (a.dest) {
+      const m = /^(?:oci:)?(.*?)(?::([\w][\w.-]{0,127}))?$/.exec(String(a.dest))!;
+      layout = await Layout.open(m[1], { create: true });
+      const r = parseReference(stripTransport(String(a.ref)));
+      name = m[2] ?? r.tag ?? r.digest;
+    } else {
+      layout = await openStore(a);
+    }
+    const progress = new Progress(process.stderr, !!a.quiet);
+    const r = await pull(String(a.ref), layout, {
+      ...clientOptions(a),
+      platform: a.platform ? parsePlatform(a.platform) : undefined,
+      all: a.all,
+      jobs: a.jobs,
+      name,
+      progress,
+    });
+    if (!a.quiet) process.stdout.write(`${r.name} ${r.descriptor.digest}\n`);
+  },
+};
