@@ -485,8 +485,13 @@ export class KoffiSys implements Sys {
     ts.writeBigInt64LE(atimeNs % G, 8);
     ts.writeBigInt64LE(mtimeNs / G, 16);
     ts.writeBigInt64LE(mtimeNs % G, 24);
+    if (path === null) {
+      // glibc's utimensat rejects a NULL path; futimens is its fd form
+      this.check('futimens', `fd ${dirfd}`, this.fn('futimens', 'futimens', 'int', ['int', 'void *'])(dirfd, ts));
+      return;
+    }
     const f = this.fn('utimensat', 'utimensat', 'int', ['int', 'const char *', 'void *', 'int']);
-    this.check('utimensat', path ?? `fd ${dirfd}`, f(dirfd, path, ts, flags));
+    this.check('utimensat', path, f(dirfd, path, ts, flags));
   }
   fstatat(dirfd: number, path: string, flags: number): StatResult {
     // struct stat, x86_64 layout (144 bytes).

@@ -1,2 +1,11 @@
 export { main } from './cli/main';
 export { UserError } from './cli/errors';
+export { unpack } from './unpack';
+export type { UnpackOptions, UnpackResult } from './unpack';
+export type { ImageSource } from './sources/types';
+export { openSource, parseSource } from './sources/open';
+export { selectImage, hostPlatform, parsePlatform } from './sources/select';
+export { readBlob, readJson } from './sources/blob';
+export { buildRuntimeConfig } from './bundle/config';
+export { parseIdMap } from './layers/idmap';
+export type { IdMapping } from './layers/idmap';

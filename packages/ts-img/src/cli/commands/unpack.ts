@@ -1,15 +1,49 @@
 import type { Command } from '../command';
 import { UserError } from '../errors';
+import { parseIdMap } from '../../layers/idmap';
 
-export const unpackCommand: Command = {
+interface Args {
+  source?: string;
+  bundle?: string;
+  image?: string;
+  platform?: string;
+  rootless?: boolean;
+  uidMap?: string[];
+  gidMap?: string[];
+  quiet?: boolean;
+}
+
+export const unpackCommand: Command<Args> = {
   command: 'unpack [source] [bundle]',
   describe: 'unpack an image into an OCI runtime bundle (rootfs/ + config.json)',
   builder: (y) =>
     y
-      .positional('source', { type: 'string', describe: 'image: layout dir[:tag|@digest], oci-archive, docker-archive' })
-      .positional('bundle', { type: 'string', describe: 'bundle directory to create' })
-      .option('image', { type: 'string', describe: 'image source (instead of the first positional)' }),
-  run: async () => {
-    throw new UserError('unpack: not implemented yet');
+      .positional('source', { type: 'string', describe: 'image: layout dir[:tag|@digest], oci-archive, docker save tarball' })
+      .positional('bundle', { type: 'string', describe: 'bundle directory to create (must not exist, or be empty)' })
+      .option('image', { type: 'string', describe: 'image source (then the only positional is the bundle)' })
+      .option('platform', { type: 'string', describe: 'os/arch[/variant] to select from an index (default: the host)' })
+      .option('rootless', { type: 'boolean', default: false, describe: 'produce a rootless bundle (user namespace, no network ns)' })
+      .option('uid-map', { type: 'string', array: true, describe: 'containerID:hostID:size (repeatable): shift file ownership' })
+      .option('gid-map', { type: 'string', array: true, describe: 'containerID:hostID:size (repeatable)' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' }) as any,
+  run: async (a) => {
+    let source = a.source;
+    let bundle = a.bundle;
+    if (a.image !== undefined) {
+      if (bundle !== undefined) throw new UserError('unpack: give the bundle once (with --image, only BUNDLE is positional)');
+      bundle = source;
+      source = a.image;
+    }
+    if (!source) throw new UserError('unpack: SOURCE missing');
+    if (!bundle) throw new UserError('unpack: BUNDLE missing');
+    const { unpack } = await import('../../unpack');
+    const r = await unpack(source, bundle, {
+      platform: a.platform,
+      rootless: a.rootless,
+      uidMap: (a.uidMap ?? []).map((s) => parseIdMap(s, 'uid-map')),
+      gidMap: (a.gidMap ?? []).map((s) => parseIdMap(s, 'gid-map')),
+      quiet: a.quiet,
+    });
+    if (!a.quiet && process.stderr.isTTY) process.stderr.write(`unpacked ${r.manifestDigest} into ${r.bundle} (${r.entries} entries)\n`);
   },
 };

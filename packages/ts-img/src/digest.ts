@@ -1,0 +1,39 @@
+import { createHash, Hash } from 'crypto';
+
+const DIGEST_RE: Record<string, RegExp> = {
+  sha256: /^[a-f0-9]{64}$/,
+  sha512: /^[a-f0-9]{128}$/,
+};
+
+export interface ParsedDigest {
+  algorithm: 'sha256' | 'sha512';
+  encoded: string;
+}
+
+/** Validate a digest string before it is ever used as a path (CVE-2024-3727 class). */
+export function parseDigest(d: unknown, where = 'digest'): ParsedDigest {
+  if (typeof d !== 'string') throw new Error(`${where}: missing or not a string`);
+  const i = d.indexOf(':');
+  const alg = i > 0 ? d.slice(0, i) : '';
+  const enc = d.slice(i + 1);
+  const re = DIGEST_RE[alg];
+  if (!re || !re.test(enc)) throw new Error(`${where}: invalid digest ${JSON.stringify(d.length > 140 ? d.slice(0, 140) + '...' : d)}`);
+  return { algorithm: alg as ParsedDigest['algorithm'], encoded: enc };
+}
+
+export function isDigest(d: unknown): boolean {
+  try {
+    parseDigest(d);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function hasher(d: ParsedDigest): Hash {
+  return createHash(d.algorithm);
+}
+
+export function digestOf(buf: Buffer, alg: 'sha256' | 'sha512' = 'sha256'): string {
+  return `${alg}:${createHash(alg).update(buf).digest('hex')}`;
+}

@@ -1,0 +1,500 @@
+/**
+ * The layer applier: applies tar entries of image layers (image-spec layer.md) onto a rootfs,
+ * every path resolved inside the rootfs. Parents are opened with openat2(RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS); the last component is always handled with an *at() call on that
+ * parent fd that does not follow symlinks (mkdirat, symlinkat, linkat without AT_SYMLINK_FOLLOW,
+ * mknodat, openat O_CREAT|O_EXCL|O_NOFOLLOW, fchownat/utimensat AT_SYMLINK_NOFOLLOW, unlinkat),
+ * so neither a symlink nor a ".." in the image can make a write land outside the rootfs.
+ *
+ * Rules: whiteouts (.wh.<name>) remove <name> from lower layers only; an opaque marker
+ * (.wh..wh..opq) hides all lower children of its directory wherever it appears in the layer;
+ * dir over dir keeps the directory and replaces its attributes; any other collision unlinks the
+ * old entry and creates the new one (so a hardlink alias keeps its old content); hardlinks may
+ * point into lower layers; directory mtimes are set after the last layer.
+ */
+import * as fs from 'fs';
+import {
+  Sys, SysError, isSysError, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW,
+  AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK,
+  S_IFCHR, S_IFBLK, S_IFIFO, makedev,
+} from '@tsrt/libc';
+import type { TarEntry, TarHandler } from './tar';
+import { IdMapping, mapId } from './idmap';
+
+export class LayerError extends Error {}
+
+export interface ApplierOptions {
+  uidMap?: IdMapping[];
+  gidMap?: IdMapping[];
+  /** Rootless: ownership changes that fail with EPERM and device nodes are skipped (with a warning). */
+  rootless?: boolean;
+  warn?: (msg: string) => void;
+}
+
+const WH = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+const DIR_CACHE_MAX = 1024;
+const S_ISGID = 0o2000;
+
+interface CachedDir {
+  fd: number;
+  mode: number;
+}
+
+interface OpenFile {
+  fd: number;
+  e: TarEntry;
+  path: string;
+  parentMode: number;
+}
+
+/** Split a tar name into clean components; absolute names and ".." are errors. */
+export function cleanName(name: string, what = 'entry'): string[] {
+  if (name.startsWith('/')) throw new LayerError(`${what} ${JSON.stringify(name)}: absolute path`);
+  if (name.includes('\0')) throw new LayerError(`${what} ${JSON.stringify(name)}: NUL in name`);
+  const out: string[] = [];
+  for (const c of name.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') throw new LayerError(`${what} ${JSON.stringify(name)}: ".." in path`);
+    out.push(c);
+  }
+  return out;
+}
+
+export class Applier implements TarHandler {
+  private dirs = new Map<string, CachedDir>();
+  private touched = new Set<string>();
+  private dirTimes = new Map<string, { atime: bigint; mtime: bigint }>();
+  private cur: OpenFile | null = null;
+  private skip = false;
+  private layer = '';
+  private warned = new Set<string>();
+  private readonly euid = process.geteuid ? process.geteuid() : 0;
+  private readonly egid = process.getegid ? process.getegid() : 0;
+  private readonly umask = process.umask();
+  private rootMode = 0;
+  /** Entries applied so far (all layers). */
+  entries = 0;
+
+  constructor(
+    private readonly sys: Sys,
+    private readonly rootfd: number,
+    private readonly rootPath: string,
+    private readonly opts: ApplierOptions = {},
+  ) {
+    this.rootMode = sys.fstatat(rootfd, '', 0x1000 /* AT_EMPTY_PATH */).mode;
+  }
+
+  beginLayer(label: string): void {
+    this.layer = label;
+    this.touched = new Set();
+  }
+
+  endLayer(): void {
+    if (this.cur) this.closeCur();
+    this.touched = new Set();
+  }
+
+  private warn(key: string, msg: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    (this.opts.warn ?? ((m: string) => process.stderr.write(`ts-img: warning: ${m}\n`)))(msg);
+  }
+
+  private fail(e: TarEntry | string, msg: string): never {
+    const name = typeof e === 'string' ? e : e.name;
+    throw new LayerError(`${this.layer}: ${JSON.stringify(name)}: ${msg}`);
+  }
+
+  // ----- directory handles ------------------------------------------------------------------
+
+  private dropDirCache(): void {
+    for (const d of this.dirs.values()) this.sys.close(d.fd);
+    this.dirs.clear();
+  }
+
+  /** A directory fd for `path` (clean, relative), resolved in the root; missing dirs are created when `create`. */
+  private dir(path: string, create: boolean): CachedDir | null {
+    if (path === '') return { fd: this.rootfd, mode: this.rootMode };
+    const hit = this.dirs.get(path);
+    if (hit) {
+      this.dirs.delete(path);
+      this.dirs.set(path, hit);
+      return hit;
+    }
+    let fd: number;
+    try {
+      fd = this.sys.openat2(this.rootfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    } catch (err) {
+      if (isSysError(err, 'ENOENT') && create) {
+        const i = path.lastIndexOf('/');
+        const parent = this.dir(i < 0 ? '' : path.slice(0, i), true)!;
+        try {
+          this.sys.mkdirat(parent.fd, path.slice(i + 1), 0o755);
+        } catch (e2) {
+          if (!isSysError(e2, 'EEXIST')) throw e2;
+        }
+        this.markTouched(path);
+        fd = this.sys.openat2(this.rootfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+      } else if (isSysError(err, 'ENOENT')) {
+        return null;
+      } else if (isSysError(err, 'ENOTDIR')) {
+        this.fail(path, 'a parent is not a directory');
+      } else throw err;
+    }
+    const d = { fd, mode: this.sys.fstatat(fd, '', 0x1000).mode };
+    this.dirs.set(path, d);
+    if (this.dirs.size > DIR_CACHE_MAX) {
+      const [k, v] = this.dirs.entries().next().value as [string, CachedDir];
+      this.dirs.delete(k);
+      this.sys.close(v.fd);
+    }
+    return d;
+  }
+
+  private markTouched(path: string): void {
+    let p = path;
+    while (p !== '' && !this.touched.has(p)) {
+      this.touched.add(p);
+      const i = p.lastIndexOf('/');
+      p = i < 0 ? '' : p.slice(0, i);
+    }
+  }
+
+  // ----- removal ----------------------------------------------------------------------------
+
+  private listDir(fd: number): fs.Dirent[] {
+    return fs.readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true });
+  }
+
+  private rmTree(pfd: number, name: string): void {
+    const fd = this.sys.openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    try {
+      for (const c of this.listDir(fd)) {
+        if (c.isDirectory()) this.rmTree(fd, c.name);
+        else this.sys.unlinkat(fd, c.name, 0);
+      }
+    } finally {
+      this.sys.close(fd);
+    }
+    this.sys.unlinkat(pfd, name, AT_REMOVEDIR);
+  }
+
+  /** Remove whatever is at pfd/name (already lstat'ed as `mode`). */
+  private removeAt(pfd: number, name: string, path: string, mode: number): void {
+    const t = mode & S_IFMT;
+    if (t === S_IFDIR) {
+      this.dropDirCache();
+      this.rmTree(pfd, name);
+      for (const k of [...this.dirTimes.keys()]) if (k === path || k.startsWith(path + '/')) this.dirTimes.delete(k);
+    } else {
+      if (t === S_IFLNK) this.dropDirCache();
+      this.sys.unlinkat(pfd, name, 0);
+    }
+  }
+
+  /** Remove the lower-layer content at `path`, keeping what this layer created. */
+  private removeLower(pfd: number, name: string, path: string): void {
+    let st;
+    try {
+      st = this.sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW);
+    } catch (e) {
+      if (isSysError(e, 'ENOENT')) return;
+      throw e;
+    }
+    if (!this.touched.has(path)) {
+      this.removeAt(pfd, name, path, st.mode);
+      return;
+    }
+    if ((st.mode & S_IFMT) !== S_IFDIR) return;
+    const fd = this.sys.openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    try {
+      for (const c of this.listDir(fd)) this.removeLower(fd, c.name, path + '/' + c.name);
+    } finally {
+      this.sys.close(fd);
+    }
+  }
+
+  // ----- entries ----------------------------------------------------------------------------
+
+  entry(e: TarEntry): void {
+    if (this.cur) this.closeCur();
+    this.skip = false;
+    this.entries++;
+    const comps = cleanName(e.name, `${this.layer}: entry`);
+    for (let i = 0; i < comps.length - 1; i++) {
+      if (comps[i].startsWith(WH)) this.fail(e, 'whiteout name used as a directory');
+    }
+    if (comps.length === 0) {
+      this.rootEntry(e);
+      return;
+    }
+    const name = comps[comps.length - 1];
+    const parentPath = comps.slice(0, -1).join('/');
+    const path = parentPath === '' ? name : parentPath + '/' + name;
+    if (name.startsWith(WH)) {
+      this.skip = true;
+      this.whiteout(e, parentPath, name);
+      return;
+    }
+    const parent = this.dir(parentPath, true)!;
+    this.markTouched(path);
+    const pfd = parent.fd;
+    switch (e.type) {
+      case 'dir':
+        this.mkdir(e, pfd, name, path);
+        break;
+      case 'file': {
+        const fd = this.create(pfd, name, path, () =>
+          this.sys.openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, e.mode & 0o777),
+        ) as number;
+        this.cur = { fd, e, path, parentMode: parent.mode };
+        break;
+      }
+      case 'symlink':
+        this.create(pfd, name, path, () => this.sys.symlinkat(e.linkname, pfd, name));
+        this.chownAt(e, pfd, name, parent.mode);
+        this.xattrsAt(e, pfd, name);
+        this.sys.utimensat(pfd, name, e.atimeNs ?? e.mtimeNs, e.mtimeNs, AT_SYMLINK_NOFOLLOW);
+        break;
+      case 'link':
+        this.hardlink(e, pfd, name, path);
+        break;
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        const t = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+        const dev = e.type === 'fifo' ? 0n : makedev(e.devmajor, e.devminor);
+        try {
+          this.create(pfd, name, path, () => this.sys.mknodat(pfd, name, t | (e.mode & 0o777), dev));
+        } catch (err) {
+          if (this.opts.rootless && isSysError(err, 'EPERM')) {
+            this.warn('mknod', `rootless: skipping device node ${e.name} (and any others)`);
+            return;
+          }
+          throw err;
+        }
+        this.chownAt(e, pfd, name, parent.mode);
+        this.sys.fchmodat(pfd, name, e.mode & 0o7777, 0);
+        this.xattrsAt(e, pfd, name);
+        this.sys.utimensat(pfd, name, e.atimeNs ?? e.mtimeNs, e.mtimeNs, AT_SYMLINK_NOFOLLOW);
+        break;
+      }
+    }
+  }
+
+  data(chunk: Buffer): void {
+    if (!this.cur) return;
+    let off = 0;
+    while (off < chunk.length) off += fs.writeSync(this.cur.fd, chunk, off, chunk.length - off);
+  }
+
+  end(): void {
+    if (this.cur) this.closeCur();
+  }
+
+  private closeCur(): void {
+    const { fd, e, parentMode } = this.cur!;
+    this.cur = null;
+    try {
+      const chowned = this.chownFd(e, fd, parentMode);
+      // openat applied mode & ~umask; set the exact mode when that differs or chown may have cleared bits
+      if (chowned || (e.mode & 0o7777) !== (e.mode & 0o777 & ~this.umask)) this.sys.fchmod(fd, e.mode & 0o7777);
+      if (e.xattrs.size > 0) this.xattrsFd(e, fd);
+      this.sys.utimensat(fd, null, e.atimeNs ?? e.mtimeNs, e.mtimeNs, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private rootEntry(e: TarEntry): void {
+    if (e.type !== 'dir') this.fail(e, 'the root of a layer must be a directory');
+    const fd = this.sys.openat(this.rootfd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    try {
+      this.chownFd(e, fd, 0);
+      this.sys.fchmod(fd, e.mode & 0o7777);
+      this.xattrsFd(e, fd);
+    } finally {
+      this.sys.close(fd);
+    }
+    this.dirTimes.set('', { atime: e.atimeNs ?? e.mtimeNs, mtime: e.mtimeNs });
+  }
+
+  /** Run `make`; on EEXIST remove the old entry (never dir-over-dir here) and run it again. */
+  private create(pfd: number, name: string, path: string, make: () => unknown): unknown {
+    try {
+      return make();
+    } catch (err) {
+      if (!isSysError(err, 'EEXIST')) throw err;
+    }
+    const st = this.sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW);
+    this.removeAt(pfd, name, path, st.mode);
+    return make();
+  }
+
+  private mkdir(e: TarEntry, pfd: number, name: string, path: string): void {
+    try {
+      this.sys.mkdirat(pfd, name, 0o700);
+    } catch (err) {
+      if (!isSysError(err, 'EEXIST')) throw err;
+      const st = this.sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW);
+      if ((st.mode & S_IFMT) !== S_IFDIR) {
+        this.removeAt(pfd, name, path, st.mode);
+        this.sys.mkdirat(pfd, name, 0o700);
+      }
+    }
+    const fd = this.sys.openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    try {
+      this.chownFd(e, fd, 0);
+      this.sys.fchmod(fd, e.mode & 0o7777);
+      if (e.xattrs.size > 0) this.xattrsFd(e, fd);
+    } finally {
+      this.sys.close(fd);
+    }
+    // the cached fd (if any) still refers to this same directory: update its mode
+    const c = this.dirs.get(path);
+    if (c) c.mode = S_IFDIR | (e.mode & 0o7777);
+    this.dirTimes.set(path, { atime: e.atimeNs ?? e.mtimeNs, mtime: e.mtimeNs });
+  }
+
+  private hardlink(e: TarEntry, pfd: number, name: string, path: string): void {
+    const t = cleanName(e.linkname, `${this.layer}: hardlink target of ${JSON.stringify(e.name)}:`);
+    if (t.length === 0) this.fail(e, 'hardlink to the root');
+    const tname = t[t.length - 1];
+    const tparent = this.dir(t.slice(0, -1).join('/'), false);
+    if (!tparent) this.fail(e, `hardlink target ${JSON.stringify(e.linkname)} does not exist`);
+    const tpath = t.join('/');
+    if (tpath === path) return; // a link to itself: nothing to do
+    try {
+      this.create(pfd, name, path, () => this.sys.linkat(tparent.fd, tname, pfd, name, 0));
+    } catch (err) {
+      if (isSysError(err, 'ENOENT')) this.fail(e, `hardlink target ${JSON.stringify(e.linkname)} does not exist`);
+      if (isSysError(err, 'EPERM')) this.fail(e, `hardlink target ${JSON.stringify(e.linkname)} is a directory or not linkable`);
+      throw err;
+    }
+  }
+
+  private whiteout(e: TarEntry, parentPath: string, name: string): void {
+    if (name === OPAQUE) {
+      const parent = this.dir(parentPath, true)!;
+      this.markTouched(parentPath);
+      for (const c of this.listDir(parent.fd)) {
+        this.removeLower(parent.fd, c.name, parentPath === '' ? c.name : parentPath + '/' + c.name);
+      }
+      return;
+    }
+    if (name.startsWith(WH + WH)) {
+      // AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs, ...): not part of the filesystem
+      return;
+    }
+    const victim = name.slice(WH.length);
+    if (victim === '' || victim === '.' || victim === '..') this.fail(e, 'invalid whiteout');
+    const parent = this.dir(parentPath, false);
+    if (!parent) return;
+    this.removeLower(parent.fd, victim, parentPath === '' ? victim : parentPath + '/' + victim);
+  }
+
+  // ----- metadata ---------------------------------------------------------------------------
+
+  private ids(e: TarEntry): [number, number] {
+    try {
+      return [mapId(e.uid, this.opts.uidMap, 'uid'), mapId(e.gid, this.opts.gidMap, 'gid')];
+    } catch (err) {
+      this.fail(e, (err as Error).message);
+    }
+  }
+
+  /** fchown unless the new file already has that owner; true when it called chown. */
+  private chownFd(e: TarEntry, fd: number, parentMode: number): boolean {
+    const [uid, gid] = this.ids(e);
+    if (uid === this.euid && gid === this.egid && (parentMode & S_ISGID) === 0) return false;
+    try {
+      this.sys.fchown(fd, uid, gid);
+    } catch (err) {
+      if (this.opts.rootless && isSysError(err, 'EPERM')) {
+        this.warn('chown', `rootless: cannot set ownership ${uid}:${gid} (${e.name} and others)`);
+        return false;
+      }
+      throw err;
+    }
+    return true;
+  }
+
+  private chownAt(e: TarEntry, pfd: number, name: string, parentMode: number): void {
+    const [uid, gid] = this.ids(e);
+    if (uid === this.euid && gid === this.egid && (parentMode & S_ISGID) === 0) return;
+    try {
+      this.sys.fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+    } catch (err) {
+      if (this.opts.rootless && isSysError(err, 'EPERM')) {
+        this.warn('chown', `rootless: cannot set ownership ${uid}:${gid} (${e.name} and others)`);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private xattrErr(e: TarEntry, key: string, err: unknown): void {
+    if (isSysError(err, 'EOPNOTSUPP') || isSysError(err, 'ENOTSUP') || (this.opts.rootless && isSysError(err, 'EPERM'))) {
+      this.warn(`xattr:${key}`, `cannot set xattr ${key} on ${e.name} (${(err as SysError).code}); skipped`);
+      return;
+    }
+    throw err;
+  }
+
+  private xattrsFd(e: TarEntry, fd: number): void {
+    for (const [k, v] of e.xattrs) {
+      try {
+        this.sys.fsetxattr(fd, k, v, 0);
+      } catch (err) {
+        this.xattrErr(e, k, err);
+      }
+    }
+  }
+
+  private xattrsAt(e: TarEntry, pfd: number, name: string): void {
+    for (const [k, v] of e.xattrs) {
+      try {
+        // the magic link names the (already root-confined) parent; the last component is not followed
+        this.sys.lsetxattr(`/proc/self/fd/${pfd}/${name}`, k, v, 0);
+      } catch (err) {
+        this.xattrErr(e, k, err);
+      }
+    }
+  }
+
+  /** After the last layer: directory times (deepest first), then release fds. */
+  finish(): void {
+    if (this.cur) this.closeCur();
+    const paths = [...this.dirTimes.keys()].sort((a, b) => b.length - a.length);
+    for (const p of paths) {
+      const t = this.dirTimes.get(p)!;
+      if (p === '') {
+        this.sys.utimensat(-100, this.rootPath, t.atime, t.mtime, 0);
+        continue;
+      }
+      const i = p.lastIndexOf('/');
+      const parent = this.dir(i < 0 ? '' : p.slice(0, i), false);
+      if (!parent) continue;
+      const name = p.slice(i + 1);
+      try {
+        const st = this.sys.fstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW);
+        if ((st.mode & S_IFMT) !== S_IFDIR) continue;
+        this.sys.utimensat(parent.fd, name, t.atime, t.mtime, AT_SYMLINK_NOFOLLOW);
+      } catch (err) {
+        if (!isSysError(err, 'ENOENT')) throw err;
+      }
+    }
+    this.close();
+  }
+
+  close(): void {
+    if (this.cur) {
+      fs.closeSync(this.cur.fd);
+      this.cur = null;
+    }
+    this.dropDirCache();
+  }
+}
+
+export { S_IFREG };

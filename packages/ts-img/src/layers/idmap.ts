@@ -1,0 +1,26 @@
+/** One range of an ID mapping, as in runtime-spec linux.uidMappings. */
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/** Parse "containerID:hostID:size" (several may be given). */
+export function parseIdMap(spec: string, what: string): IdMapping {
+  const m = /^(\d+):(\d+):(\d+)$/.exec(spec.trim());
+  if (!m) throw new Error(`--${what}: expected containerID:hostID:size, got ${JSON.stringify(spec)}`);
+  const r = { containerID: Number(m[1]), hostID: Number(m[2]), size: Number(m[3]) };
+  if (r.size < 1 || r.containerID + r.size > 2 ** 32 || r.hostID + r.size > 2 ** 32) {
+    throw new Error(`--${what}: range ${spec} is out of bounds`);
+  }
+  return r;
+}
+
+/** Container ID -> host ID; undefined mapping means identity. Throws when the ID is not mapped. */
+export function mapId(id: number, map: IdMapping[] | undefined, what: 'uid' | 'gid'): number {
+  if (!map || map.length === 0) return id;
+  for (const r of map) {
+    if (id >= r.containerID && id < r.containerID + r.size) return r.hostID + (id - r.containerID);
+  }
+  throw new Error(`${what} ${id} is not in the ${what} mapping`);
+}

@@ -1,0 +1,166 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { randomBytes } from 'crypto';
+import { libc, Sys, O_PATH, O_DIRECTORY, O_CLOEXEC } from '@tsrt/libc';
+import type { Descriptor, ImageConfig, ImageManifest, Spec } from '@tsrt/oci-spec';
+import type { ImageSource } from './sources/types';
+import { openSource } from './sources/open';
+import { selectImage } from './sources/select';
+import { parseDigest } from './digest';
+import { Applier } from './layers/applier';
+import { TarParser } from './layers/tar';
+import { LayerReader } from './layers/reader';
+import type { IdMapping } from './layers/idmap';
+import { buildRuntimeConfig } from './bundle/config';
+import { readInRoot } from './bundle/passwd';
+import { Progress } from './progress';
+
+export interface UnpackOptions {
+  /** :tag or @digest (overrides one given in the source string). */
+  ref?: string;
+  /** os/arch[/variant]; default the host. */
+  platform?: string;
+  rootless?: boolean;
+  uidMap?: IdMapping[];
+  gidMap?: IdMapping[];
+  /** Show a progress bar on a terminal (default: when stderr is a tty). */
+  quiet?: boolean;
+  warn?: (msg: string) => void;
+  /** Syscall layer (tests); default the real one. */
+  sys?: Sys;
+  /** How many layers to decompress ahead of the one being applied (default 1). */
+  ahead?: number;
+}
+
+export interface UnpackResult {
+  bundle: string;
+  manifest: ImageManifest;
+  manifestDigest: string;
+  config: ImageConfig;
+  spec: Spec;
+  entries: number;
+}
+
+function assertBundleFree(bundle: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(bundle);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory() || fs.readdirSync(bundle).length > 0) throw new Error(`bundle ${bundle}: already exists`);
+}
+
+/**
+ * Unpack an image into an OCI runtime bundle: rootfs/ (layers applied root-confined, digests
+ * verified while streaming) and config.json. Works in a temporary sibling directory that is
+ * renamed into place at the end, so a failure leaves `bundle` as it was.
+ */
+export async function unpack(source: string | ImageSource, bundle: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
+  const sys = opts.sys ?? libc();
+  const abs = path.resolve(bundle);
+  assertBundleFree(abs);
+  const parent = path.dirname(abs);
+  if (!fs.existsSync(parent)) throw new Error(`bundle ${bundle}: parent directory ${parent} does not exist`);
+  const src = typeof source === 'string' ? openSource(source) : source;
+  const own = typeof source === 'string';
+  const progress = Progress.auto(opts.quiet);
+  let tmp: string | undefined;
+  let rootfd = -1;
+  let applier: Applier | undefined;
+  const readers: LayerReader[] = [];
+  const cleanup = (): void => {
+    for (const r of readers) r.destroy();
+    try { applier?.close(); } catch { /* ignore */ }
+    if (rootfd >= 0) { try { sys.close(rootfd); } catch { /* ignore */ } rootfd = -1; }
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    cleanup();
+    process.stderr.write(`ts-img: interrupted (${sig})\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const sel = await selectImage(src, { ref: opts.ref, platform: opts.platform });
+    const { manifest, config } = sel;
+    if (config.rootfs?.type !== 'layers') throw new Error(`config ${sel.configDesc.digest}: rootfs.type must be "layers"`);
+    const diffIds = config.rootfs.diff_ids;
+    if (!Array.isArray(diffIds)) throw new Error(`config ${sel.configDesc.digest}: rootfs.diff_ids missing`);
+    if (diffIds.length !== manifest.layers.length) {
+      throw new Error(`manifest ${sel.manifestDesc.digest} has ${manifest.layers.length} layers but the config has ${diffIds.length} diff_ids`);
+    }
+    manifest.layers.forEach((l: Descriptor, i: number) => {
+      parseDigest(l?.digest, `manifest layers[${i}].digest`);
+      parseDigest(diffIds[i], `config rootfs.diff_ids[${i}]`);
+    });
+    for (const [i, l] of manifest.layers.entries()) {
+      if (!(await src.hasBlob(l))) {
+        const urls = l.urls?.length ? `; it is non-distributable, fetch it from ${l.urls.join(', ')}` : '';
+        throw new Error(`layer ${i + 1} (${l.digest}): blob not present in ${src.name}${urls}`);
+      }
+    }
+
+    tmp = path.join(parent, `.${path.basename(abs)}.ts-img-${process.pid}-${randomBytes(4).toString('hex')}`);
+    fs.mkdirSync(tmp, { mode: 0o700 });
+    fs.chmodSync(tmp, 0o700);
+    const rootfs = path.join(tmp, 'rootfs');
+    fs.mkdirSync(rootfs, { mode: 0o755 });
+    fs.chmodSync(rootfs, 0o755);
+    rootfd = sys.open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    applier = new Applier(sys, rootfd, rootfs, { uidMap: opts.uidMap, gidMap: opts.gidMap, rootless: opts.rootless, warn: opts.warn });
+
+    const n = manifest.layers.length;
+    const total = manifest.layers.reduce((a: number, l: Descriptor) => a + (l.size || 0), 0);
+    let doneBytes = 0;
+    for (let i = 0; i < n; i++) {
+      readers.push(new LayerReader(src, manifest.layers[i], diffIds[i], `layer ${i + 1}/${n} (${manifest.layers[i].digest.slice(0, 19)})`, {
+        sniff: src.sniffCompression,
+        onRawBytes: (b) => {
+          doneBytes += b;
+          progress.update(`unpacking ${n} layers`, doneBytes, total);
+        },
+      }));
+    }
+    const ahead = Math.max(0, opts.ahead ?? 1);
+    for (let i = 0; i < n; i++) {
+      for (let j = i; j <= Math.min(n - 1, i + ahead); j++) await readers[j].start();
+      const r = readers[i];
+      applier.beginLayer(r.label);
+      const parser = new TarParser(applier);
+      for (;;) {
+        const c = await r.next();
+        if (c === null) break;
+        parser.push(c);
+      }
+      parser.finish();
+      await r.verify();
+      applier.endLayer();
+    }
+    applier.finish();
+    progress.done();
+
+    const spec = buildRuntimeConfig(config, {
+      rootless: opts.rootless,
+      uidMap: opts.uidMap,
+      gidMap: opts.gidMap,
+      passwd: readInRoot(sys, rootfd, 'etc/passwd'),
+      group: readInRoot(sys, rootfd, 'etc/group'),
+    });
+    sys.close(rootfd);
+    rootfd = -1;
+    fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(spec, null, '\t') + '\n', { mode: 0o644 });
+    fs.renameSync(tmp, abs);
+    tmp = undefined;
+    return { bundle: abs, manifest, manifestDigest: sel.manifestDesc.digest, config, spec, entries: applier.entries };
+  } catch (e) {
+    progress.done();
+    cleanup();
+    throw e;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    if (own) await src.close();
+  }
+}
