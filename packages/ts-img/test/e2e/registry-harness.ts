@@ -8,6 +8,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSign, randomBytes, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,8 @@ export interface RegistryOpts {
   users?: Record<string, string>;
   /** token auth: anonymous users get pull on everything (default true) */
   anonymousPull?: boolean;
+  /** serve https with a throwaway self-signed certificate */
+  tls?: boolean;
 }
 
 function b64url(b: Buffer | string): string {
@@ -108,6 +111,11 @@ export async function startRegistry(opts: RegistryOpts = {}): Promise<TestRegist
     tokenServer = ts.server;
     authYaml = `auth:\n  token:\n    realm: http://127.0.0.1:${ts.port}/token\n    service: ts-img-test-registry\n    issuer: ts-img-test-issuer\n    rootcertbundle: ${ts.cert}\n`;
   }
+  let tlsYaml = '';
+  if (opts.tls) {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/tls.key`, '-out', `${dir}/tls.crt`, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    tlsYaml = `  tls:\n    certificate: ${dir}/tls.crt\n    key: ${dir}/tls.key\n`;
+  }
   const config = `version: 0.1
 log:
   level: warn
@@ -121,7 +129,7 @@ storage:
 http:
   addr: 127.0.0.1:${port}
   secret: ${randomBytes(16).toString('hex')}
-${authYaml}`;
+${tlsYaml}${authYaml}`;
   fs.writeFileSync(path.join(dir, 'config.yml'), config);
   let out = '';
   const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -142,7 +150,7 @@ ${authYaml}`;
   const deadline = Date.now() + 15000;
   for (;;) {
     const ok = await new Promise<boolean>((r) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/v2/' }, (res) => {
+      const req = (opts.tls ? https : http).get({ host: '127.0.0.1', port, path: '/v2/', rejectUnauthorized: false }, (res) => {
         res.resume();
         r(true);
       });
