@@ -176,29 +176,26 @@ export function statsV1(fs: CgroupFs, paths: Record<string, string>, hugeSizes =
   const acct = paths['cpuacct'];
   if (acct) {
     const list = (s: string | undefined) => (s ?? '').trim().split(/\s+/).filter(Boolean).map((x) => BigInt(x));
-    const usage = st.cpu.usage;
-    usage.total = u64(r.get(acct, 'cpuacct.usage'));
-    usage.percpu = list(r.get(acct, 'cpuacct.usage_percpu'));
+    let percpuKernel: U64[] | undefined;
+    let percpuUser: U64[] | undefined;
     const all = r.get(acct, 'cpuacct.usage_all');
     if (all) {
-      const k: U64[] = [];
-      const u: U64[] = [];
+      percpuKernel = [];
+      percpuUser = [];
       for (const line of all.split('\n').slice(1)) {
         const f = line.trim().split(/\s+/);
         if (f.length === 3) {
-          u.push(BigInt(f[1]));
-          k.push(BigInt(f[2]));
+          percpuUser.push(BigInt(f[1]));
+          percpuKernel.push(BigInt(f[2]));
         }
       }
-      usage.percpu_kernel = k;
-      usage.percpu_user = u;
     }
     const kv = parseKeyValues(r.get(acct, 'cpuacct.stat'));
-    usage.kernel = ticks(kv.system ?? 0n);
-    usage.user = ticks(kv.user ?? 0n);
-    omitZero(usage as Record<string, unknown>);
-    usage.kernel ??= 0n;
-    usage.user ??= 0n;
+    st.cpu.usage = {
+      ...omitZero({ total: u64(r.get(acct, 'cpuacct.usage')), percpu: list(r.get(acct, 'cpuacct.usage_percpu')), percpu_kernel: percpuKernel, percpu_user: percpuUser }),
+      kernel: ticks(kv.system ?? 0n),
+      user: ticks(kv.user ?? 0n),
+    };
   }
   const cpu = paths['cpu'];
   if (cpu) {
@@ -207,7 +204,6 @@ export function statsV1(fs: CgroupFs, paths: Record<string, string>, hugeSizes =
   }
   const cs = paths['cpuset'];
   if (cs) {
-    const c = st.cpuset;
     const cpus = parseList(r.get(cs, 'cpuset.cpus') ?? '');
     const mems = parseList(r.get(cs, 'cpuset.mems') ?? '');
     const n = (f: string) => u64(r.get(cs, `cpuset.${f}`));
@@ -226,7 +222,6 @@ export function statsV1(fs: CgroupFs, paths: Record<string, string>, hugeSizes =
         sched_relax_domain_level: n('sched_relax_domain_level'),
       },
     });
-    void c;
   }
   const mem = paths['memory'];
   if (mem) {
@@ -271,13 +266,12 @@ export function statsV1(fs: CgroupFs, paths: Record<string, string>, hugeSizes =
       ['ioTimeRecursive', 'time_recursive'],
       ['sectorsRecursive', 'sectors_recursive'],
     ];
-    let prefix = r.get(blk, 'blkio.io_serviced_recursive') !== undefined ? 'blkio.' : r.get(blk, 'blkio.bfq.io_serviced_recursive') !== undefined ? 'blkio.bfq.' : 'blkio.throttle.';
+    const prefix = r.get(blk, 'blkio.io_serviced_recursive') !== undefined ? 'blkio.' : r.get(blk, 'blkio.bfq.io_serviced_recursive') !== undefined ? 'blkio.bfq.' : 'blkio.throttle.';
     if (prefix === 'blkio.throttle.') names.splice(2);
     for (const [key, file] of names) {
       const e = blkioEntries(r.get(blk, prefix + file));
       if (e.length) st.blkio[key] = e;
     }
-    prefix = '';
   }
   const h = paths['hugetlb'];
   if (h) {
