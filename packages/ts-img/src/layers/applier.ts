@@ -108,9 +108,17 @@ export class Applier implements TarHandler {
 
   // ----- directory handles ------------------------------------------------------------------
 
+  private stale: number[] = [];
+
+  /** Forget cached dir fds (after a dir or symlink was removed); closed once the entry is done. */
   private dropDirCache(): void {
-    for (const d of this.dirs.values()) this.sys.close(d.fd);
+    for (const d of this.dirs.values()) this.stale.push(d.fd);
     this.dirs.clear();
+  }
+
+  private closeStale(): void {
+    for (const fd of this.stale) this.sys.close(fd);
+    this.stale = [];
   }
 
   /** A directory fd for `path` (clean, relative), resolved in the root; missing dirs are created when `create`. */
@@ -219,6 +227,7 @@ export class Applier implements TarHandler {
 
   entry(e: TarEntry): void {
     if (this.cur) this.closeCur();
+    if (this.stale.length > 0) this.closeStale();
     this.skip = false;
     this.entries++;
     const comps = cleanName(e.name, `${this.layer}: entry`);
@@ -494,6 +503,7 @@ export class Applier implements TarHandler {
       this.cur = null;
     }
     this.dropDirCache();
+    this.closeStale();
   }
 }
 
