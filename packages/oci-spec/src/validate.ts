@@ -54,9 +54,14 @@ function isKind(kind: string): kind is SchemaKind {
 function loadValidator(kind: SchemaKind): CompiledValidator {
   const cached = loaded.get(kind);
   if (cached) return cached;
-  const fn = loadGenerated(kind) ?? compileAtRunTime(kind);
+  const fn = (process.env.OCI_SPEC_RUNTIME_COMPILE === '1' ? undefined : loadGenerated(kind)) ?? compileAtRunTime(kind);
   loaded.set(kind, fn);
   return fn;
+}
+
+/** Kinds whose validator is loaded in this process (tests use it to check lazy loading). */
+export function loadedKinds(): SchemaKind[] {
+  return [...loaded.keys()];
 }
 
 /**
