@@ -205,6 +205,13 @@ export class Layout {
     });
   }
 
+  /** Add a descriptor without a name (kept by gc, listed as <none>) unless already present. */
+  async addUntagged(desc: Descriptor): Promise<void> {
+    await this.updateIndex((idx) => {
+      if (!idx.manifests.some((d) => d.digest === desc.digest)) idx.manifests.push(desc);
+    });
+  }
+
   async untag(name: string): Promise<Descriptor | undefined> {
     return this.updateIndex((idx) => {
       const hit = idx.manifests.find((d) => d.annotations?.[REF_NAME] === name);

@@ -7,6 +7,11 @@ import { tagCommand } from './tag';
 import { rmCommand } from './rm';
 import { gcCommand } from './gc';
 import { historyCommand } from './history';
+import { saveCommand } from './save';
+import { loadCommand } from './load';
+import { importCommand } from './import';
+import { exportCommand } from './export';
+import { repackCommand } from './repack';
 
 /** Every ts-img subcommand, in the order `--help` lists them. Add new commands here. */
 export const commands: Command[] = [
@@ -18,4 +23,9 @@ export const commands: Command[] = [
   rmCommand,
   gcCommand,
   historyCommand,
+  saveCommand,
+  loadCommand,
+  importCommand,
+  exportCommand,
+  repackCommand,
 ];
