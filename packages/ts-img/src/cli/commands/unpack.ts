@@ -1,6 +1,7 @@
 import type { Command } from '../command';
 import { UserError } from '../errors';
 import { parseIdMap } from '../../layers/idmap';
+import { unpackRegistryOptions, resolveUnpackSource, recordUnpackOrigin } from '../../registry/unpack-source';
 
 interface Args {
   source?: string;
@@ -17,8 +18,8 @@ export const unpackCommand: Command<Args> = {
   command: 'unpack [source] [bundle]',
   describe: 'unpack an image into an OCI runtime bundle (rootfs/ + config.json)',
   builder: (y) =>
-    y
-      .positional('source', { type: 'string', describe: 'image: layout dir[:tag|@digest], oci-archive, docker save tarball' })
+    unpackRegistryOptions(y)
+      .positional('source', { type: 'string', describe: 'image: layout dir[:tag|@digest], oci-archive, docker save tarball, registry reference or store name' })
       .positional('bundle', { type: 'string', describe: 'bundle directory to create (must not exist, or be empty)' })
       .option('image', { type: 'string', describe: 'image source (then the only positional is the bundle)' })
       .option('platform', { type: 'string', describe: 'os/arch[/variant] to select from an index (default: the host)' })
@@ -37,13 +38,15 @@ export const unpackCommand: Command<Args> = {
     if (!source) throw new UserError('unpack: SOURCE missing');
     if (!bundle) throw new UserError('unpack: BUNDLE missing');
     const { unpack } = await import('../../unpack');
-    const r = await unpack(source, bundle, {
+    const src = await resolveUnpackSource(source, a as any);
+    const r = await unpack(src.source, bundle, {
       platform: a.platform,
       rootless: a.rootless,
       uidMap: (a.uidMap ?? []).map((s) => parseIdMap(s, 'uid-map')),
       gidMap: (a.gidMap ?? []).map((s) => parseIdMap(s, 'gid-map')),
       quiet: a.quiet,
     });
+    recordUnpackOrigin(r.bundle, src, r.manifestDigest);
     if (!a.quiet && process.stderr.isTTY) process.stderr.write(`unpacked ${r.manifestDigest} into ${r.bundle} (${r.entries} entries)\n`);
   },
 };

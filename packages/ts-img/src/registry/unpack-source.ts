@@ -1,0 +1,76 @@
+/**
+ * `unpack REF` with a registry reference or a store name: pull into the store when needed
+ * (--pull missing|always|never), then hand the unpacker the store layout at the pulled digest.
+ * Also records where a bundle came from (ts-img-origin.json) so `repack` knows its base.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import type { ImageSource } from '../sources/types';
+import { LayoutSource } from '../sources/layout';
+import { UserError } from '../cli/errors';
+import { clientOptions, findInStore, openStore, registryOptions, storeDir, storeOption, RegistryArgs, StoreArgs } from '../store/args';
+import { Layout } from '../store/layout';
+import { parsePlatform } from '../store/image';
+import { Progress } from './progress';
+import { pull } from './pull';
+import { looksLikeRegistryReference, stripTransport } from './reference';
+import { writeOrigin } from '../repack/repack';
+
+export function unpackRegistryOptions<T>(y: Argv<T>): Argv<T> {
+  return registryOptions(storeOption(y)).option('pull', {
+    choices: ['missing', 'always', 'never'],
+    default: 'missing',
+    describe: 'for registry references and store names: pull when not in the store, always, or never',
+  }) as Argv<T>;
+}
+
+export interface ResolvedSource {
+  source: string | ImageSource;
+  /** A layout directory the image lives in (for the bundle's origin record). */
+  layoutDir?: string;
+}
+
+function existsOnDisk(arg: string): boolean {
+  let s = arg.replace(/^(oci|oci-archive|docker-archive):/, '');
+  for (;;) {
+    if (fs.existsSync(s)) return true;
+    const i = Math.max(s.lastIndexOf(':'), s.lastIndexOf('@'));
+    if (i <= 0) return false;
+    s = s.slice(0, i);
+  }
+}
+
+export async function resolveUnpackSource(arg: string, a: StoreArgs & RegistryArgs & { pull?: string; platform?: string; quiet?: boolean }): Promise<ResolvedSource> {
+  const isDocker = arg.startsWith('docker://');
+  if (!isDocker && existsOnDisk(arg)) {
+    const dir = arg.replace(/^oci:/, '').replace(/[:@][^/]*$/, '');
+    const layoutDir = [arg.replace(/^oci:/, ''), dir].find((d) => Layout.isLayout(d) && fs.statSync(d).isDirectory());
+    return { source: arg, layoutDir: layoutDir ? path.resolve(layoutDir) : undefined };
+  }
+  const storeExists = Layout.isLayout(storeDir(a));
+  const inStore = !isDocker && storeExists ? findInStore(await openStore(a, false), arg) : undefined;
+  const mode = a.pull ?? 'missing';
+  if (inStore && mode !== 'always') {
+    return { source: new LayoutSource(storeDir(a), inStore.descriptor.digest), layoutDir: path.resolve(storeDir(a)) };
+  }
+  if (!isDocker && !looksLikeRegistryReference(arg)) throw new UserError(`${arg}: no such file, layout or store image`);
+  if (mode === 'never') throw new UserError(`${arg}: not in the store ${storeDir(a)} (and --pull=never)`);
+  const layout = await openStore(a, true);
+  const r = await pull(stripTransport(arg), layout, {
+    ...clientOptions(a),
+    platform: a.platform ? parsePlatform(a.platform) : undefined,
+    progress: new Progress(process.stderr, !!a.quiet),
+  });
+  return { source: new LayoutSource(layout.dir, r.descriptor.digest), layoutDir: layout.dir };
+}
+
+/** After a successful unpack from a layout or the store: remember the base for repack. */
+export function recordUnpackOrigin(bundle: string, src: ResolvedSource, manifestDigest: string): void {
+  if (!src.layoutDir) return;
+  try {
+    writeOrigin(bundle, { layout: src.layoutDir, manifestDigest });
+  } catch {
+    /* the bundle is still good without it */
+  }
+}
