@@ -25,12 +25,25 @@ const KINDS = [
   'content-descriptor',
 ];
 
+// Annotations do not affect validation; dropping them keeps the schema constants that the
+// generated code embeds (for enum lists etc.) small.
+function stripAnnotations(v) {
+  if (Array.isArray(v)) return v.map(stripAnnotations);
+  if (!v || typeof v !== 'object') return v;
+  const out = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (k === 'description' || k === 'title' || k === '$comment') continue;
+    out[k] = k === 'properties' || k === 'definitions' ? Object.fromEntries(Object.entries(x).map(([n, y]) => [n, stripAnnotations(y)])) : stripAnnotations(x);
+  }
+  return out;
+}
+
 function loadSchemas() {
   return fs
     .readdirSync(schemaDir)
     .filter((f) => f.endsWith('.schema.json'))
     .sort()
-    .map((f) => JSON.parse(fs.readFileSync(path.join(schemaDir, f), 'utf8')));
+    .map((f) => stripAnnotations(JSON.parse(fs.readFileSync(path.join(schemaDir, f), 'utf8'))));
 }
 
 function newAjv(schemas) {
@@ -50,15 +63,16 @@ function newAjv(schemas) {
 
 // Warm-up documents: executing the validator before createCachedData() puts the lazily compiled
 // functions into the V8 code cache too, so the first validate() at run time does not compile them.
-const WARM = {
-  config: [require('./warm/config.json'), { ociVersion: 'x', process: { args: 1, cwd: 'x' }, linux: { namespaces: [{ type: 'x' }] } }],
-  state: [{ ociVersion: '1.0.2', id: 'a', status: 'running', pid: 1, bundle: '/b' }, { id: 1 }],
-  'image-manifest': [{ schemaVersion: 2, config: { mediaType: 'a/b', digest: 'sha256:' + 'a'.repeat(64), size: 1 }, layers: [] }, {}],
-  'image-index': [{ schemaVersion: 2, manifests: [] }, {}],
-  'image-config': [{ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }, {}],
-  'image-layout': [{ imageLayoutVersion: '1.0.0' }, {}],
-  'content-descriptor': [{ mediaType: 'a/b', digest: 'sha256:' + 'a'.repeat(64), size: 1 }, {}],
-};
+// scripts/warm/<kind>-*.json are valid documents that between them use every documented field.
+const warmDir = path.join(__dirname, 'warm');
+const INVALID = { ociVersion: 1, id: 1, status: 1, schemaVersion: 1, mediaType: 1, digest: 1, size: -1, process: { args: 1 } };
+function warmDocs(kind) {
+  const docs = fs
+    .readdirSync(warmDir)
+    .filter((f) => f.startsWith(kind + '-') && f.endsWith('.json') && !KINDS.some((k) => k !== kind && k.startsWith(kind + '-') && f.startsWith(k + '-')))
+    .map((f) => JSON.parse(fs.readFileSync(path.join(warmDir, f), 'utf8')));
+  return [...docs, INVALID, {}, null];
+}
 
 /**
  * V8 code cache next to each module (<kind>.js.cache). validate.ts hands it to vm.Script; V8 rejects
@@ -70,7 +84,7 @@ function writeCodeCache(kind, file, text) {
     const script = new vm.Script(Module.wrap(text), { filename: file });
     const mod = { exports: {} };
     script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, path.dirname(file));
-    for (const doc of WARM[kind] || []) mod.exports(doc);
+    for (const doc of warmDocs(kind)) mod.exports(doc);
     fs.writeFileSync(cacheFile, script.createCachedData());
   } catch (err) {
     fs.rmSync(cacheFile, { force: true });
