@@ -1,8 +1,6 @@
 /**
  * The cgroup layer of ts-runc. See README.md in this directory for how lifecycle code calls it.
  */
-import type { LinuxResources, Spec } from '@tsrt/oci-spec';
-import { effectiveDeviceRules } from './devices';
 import type { CgroupManager } from './manager';
 
 export * from './types';
@@ -15,16 +13,8 @@ export { translateV1, translateV2, cpuSharesToWeight, blkioWeightToIoWeight, mem
 export { statsToJson, type RuncStats } from './stats';
 export { assembleDeviceFilter, encodeInsns } from './bpf';
 
-/**
- * The resources a new container's cgroup gets: linux.resources with the device list completed
- * (the spec's rules, then allow rules for linux.devices, then runc's default rules).
- */
-export function containerResources(spec: Pick<Spec, 'linux'>): LinuxResources {
-  const r: LinuxResources = { ...(spec.linux?.resources ?? {}) };
-  const rules = effectiveDeviceRules(r.devices, spec.linux?.devices ?? []);
-  r.devices = rules.map((d) => ({ allow: d.allow, type: d.type, major: d.major, minor: d.minor, access: d.access }));
-  return r;
-}
+export { containerResources } from './resources';
+export * from './container';
 
 /**
  * Watch for OOM kills by polling the kill counter; calls `onOom` once per new kill.
