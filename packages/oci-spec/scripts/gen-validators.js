@@ -23,6 +23,7 @@ const KINDS = [
   'image-config',
   'image-layout',
   'content-descriptor',
+  'features',
 ];
 
 // Annotations do not affect validation; dropping them keeps the schema constants that the

@@ -16,7 +16,8 @@ export type SchemaKind =
   | 'image-index'
   | 'image-config'
   | 'image-layout'
-  | 'content-descriptor';
+  | 'content-descriptor'
+  | 'features';
 
 export const SCHEMA_KINDS: readonly SchemaKind[] = [
   'config',
@@ -26,6 +27,7 @@ export const SCHEMA_KINDS: readonly SchemaKind[] = [
   'image-config',
   'image-layout',
   'content-descriptor',
+  'features',
 ];
 
 export type ValidationResult = { ok: true } | { ok: false; errors: string[] };
@@ -226,6 +228,10 @@ export const PATTERN_MESSAGES: Record<string, string> = {
   '^[A-Za-z][A-Za-z0-9+.-]*:[^\\s]*$': 'must be a URL',
   '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$': 'must be base64 (standard alphabet, padded)',
   '^[0-9]+(-[0-9]+)?(/(tcp|udp|sctp|TCP|UDP|SCTP))?$': 'must be a port such as 80/tcp, 53/udp or 8080',
+  '^SCMP_ACT_[A-Z0-9_]+$': 'must be a seccomp action name SCMP_ACT_*',
+  '^SCMP_CMP_[A-Z0-9_]+$': 'must be a seccomp operator name SCMP_CMP_*',
+  '^SCMP_ARCH_[A-Z0-9_]+$': 'must be a seccomp architecture name SCMP_ARCH_*',
+  '^SECCOMP_FILTER_FLAG_[A-Z0-9_]+$': 'must be a seccomp flag name SECCOMP_FILTER_FLAG_*',
 };
 
 function plural(n: number, word: string): string {

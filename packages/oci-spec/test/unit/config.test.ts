@@ -168,6 +168,7 @@ describe('invalid runtime configs name the JSON path', () => {
     { name: 'mount idmapping size missing', mutate: (d) => { d.mounts[0].uidMappings = [{ containerID: 0, hostID: 1 }]; d.mounts[0].gidMappings = []; }, error: 'mounts[0].uidMappings[0].size: is required' },
     { name: 'hostname type', mutate: (d) => (d.hostname = 5), error: 'hostname: must be string' },
     { name: 'annotations value', mutate: (d) => (d.annotations = { 'org.example.x': 1 }), error: 'annotations["org.example.x"]: must be string' },
+    { name: 'annotations empty key', mutate: (d) => (d.annotations = { '': 'x' }), error: 'annotations[""]: key must not be empty' },
     { name: 'hook path relative', mutate: (d) => (d.hooks = { poststart: [{ path: 'bin/hook' }] }), error: 'hooks.poststart[0].path: must be an absolute path' },
     { name: 'hook path missing', mutate: (d) => (d.hooks = { createRuntime: [{ args: [] }] }), error: 'hooks.createRuntime[0].path: is required' },
     { name: 'hook timeout zero', mutate: (d) => (d.hooks = { prestart: [{ path: '/x', timeout: 0 }] }), error: 'hooks.prestart[0].timeout: must be >= 1' },
