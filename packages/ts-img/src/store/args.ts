@@ -74,15 +74,22 @@ export async function openStore(a: StoreArgs, create = true): Promise<Layout> {
 /** Split "DIR:TAG" / "DIR@DIGEST" when DIR is an existing layout. */
 export function splitLayoutArg(arg: string): { dir: string; ref?: string } | undefined {
   const s = arg.startsWith('oci:') ? arg.slice(4) : arg;
-  const at = s.lastIndexOf('@');
-  if (at > 0 && Layout.isLayout(s.slice(0, at))) return { dir: s.slice(0, at), ref: s.slice(at + 1) };
-  const slash = s.lastIndexOf('/');
-  const colon = s.lastIndexOf(':');
-  if (colon > slash && colon > 0 && Layout.isLayout(s.slice(0, colon))) return { dir: s.slice(0, colon), ref: s.slice(colon + 1) };
   if (Layout.isLayout(s)) return { dir: s };
+  // the longest existing layout prefix before a ':' or '@' (tags may contain ':' themselves)
+  for (let i = s.length - 1; i > 0; i--) {
+    if (s[i] !== ':' && s[i] !== '@') continue;
+    const dir = s.slice(0, i);
+    if (Layout.isLayout(dir)) {
+      const ref = s.slice(i + 1);
+      if (!ref) throw new UserError(`${arg}: empty tag or digest`);
+      return { dir, ref };
+    }
+  }
   if (arg.startsWith('oci:')) {
     // Not existing yet (a destination): DIR[:TAG]
-    if (colon > slash && colon > 0) return { dir: s.slice(0, colon), ref: s.slice(colon + 1) };
+    const slash = s.lastIndexOf('/');
+    const colon = s.indexOf(':', slash + 1);
+    if (colon > 0) return { dir: s.slice(0, colon), ref: s.slice(colon + 1) };
     return { dir: s };
   }
   return undefined;
