@@ -478,8 +478,9 @@ export class KoffiSys implements Sys {
   fchown(fd: number, uid: number, gid: number): void {
     this.check('fchown', `fd ${fd}`, this.fn('fchown', 'fchown', 'int', ['int', 'uint32', 'uint32'])(fd, uid, gid));
   }
+  private tsBuf: Buffer | undefined;
   utimensat(dirfd: number, path: string | null, atimeNs: bigint, mtimeNs: bigint, flags: number): void {
-    const ts = Buffer.alloc(32);
+    const ts = (this.tsBuf ??= Buffer.alloc(32)); // calls are synchronous: one buffer serves all
     const G = 1000000000n;
     ts.writeBigInt64LE(atimeNs / G, 0);
     ts.writeBigInt64LE(atimeNs % G, 8);

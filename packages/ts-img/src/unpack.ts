@@ -9,7 +9,7 @@ import { selectImage } from './sources/select';
 import { parseDigest } from './digest';
 import { Applier } from './layers/applier';
 import { TarParser } from './layers/tar';
-import { LayerReader } from './layers/reader';
+import { LayerReader, WorkerLayerReader } from './layers/reader';
 import type { IdMapping } from './layers/idmap';
 import { buildRuntimeConfig } from './bundle/config';
 import { readInRoot } from './bundle/passwd';
@@ -30,6 +30,10 @@ export interface UnpackOptions {
   sys?: Sys;
   /** How many layers to decompress ahead of the one being applied (default 1). */
   ahead?: number;
+  /** Decompress on the main thread even for local blobs (tests). */
+  noWorkers?: boolean;
+  /** Refuse a layer that expands beyond this many bytes (default max(1 GiB, 1000 x blob size)). */
+  maxLayerBytes?: number;
 }
 
 export interface UnpackResult {
@@ -68,7 +72,7 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
   let tmp: string | undefined;
   let rootfd = -1;
   let applier: Applier | undefined;
-  const readers: LayerReader[] = [];
+  const readers: Array<LayerReader | WorkerLayerReader> = [];
   const cleanup = (): void => {
     for (const r of readers) r.destroy();
     try { applier?.close(); } catch { /* ignore */ }
@@ -115,13 +119,19 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
     const total = manifest.layers.reduce((a: number, l: Descriptor) => a + (l.size || 0), 0);
     let doneBytes = 0;
     for (let i = 0; i < n; i++) {
-      readers.push(new LayerReader(src, manifest.layers[i], diffIds[i], `layer ${i + 1}/${n} (${manifest.layers[i].digest.slice(0, 19)})`, {
+      const label = `layer ${i + 1}/${n} (${manifest.layers[i].digest.slice(0, 19)})`;
+      const ropts = {
         sniff: src.sniffCompression,
-        onRawBytes: (b) => {
+        maxBytes: opts.maxLayerBytes,
+        onRawBytes: (b: number) => {
           doneBytes += b;
           progress.update(`unpacking ${n} layers`, doneBytes, total);
         },
-      }));
+      };
+      const loc = opts.noWorkers || !src.blobFile ? null : await src.blobFile(manifest.layers[i]);
+      readers.push(loc
+        ? new WorkerLayerReader(loc, manifest.layers[i], diffIds[i], label, ropts)
+        : new LayerReader(src, manifest.layers[i], diffIds[i], label, ropts));
     }
     const ahead = Math.max(0, opts.ahead ?? 1);
     for (let i = 0; i < n; i++) {

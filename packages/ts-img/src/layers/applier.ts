@@ -50,6 +50,13 @@ interface OpenFile {
 
 /** Split a tar name into clean components; absolute names and ".." are errors. */
 export function cleanName(name: string, what = 'entry'): string[] {
+  // fast path: relative, no empty, "." or ".." components (a trailing "/" is fine)
+  const n = name.startsWith('./') ? name.slice(2) : name;
+  if (n !== '' && n[0] !== '/' && n[0] !== '.' && !n.includes('//') && !n.includes('/.') && !n.includes('\0')) {
+    const parts = n.split('/');
+    if (parts[parts.length - 1] === '') parts.pop();
+    return parts;
+  }
   if (name.startsWith('/')) throw new LayerError(`${what} ${JSON.stringify(name)}: absolute path`);
   if (name.includes('\0')) throw new LayerError(`${what} ${JSON.stringify(name)}: NUL in name`);
   const out: string[] = [];
@@ -88,11 +95,15 @@ export class Applier implements TarHandler {
   beginLayer(label: string): void {
     this.layer = label;
     this.touched = new Set();
+    this.created = [];
+    this.tracking = false;
   }
 
   endLayer(): void {
     if (this.cur) this.closeCur();
     this.touched = new Set();
+    this.created = [];
+    this.tracking = false;
   }
 
   private warn(key: string, msg: string): void {
@@ -125,11 +136,7 @@ export class Applier implements TarHandler {
   private dir(path: string, create: boolean): CachedDir | null {
     if (path === '') return { fd: this.rootfd, mode: this.rootMode };
     const hit = this.dirs.get(path);
-    if (hit) {
-      this.dirs.delete(path);
-      this.dirs.set(path, hit);
-      return hit;
-    }
+    if (hit) return hit;
     let fd: number;
     try {
       fd = this.sys.openat2(this.rootfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
@@ -151,16 +158,36 @@ export class Applier implements TarHandler {
       } else throw err;
     }
     const d = { fd, mode: this.sys.fstatat(fd, '', 0x1000).mode };
+    // full: forget them all (closed after this entry, as fds in use may be among them)
+    if (this.dirs.size >= DIR_CACHE_MAX) this.dropDirCache();
     this.dirs.set(path, d);
-    if (this.dirs.size > DIR_CACHE_MAX) {
-      const [k, v] = this.dirs.entries().next().value as [string, CachedDir];
-      this.dirs.delete(k);
-      this.sys.close(v.fd);
-    }
     return d;
   }
 
+  /**
+   * Paths this layer created, for "whiteouts hide lower layers only". Recorded cheaply in a list;
+   * the set (with ancestors) is only built once the layer has a whiteout.
+   */
+  private created: string[] = [];
+
+  private touchedSet(): Set<string> {
+    if (this.created.length > 0) {
+      const list = this.created;
+      this.created = [];
+      this.tracking = true;
+      for (const p of list) this.markTouched(p);
+    }
+    this.tracking = true;
+    return this.touched;
+  }
+
+  private tracking = false;
+
   private markTouched(path: string): void {
+    if (!this.tracking) {
+      this.created.push(path);
+      return;
+    }
     let p = path;
     while (p !== '' && !this.touched.has(p)) {
       this.touched.add(p);
@@ -210,7 +237,7 @@ export class Applier implements TarHandler {
       if (isSysError(e, 'ENOENT')) return;
       throw e;
     }
-    if (!this.touched.has(path)) {
+    if (!this.touchedSet().has(path)) {
       this.removeAt(pfd, name, path, st.mode);
       return;
     }
@@ -384,6 +411,7 @@ export class Applier implements TarHandler {
   }
 
   private whiteout(e: TarEntry, parentPath: string, name: string): void {
+    this.touchedSet();
     if (name === OPAQUE) {
       const parent = this.dir(parentPath, true)!;
       this.markTouched(parentPath);

@@ -214,3 +214,136 @@ export class LayerReader {
     if (this.child && this.child.exitCode === null) this.child.kill('SIGKILL');
   }
 }
+
+/** Where a blob's bytes sit in a local file (layout blob, or a member of an archive). */
+export interface BlobFile {
+  file: string;
+  start: number;
+  length: number;
+}
+
+/**
+ * Same contract as LayerReader, but reading, hashing and decompressing happen in a worker
+ * thread (for blobs in local files): the main thread only parses tar and writes files.
+ */
+export class WorkerLayerReader {
+  private queue: Buffer[] = [];
+  private done = false;
+  private error: Error | undefined;
+  private wake: (() => void) | undefined;
+  private worker: import('worker_threads').Worker | undefined;
+  private end: { rawBytes: number; blobDigest: string | null; diffDigest: string } | undefined;
+  private started = false;
+  private readonly compression: string;
+  private readonly unverified: boolean;
+
+  constructor(
+    private readonly loc: BlobFile,
+    readonly desc: Descriptor,
+    readonly diffId: string,
+    readonly label: string,
+    private readonly opts: LayerReaderOptions = {},
+  ) {
+    parseDigest(desc.digest, `${label} digest`);
+    parseDigest(diffId, `${label} diff_id`);
+    if (typeof desc.size !== 'number' || !Number.isSafeInteger(desc.size) || desc.size < 0) {
+      throw new LayerStreamError(`${label}: invalid size ${JSON.stringify(desc.size)}`);
+    }
+    this.unverified = desc.annotations?.[UNVERIFIED_BLOB] === 'true';
+    if (opts.sniff) this.compression = 'sniff';
+    else {
+      const info = layerMediaTypeInfo(desc.mediaType);
+      if (!info) throw new LayerStreamError(`${label}: unsupported layer media type ${JSON.stringify(desc.mediaType)}`);
+      this.compression = info.compression;
+    }
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    if (w) w();
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    if (this.loc.length > this.desc.size) {
+      this.error = new LayerStreamError(`${this.label}: blob ${this.desc.digest} is larger than its descriptor size ${this.desc.size}`);
+      return;
+    }
+    const { Worker } = require('worker_threads') as typeof import('worker_threads');
+    const path = require('path') as typeof import('path');
+    const job = {
+      file: this.loc.file,
+      start: this.loc.start,
+      length: this.loc.length,
+      compression: this.compression,
+      blobAlg: this.unverified ? null : parseDigest(this.desc.digest).algorithm,
+      diffAlg: parseDigest(this.diffId).algorithm,
+      zstdBin: ZSTD_BIN,
+      maxBytes: this.opts.maxBytes ?? Math.max(1 << 30, this.desc.size * 1000),
+      window: this.opts.aheadBytes ?? 96 << 20,
+    };
+    const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: job });
+    this.worker = w;
+    w.on('message', (m: import('./worker').WorkerMsg) => {
+      if (m.t === 'data') {
+        this.queue.push(Buffer.from(m.buf, 0, m.len));
+        if (m.raw) this.opts.onRawBytes?.(m.raw);
+      } else if (m.t === 'end') {
+        this.end = m;
+        this.done = true;
+      } else {
+        this.error = new LayerStreamError(`${this.label}: ${m.message}`);
+      }
+      this.wakeUp();
+    });
+    w.on('error', (e) => {
+      this.error ??= new LayerStreamError(`${this.label}: ${e.message}`);
+      this.wakeUp();
+    });
+    w.on('exit', (code) => {
+      if (!this.done && !this.error) this.error = new LayerStreamError(`${this.label}: decompressor exited (${code})`);
+      this.wakeUp();
+    });
+  }
+
+  async next(): Promise<Buffer | null> {
+    for (;;) {
+      if (this.error) throw this.error;
+      if (this.queue.length > 0) {
+        const c = this.queue.shift()!;
+        this.worker?.postMessage({ ack: c.length });
+        return c;
+      }
+      if (this.done) return null;
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  async verify(): Promise<void> {
+    if (this.error) throw this.error;
+    const e = this.end!;
+    if (e.rawBytes !== this.desc.size) {
+      throw new LayerStreamError(`${this.label}: size mismatch: descriptor says ${this.desc.size}, blob has ${e.rawBytes}`);
+    }
+    if (e.blobDigest !== null && e.blobDigest !== this.desc.digest) {
+      throw new LayerStreamError(`${this.label}: digest mismatch: expected ${this.desc.digest}, got ${e.blobDigest}`);
+    }
+    if (e.diffDigest !== this.diffId) {
+      throw new LayerStreamError(`${this.label}: diff_id mismatch: config says ${this.diffId}, layer has ${e.diffDigest}`);
+    }
+    void this.worker?.terminate();
+    this.worker = undefined;
+  }
+
+  destroy(): void {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) {
+      w.removeAllListeners('exit');
+      w.postMessage({ stop: true });
+      void w.terminate();
+    }
+  }
+}

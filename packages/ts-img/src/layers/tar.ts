@@ -107,6 +107,8 @@ function paxTimeNs(v: string): bigint {
   return m[1] ? -ns : ns;
 }
 
+const NO_XATTRS: Map<string, Buffer> = new Map();
+
 const TYPES: Record<string, EntryType> = {
   '0': 'file', '\0': 'file', '7': 'file', '1': 'link', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo',
 };
@@ -270,7 +272,7 @@ export class TarParser {
       gname: cstr(b, off + 297, 32),
       devmajor: type === 'char' || type === 'block' ? num(b, off + 329, 8, 'devmajor') : 0,
       devminor: type === 'char' || type === 'block' ? num(b, off + 337, 8, 'devminor') : 0,
-      xattrs: new Map(),
+      xattrs: NO_XATTRS,
     };
     if (this.longName !== undefined) e.name = this.longName;
     if (this.longLink !== undefined) e.linkname = linkname = this.longLink;
@@ -329,8 +331,11 @@ export class TarParser {
         case 'mtime': e.mtimeNs = paxTimeNs(v.toString('latin1')); break;
         case 'atime': e.atimeNs = paxTimeNs(v.toString('latin1')); break;
         default:
-          if (k.startsWith('SCHILY.xattr.')) e.xattrs.set(k.slice(13), v);
-          else if (k.startsWith('LIBARCHIVE.xattr.')) {
+          if (k.startsWith('SCHILY.xattr.')) {
+            if (e.xattrs === NO_XATTRS) e.xattrs = new Map();
+            e.xattrs.set(k.slice(13), v);
+          } else if (k.startsWith('LIBARCHIVE.xattr.')) {
+            if (e.xattrs === NO_XATTRS) e.xattrs = new Map();
             e.xattrs.set(decodeURIComponent(k.slice(17)), Buffer.from(v.toString('latin1'), 'base64'));
           } else if (k.startsWith('GNU.sparse.')) throw new TarError('tar: sparse files are not supported');
       }

@@ -138,6 +138,12 @@ export class ArchiveSource implements ImageSource {
     return this.idx.stream(m);
   }
 
+  async blobFile(desc: Descriptor): Promise<{ file: string; start: number; length: number } | null> {
+    if (this.mem.has(desc.digest)) return null;
+    const m = this.member(desc);
+    return m ? { file: this.file, start: m.offset, length: m.size } : null;
+  }
+
   async close(): Promise<void> {
     this.idx.close();
   }

@@ -73,5 +73,15 @@ export class LayoutSource implements ImageSource {
     return fs.createReadStream('', { fd, highWaterMark: 1 << 20 });
   }
 
+  async blobFile(desc: Descriptor): Promise<{ file: string; start: number; length: number } | null> {
+    const p = this.blobPath(desc);
+    try {
+      const st = fs.statSync(p);
+      return st.isFile() ? { file: p, start: 0, length: st.size } : null;
+    } catch {
+      return null;
+    }
+  }
+
   async close(): Promise<void> {}
 }

@@ -18,6 +18,8 @@ export interface ImageSource {
   close(): Promise<void>;
   /** Optional: the tag/digest given with the source ("dir:tag"). */
   readonly ref?: string;
+  /** Where a blob's bytes lie in a local file, when they do (lets a worker thread read it). */
+  blobFile?(desc: Descriptor): Promise<{ file: string; start: number; length: number } | null>;
   /** Docker archives: layers stored uncompressed or gzip, detected by magic rather than media type. */
   readonly sniffCompression?: boolean;
 }

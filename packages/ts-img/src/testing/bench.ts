@@ -1,0 +1,133 @@
+/**
+ * scripts/bench-unpack: a synthetic image (3 layers, ~20,000 files, ~300 MB raw) unpacked on
+ * tmpfs by ts-img, by `umoci unpack` and by `tar -xzf` of the same blobs; median of N runs.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { randomBytes, createHash } from 'crypto';
+import type { WEntry } from './tarwriter';
+import { tarBuffer } from './tarwriter';
+import { buildImage, LayoutWriter } from './images';
+
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const TEXT = Buffer.from('The quick brown fox jumps over the lazy dog. Lorem ipsum dolor sit amet, consectetur adipiscing elit. 0123456789\n'.repeat(64));
+
+function content(rand: () => number, size: number): Buffer {
+  // about half random (incompressible), half text: gzip ratio near 2.3
+  const b = Buffer.allocUnsafe(size);
+  const r = Math.floor(size * 0.43);
+  randomBytes(r).copy(b, 0);
+  for (let off = r; off < size; off += TEXT.length) TEXT.copy(b, off, 0, Math.min(TEXT.length, size - off));
+  void rand;
+  return b;
+}
+
+function fileSize(rand: () => number): number {
+  const x = rand();
+  if (x < 0.7) return 300 + Math.floor(rand() * 4300);
+  if (x < 0.95) return 4600 + Math.floor(rand() * 31400);
+  return 36000 + Math.floor(rand() * 252000);
+}
+
+export function makeBenchLayers(): WEntry[][] {
+  const rand = prng(42);
+  const layers: WEntry[][] = [[], [], []];
+  const counts = [12000, 5000, 3000];
+  const dirs = 1000;
+  const mt = 1650000000;
+  for (let d = 0; d < dirs; d++) layers[0].push({ name: `usr/share/d${Math.floor(d / 50)}/sub${d}/`, type: 'dir', mtime: mt });
+  for (let li = 0; li < 3; li++) {
+    const L = layers[li];
+    for (let i = 0; i < counts[li]; i++) {
+      const d = Math.floor(rand() * dirs);
+      // layer 2 and 3 overwrite some layer-1 files (same names) and add new ones
+      const name = li > 0 && i % 5 === 0 ? `usr/share/d${Math.floor(d / 50)}/sub${d}/f${i}` : `usr/share/d${Math.floor(d / 50)}/sub${d}/l${li}-f${i}`;
+      L.push({ name, data: content(rand, fileSize(rand)), mode: i % 7 === 0 ? 0o755 : 0o644, mtime: mt + i });
+      if (i % 200 === 0) L.push({ name: `usr/share/d${Math.floor(d / 50)}/sub${d}/link${li}-${i}`, type: 'symlink', linkname: `l${li}-f${i}`, mtime: mt });
+    }
+    if (li > 0) for (let w = 0; w < 50; w++) L.push({ name: `usr/share/d${w}/sub${w * 50}/.wh.l0-f${w}`, mtime: mt });
+  }
+  return layers;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function time(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const t1 = process.hrtime.bigint();
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr.toString().slice(0, 400)}`);
+  return Number(t1 - t0) / 1e9;
+}
+
+export function benchMain(argv: string[]): void {
+  const runs = Number(process.env.RUNS ?? 5);
+  const tsimg = path.resolve(__dirname, '../../../bin/ts-img');
+  const base = argv[0] ?? '/dev/shm/ts-img-bench';
+  const imgDir = path.join(base, 'image');
+  fs.mkdirSync(base, { recursive: true });
+  const st = spawnSync('stat', ['-f', '-c', '%T', base]).stdout.toString().trim();
+  if (st !== 'tmpfs') process.stderr.write(`bench: warning: ${base} is ${st}, not tmpfs\n`);
+  if (!fs.existsSync(path.join(imgDir, 'index.json'))) {
+    process.stderr.write('bench: generating the synthetic image (once)...\n');
+    const layers = makeBenchLayers();
+    const img = buildImage({ layers: layers.map((entries) => ({ tar: tarBuffer(entries), compression: 'gzip' as const })), exec: { Cmd: ['/bin/sh'] } });
+    const w = new LayoutWriter(imgDir);
+    w.add(w.image(img), 'bench');
+    w.finish();
+    const files = layers.reduce((a, l) => a + l.length, 0);
+    const raw = img.layers.reduce((a, l) => a + l.tar.length, 0);
+    const gz = img.layers.reduce((a, l) => a + l.blob.length, 0);
+    fs.writeFileSync(path.join(imgDir, 'stats.json'), JSON.stringify({ files, raw, gz, blobs: img.layers.map((l) => l.desc.digest.slice(7)) }));
+  }
+  const stats = JSON.parse(fs.readFileSync(path.join(imgDir, 'stats.json'), 'utf8'));
+  process.stdout.write(`image: 3 layers, ${stats.files} entries, ${(stats.raw / 1e6).toFixed(0)} MB raw, ${(stats.gz / 1e6).toFixed(0)} MB gzipped; ${runs} runs each on ${st} (${base})\n`);
+  const out = path.join(base, 'out');
+  const clean = (): void => fs.rmSync(out, { recursive: true, force: true });
+  const env0 = { ...process.env };
+  delete env0.NODE_EXTRA_CA_CERTS;
+  const envCA = { ...env0, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' };
+  const blobs: string[] = stats.blobs.map((h: string) => path.join(imgDir, 'blobs/sha256', h));
+  const cases: Array<[string, () => number]> = [
+    ['ts-img unpack', () => time(tsimg, ['unpack', '-q', `${imgDir}:bench`, out], env0)],
+    ['ts-img unpack (NODE_EXTRA_CA_CERTS)', () => time(tsimg, ['unpack', '-q', `${imgDir}:bench`, out], envCA)],
+    ['umoci unpack', () => time('umoci', ['unpack', '--image', `${imgDir}:bench`, out], env0)],
+    ['tar -xzf (3 blobs)', () => {
+      fs.mkdirSync(out);
+      let t = 0;
+      for (const b of blobs) t += time('tar', ['-xzf', b, '-C', out], env0);
+      return t;
+    }],
+  ];
+  const results: Record<string, number> = {};
+  for (const [name, fn] of cases) {
+    const ts: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      clean();
+      ts.push(fn());
+    }
+    clean();
+    results[name] = median(ts);
+    process.stderr.write(`  ${name}: ${ts.map((t) => t.toFixed(2)).join(' ')}\n`);
+  }
+  const u = results['umoci unpack'];
+  const t = results['tar -xzf (3 blobs)'];
+  const rows = Object.entries(results).map(([k, v]) => `${k.padEnd(38)} ${v.toFixed(2).padStart(7)} s   ${(v / u).toFixed(2).padStart(5)}x umoci   ${(v / t).toFixed(2).padStart(5)}x tar`);
+  process.stdout.write(`${'tool'.padEnd(38)} ${'median'.padStart(9)}   ${'vs umoci'.padStart(11)}   ${'vs tar'.padStart(8)}\n${rows.join('\n')}\n`);
+  process.stdout.write(`targets: ts-img <= 0.50x umoci and <= 1.30x tar\n`);
+  void createHash;
+}
