@@ -79,7 +79,7 @@ export function buildRuntimeConfig(img: ImageConfig, opts: ConfigOptions): Spec 
   put('org.opencontainers.image.created', img.created);
   put('org.opencontainers.image.stopSignal', c.StopSignal);
   if (c.ExposedPorts && typeof c.ExposedPorts === 'object') {
-    const ports = Object.keys(c.ExposedPorts);
+    const ports = Object.keys(c.ExposedPorts).sort();
     if (ports.length > 0) put('org.opencontainers.image.exposedPorts', ports.join(','));
   }
   if (c.Labels && typeof c.Labels === 'object') {

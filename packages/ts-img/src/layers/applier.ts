@@ -29,7 +29,14 @@ export interface ApplierOptions {
   /** Rootless: ownership changes that fail with EPERM and device nodes are skipped (with a warning). */
   rootless?: boolean;
   warn?: (msg: string) => void;
+  /** File data I/O on fds from the syscall layer (default: Node's fs; tests with FakeSys replace it). */
+  io?: { write(fd: number, buf: Buffer, off: number, len: number): number; close(fd: number): void };
 }
+
+const FS_IO = {
+  write: (fd: number, buf: Buffer, off: number, len: number): number => fs.writeSync(fd, buf, off, len),
+  close: (fd: number): void => fs.closeSync(fd),
+};
 
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -80,6 +87,7 @@ export class Applier implements TarHandler {
   private readonly egid = process.getegid ? process.getegid() : 0;
   private readonly umask = process.umask();
   private rootMode = 0;
+  private readonly io: NonNullable<ApplierOptions['io']>;
   /** Entries applied so far (all layers). */
   entries = 0;
 
@@ -90,6 +98,7 @@ export class Applier implements TarHandler {
     private readonly opts: ApplierOptions = {},
   ) {
     this.rootMode = sys.fstatat(rootfd, '', 0x1000 /* AT_EMPTY_PATH */).mode;
+    this.io = opts.io ?? FS_IO;
   }
 
   beginLayer(label: string): void {
@@ -322,7 +331,8 @@ export class Applier implements TarHandler {
   data(chunk: Buffer): void {
     if (!this.cur) return;
     let off = 0;
-    while (off < chunk.length) off += fs.writeSync(this.cur.fd, chunk, off, chunk.length - off);
+    const io = this.io;
+    while (off < chunk.length) off += io.write(this.cur.fd, chunk, off, chunk.length - off);
   }
 
   end(): void {
@@ -339,7 +349,7 @@ export class Applier implements TarHandler {
       if (e.xattrs.size > 0) this.xattrsFd(e, fd);
       this.sys.utimensat(fd, null, e.atimeNs ?? e.mtimeNs, e.mtimeNs, 0);
     } finally {
-      fs.closeSync(fd);
+      this.io.close(fd);
     }
   }
 
@@ -527,7 +537,7 @@ export class Applier implements TarHandler {
 
   close(): void {
     if (this.cur) {
-      fs.closeSync(this.cur.fd);
+      this.io.close(this.cur.fd);
       this.cur = null;
     }
     this.dropDirCache();
