@@ -137,6 +137,10 @@ export class KoffiSys implements Sys {
     const f = this.sc('close_range', NR.close_range, ['uint32', 'uint32', 'uint32'], first, last >>> 0, flags);
     this.check('close_range', undefined, f());
   }
+  setCloexec(fd: number, on: boolean): void {
+    const f = this.fn('fcntl:int', 'fcntl', 'int', ['int', 'int', 'long']);
+    this.check('fcntl F_SETFD', `fd ${fd}`, f(fd, 2 /* F_SETFD */, on ? 1 : 0));
+  }
   ioctlInt(fd: number, request: number, arg: number): number {
     const f = this.fn('ioctl:int', 'ioctl', 'int', ['int', 'unsigned long', 'long']);
     return this.check('ioctl', `fd ${fd}`, f(fd, request, arg));

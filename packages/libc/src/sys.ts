@@ -63,6 +63,8 @@ export interface Sys {
   fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void;
   umask(mask: number): number;
   closeRange(first: number, last: number, flags: number): void;
+  /** fcntl(F_SETFD): set or clear FD_CLOEXEC. */
+  setCloexec(fd: number, on: boolean): void;
   ioctlInt(fd: number, request: number, arg: number): number;
   ioctlPtr(fd: number, request: number, buf: Buffer): number;
   socketpair(domain: number, type: number): [number, number];

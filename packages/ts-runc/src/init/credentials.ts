@@ -1,0 +1,60 @@
+import * as fs from 'fs';
+import { PR_CAPBSET_DROP, PR_SET_KEEPCAPS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, PR_CAP_AMBIENT_CLEAR_ALL, PR_SET_NO_NEW_PRIVS, type Sys } from '@tsrt/libc';
+import type { PlannedProcess } from '../plan/types';
+
+function lastCap(): number {
+  return Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+}
+
+/**
+ * Bounding set, then ids (capabilities kept across the uid change), then the other four sets.
+ * Only this thread changes (raw syscalls); execve() makes it the whole process.
+ */
+export function applyCredentials(sys: Sys, p: PlannedProcess): void {
+  const caps = p.caps;
+  if (caps) {
+    const bounding = BigInt(caps.bounding);
+    const last = lastCap();
+    for (let c = 0; c <= last; c++) {
+      if (!(bounding & (1n << BigInt(c)))) sys.prctl(PR_CAPBSET_DROP, c);
+    }
+  }
+  sys.prctl(PR_SET_KEEPCAPS, 1);
+  sys.setgroups(p.additionalGids);
+  sys.setresgid(p.gid, p.gid, p.gid);
+  sys.setresuid(p.uid, p.uid, p.uid);
+  sys.prctl(PR_SET_KEEPCAPS, 0);
+  if (caps) {
+    sys.capset({ effective: BigInt(caps.effective), permitted: BigInt(caps.permitted), inheritable: BigInt(caps.inheritable) });
+    sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
+    // The kernel only raises ambient caps that are permitted and inheritable; `runc spec`
+    // configs list ambient caps without inheritable ones, and runc skips those silently too.
+    const ambient = BigInt(caps.ambient) & BigInt(caps.permitted) & BigInt(caps.inheritable);
+    for (let c = 0; c < 64; c++) {
+      if (ambient & (1n << BigInt(c))) sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c);
+    }
+  }
+}
+
+export function applyNoNewPrivileges(sys: Sys, p: PlannedProcess): void {
+  if (p.noNewPrivileges) sys.prctl(PR_SET_NO_NEW_PRIVS, 1);
+}
+
+export function applyRlimits(sys: Sys, p: PlannedProcess): void {
+  for (const r of p.rlimits) {
+    try {
+      sys.prlimit(r.resource, { soft: BigInt(r.soft), hard: BigInt(r.hard) });
+    } catch (e) {
+      throw new Error(`setrlimit ${r.name} (soft ${r.soft}, hard ${r.hard}): ${(e as { code?: string }).code ?? e}`);
+    }
+  }
+}
+
+export function applyOomScoreAdj(p: PlannedProcess): void {
+  if (p.oomScoreAdj === null) return;
+  try {
+    fs.writeFileSync('/proc/self/oom_score_adj', String(p.oomScoreAdj));
+  } catch (e) {
+    throw new Error(`process.oomScoreAdj: cannot set ${p.oomScoreAdj}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+}

@@ -1,0 +1,34 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { makedev, type Sys } from '@tsrt/libc';
+import type { PlannedDevice } from '../plan/types';
+import { DEV_SYMLINKS } from '../plan/defaults';
+import { resolveInRoot } from './resolve';
+
+/** mknod each device inside the rootfs (replacing what is there), then chown and chmod it. */
+export function createDevices(sys: Sys, rootfs: string, devices: PlannedDevice[]): void {
+  for (const d of devices) {
+    const host = resolveInRoot(rootfs, d.path);
+    fs.mkdirSync(path.dirname(host), { recursive: true, mode: 0o755 });
+    try {
+      fs.rmSync(host, { force: true });
+      sys.mknod(host, d.mode, makedev(d.major, d.minor));
+      sys.lchown(host, d.uid, d.gid);
+      fs.chmodSync(host, d.mode & 0o7777);
+    } catch (e) {
+      throw new Error(`create device ${d.path}: ${(e as { code?: string }).code ?? e}`);
+    }
+  }
+}
+
+/** /dev/fd, /dev/std{in,out,err}, /dev/core and /dev/ptmx -> pts/ptmx, as runc sets them up. */
+export function createDevSymlinks(rootfs: string): void {
+  const links: Array<[string, string]> = [...DEV_SYMLINKS];
+  if (fs.existsSync('/proc/kcore')) links.push(['/proc/kcore', '/dev/core']);
+  links.push(['pts/ptmx', '/dev/ptmx']);
+  for (const [target, link] of links) {
+    const host = resolveInRoot(rootfs, link);
+    fs.rmSync(host, { force: true });
+    fs.symlinkSync(target, host);
+  }
+}

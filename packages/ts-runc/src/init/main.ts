@@ -1,0 +1,90 @@
+// Stage 2: a fresh Node started by posix_spawn inside the container's namespaces. It loads all
+// its code first (nothing can be loaded after pivot_root), executes the plan it receives on
+// the sync socket, reports "ready", waits on the exec fifo, then execve()s the container process.
+import * as fs from 'fs';
+import { libc, CLONE_NEWCGROUP, PR_SET_DUMPABLE, O_WRONLY, O_CLOEXEC, CLOSE_RANGE_CLOEXEC, type Sys } from '@tsrt/libc';
+import { SyncChannel } from '../spawn/sync';
+import type { InitPlan } from '../plan/types';
+import { prepareRootfs, switchRoot, finishRootfs, applySysctl } from './rootfs';
+import { applyCredentials, applyNoNewPrivileges, applyRlimits, applyOomScoreAdj } from './credentials';
+import { lookPath, withHome } from './exec-lookup';
+import { setupConsole } from './console';
+import { stage2Fds } from './fds';
+
+function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasConsole: boolean): { path: string; env: string[] } {
+  if (plan.newCgroupNs) sys.unshare(CLONE_NEWCGROUP);
+  prepareRootfs(sys, plan);
+  switchRoot(sys, plan);
+  if (plan.hostname !== null) sys.sethostname(plan.hostname);
+  if (plan.domainname !== null) sys.setdomainname(plan.domainname);
+  applySysctl(plan.sysctl);
+  if (hasConsole) setupConsole(sys, fds.console, plan.process.uid, plan.process.gid, plan.process.consoleSize);
+  finishRootfs(sys, plan);
+  applyOomScoreAdj(plan.process);
+  applyRlimits(sys, plan.process);
+  applyCredentials(sys, plan.process);
+  try {
+    sys.chdir(plan.process.cwd);
+  } catch (e) {
+    throw new Error(`chdir to cwd ("${plan.process.cwd}") set in config.json failed: ${(e as { code?: string }).code ?? e}`);
+  }
+  sys.umask(plan.process.umask);
+  const env = withHome(plan.process.env, plan.process.uid);
+  const path = lookPath(plan.process.args[0], env);
+  applyNoNewPrivileges(sys, plan.process);
+  return { path, env };
+}
+
+function main(): void {
+  const sys = libc();
+  // Nobody in the container may open /proc/1/exe (the node binary) before execve.
+  sys.prctl(PR_SET_DUMPABLE, 0);
+  sys.umask(0);
+  const preserve = Number(process.argv[2] ?? 0);
+  const fds = stage2Fds(preserve);
+  const hasConsole = process.argv[3] === '1';
+  const ch = new SyncChannel(sys, fds.sync);
+  let target: { path: string; env: string[] };
+  let plan: InitPlan;
+  try {
+    const msg = ch.recv();
+    if (!msg || msg.type !== 'plan') process.exit(1);
+    plan = msg.plan as InitPlan;
+    // The parent moves us into the container's cgroups now that Node's start-up memory is
+    // charged elsewhere; the cgroup namespace must be created after that.
+    ch.send({ type: 'cgroup' });
+    const joined = ch.recv();
+    if (!joined || joined.type !== 'cgroup-done') process.exit(1);
+    target = setup(sys, plan, fds, hasConsole);
+    ch.send({ type: 'ready' });
+  } catch (e) {
+    try {
+      ch.send({ type: 'error', message: (e as Error).message });
+    } catch {
+      /* parent gone */
+    }
+    process.exit(1);
+  }
+  // Block until `start` opens the fifo for reading.
+  const fifo = sys.openat(fds.stateDir, 'exec.fifo', O_WRONLY | O_CLOEXEC);
+  fs.writeSync(fifo, '0');
+  sys.close(fifo);
+  // Node marks its stdio close-on-exec; the container must inherit 0-2 and the preserved fds.
+  for (let fd = 0; fd < fds.base; fd++) {
+    try {
+      sys.setCloexec(fd, false);
+    } catch {
+      /* not open: the caller passed fewer */
+    }
+  }
+  sys.closeRange(fds.base, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+  sys.resetSignals();
+  try {
+    sys.execve(target.path, plan.process.args, target.env);
+  } catch (e) {
+    fs.writeSync(2, `exec failed: ${(e as Error).message}\n`);
+    process.exit(127);
+  }
+}
+
+main();

@@ -1,0 +1,93 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, type Sys } from '@tsrt/libc';
+import type { PlannedMount } from '../plan/types';
+import { mkdirInRoot, touchInRoot } from './resolve';
+
+function mountError(m: PlannedMount, e: unknown): Error {
+  const code = (e as { code?: string }).code ?? String(e);
+  return new Error(`mount ${m.source || m.fstype} to ${m.destination}: ${code}`);
+}
+
+/** Mount one planned mount under the (not yet pivoted) rootfs. */
+export function mountOne(sys: Sys, rootfs: string, m: PlannedMount): void {
+  if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') return mountCgroup(sys, rootfs, m);
+  const target = m.isFile ? touchInRoot(rootfs, m.destination) : mkdirInRoot(rootfs, m.destination);
+  try {
+    if (m.fstype === 'bind') {
+      sys.mount(m.source, target, null, m.flags, null);
+      if (m.remountFlags !== null) sys.mount(null, target, null, MS_BIND | MS_REMOUNT | m.remountFlags, null);
+    } else {
+      sys.mount(m.source || m.fstype, target, m.fstype, m.flags, m.data || null);
+    }
+    for (const p of m.propagation) sys.mount(null, target, null, p, null);
+  } catch (e) {
+    throw mountError(m, e);
+  }
+}
+
+interface CgroupMountInfo {
+  mountpoint: string;
+  root: string;
+  fstype: string;
+  superOptions: string;
+}
+
+function hostCgroupMounts(): CgroupMountInfo[] {
+  const out: CgroupMountInfo[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (!post) continue;
+    const f = pre.split(' ');
+    const [fstype, , superOptions] = post.split(' ');
+    if (fstype === 'cgroup' || fstype === 'cgroup2') out.push({ mountpoint: f[4], root: f[3], fstype, superOptions });
+  }
+  return out;
+}
+
+/** This process's cgroup path for a mounted hierarchy, from /proc/self/cgroup. */
+function ownCgroupPath(c: CgroupMountInfo, lines: string[]): string | undefined {
+  for (const line of lines) {
+    const [id, ctrls, p] = line.split(':');
+    if (c.fstype === 'cgroup2' ? id === '0' : id !== '0' && ctrls.split(',').every((x) => c.superOptions.split(',').includes(x))) return p;
+  }
+  return undefined;
+}
+
+/**
+ * A cgroup mount shows the container its own cgroups: on cgroup2 a fresh cgroup2 mount
+ * (rooted at the cgroup namespace); on v1/hybrid a tmpfs with each hierarchy bound from the
+ * container's own cgroup directory, like runc.
+ */
+function mountCgroup(sys: Sys, rootfs: string, m: PlannedMount): void {
+  const target = mkdirInRoot(rootfs, m.destination);
+  const ro = m.flags & MS_RDONLY;
+  const base = (m.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)) | ro;
+  try {
+    const mounts = hostCgroupMounts();
+    const v1 = mounts.filter((c) => c.fstype === 'cgroup');
+    if (v1.length === 0) {
+      sys.mount('cgroup2', target, 'cgroup2', base, null);
+      return;
+    }
+    sys.mount('tmpfs', target, 'tmpfs', base & ~MS_RDONLY, 'mode=755');
+    const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n');
+    for (const c of mounts) {
+      const name = path.basename(c.mountpoint);
+      const rel = path.relative(c.root, ownCgroupPath(c, lines) ?? c.root);
+      const src = rel.startsWith('..') ? c.mountpoint : path.join(c.mountpoint, rel);
+      const dst = path.join(target, name);
+      fs.mkdirSync(dst, { recursive: true });
+      sys.mount(src, dst, null, MS_BIND | MS_REC, null);
+      sys.mount(null, dst, null, MS_BIND | MS_REMOUNT | base, null);
+    }
+    if (ro) sys.mount(null, target, null, MS_REMOUNT | base, 'mode=755');
+  } catch (e) {
+    throw mountError(m, e);
+  }
+}
+
+export function remountReadonly(sys: Sys, target: string): void {
+  sys.mount(target, target, null, MS_BIND | MS_REC, null);
+  sys.mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, null);
+}

@@ -1,0 +1,155 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC, SysError } from '@tsrt/libc';
+import type { Spec } from '@tsrt/oci-spec';
+import { RuntimeError, messageOf } from '../errors';
+import { validateId } from '../state/store';
+import type { ContainerState } from '../state/container-state';
+import { readProcStat } from '../state/liveness';
+import { compile } from '../plan/compile';
+import { NS_PROC_NAME } from '../plan/namespaces';
+import { spawnStage2, stage2Script, readLastCap } from '../spawn/stage1';
+import { SyncChannel } from '../spawn/sync';
+import { stage2Fds } from '../init/fds';
+import type { Context } from './context';
+import { loadConfig } from './config';
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+  /** Called with the init pid once it is ready (run uses it to wait for its child). */
+}
+
+export interface Created {
+  state: ContainerState;
+}
+
+/** How long stage 2 may take for each step before create gives up and cleans up. */
+const STEP_TIMEOUT_MS = Number(process.env.TS_RUNC_INIT_TIMEOUT_MS ?? 30000);
+
+/** Atomic pid file: a bare number, written beside the target and renamed over it (as runc). */
+export function writePidFile(file: string, pid: number): void {
+  const abs = path.resolve(file);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp`);
+  try {
+    fs.writeFileSync(tmp, String(pid), { mode: 0o644 });
+    fs.renameSync(tmp, abs);
+  } catch (e) {
+    throw new RuntimeError(`write pid file ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+}
+
+export function create(ctx: Context, opts: CreateOptions): Created {
+  const { sys, store } = ctx;
+  const id = validateId(opts.id);
+  const bundle = path.resolve(opts.bundle);
+  const spec: Spec = loadConfig(bundle);
+  if (spec.process?.terminal && !opts.consoleSocket) {
+    throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
+  }
+  if (!spec.process?.terminal && opts.consoleSocket) {
+    throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
+  }
+  const { plan, namespaces, rootfs } = compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), warn: (m) => ctx.log.warn(m) });
+  try {
+    if (!fs.statSync(rootfs).isDirectory()) throw new Error('not a directory');
+  } catch (e) {
+    throw new RuntimeError(`root.path: rootfs ${rootfs} is not a directory${(e as NodeJS.ErrnoException).code ? ': ' + (e as NodeJS.ErrnoException).code : ''}`);
+  }
+
+  const lock = store.reserve(id);
+  const state: ContainerState = {
+    ociVersion: spec.ociVersion,
+    id,
+    pid: 0,
+    bundle,
+    rootfs,
+    created: new Date().toISOString(),
+    annotations: spec.annotations,
+    config: spec,
+    creating: true,
+  };
+  const opened: number[] = [];
+  let pid = 0;
+  try {
+    store.save(state);
+    sys.mkfifo(store.fifoPath(id), 0o622);
+    fs.chmodSync(store.fifoPath(id), 0o622);
+    const [parentEnd, childEnd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
+    opened.push(parentEnd, childEnd);
+    const dirFd = sys.open(store.dir(id), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    opened.push(dirFd);
+    let consoleFd = -1;
+    if (opts.consoleSocket) {
+      try {
+        consoleFd = sys.connectUnix(opts.consoleSocket);
+      } catch (e) {
+        throw new RuntimeError(`--console-socket ${opts.consoleSocket}: connect: ${(e as SysError).code ?? e}`);
+      }
+      opened.push(consoleFd);
+    }
+    const preserve = opts.preserveFds ?? 0;
+    const fdsIn = stage2Fds(preserve);
+    const fds: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
+    for (let i = 0; i < preserve; i++) fds.push([3 + i, 3 + i]);
+    fds.push([childEnd, fdsIn.sync], [dirFd, fdsIn.stateDir]);
+    if (consoleFd >= 0) fds.push([consoleFd, fdsIn.console]);
+
+    pid = spawnStage2(sys, {
+      namespaces,
+      argv: [process.execPath, stage2Script(), String(preserve), consoleFd >= 0 ? '1' : '0'],
+      fds,
+      setsid: true,
+    });
+    sys.close(childEnd);
+    opened.splice(opened.indexOf(childEnd), 1);
+    state.pid = pid;
+    state.pidStartTime = readProcStat(pid)?.startTime;
+    state.namespacePaths = Object.fromEntries(
+      [...namespaces.create, ...namespaces.join.map((j) => j.type)].map((t) => [t, `/proc/${pid}/ns/${NS_PROC_NAME[t]}`]),
+    );
+    store.save(state);
+
+    const ch = new SyncChannel(sys, parentEnd);
+    ch.send({ type: 'plan', plan });
+    for (;;) {
+      const msg = ch.recv(STEP_TIMEOUT_MS, 'the container init');
+      if (!msg) throw new RuntimeError('container init exited before it was ready');
+      if (msg.type === 'error') throw new RuntimeError(msg.message);
+      if (msg.type === 'cgroup') {
+        ch.send({ type: 'cgroup-done' });
+        continue;
+      }
+      if (msg.type === 'ready') break;
+    }
+    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    delete state.creating;
+    store.save(state);
+    return { state };
+  } catch (e) {
+    if (pid > 0) {
+      try {
+        sys.kill(pid, 9);
+        sys.waitpid(pid, 0);
+      } catch {
+        /* already gone */
+      }
+    }
+    store.remove(id);
+    throw e instanceof RuntimeError ? e : new RuntimeError(messageOf(e));
+  } finally {
+    for (const fd of opened) {
+      try {
+        sys.close(fd);
+      } catch {
+        /* ignore */
+      }
+    }
+    lock.release();
+  }
+}

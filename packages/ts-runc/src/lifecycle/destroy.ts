@@ -1,0 +1,46 @@
+import { POLLIN } from '@tsrt/libc';
+import type { ContainerState } from '../state/container-state';
+import { isAlive } from '../state/liveness';
+import { RuntimeError } from '../errors';
+import type { Context } from './context';
+
+/** Wait (bounded) until the init is gone; it is usually not our child, so a pidfd is polled. */
+export function waitForExit(ctx: Context, state: ContainerState, timeoutMs = 10000): void {
+  const { sys } = ctx;
+  if (!isAlive(state.pid, state.pidStartTime)) return;
+  let pidfd = -1;
+  try {
+    pidfd = sys.pidfdOpen(state.pid);
+  } catch {
+    return; // ESRCH: already gone
+  }
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (isAlive(state.pid, state.pidStartTime)) {
+      if (Date.now() > deadline) throw new RuntimeError(`container init ${state.pid} did not exit within ${timeoutMs} ms`);
+      sys.poll([{ fd: pidfd, events: POLLIN }], 50);
+    }
+  } finally {
+    sys.close(pidfd);
+  }
+}
+
+/** Signal every process of the container. The init goes last so none is orphaned in between. */
+export function killAll(ctx: Context, state: ContainerState, sig: number): void {
+  // Without cgroup tracking, signalling init is all we can do; with a pid namespace, SIGKILL
+  // of its init takes every process of the namespace with it.
+  try {
+    ctx.sys.kill(state.pid, sig);
+  } catch {
+    /* gone */
+  }
+}
+
+/** Tear down what create made: processes, then the state directory. */
+export function destroy(ctx: Context, state: ContainerState): void {
+  if (isAlive(state.pid, state.pidStartTime)) {
+    killAll(ctx, state, 9);
+    waitForExit(ctx, state);
+  }
+  ctx.store.remove(state.id);
+}

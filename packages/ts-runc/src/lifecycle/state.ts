@@ -1,0 +1,57 @@
+import * as fs from 'fs';
+import type { ContainerState, Status } from '../state/container-state';
+import type { Context } from './context';
+import { statusOf } from './status';
+
+/** The state JSON runc prints (field order and names as runc's). */
+export interface RuncState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: Status;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  annotations?: Record<string, string>;
+  owner: string;
+}
+
+export function ownerName(uid: number): string {
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length > 2 && f[2] !== '' && Number(f[2]) === uid) return f[0];
+    }
+  } catch {
+    /* no passwd */
+  }
+  return String(uid);
+}
+
+export function toRuncState(ctx: Context, s: ContainerState, owner = ''): RuncState {
+  const status = statusOf(ctx.store, s);
+  const out: RuncState = {
+    ociVersion: s.ociVersion,
+    id: s.id,
+    pid: status === 'stopped' ? 0 : s.pid,
+    status,
+    bundle: s.bundle,
+    rootfs: s.rootfs,
+    created: s.created,
+    owner,
+  };
+  if (s.annotations && Object.keys(s.annotations).length) {
+    const { owner: o, ...rest } = out;
+    return { ...rest, annotations: s.annotations, owner: o };
+  }
+  return out;
+}
+
+export function stateOf(ctx: Context, id: string): RuncState {
+  const lock = ctx.store.lock(id);
+  try {
+    return toRuncState(ctx, ctx.store.load(id));
+  } finally {
+    lock.release();
+  }
+}

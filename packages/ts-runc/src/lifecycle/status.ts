@@ -1,0 +1,20 @@
+import * as fs from 'fs';
+import type { ContainerState, Status } from '../state/container-state';
+import { isAlive } from '../state/liveness';
+import type { StateStore } from '../state/store';
+
+/** Paused-ness comes from the cgroup layer when it is wired in; until then nothing is paused. */
+export type PausedProbe = (state: ContainerState) => boolean;
+let pausedProbe: PausedProbe = () => false;
+export function setPausedProbe(p: PausedProbe): void {
+  pausedProbe = p;
+}
+
+/** Status as runc derives it: a live init with the exec fifo still present is "created". */
+export function statusOf(store: StateStore, state: ContainerState): Status {
+  if (state.creating) return isAlive(state.pid, state.pidStartTime) ? 'creating' : 'stopped';
+  if (!isAlive(state.pid, state.pidStartTime)) return 'stopped';
+  if (fs.existsSync(store.fifoPath(state.id))) return 'created';
+  if (pausedProbe(state)) return 'paused';
+  return 'running';
+}

@@ -1,0 +1,40 @@
+import {
+  CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWCGROUP, CLONE_NEWUSER, CLONE_NEWTIME,
+} from '@tsrt/libc';
+import { RuntimeError } from '../errors';
+
+export const NS_FLAGS: Record<string, number> = {
+  mount: CLONE_NEWNS,
+  uts: CLONE_NEWUTS,
+  ipc: CLONE_NEWIPC,
+  network: CLONE_NEWNET,
+  pid: CLONE_NEWPID,
+  cgroup: CLONE_NEWCGROUP,
+  user: CLONE_NEWUSER,
+  time: CLONE_NEWTIME,
+};
+
+/** The file name under /proc/PID/ns/ for each spec namespace type. */
+export const NS_PROC_NAME: Record<string, string> = {
+  mount: 'mnt', uts: 'uts', ipc: 'ipc', network: 'net', pid: 'pid', cgroup: 'cgroup', user: 'user', time: 'time',
+};
+
+export interface NamespacePlan {
+  /** Types to create new (spec names). */
+  create: string[];
+  /** Namespaces to join: spec type and path. */
+  join: Array<{ type: string; path: string }>;
+}
+
+export function planNamespaces(namespaces: Array<{ type: string; path?: string }> | undefined): NamespacePlan {
+  const plan: NamespacePlan = { create: [], join: [] };
+  const seen = new Set<string>();
+  (namespaces ?? []).forEach((ns, i) => {
+    if (!(ns.type in NS_FLAGS)) throw new RuntimeError(`linux.namespaces[${i}].type: unknown namespace type "${ns.type}"`);
+    if (seen.has(ns.type)) throw new RuntimeError(`linux.namespaces[${i}]: duplicate namespace "${ns.type}"`);
+    seen.add(ns.type);
+    if (ns.path) plan.join.push({ type: ns.type, path: ns.path });
+    else plan.create.push(ns.type);
+  });
+  return plan;
+}

@@ -1,0 +1,81 @@
+/**
+ * The init plan: everything stage 2 must do, compiled from config.json by the parent.
+ * Plain JSON (bigints as decimal strings) so it crosses the sync socket as one line.
+ */
+export interface PlannedMount {
+  /** Host path for binds, or the fs source ("proc", "tmpfs", ...). */
+  source: string;
+  /** Absolute path inside the container; resolved under the rootfs at mount time. */
+  destination: string;
+  fstype: string;
+  /** MS_* flags for the first mount(2). */
+  flags: number;
+  /** Comma-joined fs-specific options. */
+  data: string;
+  /** Propagation flags applied with separate mount(2) calls, in order. */
+  propagation: number[];
+  /** Bind mounts with flags beyond MS_BIND|MS_REC need a remount to take them. */
+  remountFlags: number | null;
+  /** Create the destination as a file (bind of a non-directory) rather than a directory. */
+  isFile: boolean;
+}
+
+export interface PlannedDevice {
+  path: string;
+  /** S_IFCHR / S_IFBLK / S_IFIFO | permission bits */
+  mode: number;
+  major: number;
+  minor: number;
+  uid: number;
+  gid: number;
+}
+
+export interface PlannedRlimit {
+  resource: number;
+  name: string;
+  soft: string;
+  hard: string;
+}
+
+export interface PlannedCaps {
+  bounding: string;
+  effective: string;
+  permitted: string;
+  inheritable: string;
+  ambient: string;
+}
+
+export interface PlannedProcess {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  umask: number;
+  noNewPrivileges: boolean;
+  caps: PlannedCaps | null;
+  rlimits: PlannedRlimit[];
+  oomScoreAdj: number | null;
+  terminal: boolean;
+  consoleSize: { height: number; width: number } | null;
+}
+
+export interface InitPlan {
+  rootfs: string;
+  /** MS_* propagation for "/" before anything is mounted (default rslave, as runc). */
+  rootPropagation: number;
+  mounts: PlannedMount[];
+  /** Make the default devices and /dev symlinks (when /dev is not bound from the host). */
+  defaultDevices: boolean;
+  devices: PlannedDevice[];
+  noPivot: boolean;
+  readonlyRoot: boolean;
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  hostname: string | null;
+  domainname: string | null;
+  sysctl: Record<string, string>;
+  newCgroupNs: boolean;
+  process: PlannedProcess;
+}

@@ -1,0 +1,86 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { CLONE_FS, O_RDONLY, O_CLOEXEC, O_PATH, O_DIRECTORY, type Sys, SysError } from '@tsrt/libc';
+import { NS_FLAGS, NS_PROC_NAME, type NamespacePlan } from '../plan/namespaces';
+import { RuntimeError } from '../errors';
+
+export interface Stage2Request {
+  namespaces: NamespacePlan;
+  argv: string[];
+  fds: Array<[number, number]>;
+  setsid: boolean;
+}
+
+let fsUnshared = false;
+
+/**
+ * Stage 1: move the calling thread into the container's namespaces, posix_spawn stage 2 so it
+ * is born inside them (posix_spawn runs only libc code in the child: no JavaScript is ever
+ * forked), then move the thread back. See shared/design/process-model.md.
+ *
+ * This runs on the main thread, synchronously, with no JavaScript callback in between: the
+ * design note's dedicated worker costs a thread start plus a second koffi load (~10-20 ms) per
+ * command, and a short-lived CLI has no other thread that could run JS in the window. The
+ * thread-level facts still hold: CLONE_FS is unshared first so setns(mnt) is allowed, and
+ * pid_for_children is restored before anything may create a thread.
+ */
+export function spawnStage2(sys: Sys, req: Stage2Request): number {
+  const touched = new Set([...req.namespaces.create, ...req.namespaces.join.map((j) => j.type)]);
+  if (touched.has('mount') && !fsUnshared) {
+    sys.unshare(CLONE_FS);
+    fsUnshared = true;
+  }
+  const saved: Array<{ type: string; fd: number }> = [];
+  const cwd = sys.open('.', O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    for (const type of touched) {
+      saved.push({ type, fd: sys.open(`/proc/thread-self/ns/${NS_PROC_NAME[type]}`, O_RDONLY | O_CLOEXEC) });
+    }
+    for (const j of req.namespaces.join) {
+      let fd: number;
+      try {
+        fd = sys.open(j.path, O_RDONLY | O_CLOEXEC);
+      } catch (e) {
+        throw new RuntimeError(`linux.namespaces: cannot open ${j.type} namespace ${j.path}: ${(e as SysError).code}`);
+      }
+      try {
+        sys.setns(fd, NS_FLAGS[j.type]);
+      } catch (e) {
+        throw new RuntimeError(`linux.namespaces: cannot join ${j.type} namespace ${j.path}: ${(e as SysError).code}`);
+      } finally {
+        sys.close(fd);
+      }
+    }
+    const flags = req.namespaces.create.reduce((f, t) => f | (NS_FLAGS[t] ?? 0), 0) & ~NS_FLAGS.cgroup;
+    if (flags) sys.unshare(flags);
+    return sys.posixSpawn({
+      path: process.execPath,
+      argv: req.argv,
+      env: [],
+      fds: req.fds,
+      defaultSignals: true,
+      setsid: req.setsid,
+    });
+  } finally {
+    // Back to where we were, whatever happened; a failure here leaves the CLI in a foreign namespace.
+    for (const s of saved) {
+      sys.setns(s.fd, NS_FLAGS[s.type]);
+      sys.close(s.fd);
+    }
+    sys.fchdir(cwd);
+    sys.close(cwd);
+  }
+}
+
+/** The stage 2 entry script (compiled JS next to this file's package). */
+export function stage2Script(): string {
+  return path.join(__dirname, '..', 'init', 'main.js');
+}
+
+export function readLastCap(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+  } catch {
+    return 40;
+  }
+}

@@ -1,0 +1,24 @@
+/** What ts-runc keeps on disk for one container (root/ID/state.json). */
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  /** Init pid; 0 until it is known. */
+  pid: number;
+  /** Field 22 of /proc/PID/stat at creation: detects pid reuse. */
+  pidStartTime?: string;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  annotations?: Record<string, string>;
+  /** The validated config.json, kept for later operations (exec, hooks, delete). */
+  config: any;
+  /** Namespaces of the init, as /proc paths to join later (exec). */
+  namespacePaths?: Record<string, string>;
+  /** Opaque description from the cgroup layer so other processes can reopen it. */
+  cgroup?: unknown;
+  /** Set while create runs; a crash leaves it so delete --force can clean up. */
+  creating?: boolean;
+  useSystemdCgroup?: boolean;
+}
+
+export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';

@@ -1,0 +1,134 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { libc, LOCK_EX, O_RDONLY, O_DIRECTORY, O_CLOEXEC, isSysError } from '@tsrt/libc';
+import { RuntimeError, ERR_NOT_EXIST, ERR_EXISTS } from '../errors';
+import type { ContainerState } from './container-state';
+
+const ID_RE = /^[\w+\-.]+$/;
+
+export function validateId(id: string | undefined): string {
+  if (!id) throw new RuntimeError('container id cannot be empty');
+  if (!ID_RE.test(id) || id === '.' || id === '..') throw new RuntimeError('invalid container ID format');
+  return id;
+}
+
+/**
+ * The --root directory: one directory per container holding state.json and exec.fifo.
+ * Every operation on a container holds an exclusive flock on its directory, so concurrent
+ * commands on one ID are serialised.
+ */
+export class StateStore {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return path.join(this.root, id);
+  }
+
+  fifoPath(id: string): string {
+    return path.join(this.dir(id), 'exec.fifo');
+  }
+
+  private ensureRoot(): void {
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+  }
+
+  /** Reserve a new ID: mkdir is the atomic "exactly one create wins" step. Returns a held lock. */
+  reserve(id: string): Lock {
+    this.ensureRoot();
+    try {
+      fs.mkdirSync(this.dir(id), { mode: 0o711 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError(ERR_EXISTS);
+      throw e;
+    }
+    return Lock.take(this.dir(id));
+  }
+
+  /** Lock an existing container; throws "container does not exist" when it is not there. */
+  lock(id: string): Lock {
+    validateId(id);
+    let lock: Lock;
+    try {
+      lock = Lock.take(this.dir(id));
+    } catch (e) {
+      if (isSysError(e, 'ENOENT') || isSysError(e, 'ENOTDIR')) throw new RuntimeError(ERR_NOT_EXIST);
+      throw e;
+    }
+    // The directory may have been removed while we waited for the lock.
+    if (!fs.existsSync(this.dir(id))) {
+      lock.release();
+      throw new RuntimeError(ERR_NOT_EXIST);
+    }
+    return lock;
+  }
+
+  load(id: string): ContainerState {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(this.dir(id), 'state.json'), 'utf8');
+    } catch {
+      throw new RuntimeError(ERR_NOT_EXIST);
+    }
+    try {
+      return JSON.parse(text) as ContainerState;
+    } catch {
+      throw new RuntimeError(`state of container ${id} is corrupt: ${path.join(this.dir(id), 'state.json')}`);
+    }
+  }
+
+  /** Load, or null when the directory exists without a readable state (a crashed create). */
+  tryLoad(id: string): ContainerState | null {
+    try {
+      return this.load(id);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Atomic replace: write a temporary file, then rename over state.json. */
+  save(state: ContainerState): void {
+    const file = path.join(this.dir(state.id), 'state.json');
+    const tmp = file + '.tmp';
+    fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
+    fs.renameSync(tmp, file);
+  }
+
+  remove(id: string): void {
+    fs.rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  ids(): string[] {
+    try {
+      return fs
+        .readdirSync(this.root, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && ID_RE.test(d.name))
+        .map((d) => d.name)
+        .sort();
+    } catch {
+      return [];
+    }
+  }
+}
+
+export class Lock {
+  private constructor(private fd: number) {}
+
+  static take(dir: string): Lock {
+    const sys = libc();
+    const fd = sys.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    try {
+      sys.flock(fd, LOCK_EX);
+    } catch (e) {
+      sys.close(fd);
+      throw e;
+    }
+    return new Lock(fd);
+  }
+
+  release(): void {
+    if (this.fd >= 0) {
+      libc().close(this.fd);
+      this.fd = -1;
+    }
+  }
+}
