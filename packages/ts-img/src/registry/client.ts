@@ -383,14 +383,13 @@ export class RegistryClient {
         }
         const verifier = new VerifyingStream(desc.digest, desc.size, { hash: offset > 0 ? hash : createHash(alg), bytes: offset });
         let total = offset;
-        verifier.on('data', () => undefined);
         if (res) {
           const counter = res.body;
           counter.on('data', (c: Buffer) => {
             total += c.length;
             onBytes?.(total);
           });
-          await pipeline(res.body, verifier, fs.createWriteStream(partialPath, { flags: offset > 0 ? 'a' : 'w' }));
+          await pipeline(res.body, verifier, fs.createWriteStream(partialPath, { flags: offset > 0 ? 'a' : 'w', highWaterMark: 4 << 20 }));
         } else {
           await pipeline(Readable.from([]), verifier, fs.createWriteStream(partialPath, { flags: 'a' }));
         }

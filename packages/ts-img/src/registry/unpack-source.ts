@@ -5,11 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import type { ImageSource } from '../sources/types';
 import { LayoutSource } from '../sources/layout';
 import { UserError } from '../cli/errors';
-import { clientOptions, findInStore, openStore, registryOptions, storeDir, storeOption, RegistryArgs, StoreArgs } from '../store/args';
+import { clientOptions, findInStore, openStore, storeDir, RegistryArgs, StoreArgs } from '../store/args';
 import { Layout } from '../store/layout';
 import { parsePlatform } from '../store/image';
 import { Progress } from './progress';
@@ -17,13 +16,7 @@ import { pull } from './pull';
 import { looksLikeRegistryReference, stripTransport } from './reference';
 import { writeOrigin } from '../repack/repack';
 
-export function unpackRegistryOptions<T>(y: Argv<T>): Argv<T> {
-  return registryOptions(storeOption(y)).option('pull', {
-    choices: ['missing', 'always', 'never'],
-    default: 'missing',
-    describe: 'for registry references and store names: pull when not in the store, always, or never',
-  }) as Argv<T>;
-}
+export { unpackRegistryOptions } from '../store/options';
 
 export interface ResolvedSource {
   source: string | ImageSource;

@@ -8,13 +8,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { Descriptor } from '@tsrt/oci-spec';
 import { UserError } from '../cli/errors';
 import { Credentials, parseCreds } from '../registry/authfile';
 import { ClientOptions } from '../registry/client';
 import { formatReference, parseReference, stripTransport } from '../registry/reference';
 import { DEFAULT_STORE, Layout, REF_NAME } from './layout';
+export { storeOption, registryOptions } from './options';
 
 export interface StoreArgs {
   store?: string;
@@ -30,20 +30,6 @@ export interface RegistryArgs {
   retries?: number;
   debug?: boolean;
   [k: string]: unknown;
-}
-
-export function storeOption<T>(y: Argv<T>): Argv<T> {
-  return y.option('store', { type: 'string', describe: `image store (an OCI layout), default ${DEFAULT_STORE} or $TS_IMG_STORE` }) as Argv<T>;
-}
-
-export function registryOptions<T>(y: Argv<T>): Argv<T> {
-  return y
-    .option('tls-verify', { type: 'boolean', default: true, describe: 'verify TLS certificates (false also allows plain HTTP)' })
-    .option('plain-http', { type: 'boolean', describe: 'use http:// instead of https://' })
-    .option('creds', { type: 'string', describe: 'USER:PASSWORD for the registry' })
-    .option('authfile', { type: 'string', describe: 'docker-style auth.json (default $REGISTRY_AUTH_FILE, ~/.docker/config.json)' })
-    .option('retries', { type: 'number', describe: 'retries on network errors and 5xx (default 4)' })
-    .option('debug', { type: 'boolean', describe: 'log HTTP retries, resumes and mounts to stderr' }) as Argv<T>;
 }
 
 export function clientOptions(a: RegistryArgs): ClientOptions {

@@ -125,7 +125,7 @@ export class Layout {
     const tmp = this.tmpPath();
     const v = new VerifyingStream(expected, expectedSize);
     try {
-      await pipeline(src, v, fs.createWriteStream(tmp));
+      await pipeline(src, v, fs.createWriteStream(tmp, { highWaterMark: 4 << 20 }));
     } catch (e) {
       fs.rmSync(tmp, { force: true });
       throw e;

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import type { Command } from '../command';
 import { UserError } from '../errors';
-import { exportFlattened } from '../../archive/flatten';
-import { resolveImageArg, storeOption } from '../../store/args';
-import { loadImage, parsePlatform } from '../../store/image';
+import { storeOption } from '../../store/options';
 
 export const exportCommand: Command = {
   command: 'export <image>',
@@ -14,6 +12,9 @@ export const exportCommand: Command = {
       .option('output', { alias: 'o', type: 'string', describe: 'tar file (default stdout)' })
       .option('platform', { type: 'string' }),
   run: async (a) => {
+    const { exportFlattened } = await import('../../archive/flatten');
+    const { resolveImageArg } = await import('../../store/args');
+    const { loadImage, parsePlatform } = await import('../../store/image');
     const img = await resolveImageArg(String(a.image), a);
     const im = loadImage(img.layout, img.descriptor, a.platform ? parsePlatform(a.platform) : undefined);
     if (!a.output && process.stdout.isTTY) throw new UserError('export: refusing to write a tar to a terminal (use -o FILE)');

@@ -1,8 +1,5 @@
 import type { Command } from '../command';
-import { openStore, storeOption, splitLayoutArg } from '../../store/args';
-import { gc } from '../../store/gc';
-import { Layout } from '../../store/layout';
-import { fmtBytes } from '../../registry/progress';
+import { storeOption } from '../../store/options';
 
 export const gcCommand: Command = {
   command: 'gc [layout]',
@@ -12,6 +9,10 @@ export const gcCommand: Command = {
       .positional('layout', { type: 'string', describe: 'collect this OCI layout instead of the store' })
       .option('dry-run', { alias: 'n', type: 'boolean', describe: 'only list what would go' }),
   run: async (a) => {
+    const { openStore, splitLayoutArg } = await import('../../store/args');
+    const { gc } = await import('../../store/gc');
+    const { Layout } = await import('../../store/layout');
+    const { fmtBytes } = await import('../../registry/progress');
     const layout = a.layout ? await Layout.open(splitLayoutArg(String(a.layout))?.dir ?? String(a.layout)) : await openStore(a, false);
     const r = await gc(layout, { dryRun: a.dryRun });
     for (const d of r.digests) process.stdout.write(`${a.dryRun ? 'would remove' : 'removed'} ${d}\n`);

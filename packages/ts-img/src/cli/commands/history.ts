@@ -1,8 +1,6 @@
 import type { Command } from '../command';
-import { resolveImageArg, storeOption } from '../../store/args';
-import { loadImage, parsePlatform } from '../../store/image';
+import { storeOption } from '../../store/options';
 import type { History } from '@tsrt/oci-spec';
-import { fmtBytes } from '../../registry/progress';
 
 export const historyCommand: Command = {
   command: 'history <image>',
@@ -14,6 +12,9 @@ export const historyCommand: Command = {
       .option('json', { type: 'boolean' })
       .option('no-trunc', { type: 'boolean' }),
   run: async (a) => {
+    const { resolveImageArg } = await import('../../store/args');
+    const { loadImage, parsePlatform } = await import('../../store/image');
+    const { fmtBytes } = await import('../../registry/progress');
     const img = await resolveImageArg(String(a.image), a);
     const im = loadImage(img.layout, img.descriptor, a.platform ? parsePlatform(a.platform) : undefined);
     const hist: History[] = im.config.history ?? im.manifest.layers.map(() => ({}));

@@ -1,10 +1,6 @@
 import type { Command } from '../command';
 import { ImageManifest } from '@tsrt/oci-spec';
-import { openStore, storeOption } from '../../store/args';
-import { isIndex } from '../../store/image';
-import { fmtBytes } from '../../registry/progress';
-import { splitLayoutArg } from '../../store/args';
-import { Layout } from '../../store/layout';
+import { storeOption } from '../../store/options';
 
 export const imagesCommand: Command = {
   command: ['images [layout]', 'ls [layout]'],
@@ -15,6 +11,11 @@ export const imagesCommand: Command = {
       .option('json', { type: 'boolean', describe: 'JSON output' })
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'names only' }),
   run: async (a) => {
+    const { openStore } = await import('../../store/args');
+    const { isIndex } = await import('../../store/image');
+    const { fmtBytes } = await import('../../registry/progress');
+    const { splitLayoutArg } = await import('../../store/args');
+    const { Layout } = await import('../../store/layout');
     const layout = a.layout ? await Layout.open(splitLayoutArg(String(a.layout))?.dir ?? String(a.layout)) : await openStore(a);
     const rows = layout.readIndex().manifests.map((d) => {
       let size = d.size;

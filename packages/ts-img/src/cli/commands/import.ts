@@ -1,11 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from '../command';
-import { importTarball } from '../../archive/import';
-import { spoolStdin } from '../../archive/load';
-import { openStore, storeName, storeOption } from '../../store/args';
-import { Layout } from '../../store/layout';
-import { parsePlatform } from '../../store/image';
+import { storeOption } from '../../store/options';
 
 export const importCommand: Command = {
   command: 'import <tarball> [name]',
@@ -24,6 +20,11 @@ export const importCommand: Command = {
       .option('platform', { type: 'string', describe: 'os/arch[/variant] recorded in the config (default: this host)' })
       .option('message', { alias: 'm', type: 'string', describe: 'history comment' }),
   run: async (a) => {
+    const { importTarball } = await import('../../archive/import');
+    const { spoolStdin } = await import('../../archive/load');
+    const { openStore, storeName } = await import('../../store/args');
+    const { Layout } = await import('../../store/layout');
+    const { parsePlatform } = await import('../../store/image');
     let file = String(a.tarball);
     let spooled: string | undefined;
     if (file === '-') file = spooled = await spoolStdin();

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from '../command';
-import { load, spoolStdin } from '../../archive/load';
-import { openStore, storeName, storeOption } from '../../store/args';
-import { Layout } from '../../store/layout';
+import { storeOption } from '../../store/options';
 
 export const loadCommand: Command = {
   command: 'load [archive]',
@@ -16,6 +14,9 @@ export const loadCommand: Command = {
       .option('dest', { type: 'string', describe: 'load into this OCI layout instead of the store' })
       .option('quiet', { alias: 'q', type: 'boolean' }),
   run: async (a) => {
+    const { load, spoolStdin } = await import('../../archive/load');
+    const { openStore, storeName } = await import('../../store/args');
+    const { Layout } = await import('../../store/layout');
     let file = a.archive ?? a.input;
     let spooled: string | undefined;
     if (!file || file === '-') file = spooled = await spoolStdin();

@@ -1,10 +1,6 @@
 import type { Command } from '../command';
-import { pull } from '../../registry/pull';
-import { Progress } from '../../registry/progress';
-import { Layout } from '../../store/layout';
-import { parsePlatform } from '../../store/image';
-import { clientOptions, openStore, registryOptions, storeOption } from '../../store/args';
-import { parseReference, stripTransport } from '../../registry/reference';
+import type { Layout as LayoutT } from '../../store/layout';
+import { registryOptions, storeOption } from '../../store/options';
 
 export const pullCommand: Command = {
   command: 'pull <ref>',
@@ -18,7 +14,13 @@ export const pullCommand: Command = {
       .option('jobs', { type: 'number', default: 3, describe: 'parallel layer downloads' })
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress output' }),
   run: async (a) => {
-    let layout: Layout;
+    const { pull } = await import('../../registry/pull');
+    const { Progress } = await import('../../registry/progress');
+    const { Layout } = await import('../../store/layout');
+    const { parsePlatform } = await import('../../store/image');
+    const { clientOptions, openStore } = await import('../../store/args');
+    const { parseReference, stripTransport } = await import('../../registry/reference');
+    let layout: LayoutT;
     let name: string | undefined;
     if (a.dest) {
       const m = /^(?:oci:)?(.*?)(?::([\w][\w.-]{0,127}))?$/.exec(String(a.dest))!;

@@ -1,8 +1,5 @@
 import type { Command } from '../command';
-import { push } from '../../registry/push';
-import { Progress } from '../../registry/progress';
-import { clientOptions, registryOptions, resolveImageArg, storeOption } from '../../store/args';
-import { parseReference, stripTransport } from '../../registry/reference';
+import { registryOptions, storeOption } from '../../store/options';
 
 export const pushCommand: Command = {
   command: 'push <image> [dest]',
@@ -16,6 +13,10 @@ export const pushCommand: Command = {
       .option('jobs', { type: 'number', default: 3, describe: 'parallel blob uploads' })
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress output' }),
   run: async (a) => {
+    const { push } = await import('../../registry/push');
+    const { Progress } = await import('../../registry/progress');
+    const { clientOptions, resolveImageArg } = await import('../../store/args');
+    const { parseReference, stripTransport } = await import('../../registry/reference');
     const img = await resolveImageArg(String(a.image), a);
     const dest = a.dest ? String(a.dest) : img.name;
     parseReference(stripTransport(dest)); // validate early

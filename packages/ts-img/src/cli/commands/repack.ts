@@ -1,8 +1,7 @@
 import type { Command } from '../command';
+import type { Layout as LayoutT } from '../../store/layout';
 import { UserError } from '../errors';
-import { repack, readOrigin } from '../../repack/repack';
-import { resolveImageArg, splitLayoutArg, storeOption, findInStore, openStore, storeName } from '../../store/args';
-import { Layout } from '../../store/layout';
+import { storeOption } from '../../store/options';
 
 export const repackCommand: Command = {
   command: 'repack <bundle>',
@@ -16,10 +15,13 @@ export const repackCommand: Command = {
       .option('message', { alias: 'm', type: 'string', describe: 'history comment' })
       .option('exclude', { type: 'string', array: true, describe: 'rootfs paths to leave out (repeatable)' }),
   run: async (a) => {
+    const { repack, readOrigin } = await import('../../repack/repack');
+    const { resolveImageArg, splitLayoutArg, findInStore, openStore, storeName } = await import('../../store/args');
+    const { Layout } = await import('../../store/layout');
     const bundle = String(a.bundle);
     const imageArg = String(a.image);
     // destination
-    let target: Layout;
+    let target: LayoutT;
     let tag: string;
     const lay = splitLayoutArg(imageArg) ?? (imageArg.startsWith('oci:') ? undefined : undefined);
     if (lay) {
@@ -31,7 +33,7 @@ export const repackCommand: Command = {
       tag = storeName(imageArg);
     }
     // base
-    let base: { layout: Layout; descriptor: import('@tsrt/oci-spec').Descriptor } | undefined;
+    let base: { layout: LayoutT; descriptor: import('@tsrt/oci-spec').Descriptor } | undefined;
     if (a.base) {
       const r = await resolveImageArg(String(a.base), a);
       base = { layout: r.layout, descriptor: r.descriptor };

@@ -1,7 +1,6 @@
 import type { Command } from '../command';
 import { UserError } from '../errors';
-import { openStore, findInStore, storeOption } from '../../store/args';
-import { gc } from '../../store/gc';
+import { storeOption } from '../../store/options';
 
 export const rmCommand: Command = {
   command: ['rm <images..>', 'rmi <images..>'],
@@ -11,6 +10,8 @@ export const rmCommand: Command = {
       .positional('images', { type: 'string', array: true, demandOption: true })
       .option('prune', { type: 'boolean', describe: 'run gc afterwards' }),
   run: async (a) => {
+    const { openStore, findInStore } = await import('../../store/args');
+    const { gc } = await import('../../store/gc');
     const layout = await openStore(a, false);
     for (const n of a.images as string[]) {
       const hit = findInStore(layout, n);

@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import type { Command } from '../command';
+import type { ArchiveFormat } from '../../archive/save';
 import { UserError } from '../errors';
-import { save, ArchiveFormat } from '../../archive/save';
-import { resolveImageArg, splitLayoutArg, storeOption } from '../../store/args';
-import { parsePlatform } from '../../store/image';
+import { storeOption } from '../../store/options';
 
 export const saveCommand: Command = {
   command: 'save <images..>',
@@ -16,6 +15,9 @@ export const saveCommand: Command = {
       .option('name', { type: 'string', describe: 'name to record in the archive (one image only)' })
       .option('platform', { type: 'string', describe: 'os/arch[/variant] for indexes (docker-archive)' }),
   run: async (a) => {
+    const { save } = await import('../../archive/save');
+    const { resolveImageArg, splitLayoutArg } = await import('../../store/args');
+    const { parsePlatform } = await import('../../store/image');
     const imgs = a.images as string[];
     if (a.name && imgs.length !== 1) throw new UserError('--name needs exactly one image');
     const first = await resolveImageArg(imgs[0], a);

@@ -1,5 +1,5 @@
 import type { Command } from '../command';
-import { resolveImageArg, storeName, storeOption, splitLayoutArg } from '../../store/args';
+import { storeOption } from '../../store/options';
 
 export const tagCommand: Command = {
   command: 'tag <image> <name>',
@@ -9,6 +9,7 @@ export const tagCommand: Command = {
       .positional('image', { type: 'string', demandOption: true, describe: 'existing image' })
       .positional('name', { type: 'string', demandOption: true, describe: 'new name' }),
   run: async (a) => {
+    const { resolveImageArg, storeName, splitLayoutArg } = await import('../../store/args');
     const img = await resolveImageArg(String(a.image), a);
     const inLayout = splitLayoutArg(String(a.image)) !== undefined;
     const name = inLayout ? String(a.name) : storeName(String(a.name));

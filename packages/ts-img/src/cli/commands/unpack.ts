@@ -1,7 +1,7 @@
 import type { Command } from '../command';
 import { UserError } from '../errors';
 import { parseIdMap } from '../../layers/idmap';
-import { unpackRegistryOptions, resolveUnpackSource, recordUnpackOrigin } from '../../registry/unpack-source';
+import { unpackRegistryOptions } from '../../store/options';
 
 interface Args {
   source?: string;
@@ -38,6 +38,7 @@ export const unpackCommand: Command<Args> = {
     if (!source) throw new UserError('unpack: SOURCE missing');
     if (!bundle) throw new UserError('unpack: BUNDLE missing');
     const { unpack } = await import('../../unpack');
+    const { resolveUnpackSource, recordUnpackOrigin } = await import('../../registry/unpack-source');
     const src = await resolveUnpackSource(source, a as any);
     const r = await unpack(src.source, bundle, {
       platform: a.platform,
