@@ -19,6 +19,10 @@ export interface TestDef {
 }
 
 const registry: TestDef[] = [];
+let verbose = false;
+export function setVerbose(v: boolean): void {
+  verbose = v;
+}
 
 export function test(section: string, name: string, fn: (t: TestContext) => void): void {
   registry.push({ section, name, fn });
@@ -74,7 +78,10 @@ export function runOne(def: TestDef): Result {
       message = e.message;
     } else {
       outcome = 'fail';
-      message = e instanceof AssertionError ? e.message : `exception: ${e instanceof Error ? e.stack ?? e.message : String(e)}`;
+      message =
+        e instanceof AssertionError
+          ? e.message
+          : `exception: ${e instanceof Error ? (verbose ? e.stack ?? e.message : e.message) : String(e)}`;
     }
   }
   while (cleanups.length > 0) {

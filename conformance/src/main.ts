@@ -4,7 +4,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildRootfsTemplate, env, isMountpoint, makeWorkDir, randomId, removeCgroupTree, setEnv, sh } from './env';
-import { allTests, Reporter, runOne } from './harness';
+import { allTests, Reporter, runOne, setVerbose } from './harness';
 import './tests/runtime';
 import './tests/hooks';
 import './tests/config';
@@ -79,6 +79,7 @@ function main(): number {
     for (const t of tests) process.stdout.write(`[${t.section}] ${t.name}\n`);
     return 0;
   }
+  setVerbose(o.verbose);
   const runtimeArg = o.runtime ?? process.env.RUNTIME ?? path.join(REPO, 'packages/ts-runc/bin/ts-runc');
   const runtime = resolveExe(runtimeArg);
   if (!runtime) {

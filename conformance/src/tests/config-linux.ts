@@ -216,8 +216,14 @@ test(DEV, 'a file at a device path that does not match is an error', (t) => {
   const c = new Container(t, ['true']);
   fs.writeFileSync(path.join(c.rootfs, 'opt/regular'), 'not a device');
   c.config.linux.devices = [{ path: '/opt/regular', type: 'c', major: 1, minor: 3, fileMode: 0o666 }];
+  c.config.process.args = ['/bin/sh', '-c', 'stat -c "%F %t:%T" /opt/regular'];
   const r = c.create();
-  ok(r.code !== 0, 'create accepted a device path occupied by a regular file');
+  let seen = '';
+  if (r.code === 0 && c.start().code === 0) {
+    c.waitStatus('stopped', 5000);
+    seen = ` (in the container /opt/regular is: ${c.stdout().trim() || c.stderr().trim()})`;
+  }
+  ok(r.code !== 0, `create accepted a device path occupied by a regular file${seen}`);
 });
 
 test('config-linux.md#allowed-device-list', 'device cgroup: a denied device cannot be opened', (t) => {

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Container, describe } from '../container';
 import { sleepMs } from '../env';
-import { eq, ok, TestContext, test } from '../harness';
+import { eq, fail, ok, TestContext, test } from '../harness';
 
 const H = 'config.md#posix-platform-hooks';
 const LC = 'runtime.md#lifecycle (hooks)';
@@ -37,12 +37,21 @@ function hooked(t: TestContext, script = 'sleep 1000', which = ['prestart', 'cre
     dir,
     log: () => {
       try {
-        return fs.readFileSync(path.join(dir, 'log'), 'utf8').split('\n').filter(Boolean);
+        return hookFile(path.join(dir, 'log')).split('\n').filter(Boolean);
       } catch {
         return [];
       }
     },
   };
+}
+
+/** A file a hook should have written; a clear failure when it did not. */
+function hookFile(p: string): string {
+  try {
+    return fs.readFileSync(p, 'utf8');
+  } catch {
+    return fail(`the hook did not run (${path.basename(p)} was not written)`);
+  }
 }
 
 function readJson(p: string): Record<string, unknown> | null {
@@ -84,7 +93,7 @@ test(H, 'hooks of one kind are called in the listed order', (t) => {
     createRuntime: ['one', 'two', 'three'].map((n) => ({ path: '/bin/sh', args: ['sh', '-c', `echo ${n} >> ${log}`] })),
   };
   c.mustCreate();
-  eq(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean), ['one', 'two', 'three'], 'order');
+  eq(hookFile(log).split('\n').filter(Boolean), ['one', 'two', 'three'], 'order');
 });
 
 test(H, 'hooks get args (argv[0] included) and env as configured', (t) => {
@@ -94,7 +103,7 @@ test(H, 'hooks get args (argv[0] included) and env as configured', (t) => {
     createRuntime: [{ path: '/bin/sh', args: ['custom-argv0', '-c', `echo "$0|$HOOKVAR" > ${out}`], env: ['HOOKVAR=hook-value'] }],
   };
   c.mustCreate();
-  eq(fs.readFileSync(out, 'utf8').trim(), 'custom-argv0|hook-value', 'argv[0]|HOOKVAR');
+  eq(hookFile(out).trim(), 'custom-argv0|hook-value', 'argv[0]|HOOKVAR');
 });
 
 test(H, 'the state is passed to hooks on stdin (createRuntime)', (t) => {
@@ -136,7 +145,7 @@ test(H, 'createRuntime and prestart run in the runtime namespace', (t) => {
   h.c.mustCreate();
   const mine = fs.readlinkSync('/proc/self/ns/mnt');
   for (const n of ['prestart', 'createRuntime']) {
-    eq(fs.readFileSync(path.join(h.dir, `mntns-${n}`), 'utf8').trim(), mine, `${n} mount namespace`);
+    eq(hookFile(path.join(h.dir, `mntns-${n}`)).trim(), mine, `${n} mount namespace`);
   }
 });
 
@@ -144,7 +153,7 @@ test(H, 'createContainer runs in the container namespace', (t) => {
   const h = hooked(t);
   h.c.mustCreate();
   const pid = h.c.mustState().pid as number;
-  eq(fs.readFileSync(path.join(h.dir, 'mntns-createContainer'), 'utf8').trim(), fs.readlinkSync(`/proc/${pid}/ns/mnt`), 'createContainer mount namespace');
+  eq(hookFile(path.join(h.dir, 'mntns-createContainer')).trim(), fs.readlinkSync(`/proc/${pid}/ns/mnt`), 'createContainer mount namespace');
 });
 
 test(H, 'startContainer resolves and runs in the container namespace', (t) => {
@@ -153,7 +162,7 @@ test(H, 'startContainer resolves and runs in the container namespace', (t) => {
   const pid = h.c.mustState().pid as number;
   const cns = fs.readlinkSync(`/proc/${pid}/ns/mnt`);
   h.c.mustStart();
-  eq(fs.readFileSync(path.join(h.dir, 'mntns-startContainer'), 'utf8').trim(), cns, 'startContainer mount namespace');
+  eq(hookFile(path.join(h.dir, 'mntns-startContainer')).trim(), cns, 'startContainer mount namespace');
 });
 
 test(H, 'poststart and poststop run in the runtime namespace', (t) => {
@@ -164,7 +173,7 @@ test(H, 'poststart and poststop run in the runtime namespace', (t) => {
   ok(h.c.delete().code === 0, 'delete failed');
   const mine = fs.readlinkSync('/proc/self/ns/mnt');
   for (const n of ['poststart', 'poststop']) {
-    eq(fs.readFileSync(path.join(h.dir, `mntns-${n}`), 'utf8').trim(), mine, `${n} mount namespace`);
+    eq(hookFile(path.join(h.dir, `mntns-${n}`)).trim(), mine, `${n} mount namespace`);
   }
 });
 
@@ -191,9 +200,10 @@ test(LC, 'a failing startContainer hook makes start fail and the program never r
   c.config.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }] };
   c.mustCreate();
   const r = c.start();
-  ok(r.code !== 0, 'start succeeded despite the failing hook');
-  sleepMs(200);
-  ok(!fs.existsSync(path.join(c.rootfs, 'ran')), 'the user program ran');
+  sleepMs(300);
+  const ran = fs.existsSync(path.join(c.rootfs, 'ran'));
+  ok(r.code !== 0, `start succeeded despite the failing hook (the user program ${ran ? 'ran' : 'did not run'}; state: ${JSON.stringify(c.state()?.status)})`);
+  ok(!ran, 'the user program ran');
 });
 
 test(LC, 'a failing poststart hook is only a warning: start succeeds, the container keeps running', (t) => {
