@@ -160,6 +160,11 @@ export async function selectImage(src: ImageSource, opts: { ref?: string; platfo
     }
     start = m.length === 1 ? m[0] : pickPlatform(ctx, m, `${src.name}:${ref}`);
   } else {
+    const named = top.manifests.filter((d) => !isAttestation(d) && refNames(d).length > 0);
+    if (new Set(named.map((d) => d.digest)).size > 1) {
+      const tags = [...new Set(named.flatMap(refNames))];
+      throw new Error(`${src.name}: holds ${new Set(named.map((d) => d.digest)).size} images; choose one with :tag (tags: ${tags.join(', ')})`);
+    }
     start = pickPlatform(ctx, top.manifests, src.name);
   }
   const chain: Descriptor[] = [start];
