@@ -236,6 +236,23 @@ d('registry without auth', () => {
     await expect(pull(`${reg.host}/multi/x:v1`, s1, { platform: { os: 'linux', architecture: 's390x' } })).rejects.toThrow(/linux\/amd64, linux\/arm64\/v8/);
   });
 
+  test('inspect a remote reference fetches manifest and config only', async () => {
+    await push(src, img.manifest, `${reg.host}/inspect/x:v1`);
+    const proxy = await startProxy(reg.host);
+    try {
+      const r = await cli(['inspect', `docker://${proxy.host}/inspect/x:v1`]);
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j).toMatchObject({ Digest: img.manifest.digest, Os: 'linux', Architecture: 'amd64', ConfigDigest: img.config.digest, Layers: img.layers.map((l) => l.digest) });
+      const blobGets = proxy.requests.filter((q) => q.method === 'GET' && q.url.includes('/blobs/'));
+      expect(blobGets.map((q) => q.url.split('/').pop())).toEqual([img.config.digest]);
+      const raw = await cli(['inspect', '--raw', `${proxy.host}/inspect/x:v1`]);
+      expect(sha(Buffer.from(raw.stdout))).toBe(img.manifest.digest);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('Docker v2 schema 2 images round trip unchanged', async () => {
     const l = await Layout.open(mk('docker-'), { create: true });
     const im = await sampleImage(l, 'v1', 4096, { docker: true });

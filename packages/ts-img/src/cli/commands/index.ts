@@ -12,6 +12,7 @@ import { loadCommand } from './load';
 import { importCommand } from './import';
 import { exportCommand } from './export';
 import { repackCommand } from './repack';
+import { inspectCommand } from './inspect';
 
 /** Every ts-img subcommand, in the order `--help` lists them. Add new commands here. */
 export const commands: Command[] = [
@@ -28,4 +29,5 @@ export const commands: Command[] = [
   importCommand,
   exportCommand,
   repackCommand,
+  inspectCommand,
 ];
