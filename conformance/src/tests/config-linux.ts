@@ -308,6 +308,16 @@ test(CG, 'cpu.shares (v1) / cpu.weight (v2) is applied', (t) => {
   ok(v2() ? Number(out.trim()) > 0 : out.trim() === '512', `${f}: ${out.trim()}`);
 });
 
+test(CG, 'cpu quota and period are applied', (t) => {
+  const f = v2() ? '/sys/fs/cgroup/cpu.max' : '/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us';
+  const out = inside(t, `cat ${f}`, (c) => {
+    c.config.linux.namespaces.push({ type: 'cgroup' });
+    withCgroupMount(c);
+    c.config.linux.resources.cpu = { quota: 50000, period: 100000 };
+  });
+  eq(out.trim().split(/\s+/), ['50000', '100000'], f);
+});
+
 test(CG, 'the same cgroupsPath attaches to the same cgroup (second container joins)', (t) => {
   const a = running(t, (c) => (c.config.linux.resources.pids = { limit: 50 }));
   const cg = a.config.linux.cgroupsPath;

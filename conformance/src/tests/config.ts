@@ -2,8 +2,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Container, describe, rt, runIn } from '../container';
-import { env } from '../env';
-import { eq, ok, TestContext, test } from '../harness';
+import { env, sh } from '../env';
+import { eq, ok, skip, TestContext, test } from '../harness';
 
 const ROOT = 'config.md#root';
 const MNT = 'config.md#mounts';
@@ -106,6 +106,40 @@ test(MNT, 'bind mount of a single file', (t) => {
     c.config.mounts.push({ destination: '/etc/conformance-file', type: 'none', source: f, options: ['bind', 'ro'] });
   });
   eq(out.trim(), 'single-file', 'content');
+});
+
+test(MNT, 'tmpfs noexec: programs on it cannot be executed; ro: it cannot be written', (t) => {
+  const out = inside(t, 'cp /bin/busybox /x/bb && chmod 755 /x/bb && (/x/bb true 2>/dev/null && echo exec-ok || echo exec-denied); ' +
+    'touch /y/f 2>/dev/null && echo y-writable || echo y-readonly', (c) => {
+    c.config.mounts.push({ destination: '/x', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'size=8m'] });
+    c.config.mounts.push({ destination: '/y', type: 'tmpfs', source: 'tmpfs', options: ['ro'] });
+  });
+  eq(out.trim().split('\n'), ['exec-denied', 'y-readonly'], 'output');
+});
+
+/** A host directory with a tmpfs mounted on its subdirectory `sub` (for bind vs rbind). */
+function dirWithSubmount(t: TestContext, c: Container): string {
+  const src = path.join(c.dir, 'withsub');
+  fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
+  const r = sh('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'conformance', path.join(src, 'sub')]);
+  if (r.code !== 0) skip(`cannot mount a tmpfs on the host: ${r.stderr.trim()}`);
+  t.defer(() => sh('umount', ['-l', path.join(src, 'sub')]));
+  fs.writeFileSync(path.join(src, 'sub', 'in-submount'), 'x');
+  return src;
+}
+
+test(MNT, 'rbind is recursive: a submount of the source is visible', (t) => {
+  const out = inside(t, 'ls /r/sub', (c) => {
+    c.config.mounts.push({ destination: '/r', type: 'none', source: dirWithSubmount(t, c), options: ['rbind'] });
+  });
+  eq(out.trim(), 'in-submount', 'contents of /r/sub');
+});
+
+test(MNT, 'bind is not recursive: a submount of the source is not visible', (t) => {
+  const out = inside(t, 'ls /b/sub | wc -l', (c) => {
+    c.config.mounts.push({ destination: '/b', type: 'none', source: dirWithSubmount(t, c), options: ['bind'] });
+  });
+  eq(out.trim(), '0', 'entries in /b/sub');
 });
 
 test(MNT, 'mounts are made in the listed order', (t) => {

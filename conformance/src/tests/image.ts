@@ -1,6 +1,7 @@
 // image-spec: an unpacker (ts-img or umoci) applied to OCI image layouts built here, checked against
 // layer.md (changesets, whiteouts, opaque directories, hardlinks, attributes), descriptor.md and
 // conversion.md (image config -> runtime config.json).
+import { spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -22,7 +23,9 @@ const CONV = 'image-spec conversion.md';
 
 type Entry =
   | { p: string; dir: true; mode?: number; uid?: number; gid?: number }
-  | { p: string; file: string | Buffer; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { p: string; file: string | Buffer; mode?: number; uid?: number; gid?: number; mtime?: number; xattr?: [string, string] }
+  | { p: string; fifo: true; mode?: number }
+  | { p: string; chardev: [number, number]; mode?: number }
   | { p: string; symlink: string }
   | { p: string; hardlink: string }
   | { p: string; whiteout: true }
@@ -31,12 +34,28 @@ type Entry =
 interface ImageOpts {
   config?: Record<string, unknown>;
   top?: Record<string, unknown>;
-  compress?: 'gzip' | 'none';
+  compress?: 'gzip' | 'none' | 'zstd';
+  nondistributable?: boolean;
   corrupt?: boolean;
 }
 
 function sha256(b: Buffer | string): string {
   return crypto.createHash('sha256').update(b).digest('hex');
+}
+
+function zstd(b: Buffer): Buffer {
+  const r = spawnSync('zstd', ['-q', '-c'], { input: b, maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`zstd: ${String(r.stderr)}`);
+  return r.stdout;
+}
+
+/** xattrs through python3 (Node has no xattr API and setfattr may be missing). */
+function setXattr(p: string, name: string, value: string): void {
+  mustSh('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], sys.argv[3].encode(), follow_symlinks=False)', p, name, value]);
+}
+function getXattr(p: string, name: string): string | null {
+  const r = sh('python3', ['-c', 'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())', p, name]);
+  return r.code === 0 ? r.stdout : null;
 }
 
 let seq = 0;
@@ -58,6 +77,11 @@ function buildLayer(dir: string, entries: Entry[]): Buffer {
       fs.chownSync(full, e.uid ?? 0, e.gid ?? 0);
       fs.chmodSync(full, e.mode ?? 0o644);
       if (e.mtime !== undefined) fs.utimesSync(full, e.mtime, e.mtime);
+      if (e.xattr) setXattr(full, e.xattr[0], e.xattr[1]);
+    } else if ('fifo' in e) {
+      mustSh('mkfifo', ['-m', (e.mode ?? 0o644).toString(8), full]);
+    } else if ('chardev' in e) {
+      mustSh('mknod', ['-m', (e.mode ?? 0o600).toString(8), full, 'c', String(e.chardev[0]), String(e.chardev[1])]);
     } else if ('symlink' in e) {
       fs.symlinkSync(e.symlink, full);
     } else if ('hardlink' in e) {
@@ -75,7 +99,7 @@ function buildLayer(dir: string, entries: Entry[]): Buffer {
   const listFile = path.join(dir, `list-${seq}`);
   fs.writeFileSync(listFile, list.join('\n') + '\n');
   const tarFile = path.join(dir, `layer-${seq}.tar`);
-  mustSh('tar', ['--numeric-owner', '--no-recursion', '--format=pax', '-C', stage, '-cf', tarFile, '-T', listFile]);
+  mustSh('tar', ['--numeric-owner', '--no-recursion', '--format=pax', '--xattrs', '--xattrs-include=user.*', '-C', stage, '-cf', tarFile, '-T', listFile]);
   return fs.readFileSync(tarFile);
 }
 
@@ -97,10 +121,11 @@ function buildImage(t: TestContext, layers: Entry[][], o: ImageOpts = {}): strin
   const layerDescs = layers.map((entries) => {
     const tar = buildLayer(dir, entries);
     diffIds.push(`sha256:${sha256(tar)}`);
-    const gz = o.compress !== 'none';
-    const blob = gz ? zlib.gzipSync(tar) : tar;
+    const kind = o.compress ?? 'gzip';
+    const blob = kind === 'gzip' ? zlib.gzipSync(tar) : kind === 'zstd' ? zstd(tar) : tar;
     const d = writeBlob(layout, blob);
-    return { mediaType: gz ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar', ...d };
+    const base = o.nondistributable ? 'application/vnd.oci.image.layer.nondistributable.v1.tar' : 'application/vnd.oci.image.layer.v1.tar';
+    return { mediaType: kind === 'none' ? base : `${base}+${kind}`, ...d };
   });
   if (o.corrupt && layerDescs.length > 0) {
     const hex = layerDescs[0].digest.slice(7);
@@ -330,6 +355,26 @@ test(ATTR, 'symlinks keep their target verbatim (absolute and relative)', (t) =>
     ['/etc/passwd', '../up/and/over', 'nowhere'], 'link targets');
 });
 
+test(ATTR, 'extended attributes (user.*) are kept', (t) => {
+  if (sh('python3', ['-c', 'import os; os.setxattr']).code !== 0) skip('python3 with os.setxattr needed to stage xattrs');
+  const probe = path.join(env.work, `xattr-probe-${Date.now()}`);
+  fs.writeFileSync(probe, '');
+  const can = sh('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], "user.probe", b"1")', probe]).code === 0;
+  fs.rmSync(probe);
+  if (!can) skip(`${env.work} does not support user xattrs`);
+  const u = unpack(t, [[{ p: 'xf', file: 'x', xattr: ['user.conformance', 'value-1'] }]]);
+  eq(getXattr(path.join(u.rootfs, 'xf'), 'user.conformance'), 'value-1', 'user.conformance');
+});
+
+test(ATTR, 'FIFOs and character devices are recreated', (t) => {
+  const u = unpack(t, [[{ p: 'fifo', fifo: true, mode: 0o640 }, { p: 'cdev', chardev: [1, 3], mode: 0o666 }]]);
+  const f = fs.lstatSync(path.join(u.rootfs, 'fifo'));
+  const c = fs.lstatSync(path.join(u.rootfs, 'cdev'));
+  ok(f.isFIFO(), 'fifo is not a FIFO');
+  ok(c.isCharacterDevice(), 'cdev is not a character device');
+  eq([(f.mode & 0o777).toString(8), Math.floor(c.rdev / 256), c.rdev % 256], ['640', 1, 3], 'fifo mode and cdev major/minor');
+});
+
 // ---- media types / descriptors ------------------------------------------------------------
 
 test(MT, 'uncompressed layers (application/vnd.oci.image.layer.v1.tar)', (t) => {
@@ -340,6 +385,17 @@ test(MT, 'uncompressed layers (application/vnd.oci.image.layer.v1.tar)', (t) => 
 test(MT, 'gzip layers (application/vnd.oci.image.layer.v1.tar+gzip)', (t) => {
   const u = unpack(t, [[{ p: 'gz', file: 'ok' }]], { compress: 'gzip' });
   eq(fs.readFileSync(path.join(u.rootfs, 'gz'), 'utf8'), 'ok', 'content');
+});
+
+test(MT, 'zstd layers (application/vnd.oci.image.layer.v1.tar+zstd)', (t) => {
+  if (sh('zstd', ['--version']).code !== 0) skip('zstd not installed on the host (needed to build the layer)');
+  const u = unpack(t, [[{ p: 'zst', file: 'ok' }]], { compress: 'zstd' });
+  eq(fs.readFileSync(path.join(u.rootfs, 'zst'), 'utf8'), 'ok', 'content');
+});
+
+test(MT, 'non-distributable layer media types are still unpacked', (t) => {
+  const u = unpack(t, [[{ p: 'nd', file: 'ok' }]], { compress: 'gzip', nondistributable: true });
+  eq(fs.readFileSync(path.join(u.rootfs, 'nd'), 'utf8'), 'ok', 'content');
 });
 
 test(DESC, 'a blob whose content does not match its digest is rejected (should)', (t) => {

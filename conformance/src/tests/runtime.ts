@@ -17,6 +17,16 @@ function sleeper(t: Parameters<typeof runIn>[0], script = 'sleep 1000'): Contain
   return new Container(t, ['/bin/sh', '-c', script]);
 }
 
+/** Wait until the container printed `word` (e.g. "ready" once its signal traps are installed). */
+function waitOutput(c: Container, word: string, timeoutMs = 5000): boolean {
+  const deadline = Date.now() + timeoutMs;
+  while (!c.stdout().includes(word)) {
+    if (Date.now() > deadline) return false;
+    sleepMs(15);
+  }
+  return true;
+}
+
 // ---- State --------------------------------------------------------------------------------
 
 test(S, 'created container: status is "created"', (t) => {
@@ -240,6 +250,8 @@ test(C, 'create that cannot apply config.json fails and creates nothing', (t) =>
   const r = c.create();
   ok(r.code !== 0, 'create with an unsatisfiable bind mount exited 0');
   ok(c.stateCmd().code !== 0, `container exists after the failed create: ${c.stateCmd().stdout.trim()}`);
+  const l = rt(['list', '-q']);
+  if (l.code === 0) ok(!l.stdout.split('\n').includes(c.id), 'the failed container is listed');
 });
 
 test(C, 'a failed create leaves no cgroup behind', (t) => {
@@ -321,10 +333,10 @@ test(ST, 'a config without process: create or start generates an error', (t) => 
 // ---- Kill ---------------------------------------------------------------------------------
 
 test(K, 'kill of a running container delivers the signal to the container process', (t) => {
-  const c = sleeper(t, 'trap "echo got-usr1; exit 0" USR1; while :; do sleep 0.05; done');
+  const c = sleeper(t, 'trap "echo got-usr1; exit 0" USR1; echo ready; while :; do sleep 0.05; done');
   c.mustCreate();
   c.mustStart();
-  sleepMs(150);
+  ok(waitOutput(c, 'ready'), 'the container did not start its program');
   const r = c.kill('USR1');
   ok(r.code === 0, `kill USR1 failed: ${describe(r)}`);
   c.mustWaitStopped(5000);
@@ -333,9 +345,10 @@ test(K, 'kill of a running container delivers the signal to the container proces
 
 test(K, 'kill TERM of a running container stops it; status becomes "stopped"', (t) => {
   // pid 1 of a pid namespace only receives signals it handles, so the program handles TERM.
-  const c = sleeper(t, 'trap "exit 0" TERM; while :; do sleep 0.05; done');
+  const c = sleeper(t, 'trap "exit 0" TERM; echo ready; while :; do sleep 0.05; done');
   c.mustCreate();
   c.mustStart();
+  ok(waitOutput(c, 'ready'), 'the container did not start its program');
   const r = c.kill('TERM');
   ok(r.code === 0, `kill TERM failed: ${describe(r)}`);
   const s = c.waitStatus('stopped', 5000);
@@ -447,10 +460,10 @@ test(X, 'delete -f of a running container kills and deletes it', (t) => {
 });
 
 test(X, 'kill with no signal sends SIGTERM', (t) => {
-  const c = sleeper(t, 'trap "echo got-term; exit 0" TERM; while :; do sleep 0.05; done');
+  const c = sleeper(t, 'trap "echo got-term; exit 0" TERM; echo ready; while :; do sleep 0.05; done');
   c.mustCreate();
   c.mustStart();
-  sleepMs(150);
+  ok(waitOutput(c, 'ready'), 'the container did not start its program');
   const r = c.kill();
   ok(r.code === 0, `kill failed: ${describe(r)}`);
   c.mustWaitStopped(5000);
@@ -459,10 +472,10 @@ test(X, 'kill with no signal sends SIGTERM', (t) => {
 
 test(X, 'kill accepts signal names with and without SIG and numbers', (t) => {
   for (const sig of ['SIGUSR1', 'USR1', '10']) {
-    const c = sleeper(t, 'trap "echo got" USR1; while :; do sleep 0.05; done');
+    const c = sleeper(t, 'trap "echo got" USR1; echo ready; while :; do sleep 0.05; done');
     c.mustCreate();
     c.mustStart();
-    sleepMs(120);
+    ok(waitOutput(c, 'ready'), 'the container did not start its program');
     const r = c.kill(sig);
     ok(r.code === 0, `kill ${sig} failed: ${describe(r)}`);
     const deadline = Date.now() + 3000;
