@@ -378,6 +378,13 @@ export class RegistryClient {
             hash.destroy?.();
             fs.rmSync(partialPath, { force: true });
           } else if (offset > 0) {
+            const cr = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
+            if (!cr || Number(cr[1]) !== offset) {
+              res.body.destroy();
+              this.log(`blob ${desc.digest}: unexpected Content-Range ${res.headers['content-range']}, restarting`);
+              fs.rmSync(partialPath, { force: true });
+              throw Object.assign(new Error('bad Content-Range'), { code: 'ECONNRESET' });
+            }
             this.log(`blob ${desc.digest}: resuming at byte ${offset}`);
           }
         }

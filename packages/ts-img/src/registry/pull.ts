@@ -8,6 +8,7 @@ import { Descriptor, ImageIndex, ImageManifest, Platform } from '@tsrt/oci-spec'
 import { Layout } from '../store/layout';
 import { formatPlatform, hostPlatform, isIndex, selectPlatform } from '../store/image';
 import { recordSources } from '../store/sources';
+import { lockFile } from '../store/lock';
 import { ClientOptions, RegistryClient } from './client';
 import { Reference, formatReference, parseReference, stripTransport } from './reference';
 import { Progress, parallel } from './progress';
@@ -96,12 +97,23 @@ async function fetchImage(
     if (l.urls?.length && /nondistributable|foreign/.test(l.mediaType)) {
       // Non-distributable layers are usually still served by the registry; try it and say so if not.
     }
-    const bar = progress.bar(short(l.digest), l.size);
     const partial = layout.partialPath(l.digest);
-    await client.downloadBlob(ref.repository, l, partial, (n) => bar.update(n));
-    layout.commitFile(partial, l.digest);
-    bar.finish();
-    stats.fetched++;
+    // One downloader per blob across processes (the partial file is shared and resumable).
+    const blobLock = await lockFile(`${partial}.lock`, true, 30 * 60_000);
+    try {
+      if (layout.hasBlob(l.digest, l.size)) {
+        stats.skipped++;
+        progress.bar(short(l.digest), l.size).finish('exists');
+        return;
+      }
+      const bar = progress.bar(short(l.digest), l.size);
+      await client.downloadBlob(ref.repository, l, partial, (n) => bar.update(n));
+      layout.commitFile(partial, l.digest);
+      bar.finish();
+      stats.fetched++;
+    } finally {
+      blobLock.release(); // the .lock file stays (unlinking it would race); gc removes it
+    }
   });
   layout.writeBlob(manifestBytes, desc.digest);
   written.add(desc.digest);
@@ -116,6 +128,7 @@ export function cleanPartials(layout: Layout): void {
   const dir = `${layout.dir}/.ts-img/partial`;
   if (!fs.existsSync(dir)) return;
   for (const f of fs.readdirSync(dir)) {
+    if (f.endsWith('.lock')) continue;
     const d = f.replace('-', ':');
     if (layout.hasBlob(d)) fs.rmSync(`${dir}/${f}`, { force: true });
   }

@@ -185,6 +185,22 @@ d('registry without auth', () => {
     }
   });
 
+  test('concurrent pulls of the same image into one store (separate processes) both succeed', async () => {
+    await push(src, img.manifest, `${reg.host}/conc/x:v1`);
+    const store = mk('conc-');
+    const [a, b] = await Promise.all([
+      cli(['pull', `${reg.host}/conc/x:v1`, '--store', store, '-q']),
+      cli(['pull', `${reg.host}/conc/x:v1`, '--store', store, '-q']),
+    ]);
+    expect([a.code, b.code, a.stderr + b.stderr]).toEqual([0, 0, '']);
+    const l = await Layout.open(store);
+    expectSameImage(src, l, img);
+    expect(l.refs().map((r) => r.name)).toEqual([`${reg.host}/conc/x:v1`]);
+    // gc with nothing to collect leaves the image intact
+    expect((await cli(['gc', '--store', store])).stdout).toMatch(/^0 blobs/m);
+    expectSameImage(src, l, img);
+  });
+
   test('a manifest that does not match the requested digest is rejected', async () => {
     await push(src, img.manifest, `${reg.host}/digest/x:v1`);
     const client = new RegistryClient(reg.host);
