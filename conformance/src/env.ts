@@ -114,6 +114,26 @@ export function removeCgroupTree(rel: string): void {
         return;
       }
       for (const e of ents) if (e.isDirectory()) rec(path.join(d, e.name));
+      // Processes still in one of our cgroups were left by the runtime under test: kill them.
+      const procs = (): number[] => {
+        try {
+          return fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+        } catch {
+          return [];
+        }
+      };
+      let left = procs();
+      for (let i = 0; left.length > 0 && i < 100; i++) {
+        for (const pid of left) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+        sleepMs(10);
+        left = procs();
+      }
       try {
         fs.rmdirSync(d);
       } catch {
