@@ -159,7 +159,13 @@ export class Applier implements TarHandler {
           if (!isSysError(e2, 'EEXIST')) throw e2;
         }
         this.markTouched(path);
-        fd = this.sys.openat2(this.rootfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        try {
+          fd = this.sys.openat2(this.rootfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        } catch (e3) {
+          if (isSysError(e3, 'ENOENT')) this.fail(path, 'a parent is a dangling symlink');
+          if (isSysError(e3, 'ENOTDIR')) this.fail(path, 'a parent is not a directory');
+          throw e3;
+        }
       } else if (isSysError(err, 'ENOENT')) {
         return null;
       } else if (isSysError(err, 'ENOTDIR')) {
@@ -482,7 +488,8 @@ export class Applier implements TarHandler {
   }
 
   private xattrErr(e: TarEntry, key: string, err: unknown): void {
-    if (isSysError(err, 'EOPNOTSUPP') || isSysError(err, 'ENOTSUP') || (this.opts.rootless && isSysError(err, 'EPERM'))) {
+    const onLink = e.type === 'symlink' && isSysError(err, 'EPERM'); // user.* is not allowed on symlinks
+    if (onLink || isSysError(err, 'EOPNOTSUPP') || isSysError(err, 'ENOTSUP') || (this.opts.rootless && isSysError(err, 'EPERM'))) {
       this.warn(`xattr:${key}`, `cannot set xattr ${key} on ${e.name} (${(err as SysError).code}); skipped`);
       return;
     }
