@@ -9,3 +9,5 @@ export { readBlob, readJson } from './sources/blob';
 export { buildRuntimeConfig } from './bundle/config';
 export { parseIdMap } from './layers/idmap';
 export type { IdMapping } from './layers/idmap';
+export { validateImage } from './validate-image';
+export type { ValidateReport, Problem } from './validate-image';

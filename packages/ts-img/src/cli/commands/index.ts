@@ -1,5 +1,6 @@
 import type { Command } from '../command';
 import { unpackCommand } from './unpack';
+import { validateCommand } from './validate';
 import { pullCommand } from './pull';
 import { pushCommand } from './push';
 import { imagesCommand } from './images';
@@ -17,6 +18,7 @@ import { inspectCommand } from './inspect';
 /** Every ts-img subcommand, in the order `--help` lists them. Add new commands here. */
 export const commands: Command[] = [
   unpackCommand,
+  validateCommand,
   pullCommand,
   pushCommand,
   imagesCommand,
