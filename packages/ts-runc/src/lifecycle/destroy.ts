@@ -3,6 +3,7 @@ import type { ContainerState } from '../state/container-state';
 import { isAlive } from '../state/liveness';
 import { RuntimeError } from '../errors';
 import type { Context } from './context';
+import { killContainerProcesses, removeContainerCgroups } from '../cgroups/container';
 
 /** Wait (bounded) until the init is gone; it is usually not our child, so a pidfd is polled. */
 export function waitForExit(ctx: Context, state: ContainerState, timeoutMs = 10000): void {
@@ -27,6 +28,11 @@ export function waitForExit(ctx: Context, state: ContainerState, timeoutMs = 100
 
 /** Signal every process of the container. The init goes last so none is orphaned in between. */
 export function killAll(ctx: Context, state: ContainerState, sig: number): void {
+  if (state.cgroup) {
+    // Every process of the container's cgroup (freeze, signal each, thaw; v2 SIGKILL: cgroup.kill).
+    killContainerProcesses(state.cgroup as never, sig);
+    return;
+  }
   // Without cgroup tracking, signalling init is all we can do; with a pid namespace, SIGKILL
   // of its init takes every process of the namespace with it.
   try {
@@ -42,5 +48,6 @@ export function destroy(ctx: Context, state: ContainerState): void {
     killAll(ctx, state, 9);
     waitForExit(ctx, state);
   }
+  removeContainerCgroups(state.cgroup as never);
   ctx.store.remove(state.id);
 }

@@ -5,7 +5,7 @@ import type { StateStore } from '../state/store';
 
 /** Paused-ness comes from the cgroup layer when it is wired in; until then nothing is paused. */
 export type PausedProbe = (state: ContainerState) => boolean;
-let pausedProbe: PausedProbe = () => false;
+let pausedProbe: PausedProbe = (s) => (require('../cgroups/container') as typeof import('../cgroups/container')).containerPaused(s.cgroup as never);
 export function setPausedProbe(p: PausedProbe): void {
   pausedProbe = p;
 }

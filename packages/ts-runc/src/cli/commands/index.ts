@@ -11,4 +11,9 @@ export const COMMANDS: Record<string, () => Command> = {
   list: () => require('./list').command,
   spec: () => require('./spec').command,
   features: () => require('./features').command,
+  pause: () => require('./pause').command,
+  resume: () => require('./resume').command,
+  ps: () => require('./ps').command,
+  events: () => require('./events').command,
+  update: () => require('./update').command,
 };

@@ -8,7 +8,7 @@ export const command: Command = {
   description: 'ps displays the processes running inside a container',
   flags: [{ name: 'format', alias: ['f'], kind: 'string', help: 'select one of: table or json (default: "table")' }],
   args: { min: 1 },
-  restAfter: 1,
+  restAfter: 0,
   run(ctx, p) {
     const [id, ...psArgs] = p.positionals;
     writeOut(ps(ctx, id, (p.flags.format as string | undefined) ?? 'table', psArgs));

@@ -1,0 +1,180 @@
+/**
+ * The cgroup commands on real containers, through the ts-runc binary: create puts the init in
+ * its cgroups with the limits of config.json, ps lists it, pause/resume freeze it, events
+ * --stats reports usage, update changes the files, kill --all and delete leave nothing.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+
+const BIN = path.join(__dirname, '../../../../bin/ts-runc');
+const MAKE_ROOTFS = path.join(__dirname, '../../../../../../scripts/make-rootfs');
+const isRoot = process.getuid?.() === 0;
+const maybe = isRoot && fs.existsSync('/bin/busybox') ? describe : describe.skip;
+
+let work = '';
+let root = '';
+let bundle = '';
+const ids: string[] = [];
+
+function runc(...args: string[]) {
+  const r = spawnSync(BIN, ['--root', root, ...args], { encoding: 'utf8', timeout: 30000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+function ok(...args: string[]): string {
+  const r = runc(...args);
+  if (r.code !== 0) throw new Error(`ts-runc ${args.join(' ')} failed (${r.code}): ${r.err}`);
+  return r.out;
+}
+const read = (p: string) => fs.readFileSync(p, 'utf8').trim();
+
+/** Write config.json for a long-running container with these resources, create and start it. */
+function start(tag: string, resources: Record<string, unknown>, args = ['sleep', '300']): { id: string; paths: Record<string, string>; pid: number } {
+  const id = `tsrt-cmd-${tag}-${process.pid}`;
+  ids.push(id);
+  const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+  cfg.process.args = args;
+  cfg.process.terminal = false;
+  cfg.linux.cgroupsPath = `/${id}`;
+  cfg.linux.resources = { ...(cfg.linux.resources ?? {}), ...resources };
+  const dir = path.join(work, id);
+  fs.mkdirSync(dir);
+  fs.symlinkSync(path.join(bundle, 'rootfs'), path.join(dir, 'rootfs'));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+  // The container's init inherits create's stdio: give it files, not pipes spawnSync would wait on.
+  const errFile = path.join(dir, 'create.err');
+  const errFd = fs.openSync(errFile, 'w');
+  const cr = spawnSync(BIN, ['--root', root, 'create', '--bundle', dir, id], { stdio: ['ignore', 'ignore', errFd], timeout: 30000 });
+  fs.closeSync(errFd);
+  if (cr.status !== 0) throw new Error(`ts-runc create failed (${cr.status}): ${fs.readFileSync(errFile, 'utf8')}`);
+  ok('start', id);
+  const state = JSON.parse(fs.readFileSync(path.join(root, id, 'state.json'), 'utf8'));
+  expect(state.cgroup).toBeDefined();
+  return { id, paths: state.cgroup.paths, pid: JSON.parse(ok('state', id)).pid };
+}
+
+maybe('cgroup commands on real containers', () => {
+  beforeAll(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrt-cgcmd-'));
+    root = path.join(work, 'root');
+    bundle = path.join(work, 'bundle');
+    fs.mkdirSync(bundle);
+    const r = spawnSync(MAKE_ROOTFS, [path.join(bundle, 'rootfs')], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`make-rootfs: ${r.stderr}`);
+    const s = spawnSync(BIN, ['spec'], { cwd: bundle, encoding: 'utf8' });
+    if (s.status !== 0) throw new Error(`spec: ${s.stderr}`);
+  });
+
+  afterEach(() => {
+    for (const id of ids.splice(0)) runc('delete', '-f', id);
+  });
+
+  afterAll(() => {
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test('create applies config.json limits; ps lists the init; delete leaves no cgroup directory', () => {
+    const c = start('basic', { memory: { limit: 64 << 20 }, pids: { limit: 20 } });
+    const dirs = Object.values(c.paths);
+    for (const d of dirs) expect(read(path.join(d, 'cgroup.procs')).split('\n')).toContain(String(c.pid));
+    if (c.paths.memory) {
+      expect(read(path.join(c.paths.memory, 'memory.limit_in_bytes'))).toBe(String(64 << 20));
+      expect(read(path.join(c.paths.pids, 'pids.max'))).toBe('20');
+      expect(read(path.join(c.paths.devices, 'devices.list'))).not.toContain('a *:* rwm');
+    }
+    expect(JSON.parse(ok('ps', '-f', 'json', c.id))).toEqual([c.pid]);
+    const table = ok('ps', c.id).trimEnd().split('\n');
+    expect(table[0]).toMatch(/PID/);
+    expect(table).toHaveLength(2);
+    expect(table[1]).toMatch(/sleep 300/);
+    const custom = ok('ps', c.id, '-o', 'pid,comm').trimEnd().split('\n');
+    expect(custom[0]).toMatch(/^\s*PID COMMAND$/);
+    expect(custom.slice(1)).toEqual([expect.stringMatching(new RegExp(`^\\s*${c.pid} sleep$`))]);
+    expect(runc('ps', '-f', 'xml', c.id)).toMatchObject({ code: 1, err: expect.stringContaining('invalid format option') });
+    expect(runc('ps', c.id, '-o', 'comm')).toMatchObject({ code: 1, err: expect.stringContaining("couldn't find PID field in ps output") });
+
+    ok('kill', c.id, 'KILL');
+    for (let i = 0; i < 100 && JSON.parse(ok('state', c.id)).status !== 'stopped'; i++) spawnSync('sleep', ['0.02']);
+    ok('delete', c.id);
+    for (const d of dirs) expect(fs.existsSync(d)).toBe(false);
+  });
+
+  test('pause and resume: state reports paused, the freezer is FROZEN, errors as runc', () => {
+    const c = start('pause', {});
+    ok('pause', c.id);
+    expect(JSON.parse(ok('state', c.id)).status).toBe('paused');
+    if (c.paths.freezer) expect(read(path.join(c.paths.freezer, 'freezer.state'))).toBe('FROZEN');
+    expect(runc('pause', c.id)).toMatchObject({ code: 1, err: expect.stringContaining('container not running') });
+    ok('resume', c.id);
+    expect(JSON.parse(ok('state', c.id)).status).toBe('running');
+    expect(runc('resume', c.id)).toMatchObject({ code: 1, err: expect.stringContaining('container not paused') });
+    expect(runc('pause', 'nope-' + process.pid)).toMatchObject({ code: 1, err: expect.stringContaining('container does not exist') });
+  });
+
+  test('events --stats prints one runc-shaped stats event with usage', () => {
+    const c = start('events', { memory: { limit: 64 << 20 }, pids: { limit: 50 } });
+    const out = ok('events', '--stats', c.id);
+    expect(out.endsWith('\n')).toBe(true);
+    const ev = JSON.parse(out);
+    expect(ev.type).toBe('stats');
+    expect(ev.id).toBe(c.id);
+    expect(Object.keys(ev.data)).toEqual(['cpu', 'cpuset', 'memory', 'pids', 'blkio', 'hugetlb', 'intel_rdt', 'network_interfaces']);
+    expect(ev.data.pids.current).toBeGreaterThanOrEqual(1);
+    if (c.paths.memory) {
+      expect(ev.data.memory.usage.limit).toBe(64 << 20);
+      expect(ev.data.memory.usage.usage).toBeGreaterThan(0);
+      expect(ev.data.pids.limit).toBe(50);
+    }
+    expect(runc('events', '--interval', '0s', c.id)).toMatchObject({ code: 1, err: expect.stringContaining('duration interval must be greater than 0') });
+    // The streaming form prints stats every interval.
+    const r = spawnSync(BIN, ['--root', root, 'events', '--interval', '200ms', c.id], { encoding: 'utf8', timeout: 1100, killSignal: 'SIGKILL' });
+    const lines = r.stdout.trim().split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const l of lines) expect(JSON.parse(l).type).toBe('stats');
+  });
+
+  test('a tiny memory limit works (the init joins late) and an OOM kill shows up in events', () => {
+    const c = start('oom', { memory: { limit: 2 << 20, swap: 2 << 20 } }, ['sh', '-c', 'sleep 1; tail /dev/zero; sleep 300']);
+    if (c.paths.memory) expect(read(path.join(c.paths.memory, 'memory.limit_in_bytes'))).toBe(String(2 << 20));
+    const r = spawnSync(BIN, ['--root', root, 'events', '--interval', '10s', c.id], { encoding: 'utf8', timeout: 4000, killSignal: 'SIGKILL' });
+    const evs = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(evs).toContainEqual({ type: 'oom', id: c.id });
+    expect(JSON.parse(ok('state', c.id)).status).toBe('running');
+  });
+
+  test('update with flags and with -r, read back from the cgroup files', () => {
+    const c = start('update', { memory: { limit: 64 << 20 }, pids: { limit: 20 } });
+    ok('update', '--memory', '128m', '--memory-swap', '256m', '--pids-limit', '30', '--cpu-quota', '20000', '--cpu-period', '100000', c.id);
+    if (c.paths.memory) {
+      expect(read(path.join(c.paths.memory, 'memory.limit_in_bytes'))).toBe(String(128 << 20));
+      expect(read(path.join(c.paths.memory, 'memory.memsw.limit_in_bytes'))).toBe(String(256 << 20));
+      expect(read(path.join(c.paths.pids, 'pids.max'))).toBe('30');
+      expect(read(path.join(c.paths.cpu, 'cpu.cfs_quota_us'))).toBe('20000');
+    }
+    const file = path.join(work, 'res.json');
+    fs.writeFileSync(file, JSON.stringify({ memory: { limit: 96 << 20 }, pids: { limit: 40 } }));
+    ok('update', '-r', file, c.id);
+    if (c.paths.memory) {
+      expect(read(path.join(c.paths.memory, 'memory.limit_in_bytes'))).toBe(String(96 << 20));
+      expect(read(path.join(c.paths.memory, 'memory.memsw.limit_in_bytes'))).toBe(String(256 << 20));
+      expect(read(path.join(c.paths.pids, 'pids.max'))).toBe('40');
+    }
+    const viaStdin = spawnSync(BIN, ['--root', root, 'update', '-r', '-', c.id], { input: JSON.stringify({ pids: { limit: 50 } }), encoding: 'utf8' });
+    expect(viaStdin.status).toBe(0);
+    if (c.paths.pids) expect(read(path.join(c.paths.pids, 'pids.max'))).toBe('50');
+    expect(runc('update', '--memory', '10x', c.id)).toMatchObject({ code: 1, err: expect.stringContaining("invalid value for memory: invalid size: '10x'") });
+    expect(runc('update', '-r', '/nonexistent', c.id)).toMatchObject({ code: 1, err: expect.stringContaining('open /nonexistent: no such file or directory') });
+  });
+
+  test('kill --all reaches every process; delete -f of a paused container cleans up', () => {
+    const c = start('killall', {}, ['sh', '-c', 'sleep 300 & sleep 300 & wait']);
+    for (let i = 0; i < 100 && JSON.parse(ok('ps', '-f', 'json', c.id)).length < 3; i++) spawnSync('sleep', ['0.02']);
+    const pids: number[] = JSON.parse(ok('ps', '-f', 'json', c.id));
+    expect(pids).toHaveLength(3);
+    ok('pause', c.id);
+    ok('delete', '-f', c.id);
+    for (const p of pids) expect(fs.existsSync(`/proc/${p}`) && !read(`/proc/${p}/stat`).includes(') Z')).toBe(false);
+    for (const d of Object.values(c.paths)) expect(fs.existsSync(d)).toBe(false);
+  });
+});
