@@ -45,6 +45,30 @@ export interface UnpackResult {
   entries: number;
 }
 
+/** rm -rf that also copes with read-only directories (rootless unpacks); never throws. */
+function removeTree(p: string): void {
+  try {
+    fs.rmSync(p, { recursive: true, force: true });
+    return;
+  } catch {
+    // fall through: make directories writable (never following symlinks) and retry
+  }
+  const walk = (d: string): void => {
+    try {
+      fs.chmodSync(d, 0o700);
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
+    } catch {
+      // best effort
+    }
+  };
+  if (fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p);
+  try {
+    fs.rmSync(p, { recursive: true, force: true });
+  } catch (e) {
+    process.stderr.write(`ts-img: warning: could not remove ${p}: ${(e as Error).message}\n`);
+  }
+}
+
 function assertBundleFree(bundle: string): void {
   let st: fs.Stats;
   try {
@@ -77,7 +101,7 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
     for (const r of readers) r.destroy();
     try { applier?.close(); } catch { /* ignore */ }
     if (rootfd >= 0) { try { sys.close(rootfd); } catch { /* ignore */ } rootfd = -1; }
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    if (tmp) removeTree(tmp);
   };
   const onSignal = (sig: NodeJS.Signals): void => {
     cleanup();

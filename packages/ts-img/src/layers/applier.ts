@@ -78,7 +78,8 @@ export function cleanName(name: string, what = 'entry'): string[] {
 export class Applier implements TarHandler {
   private dirs = new Map<string, CachedDir>();
   private touched = new Set<string>();
-  private dirTimes = new Map<string, { atime: bigint; mtime: bigint }>();
+  /** Directory times (and, when not root, the final mode) applied after the last layer. */
+  private dirTimes = new Map<string, { atime: bigint; mtime: bigint; mode?: number }>();
   private cur: OpenFile | null = null;
   private skip = false;
   private layer = '';
@@ -395,18 +396,21 @@ export class Applier implements TarHandler {
         this.sys.mkdirat(pfd, name, 0o700);
       }
     }
+    // Not root (rootless): keep the owner's rwx until the end, or a 0555 dir would stop later entries
+    const mode = e.mode & 0o7777;
+    const now = this.euid === 0 ? mode : mode | 0o700;
     const fd = this.sys.openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     try {
       this.chownFd(e, fd, 0);
-      this.sys.fchmod(fd, e.mode & 0o7777);
+      this.sys.fchmod(fd, now);
       if (e.xattrs.size > 0) this.xattrsFd(e, fd);
     } finally {
       this.sys.close(fd);
     }
     // the cached fd (if any) still refers to this same directory: update its mode
     const c = this.dirs.get(path);
-    if (c) c.mode = S_IFDIR | (e.mode & 0o7777);
-    this.dirTimes.set(path, { atime: e.atimeNs ?? e.mtimeNs, mtime: e.mtimeNs });
+    if (c) c.mode = S_IFDIR | now;
+    this.dirTimes.set(path, { atime: e.atimeNs ?? e.mtimeNs, mtime: e.mtimeNs, ...(now !== mode ? { mode } : {}) });
   }
 
   private hardlink(e: TarEntry, pfd: number, name: string, path: string): void {
@@ -534,6 +538,7 @@ export class Applier implements TarHandler {
       try {
         const st = this.sys.fstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW);
         if ((st.mode & S_IFMT) !== S_IFDIR) continue;
+        if (t.mode !== undefined) this.sys.fchmodat(parent.fd, name, t.mode, 0); // just checked: a dir, not a link
         this.sys.utimensat(parent.fd, name, t.atime, t.mtime, AT_SYMLINK_NOFOLLOW);
       } catch (err) {
         if (!isSysError(err, 'ENOENT')) throw err;

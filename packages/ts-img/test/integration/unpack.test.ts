@@ -265,6 +265,33 @@ describe('CLI', () => {
     expect(c.linux.uidMappings).toEqual([{ containerID: 0, hostID: 100000, size: 65536 }]);
     expect(c.linux.namespaces.map((x: any) => x.type)).toContain('user');
   });
+  test('--rootless as a non-root user (no chown, no devices, read-only dirs applied at the end)', () => {
+    const nr = path.join(dir, 'nonroot');
+    fs.chmodSync(dir, 0o755); // mkdtemp made it 0700: let the unprivileged user in
+    fs.mkdirSync(nr);
+    fs.chownSync(nr, 65534, 65534);
+    const as = (...args: string[]) => spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', ...args], { encoding: 'utf8' });
+    const w = new LayoutWriter(path.join(dir, 'ro-layout'));
+    w.add(w.image(buildImage({ layers: [{ entries: [
+      { name: 'ro/', type: 'dir', mode: 0o555 }, { name: 'ro/f', data: 'x', mode: 0o444 }, { name: 'ro/sub/', type: 'dir', mode: 0o500 },
+      { name: 'ro/sub/g', data: 'g', uid: 1000 }, { name: 'dev/null', type: 'char', devmajor: 1, devminor: 3 },
+    ] }] })), 'ro');
+    w.finish();
+    const b = path.join(nr, 'b');
+    const r = as(BIN, 'unpack', '--rootless', `${path.join(dir, 'ro-layout')}:ro`, b);
+    expect(r.stderr).toMatch(/warning: rootless/);
+    expect(r.status).toBe(0);
+    const t = dumpTree(path.join(b, 'rootfs'));
+    expect(t.ro).toMatchObject({ mode: 0o555, uid: 65534 });
+    expect(t['ro/sub']).toMatchObject({ mode: 0o500 });
+    expect(t['ro/sub/g']).toMatchObject({ uid: 65534 });
+    expect(t['dev/null']).toBeUndefined();
+    expect(config(b).linux.uidMappings).toEqual([{ containerID: 0, hostID: 65534, size: 1 }]);
+    // a failed rootless unpack cleans up after itself too
+    const r2 = as(BIN, 'unpack', '--rootless', `${path.join(dir, 'ro-layout')}:nope`, path.join(nr, 'b2'));
+    expect(r2.status).toBe(1);
+    expect(fs.readdirSync(nr)).toEqual(['b']);
+  });
   test('--rootless', () => {
     const b = bundle();
     const r = run('unpack', '-q', '--rootless', `${imgs.layout}:full`, b);
