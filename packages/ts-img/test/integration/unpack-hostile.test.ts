@@ -213,6 +213,15 @@ describe('hostile layers', () => {
     if (c.expect instanceof RegExp) {
       expect(err?.message).toMatch(c.expect);
       expect(fs.existsSync(b)).toBe(false);
+      // the main-thread (stream) decompression path must refuse it just the same
+      let err2: Error | undefined;
+      try {
+        await unpack(`${dir}:x`, b, { quiet: true, warn: () => {}, ...(c.opts ?? {}), noWorkers: true });
+      } catch (e) {
+        err2 = e as Error;
+      }
+      expect(err2?.message).toMatch(c.expect);
+      expect(fs.existsSync(b)).toBe(false);
     } else if (c.expect === 'ok') {
       expect(err).toBeUndefined();
       c.check?.(path.join(b, 'rootfs'));

@@ -119,6 +119,16 @@ describe('unpack the full test image', () => {
     }
   });
 
+  test('the same tree when decompressing on the main thread (streams, as for registry sources)', async () => {
+    const want = comparable(t, IMPLICIT);
+    for (const src of [`${imgs.layout}:full`, imgs.dockerOld, imgs.ociArchive]) {
+      const b2 = bundle();
+      await unpack(src, b2, { ...quiet, noWorkers: true });
+      expect([src, comparable(dumpTree(path.join(b2, 'rootfs')), IMPLICIT)]).toEqual([src, want]);
+      rmrf(b2);
+    }
+  });
+
   test('by digest', async () => {
     const idx = JSON.parse(fs.readFileSync(path.join(imgs.layout, 'index.json'), 'utf8'));
     const d = idx.manifests.find((m: any) => m.annotations['org.opencontainers.image.ref.name'] === 'full').digest;
