@@ -185,6 +185,19 @@ const cases: Case[] = [
     name: 'gzip bomb', expect: /decompression bomb/, opts: { maxLayerBytes: 8 << 20 },
     layers: [[{ name: 'zeros', data: Buffer.alloc(64 << 20) }]],
   },
+  {
+    name: 'gzip media type on a blob that is not gzip', expect: /gzip: /,
+    spec: { layers: [{ entries: [{ name: 'x', data: 'x' }], compression: 'none', mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }] },
+  },
+  {
+    name: 'zstd media type on a blob that is not zstd', expect: /zstd: /,
+    spec: { layers: [{ entries: [{ name: 'x', data: 'x' }], compression: 'none', mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }] },
+  },
+  {
+    name: 'unknown layer media type', expect: /unsupported layer media type/,
+    spec: { layers: [{ entries: [{ name: 'x', data: 'x' }], compression: 'gzip', mediaType: 'application/x-evil' }] },
+  },
+  { name: 'truncated tar stream', expect: /unexpected end of archive/, spec: { layers: [{ tar: tarBuffer([{ name: 'big', data: Buffer.alloc(4096, 1) }]).subarray(0, 2048), compression: 'gzip' }] } },
   { name: 'oversized PAX header', layers: [[{ name: 'x', data: 'x', pax: { comment: 'c'.repeat(2 << 20) } }]], expect: /too large/ },
   { name: 'whiteout name used as a parent directory', layers: [[{ name: '.wh.x/y', data: 'y' }]], expect: /whiteout name used as a directory/ },
 ];
