@@ -2,18 +2,33 @@
  * The filesystem an image's layers produce, computed from tar headers alone (no extraction):
  * whiteouts and opaque directories remove lower-layer entries only, dir over dir keeps the
  * children, anything else replaces. Used by `export` (a flattened rootfs tar) and by `repack`
- * (the base the bundle is compared against).
+ * (the base the bundle is compared against). Layers are read with the unpacker's tar parser
+ * (binary-safe PAX xattrs, GNU long names) and written with our binary-safe TarWriter.
  */
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
-import type { Header as TarHeader } from 'tar-stream';
 import { Descriptor } from '@tsrt/oci-spec';
 import { Layout } from '../store/layout';
+import { TarEntry, TarParser } from '../layers/tar';
 import { decompressFile } from './layerstream';
+import { TarEntryHeader, TarWriter } from './tarwriter';
 
-export type Header = Partial<Omit<TarHeader, 'pax'>> & { name: string; pax?: Record<string, string> };
+export interface Header {
+  name: string;
+  type: TarEntryHeader['type'];
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: Date;
+  linkname: string;
+  uname: string;
+  gname: string;
+  devmajor: number;
+  devminor: number;
+  xattrs: Record<string, Buffer>;
+}
 
 export interface FsNode {
   children: Map<string, FsNode>;
@@ -26,6 +41,27 @@ export interface FsNode {
 
 const WH = '.wh.';
 const OPQ = '.wh..wh..opq';
+const TYPES: Record<TarEntry['type'], Header['type']> = { file: 'file', link: 'link', symlink: 'symlink', char: 'character-device', block: 'block-device', dir: 'directory', fifo: 'fifo' };
+
+function toHeader(e: TarEntry): Header {
+  const xattrs: Record<string, Buffer> = {};
+  for (const [k, v] of e.xattrs) xattrs[k] = v;
+  return {
+    name: e.name,
+    type: TYPES[e.type],
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    size: e.size,
+    mtime: new Date(Number(e.mtimeNs / 1000000n)),
+    linkname: e.linkname,
+    uname: e.uname,
+    gname: e.gname,
+    devmajor: e.devmajor,
+    devminor: e.devminor,
+    xattrs,
+  };
+}
 
 /** Normalise a tar entry name to a relative path without ./, trailing / or .. ; null = unusable. */
 export function cleanName(name: string): string | null {
@@ -42,7 +78,7 @@ function newNode(layer = -1, seq = -1, header?: Header): FsNode {
 }
 
 export class FsTree {
-  root: FsNode = newNode(-1, -1, { name: '.', type: 'directory', mode: 0o755 });
+  root: FsNode = newNode(-1, -1);
 
   lookup(p: string): FsNode | undefined {
     if (p === '') return this.root;
@@ -60,13 +96,9 @@ export class FsTree {
     let n: FsNode = this.root;
     for (const part of dir.split('/')) {
       let c = n.children.get(part);
-      if (!c) {
+      if (!c || (c.header && c.header.type !== 'directory')) {
         if (!create) return undefined;
-        c = newNode();
-        n.children.set(part, c);
-      } else if (c.header && c.header.type !== 'directory') {
-        if (!create) return undefined;
-        // a non-directory in the way: a later entry under it replaces it with an implied directory
+        // missing, or a non-directory in the way: an entry under it implies a directory
         c = newNode();
         n.children.set(part, c);
       }
@@ -76,39 +108,26 @@ export class FsTree {
   }
 
   remove(p: string): void {
-    const parent = this.parentOf(p, false);
-    parent?.children.delete(path.posix.basename(p));
+    this.parentOf(p, false)?.children.delete(path.posix.basename(p));
   }
 
   /** Remove every child of `dir` that came from a layer below `layer`. */
   opaque(dir: string, layer: number): void {
     const n = this.lookup(dir);
     if (!n) return;
-    const prune = (node: FsNode) => {
-      for (const [k, c] of node.children) {
-        if (c.layer >= layer) continue;
-        node.children.delete(k);
-      }
-    };
-    prune(n);
+    for (const [k, c] of n.children) if (c.layer < layer) n.children.delete(k);
   }
 
   put(p: string, header: Header, layer: number, seq: number): void {
     if (p === '') {
-      if (header.type === 'directory') {
-        this.root.header = header;
-        this.root.layer = layer;
-        this.root.seq = seq;
-      }
+      if (header.type === 'directory') Object.assign(this.root, { header, layer, seq });
       return;
     }
     const parent = this.parentOf(p, true)!;
     const base = path.posix.basename(p);
     const old = parent.children.get(base);
     if (old && header.type === 'directory' && (!old.header || old.header.type === 'directory')) {
-      old.header = header;
-      old.layer = layer;
-      old.seq = seq;
+      Object.assign(old, { header, layer, seq });
       return;
     }
     parent.children.set(base, newNode(layer, seq, header));
@@ -128,17 +147,22 @@ export class FsTree {
   }
 }
 
-/** Read every entry header of a layer (data skipped). */
+/** Stream a layer's (decompressed) tar through the parser; `onChunkDone` may apply backpressure. */
+async function parseLayer(layout: Layout, desc: Descriptor, handler: { entry(e: TarEntry): void; data(c: Buffer): void; end(): void }, afterChunk?: () => Promise<void>): Promise<void> {
+  const parser = new TarParser(handler);
+  const src: Readable = decompressFile(layout.blobPath(desc.digest));
+  for await (const c of src) {
+    if (parser.ended) continue;
+    parser.push(c as Buffer);
+    if (afterChunk) await afterChunk();
+  }
+  parser.finish();
+}
+
+/** Every entry header of a layer (data skipped). */
 export async function layerHeaders(layout: Layout, desc: Descriptor): Promise<Header[]> {
   const out: Header[] = [];
-  const ex = tar.extract();
-  ex.on('entry', (th, stream, next) => {
-      const h = th as Header;
-    out.push(h);
-    stream.on('end', next);
-    stream.resume();
-  });
-  await pipeline(decompressFile(layout.blobPath(desc.digest)), ex);
+  await parseLayer(layout, desc, { entry: (e) => out.push(toHeader(e)), data: () => undefined, end: () => undefined });
   return out;
 }
 
@@ -159,9 +183,7 @@ export function applyHeaders(tree: FsTree, headers: Header[], layer: number): vo
   headers.forEach((h, seq) => {
     const p = cleanName(h.name);
     if (p === null) return;
-    const base = path.posix.basename(p);
-    if (base.startsWith(WH)) return;
-    if (!['file', 'directory', 'symlink', 'link', 'character-device', 'block-device', 'fifo', 'contiguous-file'].includes(String(h.type))) return;
+    if (path.posix.basename(p).startsWith(WH)) return;
     tree.put(p, h, layer, seq);
   });
 }
@@ -172,8 +194,8 @@ export async function buildTree(layout: Layout, layers: Descriptor[]): Promise<F
   return tree;
 }
 
-function outHeader(name: string, h: Header): Header {
-  const o: Header = {
+function outHeader(name: string, h: Header): TarEntryHeader {
+  return {
     name,
     type: h.type,
     mode: h.mode,
@@ -185,12 +207,8 @@ function outHeader(name: string, h: Header): Header {
     linkname: h.linkname,
     devmajor: h.devmajor,
     devminor: h.devminor,
+    xattrs: Object.keys(h.xattrs).length ? h.xattrs : undefined,
   };
-  if (h.type === 'contiguous-file') o.type = 'file';
-  const pax: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h.pax ?? {})) if (k.startsWith('SCHILY.xattr.')) pax[k] = String(v);
-  if (Object.keys(pax).length) o.pax = pax;
-  return o;
 }
 
 /**
@@ -199,58 +217,68 @@ function outHeader(name: string, h: Header): Header {
  */
 export async function exportFlattened(layout: Layout, layers: Descriptor[], out: Writable): Promise<{ entries: number }> {
   const tree = await buildTree(layout, layers);
-  const pack = tar.pack();
-  const done = pipeline(pack, out);
+  const tw = new TarWriter();
+  const done = pipeline(tw.stream, out);
   let entries = 0;
-  const put = (h: Header, body?: Buffer) =>
-    new Promise<void>((res, rej) => {
+  try {
+    const dirs: Array<[string, FsNode]> = [];
+    tree.walk((p, n) => {
+      if (!n.header || n.header.type === 'directory') dirs.push([p, n]);
+    });
+    for (const [p, n] of dirs) {
       entries++;
-      pack.entry(h, body ?? Buffer.alloc(0), (e) => (e ? rej(e) : res()));
-    });
-  const dirs: Array<[string, FsNode]> = [];
-  tree.walk((p, n) => {
-    if (!n.header || n.header.type === 'directory') dirs.push([p, n]);
-  });
-  for (const [p, n] of dirs) await put(n.header ? outHeader(`${p}/`, n.header) : { name: `${p}/`, type: 'directory', mode: 0o755, mtime: new Date(0) });
-  const links: Header[] = [];
-  for (let i = 0; i < layers.length; i++) {
-    const ex = tar.extract();
-    let seq = -1;
-    ex.on('entry', (th, stream, next) => {
-      const h = th as Header;
-      seq++;
-      const p = cleanName(h.name);
-      const n = p ? tree.lookup(p) : undefined;
-      if (!p || !n || n.layer !== i || n.seq !== seq || !n.header || n.header.type === 'directory') {
-        stream.on('end', next);
-        stream.resume();
-        return;
-      }
-      if (h.type === 'link') {
-        const t = cleanName(h.linkname ?? '');
-        if (t) links.push({ ...outHeader(p, h), linkname: t });
-        stream.on('end', next);
-        stream.resume();
-        return;
-      }
-      const oh = outHeader(p, h);
-      if (oh.type === 'file') {
-        oh.size = h.size;
-        const w = pack.entry(oh, (e) => (e ? ex.destroy(e) : next()));
+      await tw.add(n.header ? outHeader(`${p}/`, n.header) : { name: `${p}/`, type: 'directory', mode: 0o755, mtime: new Date(0) });
+    }
+    const links: TarEntryHeader[] = [];
+    for (let i = 0; i < layers.length; i++) {
+      let seq = -1;
+      let copying = false;
+      let size = 0;
+      await parseLayer(
+        layout,
+        layers[i],
+        {
+          entry: (e) => {
+            seq++;
+            const p = cleanName(e.name);
+            const n = p ? tree.lookup(p) : undefined;
+            if (!p || !n || n.layer !== i || n.seq !== seq || !n.header || n.header.type === 'directory') return;
+            const h = n.header;
+            if (h.type === 'link') {
+              const t = cleanName(h.linkname);
+              if (t) links.push({ ...outHeader(p, h), linkname: t });
+              return;
+            }
+            entries++;
+            if (h.type === 'file') {
+              copying = true;
+              size = h.size;
+              tw.entrySync(outHeader(p, h), h.size);
+            } else tw.entrySync(outHeader(p, h), 0);
+          },
+          data: (c) => {
+            if (copying) tw.dataSync(Buffer.from(c));
+          },
+          end: () => {
+            if (copying) tw.padSync(size);
+            copying = false;
+          },
+        },
+        () => tw.drained(),
+      );
+    }
+    for (const l of links) {
+      const t = tree.lookup(l.linkname!);
+      if (t?.header && t.header.type !== 'directory') {
         entries++;
-        stream.pipe(w);
-      } else {
-        stream.on('end', () => put(oh).then(() => next(), (e) => ex.destroy(e)));
-        stream.resume();
+        await tw.add(l);
       }
-    });
-    await pipeline(decompressFile(layout.blobPath(layers[i].digest)), ex);
+    }
+    await tw.finish();
+  } catch (e) {
+    tw.stream.destroy(e as Error);
+    throw e;
   }
-  for (const l of links) {
-    const t = tree.lookup(l.linkname!);
-    if (t?.header && t.header.type !== 'directory') await put(l);
-  }
-  pack.finalize();
   await done;
   return { entries };
 }

@@ -11,13 +11,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import tar from 'tar-stream';
 import { Descriptor, ImageConfig, ImageManifest, MediaType } from '@tsrt/oci-spec';
 import { UserError } from '../cli/errors';
 import { Layout } from '../store/layout';
 import { LoadedImage, loadImage, reachable } from '../store/image';
 import { FsNode, FsTree, Header, buildTree } from '../archive/flatten';
 import { writeGzipLayer } from '../archive/blobs';
+import { TarEntryHeader, TarWriter } from '../archive/tarwriter';
+import { libc } from '@tsrt/libc';
 
 export const ORIGIN_FILE = 'ts-img-origin.json';
 
@@ -42,7 +43,57 @@ export function writeOrigin(bundle: string, o: Origin): void {
   fs.writeFileSync(path.join(bundle, ORIGIN_FILE), `${JSON.stringify(o, null, 2)}\n`, { mode: 0o644 });
 }
 
+export interface IdRange {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/** Host ID back to the container ID (bundles unpacked with --uid-map/--gid-map or --rootless). */
+export function unmapId(id: number, map: IdRange[] | undefined, what: string): number {
+  if (!map || map.length === 0) return id;
+  for (const r of map) if (id >= r.hostID && id < r.hostID + r.size) return r.containerID + (id - r.hostID);
+  throw new UserError(`${what} ${id} of a file in the bundle is outside the ${what} mapping`);
+}
+
+/** xattrs worth keeping in a layer (not security.selinux, which belongs to the host). */
+function readXattrs(abs: string): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  let names: string[];
+  try {
+    names = libc().llistxattr(abs);
+  } catch {
+    return out;
+  }
+  for (const n of names.sort()) {
+    if (n === 'security.selinux' || n.startsWith('system.')) continue;
+    try {
+      out[n] = libc().lgetxattr(abs, n);
+    } catch {
+      /* vanished or unreadable */
+    }
+  }
+  return out;
+}
+
+function baseXattrs(h: Header): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(h.xattrs)) if (k !== 'security.selinux') out[k] = v;
+  return out;
+}
+
+function sameXattrs(a: Record<string, Buffer>, b: Record<string, Buffer>): boolean {
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k].equals(b[k]));
+}
+
 export interface RepackOptions {
+  /** The bundle's uid/gid mappings (containerID:hostID:size), to turn owners back into image IDs. */
+  uidMap?: IdRange[];
+  gidMap?: IdRange[];
+  /** Record xattrs (default true). */
+  xattrs?: boolean;
   /** History line (created_by). */
   createdBy?: string;
   comment?: string;
@@ -74,7 +125,7 @@ export function copyImageBlobs(from: Layout, to: Layout, desc: Descriptor): void
   }
 }
 
-function fileType(st: fs.Stats): Header['type'] | undefined {
+function fileType(st: fs.Stats): TarEntryHeader['type'] | undefined {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'directory';
   if (st.isSymbolicLink()) return 'symlink';
@@ -84,10 +135,11 @@ function fileType(st: fs.Stats): Header['type'] | undefined {
   return undefined; // sockets are not archived
 }
 
-const major = (dev: number) => ((dev >> 8) & 0xfff) | ((dev >>> 32) & ~0xfff);
-const minor = (dev: number) => (dev & 0xff) | ((dev >> 12) & 0xfff00);
+// glibc's dev_t encoding (JS shifts are 32-bit: the high word is taken by division)
+const major = (dev: number) => ((dev >>> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & 0xfffff000);
+const minor = (dev: number) => (dev & 0xff) | ((dev >>> 12) & 0xfff00);
 
-function sameAsBase(tree: FsTree, p: string, node: FsNode, st: fs.Stats, abs: string): boolean {
+function sameAsBase(tree: FsTree, p: string, node: FsNode, st: fs.Stats, abs: string, uid: number, gid: number, xattrs: Record<string, Buffer> | undefined): boolean {
   let h = node.header;
   if (!h) return st.isDirectory();
   if (h.type === 'link') {
@@ -95,10 +147,11 @@ function sameAsBase(tree: FsTree, p: string, node: FsNode, st: fs.Stats, abs: st
     if (!t?.header) return false;
     h = { ...t.header, mode: t.header.mode };
   }
-  const type = h.type === 'contiguous-file' ? 'file' : h.type;
+  const type = h.type;
   if (fileType(st) !== type) return false;
   if (type !== 'symlink' && ((h.mode ?? 0) & 0o7777) !== (st.mode & 0o7777)) return false;
-  if ((h.uid ?? 0) !== st.uid || (h.gid ?? 0) !== st.gid) return false;
+  if ((h.uid ?? 0) !== uid || (h.gid ?? 0) !== gid) return false;
+  if (xattrs && !sameXattrs(baseXattrs(h), xattrs)) return false;
   const hsec = h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0;
   const ssec = Math.floor(st.mtimeMs / 1000);
   switch (type) {
@@ -134,20 +187,8 @@ export async function repack(bundle: string, target: Layout, tag: string, base: 
     const exclude = new Set((opts.exclude ?? []).map((e) => e.replace(/^\/+|\/+$/g, '')));
     const stats = { added: 0, changed: 0, deleted: 0 };
 
-    const pack = tar.pack();
-    const layerP = writeGzipLayer(target, pack as unknown as NodeJS.ReadableStream as any);
-    const put = (h: Header, body?: Buffer) =>
-      new Promise<void>((res, rej) => {
-        pack.entry(h, body ?? Buffer.alloc(0), (e) => (e ? rej(e) : res()));
-      });
-    const putFile = (h: Header, abs: string) =>
-      new Promise<void>((res, rej) => {
-        const w = pack.entry(h, (e) => (e ? rej(e) : res()));
-        const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-        const r = fs.createReadStream('', { fd, highWaterMark: 1 << 20 });
-        r.on('error', rej);
-        r.pipe(w as any);
-      });
+    const tw = new TarWriter();
+    const layerP = writeGzipLayer(target, tw.stream);
     const inodes = new Map<string, string>(); // dev:ino -> first path
 
     const walk = async (rel: string) => {
@@ -160,7 +201,7 @@ export async function repack(bundle: string, target: Layout, tag: string, base: 
         for (const k of [...baseDir.children.keys()].sort()) {
           const p = rel ? `${rel}/${k}` : k;
           if (!present.has(k) && !exclude.has(p)) {
-            await put({ name: rel ? `${rel}/.wh.${k}` : `.wh.${k}`, type: 'file', mode: 0o644, size: 0, mtime: new Date(0) });
+            await tw.add({ name: rel ? `${rel}/.wh.${k}` : `.wh.${k}`, type: 'file', mode: 0o644, mtime: new Date(0) });
             stats.deleted++;
           }
         }
@@ -177,26 +218,30 @@ export async function repack(bundle: string, target: Layout, tag: string, base: 
           continue;
         }
         const node = tree.lookup(p);
-        const unchanged = node !== undefined && sameAsBase(tree, p, node, st, abs);
+        const uid = unmapId(st.uid, opts.uidMap, 'uid');
+        const gid = unmapId(st.gid, opts.gidMap, 'gid');
+        const xattrs = opts.xattrs === false ? undefined : readXattrs(abs);
+        const unchanged = node !== undefined && sameAsBase(tree, p, node, st, abs, uid, gid, xattrs);
         const key = `${st.dev}:${st.ino}`;
         const firstLink = type === 'file' && st.nlink > 1 ? inodes.get(key) : undefined;
         if (type === 'file' && st.nlink > 1 && !firstLink) inodes.set(key, p);
         if (!unchanged) {
           node ? stats.changed++ : stats.added++;
-          const h: Header = { name: type === 'directory' ? `${p}/` : p, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000) };
-          if (firstLink) await put({ ...h, type: 'link', linkname: firstLink, size: 0 });
-          else if (type === 'file') await putFile({ ...h, size: st.size }, abs);
-          else if (type === 'symlink') await put({ ...h, linkname: fs.readlinkSync(abs) });
-          else if (type === 'character-device' || type === 'block-device') await put({ ...h, devmajor: major(st.rdev), devminor: minor(st.rdev) });
-          else await put(h);
+          const h: TarEntryHeader = { name: type === 'directory' ? `${p}/` : p, type, mode: st.mode & 0o7777, uid, gid, mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000) };
+          if (xattrs && Object.keys(xattrs).length) h.xattrs = xattrs;
+          if (firstLink) await tw.add({ ...h, type: 'link', linkname: firstLink });
+          else if (type === 'file') await tw.addFile(h, abs);
+          else if (type === 'symlink') await tw.add({ ...h, linkname: fs.readlinkSync(abs) });
+          else if (type === 'character-device' || type === 'block-device') await tw.add({ ...h, devmajor: major(st.rdev), devminor: minor(st.rdev) });
+          else await tw.add(h);
         }
         if (type === 'directory') await walk(p);
       }
     };
     const walking = walk('').then(
-      () => pack.finalize(),
+      () => tw.finish(),
       (e) => {
-        pack.destroy(e);
+        tw.stream.destroy(e);
         throw e;
       },
     );

@@ -17,6 +17,7 @@ import { exportFlattened } from '../../src/archive/flatten';
 import { repack, readOrigin } from '../../src/repack/repack';
 import { loadImage } from '../../src/store/image';
 import { unpack } from '../../src/unpack';
+import { libc } from '@tsrt/libc';
 import { BuiltImage, buildImage, sampleImage, sha, tarOf } from './registry-fixtures';
 import { TestRegistry, haveRegistry, startRegistry } from './registry-harness';
 
@@ -218,6 +219,13 @@ describe('repack', () => {
     fs.linkSync(`${rf}/srv/data/file`, `${rf}/srv/hard`);
     fs.symlinkSync('/srv/data/file', `${rf}/srv/sym`);
     fs.chownSync(`${rf}/srv/data/file`, 1000, 1000);
+    const capLike = Buffer.from([0x01, 0x00, 0x00, 0x02, 0xff, 0x80, 0x00, 0x00, 0x00]);
+    let xattrs = true;
+    try {
+      libc().lsetxattr(`${rf}/srv/data/file`, 'user.test.bin', capLike, 0);
+    } catch {
+      xattrs = false; // filesystem without user xattrs
+    }
     const r = await repack(bundle, l, 'committed', { layout: l, descriptor: base.manifest }, { comment: 'test commit' });
     expect(r).toMatchObject({ deleted: 2 });
     expect(readOrigin(bundle)?.manifestDigest).toBe(r.manifest.digest);
@@ -241,6 +249,15 @@ describe('repack', () => {
       expect(fs.statSync(`${o}/srv/hard`).ino).toBe(fs.statSync(`${o}/srv/data/file`).ino);
       expect(fs.readlinkSync(`${o}/srv/sym`)).toBe('/srv/data/file');
       expect(fs.statSync(`${o}/srv/data/file`).uid).toBe(1000);
+      if (xattrs && via === 'ours') expect(libc().lgetxattr(`${o}/srv/data/file`, 'user.test.bin').equals(capLike)).toBe(true);
+    }
+    // export keeps binary xattrs byte for byte (GNU tar restores them)
+    if (xattrs) {
+      const ex = path.join(mk('exp-'), 'flat.tar');
+      await exportFlattened(l, im.manifest.layers, fs.createWriteStream(ex));
+      const xd = mk('xd-');
+      execFileSync('tar', ['--xattrs', '--xattrs-include=user.*', '-xf', ex, '-C', xd]);
+      expect(libc().lgetxattr(`${xd}/srv/data/file`, 'user.test.bin').equals(capLike)).toBe(true);
     }
     // ours and the bundle we repacked agree (apart from the origin file)
     const again = path.join(mk('again-'), 'b');

@@ -13,7 +13,10 @@ export const repackCommand: Command = {
       .option('base', { type: 'string', describe: 'the image the bundle was unpacked from (default: the bundle\'s ts-img-origin.json, else --image)' })
       .option('history', { type: 'string', describe: 'created_by text of the new history entry' })
       .option('message', { alias: 'm', type: 'string', describe: 'history comment' })
-      .option('exclude', { type: 'string', array: true, describe: 'rootfs paths to leave out (repeatable)' }),
+      .option('exclude', { type: 'string', array: true, describe: 'rootfs paths to leave out (repeatable)' })
+      .option('uid-map', { type: 'string', array: true, describe: 'containerID:hostID:size the bundle was unpacked with (owners are mapped back)' })
+      .option('gid-map', { type: 'string', array: true, describe: 'containerID:hostID:size (repeatable)' })
+      .option('xattrs', { type: 'boolean', default: true, describe: 'record extended attributes (--no-xattrs to skip)' }),
   run: async (a) => {
     const { repack, readOrigin } = await import('../../repack/repack');
     const { resolveImageArg, splitLayoutArg, findInStore, openStore, storeName } = await import('../../store/args');
@@ -49,7 +52,15 @@ export const repackCommand: Command = {
         base = { layout: target, descriptor: hit.descriptor };
       }
     }
-    const r = await repack(bundle, target, tag, base, { createdBy: a.history, comment: a.message, exclude: a.exclude as string[] | undefined });
+    const { parseIdMap } = await import('../../layers/idmap');
+    const r = await repack(bundle, target, tag, base, {
+      createdBy: a.history,
+      comment: a.message,
+      exclude: a.exclude as string[] | undefined,
+      uidMap: ((a.uidMap as string[] | undefined) ?? []).map((m) => parseIdMap(m, 'uid-map')),
+      gidMap: ((a.gidMap as string[] | undefined) ?? []).map((m) => parseIdMap(m, 'gid-map')),
+      xattrs: a.xattrs,
+    });
     process.stdout.write(`${tag} ${r.manifest.digest} (layer ${r.layer.digest}: ${r.added} added, ${r.changed} changed, ${r.deleted} deleted)\n`);
   },
 };
