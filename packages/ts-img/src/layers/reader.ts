@@ -282,7 +282,7 @@ export class WorkerLayerReader {
       diffAlg: parseDigest(this.diffId).algorithm,
       zstdBin: ZSTD_BIN,
       maxBytes: this.opts.maxBytes ?? Math.max(1 << 30, this.desc.size * 1000),
-      window: this.opts.aheadBytes ?? 96 << 20,
+      window: this.opts.aheadBytes ?? 48 << 20,
     };
     const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: job });
     this.worker = w;
