@@ -71,3 +71,50 @@ export function lookupCredentials(registry: string, repository: string, explicit
   }
   return undefined;
 }
+
+/** Where login writes: --authfile, $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json or ~/.docker/config.json. */
+export function authFileForWrite(explicit?: string): string {
+  if (explicit) return explicit;
+  if (process.env.REGISTRY_AUTH_FILE) return process.env.REGISTRY_AUTH_FILE;
+  return path.join(process.env.DOCKER_CONFIG ?? path.join(os.homedir(), '.docker'), 'config.json');
+}
+
+function readDoc(file: string): any {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new UserError(`cannot read auth file ${file}: ${(e as Error).message}`);
+  }
+}
+
+function writeDoc(file: string, doc: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, `${JSON.stringify(doc, null, '\t')}\n`, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+/** Store credentials for a registry (other keys of the file are kept). */
+export function saveCredentials(registry: string, creds: Credentials, file: string): void {
+  const doc = readDoc(file);
+  doc.auths ??= {};
+  const key = registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry;
+  for (const k of Object.keys(doc.auths)) if (normaliseKey(k) === registry) delete doc.auths[k];
+  doc.auths[key] = { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
+  writeDoc(file, doc);
+}
+
+/** Remove a registry's credentials; false when there were none. */
+export function removeCredentials(registry: string, file: string): boolean {
+  const doc = readDoc(file);
+  let found = false;
+  for (const k of Object.keys(doc.auths ?? {})) {
+    if (normaliseKey(k) === registry) {
+      delete doc.auths[k];
+      found = true;
+    }
+  }
+  if (found) writeDoc(file, doc);
+  return found;
+}

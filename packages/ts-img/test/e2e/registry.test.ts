@@ -344,6 +344,37 @@ d('registry with htpasswd basic auth', () => {
   });
 });
 
+d('login / logout', () => {
+  test.each(['basic', 'token'] as const)('%s: wrong password refused, right one stored and used, logout removes it', async (auth) => {
+    const reg = await startRegistry({ auth, users: { carol: 's3cret' } });
+    try {
+      const dir = mk('login-');
+      const file = path.join(dir, 'auth.json');
+      fs.writeFileSync(file, JSON.stringify({ auths: { 'other.example': { auth: 'eDp5' } }, credsStore: 'keep-me' }));
+      const bad = await cli(['login', reg.host, '-u', 'carol', '-p', 'nope', '--authfile', file]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/authentication failed|refused/);
+      const ok = await cli(['login', reg.host, '-u', 'carol', '-p', 's3cret', '--authfile', file]);
+      expect(ok).toMatchObject({ code: 0 });
+      const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+      expect(doc.credsStore).toBe('keep-me');
+      expect(doc.auths['other.example']).toBeDefined();
+      expect(Buffer.from(doc.auths[reg.host].auth, 'base64').toString()).toBe('carol:s3cret');
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      const src = await Layout.open(mk('src-'), { create: true });
+      await sampleImage(src, 'v1', 1000);
+      const p = await cli(['push', `${src.dir}:v1`, `${reg.host}/login/x:v1`], { REGISTRY_AUTH_FILE: file });
+      expect(p).toMatchObject({ code: 0 });
+      const out = await cli(['logout', reg.host, '--authfile', file]);
+      expect(out.code).toBe(0);
+      expect(JSON.parse(fs.readFileSync(file, 'utf8')).auths[reg.host]).toBeUndefined();
+      expect((await cli(['logout', reg.host, '--authfile', file])).code).toBe(1);
+    } finally {
+      await reg.stop();
+    }
+  });
+});
+
 d('registry with token auth', () => {
   let reg: TestRegistry;
   let src: Layout;

@@ -14,6 +14,7 @@ import { importCommand } from './import';
 import { exportCommand } from './export';
 import { repackCommand } from './repack';
 import { inspectCommand } from './inspect';
+import { loginCommand, logoutCommand } from './login';
 
 /** Every ts-img subcommand, in the order `--help` lists them. Add new commands here. */
 export const commands: Command[] = [
@@ -32,4 +33,6 @@ export const commands: Command[] = [
   exportCommand,
   repackCommand,
   inspectCommand,
+  loginCommand,
+  logoutCommand,
 ];
