@@ -228,6 +228,7 @@ export interface BlobFile {
  */
 export class WorkerLayerReader {
   private queue: Buffer[] = [];
+  private rawOf: number[] = [];
   private done = false;
   private error: Error | undefined;
   private wake: (() => void) | undefined;
@@ -289,7 +290,7 @@ export class WorkerLayerReader {
     w.on('message', (m: import('./worker').WorkerMsg) => {
       if (m.t === 'data') {
         this.queue.push(Buffer.from(m.buf, 0, m.len));
-        if (m.raw) this.opts.onRawBytes?.(m.raw);
+        this.rawOf.push(m.raw);
       } else if (m.t === 'end') {
         this.end = m;
         this.done = true;
@@ -313,7 +314,10 @@ export class WorkerLayerReader {
       if (this.error) throw this.error;
       if (this.queue.length > 0) {
         const c = this.queue.shift()!;
+        const raw = this.rawOf.shift()!;
         this.worker?.postMessage({ ack: c.length });
+        // progress follows what was applied, not what was decompressed ahead
+        if (raw) this.opts.onRawBytes?.(raw);
         return c;
       }
       if (this.done) return null;
