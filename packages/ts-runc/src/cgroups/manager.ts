@@ -7,10 +7,9 @@
 import * as path from 'path';
 import type { LinuxResources } from '@tsrt/oci-spec';
 import { libc, type Sys } from '@tsrt/libc';
-import { assembleDeviceFilter, attachDeviceFilter } from './bpf';
 import { realFs, type CgroupFs } from './fs';
 import { detectHierarchies, hierarchyDir, parseProcCgroup, resolveInnerPath, type Hierarchies } from './paths';
-import { statsV1, statsV2, type RuncStats } from './stats';
+import type { RuncStats } from './stats';
 import { deviceState, translateV1, translateV2 } from './translate';
 import { CgroupError, type CgroupDescription, type CgroupWrite, type FreezerState } from './types';
 
@@ -341,6 +340,7 @@ export class V1Manager extends BaseManager {
   }
 
   stats(): RuncStats {
+    const { statsV1 } = require('./stats') as typeof import('./stats');
     return statsV1(this.fs, this.description.paths);
   }
 
@@ -402,7 +402,11 @@ export class V2Manager extends BaseManager {
       read: (f) => this.read(this.dir, f),
     });
     const devices = deviceState(resources);
-    if (devices) attachDeviceFilter(this.sys, this.dir, assembleDeviceFilter(devices));
+    if (devices) {
+      // Loaded on demand: only v2 needs it, and create should load as little as possible.
+      const { assembleDeviceFilter, attachDeviceFilter } = require('./bpf') as typeof import('./bpf');
+      attachDeviceFilter(this.sys, this.dir, assembleDeviceFilter(devices));
+    }
     this.apply(t.writes, () => this.dir);
     return t.warnings;
   }
@@ -450,6 +454,7 @@ export class V2Manager extends BaseManager {
   }
 
   stats(): RuncStats {
+    const { statsV2 } = require('./stats') as typeof import('./stats');
     return statsV2(this.fs, this.dir, this.pids().length);
   }
 
