@@ -66,6 +66,9 @@ export function removeContainerCgroups(desc: CgroupDescription | undefined, deps
   if (!desc) return;
   const m = openCgroupManager(desc, deps);
   if (!m.exists()) return;
+  // A cgroup that existed before the container (a shared cgroupsPath) is neither emptied nor removed.
+  const ours = Object.values(desc.paths).some((p) => desc.created.includes(p));
+  if (!ours) return;
   const sleep = deps.sleep ?? sleepSync;
   if (m.pids().length) {
     m.killAll(9);

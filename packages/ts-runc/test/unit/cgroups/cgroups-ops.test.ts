@@ -86,4 +86,16 @@ describe('lifecycle glue on an in-memory v1 tree', () => {
     ]);
     expect(mfs.exists('/cg/pids/c3')).toBe(false);
   });
+
+  test('a cgroup that existed before the container is neither emptied nor removed', () => {
+    const mfs = tree();
+    for (const c of ['memory', 'freezer', 'pids', 'devices']) mfs.mkdirp(`/cg/${c}/shared`);
+    mfs.files.set('/cg/pids/shared/cgroup.procs', '77\n');
+    const fake = new FakeSys();
+    const cg = setupContainerCgroups('c4', { linux: { cgroupsPath: '/shared' } }, { fs: mfs, sys: fake.sys, hierarchies, ownCgroup: {}, sleep: () => undefined });
+    expect(cg.description.created).toEqual([]);
+    removeContainerCgroups(cg.description, { fs: mfs, sys: fake.sys, sleep: () => undefined });
+    expect(fake.named('kill')).toEqual([]);
+    expect(mfs.exists('/cg/pids/shared')).toBe(true);
+  });
 });
