@@ -3,10 +3,8 @@ import * as path from 'path';
 import type { Spec } from '@tsrt/oci-spec';
 import { RuntimeError } from '../errors';
 
-type Validate = (kind: string, doc: unknown) => { ok: true } | { ok: false; errors: string[] };
-
-/** Read and validate BUNDLE/config.json against schemas/ (ajv); the error names the JSON path. */
-export function loadConfig(bundle: string): Spec {
+/** Read BUNDLE/config.json as JSON (no schema check yet: see validateConfig). */
+export function readConfig(bundle: string): unknown {
   const file = path.join(bundle, 'config.json');
   let text: string;
   try {
@@ -18,18 +16,24 @@ export function loadConfig(bundle: string): Spec {
     if (code === 'ENOENT') throw new RuntimeError(`open ${file}: no such file or directory`);
     throw new RuntimeError(`open ${file}: ${code ?? e}`);
   }
-  let spec: unknown;
+  let doc: unknown;
   try {
-    spec = JSON.parse(text);
+    doc = JSON.parse(text);
   } catch (e) {
     throw new RuntimeError(`${file}: invalid JSON: ${(e as Error).message}`);
   }
-  const validate = (require('@tsrt/oci-spec') as { validate?: Validate }).validate;
-  if (validate) {
-    const r = validate('config', spec);
-    if (!r.ok) throw new RuntimeError(`config.json: ${r.errors[0]}`);
-  } else if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
-    throw new RuntimeError('config.json: must be a JSON object');
-  }
-  return spec as Spec;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new RuntimeError('config.json: must be a JSON object');
+  return doc;
+}
+
+/** Validate against schemas/ (ajv, generated at build time); the error names the JSON path. */
+export function validateConfig(doc: unknown): Spec {
+  const { validate } = require('@tsrt/oci-spec') as typeof import('@tsrt/oci-spec');
+  const r = validate('config', doc);
+  if (!r.ok) throw new RuntimeError(`config.json: ${r.errors[0]}`);
+  return doc as Spec;
+}
+
+export function loadConfig(bundle: string): Spec {
+  return validateConfig(readConfig(bundle));
 }

@@ -12,7 +12,8 @@ import { spawnStage2, stage2Script, readLastCap } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
 import { stage2Fds } from '../init/fds';
 import type { Context } from './context';
-import { loadConfig } from './config';
+import { readConfig, validateConfig } from './config';
+import { planNamespaces } from '../plan/namespaces';
 
 export interface CreateOptions {
   id: string;
@@ -48,30 +49,27 @@ export function create(ctx: Context, opts: CreateOptions): Created {
   const { sys, store } = ctx;
   const id = validateId(opts.id);
   const bundle = path.resolve(opts.bundle);
-  const spec: Spec = loadConfig(bundle);
-  if (spec.process?.terminal && !opts.consoleSocket) {
+  const raw = readConfig(bundle) as Spec;
+  const terminal = raw.process?.terminal === true;
+  if (terminal && !opts.consoleSocket) {
     throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
   }
-  if (!spec.process?.terminal && opts.consoleSocket) {
+  if (!terminal && opts.consoleSocket) {
     throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
   }
-  const { plan, namespaces, rootfs } = compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), warn: (m) => ctx.log.warn(m) });
-  try {
-    if (!fs.statSync(rootfs).isDirectory()) throw new Error('not a directory');
-  } catch (e) {
-    throw new RuntimeError(`root.path: rootfs ${rootfs} is not a directory${(e as NodeJS.ErrnoException).code ? ': ' + (e as NodeJS.ErrnoException).code : ''}`);
-  }
+  // Only the namespaces are needed to spawn stage 2: its Node start-up then overlaps with the
+  // schema check and plan compilation here. Any error below kills it and cleans up.
+  const namespaces = planNamespaces(Array.isArray(raw.linux?.namespaces) ? raw.linux?.namespaces : undefined);
 
   const lock = store.reserve(id);
   const state: ContainerState = {
-    ociVersion: spec.ociVersion,
+    ociVersion: String(raw.ociVersion),
     id,
     pid: 0,
     bundle,
-    rootfs,
+    rootfs: '',
     created: new Date().toISOString(),
-    annotations: spec.annotations,
-    config: spec,
+    config: null,
     creating: true,
   };
   const opened: number[] = [];
@@ -114,6 +112,16 @@ export function create(ctx: Context, opts: CreateOptions): Created {
       [...namespaces.create, ...namespaces.join.map((j) => j.type)].map((t) => [t, `/proc/${pid}/ns/${NS_PROC_NAME[t]}`]),
     );
     store.save(state);
+
+    const spec = validateConfig(raw);
+    const { plan, rootfs } = compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), warn: (m) => ctx.log.warn(m) });
+    try {
+      if (!fs.statSync(rootfs).isDirectory()) throw new Error('not a directory');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new RuntimeError(`root.path: rootfs ${rootfs} is not a directory${code ? ': ' + code : ''}`);
+    }
+    Object.assign(state, { rootfs, config: spec, annotations: spec.annotations });
 
     const ch = new SyncChannel(sys, parentEnd);
     ch.send({ type: 'plan', plan });

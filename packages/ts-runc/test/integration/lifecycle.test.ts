@@ -1,0 +1,275 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawn } from 'child_process';
+import { TS_RUNC, makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
+
+jest.setTimeout(60000);
+
+let rt: Runtime;
+const bundles: Bundle[] = [];
+function bundle(args: string[], edit?: (c: any) => void): Bundle {
+  const b = makeBundle(args, edit);
+  bundles.push(b);
+  return b;
+}
+
+beforeAll(() => {
+  rt = runtime();
+});
+afterAll(() => {
+  rt.cleanup();
+  bundles.forEach(removeBundle);
+});
+
+function runIn(args: string[], edit?: (c: any) => void) {
+  const b = bundle(args, edit);
+  return rt.run(['run', '-b', b.dir, uniqueId()]);
+}
+
+describe('inside the container', () => {
+  test('the process is pid 1 of its own pid namespace', () => {
+    const r = runIn(['sh', '-c', 'echo $$; ls /proc | grep -c "^[0-9]"']);
+    expect(r.stderr).toBe('');
+    const [pid, count] = r.stdout.trim().split('\n');
+    expect(pid).toBe('1');
+    expect(Number(count)).toBeLessThanOrEqual(3);
+    expect(r.status).toBe(0);
+  });
+
+  test('hostname and domainname come from the config', () => {
+    const r = runIn(['sh', '-c', 'hostname; cat /proc/sys/kernel/domainname'], (c) => {
+      c.hostname = 'box-under-test';
+      c.domainname = 'example.test';
+    });
+    expect(r.stdout.trim().split('\n')).toEqual(['box-under-test', 'example.test']);
+  });
+
+  test('own mount table with /proc, /dev/pts, /sys and no host mounts', () => {
+    const r = runIn(['cat', '/proc/self/mountinfo']);
+    const targets = r.stdout.trim().split('\n').map((l) => l.split(' ')[4]);
+    expect(targets).toEqual(expect.arrayContaining(['/', '/proc', '/dev', '/dev/pts', '/dev/shm', '/sys']));
+    expect(targets).not.toContain('/work');
+  });
+
+  test('readonly root refuses writes; a writable root accepts them', () => {
+    const ro = runIn(['sh', '-c', 'touch /probe && echo wrote || echo refused'], (c) => (c.root.readonly = true));
+    expect(ro.stdout.trim()).toBe('refused');
+    const rw = runIn(['sh', '-c', 'touch /probe && echo wrote || echo refused']);
+    expect(rw.stdout.trim()).toBe('wrote');
+  });
+
+  test('env, cwd, uid, gid, additional gids and umask are as configured', () => {
+    const r = runIn(['sh', '-c', 'echo "$FOO|$(pwd)|$(id -u)|$(id -g)|$(id -G)|$(umask)|$HOME"'], (c) => {
+      c.process.env.push('FOO=bar=baz');
+      c.process.cwd = '/home/user';
+      c.process.user = { uid: 1000, gid: 1000, additionalGids: [100], umask: 0o027 };
+    });
+    expect(r.stdout.trim()).toBe('bar=baz|/home/user|1000|1000|1000 100|0027|/home/user');
+  });
+
+  test('a cwd that does not exist is created', () => {
+    const r = runIn(['pwd'], (c) => (c.process.cwd = '/does/not/exist'));
+    expect(r.stdout.trim()).toBe('/does/not/exist');
+  });
+
+  test('default devices and /dev symlinks exist', () => {
+    const r = runIn(['sh', '-c', 'for d in null zero full random urandom tty; do [ -c /dev/$d ] && echo $d; done; readlink /dev/fd; readlink /dev/ptmx']);
+    expect(r.stdout.trim().split('\n')).toEqual(['null', 'zero', 'full', 'random', 'urandom', 'tty', '/proc/self/fd', 'pts/ptmx']);
+  });
+
+  test('masked and readonly paths', () => {
+    const r = runIn(['sh', '-c', 'cat /proc/kcore | wc -c; echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo writable || echo ro']);
+    expect(r.stdout.trim().split('\n')).toEqual(['0', 'ro']);
+  });
+
+  test('capabilities as configured', () => {
+    const r = runIn(['grep', 'CapEff', '/proc/self/status']);
+    // CAP_AUDIT_WRITE(29), CAP_KILL(5), CAP_NET_BIND_SERVICE(10) from the spec defaults
+    expect(r.stdout.trim()).toBe('CapEff:\t0000000020000420');
+  });
+
+  test('rlimits and no_new_privs', () => {
+    const r = runIn(['sh', '-c', 'ulimit -n; grep NoNewPrivs /proc/self/status']);
+    expect(r.stdout.trim().split('\n')).toEqual(['1024', 'NoNewPrivs:\t1']);
+  });
+
+  test('no runtime fd reaches the container', () => {
+    const r = runIn(['ls', '/proc/self/fd']);
+    expect(r.stdout.trim().split('\n').sort()).toEqual(['0', '1', '2', '3']); // 3: ls's own directory fd
+  });
+});
+
+describe('exit codes', () => {
+  test('exit status is propagated', () => {
+    expect(runIn(['sh', '-c', 'exit 42']).status).toBe(42);
+  });
+  test('a signal from outside becomes 128+signal', async () => {
+    const b = bundle(['sleep', '1000']);
+    const id = uniqueId('sig');
+    const child = spawn(TS_RUNC, ['--root', rt.root, 'run', '-b', b.dir, id], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 200 && rt.run(['state', id]).status !== 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(rt.run(['kill', id, 'KILL']).status).toBe(0);
+    expect(await exited).toBe(137);
+    expect(rt.ids()).not.toContain(id);
+  });
+
+  test('SIGTERM to a foreground run is forwarded to the container', async () => {
+    const b = bundle(['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.05; done']);
+    const id = uniqueId('fwd');
+    const child = spawn(TS_RUNC, ['--root', rt.root, 'run', '-b', b.dir, id], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 200 && JSON.parse(rt.run(['state', id]).stdout || '{}').status !== 'running'; i++) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(7);
+  });
+  test('a missing executable fails create with Go\'s text', () => {
+    const r = runIn(['/no/such/binary']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('no such file or directory');
+    const p = runIn(['nosuchcommand']);
+    expect(p.stderr).toContain('executable file not found in $PATH');
+  });
+});
+
+describe('lifecycle', () => {
+  test('create, state, start, kill, delete round trip', () => {
+    const b = bundle(['sleep', '1000']);
+    const id = uniqueId('rt');
+    const pidFile = path.join(b.dir, 'pid');
+    let r = rt.run(['create', '-b', b.dir, '--pid-file', pidFile, id]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const created = JSON.parse(rt.run(['state', id]).stdout);
+    expect(created).toMatchObject({ id, status: 'created', bundle: b.dir, rootfs: path.join(b.dir, 'rootfs') });
+    expect(fs.readFileSync(pidFile, 'utf8')).toBe(String(created.pid));
+    expect(created.ociVersion).toBeDefined();
+    expect(new Date(created.created).getTime()).toBeGreaterThan(0);
+
+    expect(rt.run(['start', id]).status).toBe(0);
+    expect(JSON.parse(rt.run(['state', id]).stdout).status).toBe('running');
+    r = rt.run(['start', id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('cannot start an already running container');
+    r = rt.run(['delete', id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`cannot delete container ${id} that is not stopped: running`);
+
+    expect(rt.run(['kill', id, 'KILL']).status).toBe(0);
+    for (let i = 0; i < 100 && JSON.parse(rt.run(['state', id]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    const stopped = JSON.parse(rt.run(['state', id]).stdout);
+    expect(stopped.status).toBe('stopped');
+    expect(stopped.pid).toBe(0);
+    r = rt.run(['kill', id]);
+    expect(r.stderr).toContain('container not running');
+    expect(rt.run(['delete', id]).status).toBe(0);
+    r = rt.run(['state', id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('container does not exist');
+    expect(rt.ids()).not.toContain(id);
+  });
+
+  test('run -d detaches; list shows it; delete -f removes it', () => {
+    const b = bundle(['sleep', '1000']);
+    const id = uniqueId('det');
+    expect(rt.run(['run', '-d', '-b', b.dir, id]).status).toBe(0);
+    const list = JSON.parse(rt.run(['list', '-f', 'json']).stdout);
+    expect(list.find((c: any) => c.id === id)).toMatchObject({ status: 'running' });
+    expect(rt.run(['list', '-q']).stdout.split('\n')).toContain(id);
+    expect(rt.run(['list']).stdout).toMatch(/^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\n/);
+    expect(rt.run(['delete', '-f', id]).status).toBe(0);
+    expect(rt.ids()).not.toContain(id);
+  });
+
+  test('delete of a created container kills its init', () => {
+    const b = bundle(['sleep', '1000']);
+    const id = uniqueId('cr');
+    rt.run(['create', '-b', b.dir, id]);
+    const pid = JSON.parse(rt.run(['state', id]).stdout).pid;
+    expect(rt.run(['delete', id]).status).toBe(0);
+    expect(fs.existsSync(`/proc/${pid}/stat`) && !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z')).toBe(false);
+  });
+
+  test('kill accepts names with and without SIG and numbers', () => {
+    const b = bundle(['sh', '-c', 'trap "echo got-usr1 > /tmp/sig" USR1; trap "exit 3" TERM; while :; do sleep 0.05; done']);
+    const id = uniqueId('sig');
+    rt.run(['run', '-d', '-b', b.dir, id]);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    expect(rt.run(['kill', id, 'SIGUSR1']).status).toBe(0);
+    expect(rt.run(['kill', id, 'usr1']).status).toBe(0);
+    expect(rt.run(['kill', id, '10']).status).toBe(0);
+    const bad = rt.run(['kill', id, 'NOTASIGNAL']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('unknown signal');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    expect(fs.readFileSync(path.join(b.dir, 'rootfs/tmp/sig'), 'utf8').trim()).toBe('got-usr1');
+    rt.run(['delete', '-f', id]);
+  });
+});
+
+describe('errors leave nothing behind', () => {
+  test('missing bundle', () => {
+    const id = uniqueId('nb');
+    const r = rt.run(['create', '-b', '/nonexistent/bundle', id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('/nonexistent/bundle');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(rt.ids()).not.toContain(id);
+  });
+
+  test('invalid config field is named', () => {
+    const b = bundle(['true'], (c) => (c.process.args = 'true'));
+    const id = uniqueId('bad');
+    const r = rt.run(['create', '-b', b.dir, id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('process.args');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(rt.ids()).not.toContain(id);
+  });
+
+  test('a failing mount is reported and cleaned up', () => {
+    const b = bundle(['true'], (c) => c.mounts.push({ destination: '/mnt', type: 'bind', source: '/nonexistent-src', options: ['bind'] }));
+    const id = uniqueId('mnt');
+    const r = rt.run(['create', '-b', b.dir, id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('/mnt');
+    expect(r.stderr).toContain('ENOENT');
+    expect(rt.ids()).not.toContain(id);
+  });
+
+  test('duplicate id', () => {
+    const b = bundle(['sleep', '100']);
+    const id = uniqueId('dup');
+    expect(rt.run(['create', '-b', b.dir, id]).status).toBe(0);
+    const r = rt.run(['create', '-b', b.dir, id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('container with given ID already exists');
+    expect(JSON.parse(rt.run(['state', id]).stdout).status).toBe('created');
+    rt.run(['delete', '-f', id]);
+  });
+
+  test('operations on a missing container', () => {
+    for (const cmd of [['state'], ['start'], ['kill'], ['delete']]) {
+      const r = rt.run([...cmd, 'nope']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('container does not exist');
+    }
+    expect(rt.run(['delete', '-f', 'nope']).status).toBe(0);
+  });
+
+  test('--log with json format writes runc-style lines', () => {
+    const log = path.join(rt.root, '..', `log-${process.pid}.json`);
+    const r = rt.run(['--log', log, '--log-format', 'json', 'state', 'nope']);
+    expect(r.stderr.trim()).toBe('container does not exist');
+    const line = JSON.parse(fs.readFileSync(log, 'utf8').trim().split('\n').pop() as string);
+    expect(line).toEqual({ level: 'error', msg: 'container does not exist', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+    fs.rmSync(log, { force: true });
+  });
+
+  test('invalid container id', () => {
+    const b = bundle(['true']);
+    const r = rt.run(['create', '-b', b.dir, 'a/b']);
+    expect(r.stderr).toContain('invalid container ID format');
+  });
+});
