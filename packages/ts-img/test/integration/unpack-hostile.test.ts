@@ -198,6 +198,18 @@ const cases: Case[] = [
     spec: { layers: [{ entries: [{ name: 'x', data: 'x' }], compression: 'gzip', mediaType: 'application/x-evil' }] },
   },
   { name: 'truncated tar stream', expect: /unexpected end of archive/, spec: { layers: [{ tar: tarBuffer([{ name: 'big', data: Buffer.alloc(4096, 1) }]).subarray(0, 2048), compression: 'gzip' }] } },
+  {
+    name: 'dir replaced by a symlink within one layer, then written through (node-tar CVE-2021-32803)', expect: 'ok',
+    layers: [[...inRoot(), { name: 'a/', type: 'dir' }, { name: 'a/x', data: 'x' }, { name: 'a', type: 'symlink', linkname: C() }, { name: 'a/y', data: 'y' }]],
+    check: (r) => {
+      expect(fs.readFileSync(path.join(r, C(), 'y'), 'utf8')).toBe('y');
+      expect(fs.readlinkSync(path.join(r, 'a'))).toBe(C());
+    },
+  },
+  {
+    name: 'the same with the symlink dangling inside the rootfs', expect: /dangling symlink/,
+    layers: [[{ name: 'a/', type: 'dir' }, { name: 'a/x', data: 'x' }, { name: 'a', type: 'symlink', linkname: C() }, { name: 'a/y', data: 'y' }]],
+  },
   { name: 'oversized PAX header', layers: [[{ name: 'x', data: 'x', pax: { comment: 'c'.repeat(2 << 20) } }]], expect: /too large/ },
   { name: 'whiteout name used as a parent directory', layers: [[{ name: '.wh.x/y', data: 'y' }]], expect: /whiteout name used as a directory/ },
 ];
