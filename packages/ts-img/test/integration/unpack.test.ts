@@ -266,7 +266,7 @@ describe('CLI', () => {
   });
   test('--uid-map/--gid-map shift ownership and add a user namespace', () => {
     const b = bundle();
-    const r = run('unpack', '-q', `${imgs.layout}:full`, b, '--uid-map', '0:100000:65536', '--gid-map', '0:200000:65536');
+    const r = run('unpack', '-q', '--uid-map', '0:100000:65536', '--gid-map', '0:200000:65536', `${imgs.layout}:full`, b);
     expect(r.stderr).toBe('');
     const t = dumpTree(path.join(b, 'rootfs'));
     expect(t['home/app/secret']).toMatchObject({ uid: 101234, gid: 202345 });

@@ -9,8 +9,8 @@ interface Args {
   image?: string;
   platform?: string;
   rootless?: boolean;
-  uidMap?: string[];
-  gidMap?: string[];
+  uidMap?: string | string[];
+  gidMap?: string | string[];
   quiet?: boolean;
 }
 
@@ -24,8 +24,8 @@ export const unpackCommand: Command<Args> = {
       .option('image', { type: 'string', describe: 'image source (then the only positional is the bundle)' })
       .option('platform', { type: 'string', describe: 'os/arch[/variant] to select from an index (default: the host)' })
       .option('rootless', { type: 'boolean', default: false, describe: 'produce a rootless bundle (user namespace, no network ns)' })
-      .option('uid-map', { type: 'string', array: true, describe: 'containerID:hostID:size (repeatable): shift file ownership' })
-      .option('gid-map', { type: 'string', array: true, describe: 'containerID:hostID:size (repeatable)' })
+      .option('uid-map', { type: 'string', requiresArg: true, describe: 'containerID:hostID:size (repeatable): shift file ownership' })
+      .option('gid-map', { type: 'string', requiresArg: true, describe: 'containerID:hostID:size (repeatable)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' }) as any,
   run: async (a) => {
     let source = a.source;
@@ -43,8 +43,9 @@ export const unpackCommand: Command<Args> = {
     const r = await unpack(src.source, bundle, {
       platform: a.platform,
       rootless: a.rootless,
-      uidMap: (a.uidMap ?? []).map((s) => parseIdMap(s, 'uid-map')),
-      gidMap: (a.gidMap ?? []).map((s) => parseIdMap(s, 'gid-map')),
+      // repeated options arrive as an array (not `array: true`, which would swallow the positionals)
+      uidMap: ([] as string[]).concat(a.uidMap ?? []).map((s) => parseIdMap(s, 'uid-map')),
+      gidMap: ([] as string[]).concat(a.gidMap ?? []).map((s) => parseIdMap(s, 'gid-map')),
       quiet: a.quiet,
     });
     recordUnpackOrigin(r.bundle, src, r.manifestDigest);
