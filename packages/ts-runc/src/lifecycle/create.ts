@@ -14,6 +14,8 @@ import { stage2Fds } from '../init/fds';
 import type { Context } from './context';
 import { readConfig, validateConfig } from './config';
 import { planNamespaces } from '../plan/namespaces';
+import { setupContainerCgroups, joinContainerCgroups, removeContainerCgroups } from '../cgroups/container';
+import type { CgroupDescription } from '../cgroups/types';
 
 export interface CreateOptions {
   id: string;
@@ -122,6 +124,10 @@ export function create(ctx: Context, opts: CreateOptions): Created {
       throw new RuntimeError(`root.path: rootfs ${rootfs} is not a directory${code ? ': ' + code : ''}`);
     }
     Object.assign(state, { rootfs, config: spec, annotations: spec.annotations });
+    const cg = setupContainerCgroups(id, spec, { systemd: ctx.systemdCgroup });
+    state.cgroup = cg.description;
+    cg.warnings.forEach((w) => ctx.log.warn(w));
+    store.save(state);
 
     const ch = new SyncChannel(sys, parentEnd);
     ch.send({ type: 'plan', plan });
@@ -130,6 +136,8 @@ export function create(ctx: Context, opts: CreateOptions): Created {
       if (!msg) throw new RuntimeError('container init exited before it was ready');
       if (msg.type === 'error') throw new RuntimeError(msg.message);
       if (msg.type === 'cgroup') {
+        // Joined only now: Node's start-up memory stays charged outside the container's limit.
+        if (state.cgroup) joinContainerCgroups(state.cgroup as CgroupDescription, pid);
         ch.send({ type: 'cgroup-done' });
         continue;
       }
@@ -146,6 +154,13 @@ export function create(ctx: Context, opts: CreateOptions): Created {
         sys.waitpid(pid, 0);
       } catch {
         /* already gone */
+      }
+    }
+    if (state.cgroup) {
+      try {
+        removeContainerCgroups(state.cgroup as CgroupDescription);
+      } catch (ce) {
+        ctx.log.warn(messageOf(ce));
       }
     }
     store.remove(id);
