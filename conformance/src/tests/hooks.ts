@@ -46,11 +46,16 @@ function hooked(t: TestContext, script = 'sleep 1000', which = ['prestart', 'cre
 }
 
 /** A file a hook should have written; a clear failure when it did not. */
-function hookFile(p: string): string {
-  try {
-    return fs.readFileSync(p, 'utf8');
-  } catch {
-    return fail(`the hook did not run (${path.basename(p)} was not written)`);
+function hookFile(p: string, waitMs = 0): string {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const text = fs.readFileSync(p, 'utf8');
+      if (text !== '' || Date.now() >= deadline) return text;
+    } catch {
+      if (Date.now() >= deadline) return fail(`the hook did not run (${path.basename(p)} was not written)`);
+    }
+    sleepMs(20);
   }
 }
 
@@ -73,6 +78,19 @@ test(LC, 'start runs startContainer then poststart before it returns', (t) => {
   h.c.mustCreate();
   h.c.mustStart();
   eq(h.log(), ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart'], 'hooks run by create + start');
+});
+
+test(LC, 'poststart runs after the user-specified program has been executed', (t) => {
+  const c = new Container(t, ['/bin/sh', '-c', 'sleep 1000']);
+  const out = path.join(c.dir, 'exe-at-poststart');
+  // The hook reads the container pid from the state on stdin and records what that process runs.
+  c.config.hooks = {
+    poststart: [{ path: '/bin/sh', args: ['sh', '-c', `pid=$(sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p'); readlink /proc/$pid/exe > ${out}`] }],
+  };
+  c.mustCreate();
+  c.mustStart();
+  const exe = hookFile(out, 3000).trim();
+  ok(exe.endsWith('/bin/busybox'), `at poststart the container process was running ${JSON.stringify(exe)}, not the user program (/bin/busybox)`);
 });
 
 test(LC, 'poststop hooks run on delete, before delete returns', (t) => {
@@ -162,7 +180,8 @@ test(H, 'startContainer resolves and runs in the container namespace', (t) => {
   const pid = h.c.mustState().pid as number;
   const cns = fs.readlinkSync(`/proc/${pid}/ns/mnt`);
   h.c.mustStart();
-  eq(hookFile(path.join(h.dir, 'mntns-startContainer')).trim(), cns, 'startContainer mount namespace');
+  // Only the namespace is checked here (ordering has its own test): wait for the hook to finish.
+  eq(hookFile(path.join(h.dir, 'mntns-startContainer'), 5000).trim(), cns, 'startContainer mount namespace');
 });
 
 test(H, 'poststart and poststop run in the runtime namespace', (t) => {
