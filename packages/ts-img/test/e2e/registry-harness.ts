@@ -181,6 +181,8 @@ export interface TestProxy {
   corruptBlob(digest: string): void;
   /** Answer 500 to the next n requests matching. */
   failNext(pattern: RegExp, n: number): void;
+  /** Drop Range headers before forwarding (a server that ignores Range). */
+  ignoreRange(on: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -191,6 +193,7 @@ export async function startProxy(target: string): Promise<TestProxy> {
   const cuts = new Map<string, number>();
   const corrupt = new Set<string>();
   const fails: Array<{ re: RegExp; n: number }> = [];
+  let dropRange = false;
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
     requests.push({ method: req.method ?? '', url, range: req.headers.range });
@@ -201,7 +204,9 @@ export async function startProxy(target: string): Promise<TestProxy> {
       res.writeHead(500, { 'Content-Type': 'text/plain' }).end('injected failure');
       return;
     }
-    const up = http.request({ host: thost, port: Number(tport), method: req.method, path: url, headers: req.headers }, (ures) => {
+    const fwdHeaders = { ...req.headers };
+    if (dropRange) delete fwdHeaders.range;
+    const up = http.request({ host: thost, port: Number(tport), method: req.method, path: url, headers: fwdHeaders }, (ures) => {
       const m = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(url.split('?')[0]);
       const digest = req.method === 'GET' && m ? m[1] : undefined;
       res.writeHead(ures.statusCode ?? 502, ures.headers);
@@ -247,6 +252,9 @@ export async function startProxy(target: string): Promise<TestProxy> {
     cutBlob: (d, n) => cuts.set(d, n),
     corruptBlob: (d) => corrupt.add(d),
     failNext: (re, n) => fails.push({ re, n }),
+    ignoreRange: (on) => {
+      dropRange = on;
+    },
     stop: () =>
       new Promise<void>((r) => {
         server.closeAllConnections?.();

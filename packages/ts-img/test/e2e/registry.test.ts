@@ -167,6 +167,24 @@ d('registry without auth', () => {
     }
   });
 
+  test('a server that ignores Range: the download restarts from zero and still verifies', async () => {
+    const proxy = await startProxy(reg.host);
+    try {
+      await push(src, img.manifest, `${reg.host}/norange/x:v1`);
+      const big = img.layers[1];
+      proxy.cutBlob(big.digest, 1 << 20);
+      proxy.ignoreRange(true);
+      const store = await Layout.open(mk('store-'), { create: true });
+      await pull(`${proxy.host}/norange/x:v1`, store, { backoffMs: 10 });
+      expectSameImage(src, store, img);
+      const gets = proxy.requests.filter((q) => q.method === 'GET' && q.url.endsWith(big.digest));
+      expect(gets.length).toBe(2);
+      expect(gets[1].range).toMatch(/^bytes=[1-9]/); // asked for a range, got the whole blob
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('a blob with the wrong digest is rejected and nothing is tagged', async () => {
     const proxy = await startProxy(reg.host);
     try {
