@@ -187,6 +187,17 @@ test(L, 'the process exiting by itself moves the container to "stopped"', (t) =>
   eq(s?.status, 'stopped', 'status after exit');
 });
 
+test(L, 'a container process killed from outside the runtime is reported "stopped"', (t) => {
+  const c = sleeper(t, 'echo ready; exec sleep 1000');
+  c.mustCreate();
+  c.mustStart();
+  ok(waitOutput(c, 'ready'), 'the container did not start its program');
+  const pid = c.mustState().pid as number;
+  process.kill(pid, 'SIGKILL');
+  const s = c.waitStatus('stopped', 5000);
+  eq(s?.status, 'stopped', 'status after the host killed the process');
+});
+
 test(L, 'delete undoes create: the container cgroup is removed', (t) => {
   const c = sleeper(t, 'true');
   c.config.linux.resources.pids = { limit: 64 };
