@@ -18,6 +18,10 @@ export const pushCommand: Command = {
     const { clientOptions, resolveImageArg } = await import('../../store/args');
     const { parseReference, stripTransport } = await import('../../registry/reference');
     const img = await resolveImageArg(String(a.image), a);
+    if (!a.dest && !img.name.includes('/')) {
+      const { UserError } = await import('../errors');
+      throw new UserError(`push: "${img.name}" is not a registry reference; say where to push (ts-img push IMAGE HOST/REPO:TAG)`);
+    }
     const dest = a.dest ? String(a.dest) : img.name;
     parseReference(stripTransport(dest)); // validate early
     const r = await push(img.layout, img.descriptor, dest, {
