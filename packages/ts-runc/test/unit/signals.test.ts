@@ -1,0 +1,8 @@
+import { parseSignal } from '../../src/lifecycle/signals';
+
+test.each([
+  ['TERM', 15], ['SIGTERM', 15], ['sigkill', 9], ['9', 9], ['usr1', 10], ['RTMIN', 34], ['SIGRTMIN+3', 37], ['RTMAX', 64], ['RTMAX-1', 63],
+])('%s is signal %d', (s, n) => expect(parseSignal(s)).toBe(n));
+
+test('default is SIGTERM', () => expect(parseSignal(undefined)).toBe(15));
+test.each(['FOO', '0', '65', 'SIGRTMIN+40'])('%s is refused', (s) => expect(() => parseSignal(s)).toThrow('unknown signal'));

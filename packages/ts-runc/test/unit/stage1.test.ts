@@ -1,0 +1,32 @@
+import { FakeSys, CLONE_FS, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUTS } from '@tsrt/libc';
+import { spawnStage2 } from '../../src/spawn/stage1';
+
+test('stage 1 unshares on the calling thread, spawns, and restores every namespace it touched', () => {
+  const fake = new FakeSys();
+  let nextFd = 10;
+  fake.respond('open', () => nextFd++).respond('posixSpawn', () => 4242);
+  const pid = spawnStage2(fake.sys, {
+    namespaces: { create: ['mount', 'pid', 'uts', 'cgroup'], join: [{ type: 'network', path: '/proc/77/ns/net' }] },
+    argv: ['node', 'init.js'],
+    fds: [[0, 0]],
+    setsid: true,
+  });
+  expect(pid).toBe(4242);
+  const names = fake.calls.map((c) => c.name);
+  expect(names.indexOf('unshare')).toBeLessThan(names.indexOf('posixSpawn'));
+  expect(fake.named('unshare')[0]).toEqual([CLONE_FS]);
+  // cgroup is left to stage 2 (after it joined its cgroups)
+  expect(fake.named('unshare')[1]).toEqual([CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS]);
+  const setns = fake.named('setns');
+  expect(setns[0]).toEqual([expect.any(Number), CLONE_NEWNET]); // the join, before spawning
+  expect(setns.slice(1).map((a) => a[1]).sort()).toEqual([CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, CLONE_NEWNET, 0x02000000].sort());
+  expect(names.lastIndexOf('fchdir')).toBeGreaterThan(names.indexOf('posixSpawn'));
+  expect(fake.named('posixSpawn')[0][0]).toMatchObject({ env: [], defaultSignals: true, setsid: true });
+});
+
+test('a failing spawn still moves the thread back', () => {
+  const fake = new FakeSys();
+  fake.respond('open', () => 5).fail('posixSpawn', 'EAGAIN');
+  expect(() => spawnStage2(fake.sys, { namespaces: { create: ['pid'], join: [] }, argv: ['x'], fds: [], setsid: false })).toThrow('EAGAIN');
+  expect(fake.named('setns')).toEqual([[5, CLONE_NEWPID]]);
+});
