@@ -13,11 +13,17 @@
  * point into lower layers; directory mtimes are set after the last layer.
  */
 import * as fs from 'fs';
-import {
-  Sys, SysError, isSysError, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW,
-  AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK,
-  S_IFCHR, S_IFBLK, S_IFIFO, makedev,
-} from '@tsrt/libc';
+import * as L from '@tsrt/libc';
+import type { Sys, SysError } from '@tsrt/libc';
+
+const { isSysError, makedev } = L;
+
+// Read the constants once: re-exported module members are getters, too slow for per-entry use.
+const { O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR,
+  RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO } = L;
+const DIR_OPEN = O_PATH | O_DIRECTORY | O_CLOEXEC;
+const DIR_RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+const FILE_CREATE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 import type { TarEntry, TarHandler } from './tar';
 import { IdMapping, mapId } from './idmap';
 
@@ -149,7 +155,7 @@ export class Applier implements TarHandler {
     if (hit) return hit;
     let fd: number;
     try {
-      fd = this.sys.openat2(this.rootfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+      fd = this.sys.openat2(this.rootfd, path, DIR_OPEN, 0, DIR_RESOLVE);
     } catch (err) {
       if (isSysError(err, 'ENOENT') && create) {
         const i = path.lastIndexOf('/');
@@ -161,7 +167,7 @@ export class Applier implements TarHandler {
         }
         this.markTouched(path);
         try {
-          fd = this.sys.openat2(this.rootfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+          fd = this.sys.openat2(this.rootfd, path, DIR_OPEN, 0, DIR_RESOLVE);
         } catch (e3) {
           if (isSysError(e3, 'ENOENT')) this.fail(path, 'a parent is a dangling symlink');
           if (isSysError(e3, 'ENOTDIR')) this.fail(path, 'a parent is not a directory');
@@ -298,7 +304,7 @@ export class Applier implements TarHandler {
         break;
       case 'file': {
         const fd = this.create(pfd, name, path, () =>
-          this.sys.openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, e.mode & 0o777),
+          this.sys.openat(pfd, name, FILE_CREATE, e.mode & 0o777),
         ) as number;
         this.cur = { fd, e, path, parentMode: parent.mode };
         break;
