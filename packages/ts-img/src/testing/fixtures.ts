@@ -196,11 +196,14 @@ export function makeTestImages(dir: string): Record<string, string> {
 
   const fullPlain = buildImage(fullImage(['none', 'none', 'none']));
   writeDockerArchiveOld(fullPlain, 'test/full:latest', path.join(dir, 'docker-old.tar'), { symlinkLayer: 1 });
+  // some producers store gzip-compressed layer.tar files: detected by magic bytes
+  writeDockerArchiveOld(fullPlain, 'test/full:latest', path.join(dir, 'docker-old-gzip.tar'), { gzipLayers: true });
   writeDockerArchiveNew(fullImage(), 'test/full:latest', path.join(dir, 'docker-new.tar'));
   return {
     layout: layoutDir,
     ociArchive: path.join(dir, 'oci-archive.tar'),
     dockerOld: path.join(dir, 'docker-old.tar'),
+    dockerOldGzip: path.join(dir, 'docker-old-gzip.tar'),
     dockerNew: path.join(dir, 'docker-new.tar'),
   };
 }

@@ -141,7 +141,7 @@ export function tarDir(dir: string, out: string): void {
 }
 
 /** `docker save` before Docker 25: manifest.json, repositories, <id>/{VERSION,json,layer.tar}. */
-export function writeDockerArchiveOld(img: BuiltImage, repoTag: string, out: string, opts: { symlinkLayer?: number } = {}): void {
+export function writeDockerArchiveOld(img: BuiltImage, repoTag: string, out: string, opts: { symlinkLayer?: number; gzipLayers?: boolean } = {}): void {
   const entries: WEntry[] = [];
   const cfgHex = img.configDesc.digest.slice(7);
   const layerPaths: string[] = [];
@@ -156,10 +156,10 @@ export function writeDockerArchiveOld(img: BuiltImage, repoTag: string, out: str
       // as docker does for a layer shared with another image: layer.tar is a symlink
       const shared = createHash('sha256').update('shared' + id).digest('hex');
       entries.push({ name: `${shared}/`, type: 'dir' });
-      entries.push({ name: `${shared}/layer.tar`, data: l.tar });
+      entries.push({ name: `${shared}/layer.tar`, data: opts.gzipLayers ? zlib.gzipSync(l.tar) : l.tar });
       entries.push({ name: `${id}/layer.tar`, type: 'symlink', linkname: `../${shared}/layer.tar` });
     } else {
-      entries.push({ name: `${id}/layer.tar`, data: l.tar });
+      entries.push({ name: `${id}/layer.tar`, data: opts.gzipLayers ? zlib.gzipSync(l.tar) : l.tar });
     }
     layerPaths.push(`${id}/layer.tar`);
   });

@@ -110,7 +110,7 @@ describe('unpack the full test image', () => {
 
   test('the same tree from every source format', async () => {
     const want = comparable(t, IMPLICIT);
-    for (const src of [`${imgs.layout}:full-gzip`, imgs.ociArchive, `oci-archive:${imgs.ociArchive}:full`, imgs.dockerOld, `${imgs.dockerOld}:test/full:latest`, imgs.dockerNew, `${imgs.dockerNew}:latest`]) {
+    for (const src of [`${imgs.layout}:full-gzip`, imgs.ociArchive, `oci-archive:${imgs.ociArchive}:full`, imgs.dockerOld, `${imgs.dockerOld}:test/full:latest`, imgs.dockerOldGzip, imgs.dockerNew, `${imgs.dockerNew}:latest`]) {
       const b2 = bundle();
       await unpack(src, b2, quiet);
       expect([src, comparable(dumpTree(path.join(b2, 'rootfs')), IMPLICIT)]).toEqual([src, want]);
@@ -121,7 +121,7 @@ describe('unpack the full test image', () => {
 
   test('the same tree when decompressing on the main thread (streams, as for registry sources)', async () => {
     const want = comparable(t, IMPLICIT);
-    for (const src of [`${imgs.layout}:full`, imgs.dockerOld, imgs.ociArchive]) {
+    for (const src of [`${imgs.layout}:full`, imgs.dockerOld, imgs.dockerOldGzip, imgs.ociArchive]) {
       const b2 = bundle();
       await unpack(src, b2, { ...quiet, noWorkers: true });
       expect([src, comparable(dumpTree(path.join(b2, 'rootfs')), IMPLICIT)]).toEqual([src, want]);
