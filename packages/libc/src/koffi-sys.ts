@@ -289,6 +289,12 @@ export class KoffiSys implements Sys {
       req.fds.forEach(([, dst], i) => posixErr('posix_spawn_file_actions_adddup2', dup2(fa, high + i, dst)));
       const close = this.fn('psfa_close', 'posix_spawn_file_actions_addclose', 'int', ['void *', 'int']);
       req.fds.forEach((_, i) => posixErr('posix_spawn_file_actions_addclose', close(fa, high + i)));
+      if (req.ttyPath) {
+        const open = this.fn('psfa_open', 'posix_spawn_file_actions_addopen', 'int', ['void *', 'int', 'const char *', 'int', 'uint32']);
+        posixErr('posix_spawn_file_actions_addopen', open(fa, 0, req.ttyPath, 0o2 /* O_RDWR */, 0));
+        posixErr('posix_spawn_file_actions_adddup2', dup2(fa, 0, 1));
+        posixErr('posix_spawn_file_actions_adddup2', dup2(fa, 0, 2));
+      }
       if (req.cwd) {
         const chdir = this.fn('psfa_chdir', 'posix_spawn_file_actions_addchdir_np', 'int', ['void *', 'const char *']);
         posixErr('posix_spawn_file_actions_addchdir_np', chdir(fa, req.cwd));

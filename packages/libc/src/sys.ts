@@ -14,6 +14,11 @@ export interface SpawnRequest {
   setsid?: boolean;
   /** Working directory of the child (posix_spawn_file_actions_addchdir_np). */
   cwd?: string;
+  /**
+   * Open this terminal as fds 0-2 after the fd mapping. With setsid the open makes it the
+   * child's controlling terminal (a session leader opening a tty without O_NOCTTY acquires it).
+   */
+  ttyPath?: string;
 }
 
 export interface WaitResult {

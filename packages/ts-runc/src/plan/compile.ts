@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Spec } from '@tsrt/oci-spec';
+import type { Spec, Process } from '@tsrt/oci-spec';
 import { MS_BIND, MS_REC, MS_REMOUNT, MS_SLAVE, S_IFBLK, S_IFCHR, S_IFIFO } from '@tsrt/libc';
 import { RuntimeError } from '../errors';
 import { parseMountOptions, PROPAGATION } from './mount-options';
@@ -8,7 +8,7 @@ import { capMask } from './capabilities';
 import { planRlimits } from './rlimits';
 import { DEFAULT_DEVICES } from './defaults';
 import { planNamespaces, type NamespacePlan } from './namespaces';
-import type { InitPlan, PlannedDevice, PlannedMount, PlannedCaps } from './types';
+import type { InitPlan, PlannedDevice, PlannedMount, PlannedCaps, PlannedProcess } from './types';
 
 export interface CompileContext {
   bundle: string;
@@ -83,11 +83,31 @@ function planDevice(d: NonNullable<NonNullable<Spec['linux']>['devices']>[number
   };
 }
 
-function planCaps(spec: Spec, ctx: CompileContext): PlannedCaps | null {
-  const c = spec.process?.capabilities;
+function planCaps(proc: Process, ctx: Pick<CompileContext, 'lastCap' | 'warn'>): PlannedCaps | null {
+  const c = proc.capabilities;
   if (!c) return null;
   const f = (k: keyof typeof c) => capMask(`process.capabilities.${k}`, c[k], ctx.lastCap, ctx.warn).toString();
   return { bounding: f('bounding'), effective: f('effective'), permitted: f('permitted'), inheritable: f('inheritable'), ambient: f('ambient') };
+}
+
+/** The process part of a plan: shared by create (config.json) and exec (process.json). */
+export function planProcess(proc: Process, ctx: Pick<CompileContext, 'lastCap' | 'warn'>): PlannedProcess {
+  const user = proc.user ?? { uid: 0, gid: 0 };
+  return {
+    args: proc.args ?? [],
+    env: proc.env ?? [],
+    cwd: proc.cwd,
+    uid: user.uid,
+    gid: user.gid,
+    additionalGids: user.additionalGids ?? [],
+    umask: user.umask ?? 0o022,
+    noNewPrivileges: proc.noNewPrivileges === true,
+    caps: planCaps(proc, ctx),
+    rlimits: planRlimits(proc.rlimits),
+    oomScoreAdj: proc.oomScoreAdj ?? null,
+    terminal: proc.terminal === true,
+    consoleSize: proc.consoleSize ?? null,
+  };
 }
 
 /** Compile a validated config.json into the plan stage 2 executes. Pure but for isDir. */
@@ -121,7 +141,6 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
     rootPropagation = p;
   }
 
-  const user = proc.user ?? { uid: 0, gid: 0 };
   const plan: InitPlan = {
     rootfs,
     rootPropagation,
@@ -136,21 +155,7 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
     domainname: spec.domainname ?? null,
     sysctl: linux.sysctl ?? {},
     newCgroupNs: namespaces.create.includes('cgroup'),
-    process: {
-      args: proc.args,
-      env: proc.env ?? [],
-      cwd: proc.cwd,
-      uid: user.uid,
-      gid: user.gid,
-      additionalGids: user.additionalGids ?? [],
-      umask: user.umask ?? 0o022,
-      noNewPrivileges: proc.noNewPrivileges === true,
-      caps: planCaps(spec, ctx),
-      rlimits: planRlimits(proc.rlimits),
-      oomScoreAdj: proc.oomScoreAdj ?? null,
-      terminal: proc.terminal === true,
-      consoleSize: proc.consoleSize ?? null,
-    },
+    process: planProcess(proc, ctx),
   };
   return { plan, namespaces, rootfs };
 }
