@@ -139,6 +139,28 @@ describe('unpack the full test image', () => {
   });
 });
 
+describe('archives written by skopeo', () => {
+  test('docker-archive and oci-archive from skopeo copy give the same tree', async () => {
+    const sk = path.join(dir, 'skopeo');
+    fs.mkdirSync(sk);
+    const copy = (dst: string): void => {
+      const r = spawnSync('skopeo', ['copy', '-q', `oci:${imgs.layout}:full-gzip`, dst], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+    };
+    copy(`docker-archive:${sk}/d.tar:test/x:1`);
+    copy(`oci-archive:${sk}/o.tar:mytag`);
+    const ref = bundle();
+    await unpack(`${imgs.layout}:full-gzip`, ref, quiet);
+    const want = comparable(dumpTree(path.join(ref, 'rootfs')), IMPLICIT);
+    for (const src of [`${sk}/d.tar`, `${sk}/d.tar:test/x:1`, `${sk}/o.tar`, `${sk}/o.tar:mytag`]) {
+      const b = bundle();
+      await unpack(src, b, quiet);
+      expect([src, comparable(dumpTree(path.join(b, 'rootfs')), IMPLICIT)]).toEqual([src, want]);
+      rmrf(b);
+    }
+  });
+});
+
 describe('compared with umoci unpack', () => {
   test('same rootfs tree and config.json fields for the same image', async () => {
     const ub = bundle();
