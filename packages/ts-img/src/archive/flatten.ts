@@ -219,6 +219,7 @@ export async function exportFlattened(layout: Layout, layers: Descriptor[], out:
   const tree = await buildTree(layout, layers);
   const tw = new TarWriter();
   const done = pipeline(tw.stream, out);
+  done.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
   let entries = 0;
   try {
     const dirs: Array<[string, FsNode]> = [];

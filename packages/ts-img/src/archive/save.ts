@@ -5,10 +5,9 @@
  *    ([{Config, RepoTags, Layers}] with blobs/sha256/<hex> paths) and a legacy `repositories`
  *    file, so `docker load`, skopeo and older readers all find what they need.
  */
-import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import { TarWriter } from './tarwriter';
 import { Annotations, Descriptor, MediaType } from '@tsrt/oci-spec';
 import { UserError } from '../cli/errors';
 import { Layout } from '../store/layout';
@@ -85,31 +84,27 @@ export async function save(layout: Layout, items: SaveItem[], out: Writable, for
     const { annotations: _drop, ...rest } = desc;
     indexEntries.push(Object.keys(ann).length ? { ...rest, annotations: ann } : rest);
   }
-  const pack = tar.pack();
-  const done = pipeline(pack, out);
+  const tw = new TarWriter();
+  const done = pipeline(tw.stream, out);
+  done.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
   const mtime = new Date(0);
-  const add = (name: string, body: Buffer) =>
-    new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime, size: body.length }, body, (e) => (e ? rej(e) : res())));
-  const dir = (name: string) => new Promise<void>((res, rej) => pack.entry({ name, type: 'directory', mode: 0o755, mtime }, (e) => (e ? rej(e) : res())));
-  await add('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
-  await add('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: indexEntries })));
-  if (format === 'docker-archive') {
-    await add('manifest.json', Buffer.from(JSON.stringify(dockerEntries)));
-    if (Object.keys(repositories).length) await add('repositories', Buffer.from(JSON.stringify(repositories)));
+  try {
+    const add = (name: string, body: Buffer) => tw.addBuffer({ name, type: 'file', mode: 0o644, mtime }, body);
+    await add('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
+    await add('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: indexEntries })));
+    if (format === 'docker-archive') {
+      await add('manifest.json', Buffer.from(JSON.stringify(dockerEntries)));
+      if (Object.keys(repositories).length) await add('repositories', Buffer.from(JSON.stringify(repositories)));
+    }
+    await tw.add({ name: 'blobs/', type: 'directory', mode: 0o755, mtime });
+    const algs = new Set([...blobs].map((d) => d.split(':')[0]));
+    for (const a of algs) await tw.add({ name: `blobs/${a}/`, type: 'directory', mode: 0o755, mtime });
+    for (const d of [...blobs].sort()) await tw.addFile({ name: `blobs/${d.replace(':', '/')}`, type: 'file', mode: 0o644, mtime }, layout.blobPath(d));
+    await tw.finish();
+  } catch (e) {
+    tw.stream.destroy(e as Error);
+    await done.catch(() => undefined);
+    throw e;
   }
-  await dir('blobs/');
-  const algs = new Set([...blobs].map((d) => d.split(':')[0]));
-  for (const a of algs) await dir(`blobs/${a}/`);
-  for (const d of [...blobs].sort()) {
-    const file = layout.blobPath(d);
-    const size = fs.statSync(file).size;
-    await new Promise<void>((res, rej) => {
-      const w = pack.entry({ name: `blobs/${d.replace(':', '/')}`, mode: 0o644, mtime, size }, (e) => (e ? rej(e) : res()));
-      const r = fs.createReadStream(file, { highWaterMark: 1 << 20 });
-      r.on('error', rej);
-      r.pipe(w);
-    });
-  }
-  pack.finalize();
   await done;
 }

@@ -4,7 +4,7 @@
  * only, which corrupts binary xattrs such as security.capability).
  */
 import fs from 'node:fs';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
 
 export interface TarEntryHeader {
@@ -131,20 +131,22 @@ export class TarWriter {
 
   /** A regular file whose data comes from a file (opened O_NOFOLLOW); must not change size meanwhile. */
   async addFile(h: TarEntryHeader, path: string): Promise<void> {
-    const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const fh = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
-      const size = fs.fstatSync(fd).size;
+      const size = (await fh.stat()).size;
       await this.writeHeaders({ ...h, size }, size);
       let done = 0;
-      for await (const c of fs.createReadStream('', { fd, highWaterMark: 1 << 20, autoClose: false }) as Readable) {
-        const chunk = (c as Buffer).subarray(0, Math.max(0, size - done));
-        done += chunk.length;
-        await this.write(chunk);
+      while (done < size) {
+        const buf = Buffer.allocUnsafe(Math.min(1 << 20, size - done));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+        await this.write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
       }
       if (done < size) await this.write(Buffer.alloc(size - done)); // file shrank: keep the archive consistent
       await this.pad(size);
     } finally {
-      fs.closeSync(fd);
+      await fh.close();
     }
   }
 
