@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Descriptor, ImageConfig, MediaType, Platform } from '@tsrt/oci-spec';
 import { Layout } from '../store/layout';
 import { hostPlatform } from '../store/image';
-import { HashTap, writeGzipLayer } from './blobs';
+import { HashTap, TarCheck, writeGzipLayer } from './blobs';
 import { decompress, sniffFile } from './layerstream';
 
 export interface ImportOptions {
@@ -31,18 +31,18 @@ export async function importTarball(layout: Layout, file: string, name: string |
     let layer: Descriptor;
     let diffId: string;
     if (c === 'none') {
-      const w = await writeGzipLayer(layout, fs.createReadStream(file, { highWaterMark: 1 << 20 }));
+      const w = await writeGzipLayer(layout, fs.createReadStream(file, { highWaterMark: 1 << 20 }), 6, true);
       layer = { mediaType: MediaType.LayerGzip, digest: w.digest, size: w.size };
       diffId = w.diffId;
     } else {
-      const w = await layout.writeBlobStream(fs.createReadStream(file, { highWaterMark: 1 << 20 }));
       const tap = new HashTap();
-      await pipeline(decompress(fs.createReadStream(file), c), tap, async function* (src) {
+      await pipeline(decompress(fs.createReadStream(file), c), new TarCheck(), tap, async function* (src) {
         for await (const _ of src) {
           /* drain */
         }
       });
       diffId = tap.digest();
+      const w = await layout.writeBlobStream(fs.createReadStream(file, { highWaterMark: 1 << 20 }));
       layer = { mediaType: c === 'gzip' ? MediaType.LayerGzip : MediaType.LayerZstd, digest: w.digest, size: w.size };
     }
     const p = opts.platform ?? hostPlatform();
