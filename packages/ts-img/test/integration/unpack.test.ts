@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { unpack } from '../../src';
+import { validate } from '@tsrt/oci-spec';
 import { makeTestImages, PLATFORMS } from '../../src/testing/fixtures';
 import { buildImage, LayoutWriter } from '../../src/testing/images';
 import { dumpTree, Node, rmrf, tmpdir } from '../helpers';
@@ -106,6 +107,7 @@ describe('unpack the full test image', () => {
     expect(c.mounts.filter((m: any) => ['/data/vol', '/var/cache'].includes(m.destination)).length).toBe(2);
     expect(c.root).toEqual({ path: 'rootfs', readonly: false });
     expect(c.linux.namespaces.map((x: any) => x.type)).toEqual(['pid', 'network', 'ipc', 'uts', 'mount']);
+    expect(validate('config', c)).toEqual({ ok: true });
   });
 
   test('the same tree from every source format', async () => {

@@ -4,6 +4,7 @@ import { mapId, parseIdMap } from '../../src/layers/idmap';
 import { resolveUser } from '../../src/bundle/passwd';
 import { buildRuntimeConfig, volumeDestination } from '../../src/bundle/config';
 import { parsePlatform, platformString } from '../../src/sources/select';
+import { validate } from '@tsrt/oci-spec';
 
 describe('cleanName', () => {
   test.each([
@@ -99,6 +100,14 @@ describe('buildRuntimeConfig', () => {
     expect(s.linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'network', 'ipc', 'uts', 'mount']);
     expect(s.linux!.maskedPaths).toContain('/proc/kcore');
     expect(s.process!.rlimits).toEqual([{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }]);
+  });
+  test('generated configs pass the runtime-spec schema (default, rootless, mapped)', () => {
+    const img = { ...base, config: { User: 'app', Volumes: { '/v': {} }, ExposedPorts: { '80/tcp': {} }, Labels: { a: 'b' } } } as any;
+    const pw = 'app:x:1:2::/:/bin/sh\n';
+    const m = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    for (const o of [{}, { rootless: true }, { uidMap: m, gidMap: m }]) {
+      expect(validate('config', buildRuntimeConfig(img, { passwd: pw, group: '', ...o }))).toEqual({ ok: true });
+    }
   });
   test('Cmd alone, Entrypoint alone, neither', () => {
     const mk = (c: object) => buildRuntimeConfig({ ...base, config: c } as any, { passwd: null, group: null }).process!.args;
