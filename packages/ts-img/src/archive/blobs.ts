@@ -22,7 +22,7 @@ export class HashTap extends Transform {
 
 /** Pass-through that parses the stream as tar (headers only) and fails on anything else. */
 export class TarCheck extends Transform {
-  private parser = new TarParser({ entry: () => undefined, data: () => undefined, end: () => undefined });
+  private parser: TarParser;
   entries = 0;
   constructor() {
     super({ highWaterMark: 4 << 20 });

@@ -375,7 +375,6 @@ export class RegistryClient {
             // Server ignored Range: start over.
             this.log(`blob ${desc.digest}: server ignored Range, restarting`);
             offset = 0;
-            hash.destroy?.();
             fs.rmSync(partialPath, { force: true });
           } else if (offset > 0) {
             const cr = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));

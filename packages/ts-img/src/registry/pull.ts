@@ -94,9 +94,6 @@ async function fetchImage(
       progress.bar(short(l.digest), l.size).finish('exists');
       return;
     }
-    if (l.urls?.length && /nondistributable|foreign/.test(l.mediaType)) {
-      // Non-distributable layers are usually still served by the registry; try it and say so if not.
-    }
     const partial = layout.partialPath(l.digest);
     // One downloader per blob across processes (the partial file is shared and resumable).
     const blobLock = await lockFile(`${partial}.lock`, true, 30 * 60_000);

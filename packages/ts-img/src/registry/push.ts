@@ -10,7 +10,7 @@ import { Layout } from '../store/layout';
 import { isIndex } from '../store/image';
 import { knownSources, recordSources } from '../store/sources';
 import { ClientOptions, RegistryClient } from './client';
-import { Reference, formatReference, parseReference, stripTransport } from './reference';
+import { Reference, parseReference, stripTransport } from './reference';
 import { Progress, parallel } from './progress';
 
 export interface PushOptions extends ClientOptions {
@@ -89,4 +89,3 @@ export async function push(layout: Layout, desc: Descriptor, refInput: string, o
   }
 }
 
-export { formatReference };

@@ -8,7 +8,6 @@ import { Annotations, Descriptor, ImageIndex, MediaType } from '@tsrt/oci-spec';
 import type { ImageSource } from '../sources/types';
 import { ClientOptions, RegistryClient } from './client';
 import { Reference, formatReference, parseReference, stripTransport } from './reference';
-import { drain } from './http';
 
 export class RegistrySource implements ImageSource {
   readonly kind = 'registry';
@@ -70,4 +69,3 @@ export class RegistrySource implements ImageSource {
   }
 }
 
-export { drain };
