@@ -17,6 +17,9 @@ const NR = {
   close_range: 436,
   openat2: 437,
   bpf: 321,
+  seccomp: 317,
+  ioprio_set: 251,
+  sched_setattr: 314,
 };
 
 const SPAWN_FILE_ACTIONS_SIZE = 80;
@@ -377,6 +380,32 @@ export class KoffiSys implements Sys {
   prctl(option: number, arg2: number | bigint, arg3: number | bigint = 0, arg4 = 0, arg5 = 0): number {
     const f = this.fn('prctl', 'prctl', 'int', ['int', 'unsigned long', 'unsigned long', 'unsigned long', 'unsigned long']);
     return this.check('prctl', String(option), f(option, arg2, arg3, arg4, arg5));
+  }
+  seccomp(op: number, flags: number, filter: Buffer | null): number {
+    if (!filter) return this.check('seccomp', `op ${op}`, this.sc('seccomp0', NR.seccomp, ['uint', 'uint', 'void *'], op, flags, null)());
+    // struct sock_fprog { unsigned short len; struct sock_filter *filter; }: the program must
+    // sit in C memory (a Buffer's address cannot be written into a struct).
+    const n = filter.length / 8;
+    const mem = koffi.alloc('uint8', Math.max(filter.length, 8));
+    try {
+      Buffer.from(koffi.view(mem, filter.length)).set(filter);
+      const prog = Buffer.alloc(16);
+      prog.writeUInt16LE(n, 0);
+      prog.writeBigUInt64LE(BigInt(koffi.address(mem)), 8);
+      const f = this.fn('syscall:seccomp', 'syscall', 'long', ['long', 'uint', 'uint', 'void *']);
+      return this.check('seccomp', `op ${op}`, f(NR.seccomp, op, flags, prog));
+    } finally {
+      koffi.free(mem);
+    }
+  }
+  personality(persona: number): number {
+    return this.check('personality', '0x' + persona.toString(16), this.fn('personality', 'personality', 'int', ['ulong'])(persona));
+  }
+  ioprioSet(which: number, who: number, ioprio: number): void {
+    this.check('ioprio_set', String(ioprio), this.sc('ioprio_set', NR.ioprio_set, ['int', 'int', 'int'], which, who, ioprio)());
+  }
+  schedSetattr(pid: number, attr: Buffer, flags: number): void {
+    this.check('sched_setattr', `pid ${pid}`, this.sc('sched_setattr', NR.sched_setattr, ['int', 'void *', 'uint'], pid, attr, flags)());
   }
   resetSignals(): void {
     const act = Buffer.alloc(32); // kernel struct sigaction: handler=SIG_DFL, flags 0, restorer 0, mask 0

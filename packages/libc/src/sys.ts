@@ -99,6 +99,17 @@ export interface Sys {
   prctl(option: number, arg2: number | bigint, arg3?: number | bigint, arg4?: number, arg5?: number): number;
   /** Set every signal 1..64 (except KILL/STOP) to SIG_DFL, with raw rt_sigaction; unblock all. */
   resetSignals(): void;
+  /**
+   * seccomp(2). For SECCOMP_SET_MODE_FILTER `filter` is the BPF program (struct sock_filter[]
+   * bytes); returns the result (a listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER).
+   */
+  seccomp(op: number, flags: number, filter: Buffer | null): number;
+  /** personality(2): set the execution domain; returns the previous one. */
+  personality(persona: number): number;
+  /** ioprio_set(2). */
+  ioprioSet(which: number, who: number, ioprio: number): void;
+  /** sched_setattr(2) with a struct sched_attr buffer. */
+  schedSetattr(pid: number, attr: Buffer, flags: number): void;
 
   // credentials and limits
   setresuid(r: number, e: number, s: number): void;

@@ -50,6 +50,26 @@ export function applyRlimits(sys: Sys, p: PlannedProcess): void {
   }
 }
 
+const IOPRIO_WHO_PROCESS = 1;
+
+/** process.scheduler (sched_setattr) and process.ioPriority (ioprio_set) for this thread. */
+export function applySchedIo(sys: Sys, p: PlannedProcess): void {
+  if (p.scheduler) {
+    try {
+      sys.schedSetattr(0, Buffer.from(p.scheduler, 'base64'), 0);
+    } catch (e) {
+      throw new Error(`process.scheduler: sched_setattr: ${(e as { code?: string }).code ?? e}`);
+    }
+  }
+  if (p.ioPriority !== null && p.ioPriority !== undefined) {
+    try {
+      sys.ioprioSet(IOPRIO_WHO_PROCESS, 0, p.ioPriority);
+    } catch (e) {
+      throw new Error(`process.ioPriority: ioprio_set: ${(e as { code?: string }).code ?? e}`);
+    }
+  }
+}
+
 export function applyOomScoreAdj(p: PlannedProcess): void {
   if (p.oomScoreAdj === null) return;
   try {

@@ -6,14 +6,37 @@ import { libc, CLONE_NEWCGROUP, PR_SET_DUMPABLE, O_WRONLY, O_CLOEXEC, CLOSE_RANG
 import { SyncChannel } from '../spawn/sync';
 import type { InitPlan } from '../plan/types';
 import { prepareRootfs, switchRoot, finishRootfs, applySysctl } from './rootfs';
-import { applyCredentials, applyNoNewPrivileges, applyRlimits, applyOomScoreAdj } from './credentials';
+import { applyCredentials, applyNoNewPrivileges, applyRlimits, applyOomScoreAdj, applySchedIo } from './credentials';
+import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from './seccomp';
+import { runHooks } from '../lifecycle/hooks';
 import { lookPath, withHome } from './exec-lookup';
 import { setupConsole } from './console';
 import { stage2Fds } from './fds';
 
-function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasConsole: boolean): { path: string; env: string[] } {
+interface Target {
+  path: string;
+  env: string[];
+  /** The seccomp filter still to load right before execve, and its listener socket. */
+  lateSeccomp: boolean;
+  listener: number;
+}
+
+/** The createContainer/startContainer hooks, with the state the parent compiled (host pid). */
+function stageHooks(plan: InitPlan, phase: 'createContainer' | 'startContainer', status: string): void {
+  const hooks = plan.hooks?.[phase];
+  if (!hooks?.length) return;
+  const list = hooks.map((h) => ({ path: h.path, args: h.args, env: h.env, timeout: h.timeout ?? undefined }));
+  runHooks(phase, list, { ...(plan.state ?? {}), status }, true);
+}
+
+function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasConsole: boolean, runtimeHooks: () => void): Target {
   if (plan.newCgroupNs) sys.unshare(CLONE_NEWCGROUP);
+  // A host path: connect while the host filesystem is visible.
+  const listener = connectSeccompListener(sys, plan.seccomp);
   prepareRootfs(sys, plan);
+  // Hooks: prestart/createRuntime by the runtime, then createContainer here, before pivot_root.
+  if (plan.hooks?.runtimeHooks) runtimeHooks();
+  stageHooks(plan, 'createContainer', 'creating');
   switchRoot(sys, plan);
   if (plan.hostname !== null) sys.sethostname(plan.hostname);
   if (plan.domainname !== null) sys.setdomainname(plan.domainname);
@@ -22,6 +45,18 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   finishRootfs(sys, plan);
   applyOomScoreAdj(plan.process);
   applyRlimits(sys, plan.process);
+  applySchedIo(sys, plan.process);
+  if (plan.personality !== null && plan.personality !== undefined) {
+    try {
+      sys.personality(plan.personality);
+    } catch (e) {
+      throw new Error(`linux.personality: ${(e as Error).message}`);
+    }
+  }
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the caps go if they do.
+  const p = plan.process;
+  const early = !!plan.seccomp && seccompBeforeCredentials(p.noNewPrivileges, p.caps ? p.caps.effective : null, p.uid);
+  if (early) installSeccomp(sys, plan.seccomp!, listener, plan.state);
   applyCredentials(sys, plan.process);
   try {
     sys.chdir(plan.process.cwd);
@@ -32,7 +67,7 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   const env = withHome(plan.process.env, plan.process.uid);
   const path = lookPath(plan.process.args[0], env);
   applyNoNewPrivileges(sys, plan.process);
-  return { path, env };
+  return { path, env, lateSeccomp: !!plan.seccomp && !early, listener: early ? -1 : listener };
 }
 
 function main(): void {
@@ -44,7 +79,7 @@ function main(): void {
   const fds = stage2Fds(preserve);
   const hasConsole = process.argv[3] === '1';
   const ch = new SyncChannel(sys, fds.sync);
-  let target: { path: string; env: string[] };
+  let target: Target;
   let plan: InitPlan;
   try {
     const msg = ch.recv();
@@ -55,7 +90,12 @@ function main(): void {
     ch.send({ type: 'cgroup' });
     const joined = ch.recv();
     if (!joined || joined.type !== 'cgroup-done') process.exit(1);
-    target = setup(sys, plan, fds, hasConsole);
+    target = setup(sys, plan, fds, hasConsole, () => {
+      // prestart and createRuntime run in the runtime's namespaces: the parent runs them now.
+      ch.send({ type: 'hooks' });
+      const done = ch.recv();
+      if (!done || done.type !== 'hooks-done') process.exit(1);
+    });
     ch.send({ type: 'ready' });
   } catch (e) {
     try {
@@ -67,6 +107,13 @@ function main(): void {
   }
   // Block until `start` opens the fifo for reading.
   const fifo = sys.openat(fds.stateDir, 'exec.fifo', O_WRONLY | O_CLOEXEC);
+  // startContainer hooks run now, inside the container; `start` reads "0", or "1" and the error.
+  try {
+    stageHooks(plan, 'startContainer', 'created');
+  } catch (e) {
+    fs.writeSync(fifo, '1' + (e as Error).message);
+    process.exit(1);
+  }
   fs.writeSync(fifo, '0');
   sys.close(fifo);
   // Node marks its stdio close-on-exec; the container must inherit 0-2 and the preserved fds.
@@ -78,6 +125,15 @@ function main(): void {
     }
   }
   sys.closeRange(fds.base, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+  if (target.lateSeccomp) {
+    // The last step before execve: as few syscalls as possible run under the filter.
+    try {
+      installSeccomp(sys, plan.seccomp!, target.listener, plan.state);
+    } catch (e) {
+      fs.writeSync(2, `ts-runc init: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
+  }
   sys.resetSignals();
   try {
     sys.execve(target.path, plan.process.args, target.env);

@@ -16,6 +16,7 @@ import { readConfig, validateConfig } from './config';
 import { planNamespaces } from '../plan/namespaces';
 import { setupContainerCgroups, joinContainerCgroups, removeContainerCgroups } from '../cgroups/container';
 import type { CgroupDescription } from '../cgroups/types';
+import { checkHooks, runHooks, hookState } from './hooks';
 
 export interface CreateOptions {
   id: string;
@@ -116,7 +117,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     store.save(state);
 
     const spec = validateConfig(raw);
-    const { plan, rootfs } = compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), warn: (m) => ctx.log.warn(m) });
+    const { plan, rootfs } = compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) });
     try {
       if (!fs.statSync(rootfs).isDirectory()) throw new Error('not a directory');
     } catch (e) {
@@ -124,6 +125,8 @@ export function create(ctx: Context, opts: CreateOptions): Created {
       throw new RuntimeError(`root.path: rootfs ${rootfs} is not a directory${code ? ': ' + code : ''}`);
     }
     Object.assign(state, { rootfs, config: spec, annotations: spec.annotations });
+    // What hooks and the seccomp listener read (runtime.md "State"); stage 2 sets the status.
+    plan.state = { ...hookState(state, 'creating') };
     const cg = setupContainerCgroups(id, spec, { systemd: ctx.systemdCgroup });
     state.cgroup = cg.description;
     cg.warnings.forEach((w) => ctx.log.warn(w));
@@ -139,6 +142,16 @@ export function create(ctx: Context, opts: CreateOptions): Created {
         // Joined only now: Node's start-up memory stays charged outside the container's limit.
         if (state.cgroup) joinContainerCgroups(state.cgroup as CgroupDescription, pid);
         ch.send({ type: 'cgroup-done' });
+        continue;
+      }
+      if (msg.type === 'hooks') {
+        // prestart (deprecated) then createRuntime, in the runtime namespace: stage 2 has its
+        // namespaces and mounts and waits for us before createContainer and pivot_root.
+        const hooks = checkHooks(spec.hooks);
+        const st = hookState(state, 'creating');
+        runHooks('prestart', hooks.prestart, st, true);
+        runHooks('createRuntime', hooks.createRuntime, st, true);
+        ch.send({ type: 'hooks-done' });
         continue;
       }
       if (msg.type === 'ready') break;

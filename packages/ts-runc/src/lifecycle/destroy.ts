@@ -4,6 +4,7 @@ import { isAlive } from '../state/liveness';
 import { RuntimeError } from '../errors';
 import type { Context } from './context';
 import { killContainerProcesses, removeContainerCgroups } from '../cgroups/container';
+import { checkHooks, runHooks, hookState } from './hooks';
 
 /** Wait (bounded) until the init is gone; it is usually not our child, so a pidfd is polled. */
 export function waitForExit(ctx: Context, state: ContainerState, timeoutMs = 10000): void {
@@ -50,4 +51,12 @@ export function destroy(ctx: Context, state: ContainerState): void {
   }
   removeContainerCgroups(state.cgroup as never);
   ctx.store.remove(state.id);
+  // poststop: after the container is deleted, before delete returns; failures only warn.
+  // A create that never finished has no config and runs none.
+  if (state.creating || !state.config?.hooks?.poststop) return;
+  try {
+    runHooks('poststop', checkHooks(state.config.hooks).poststop, hookState(state, 'stopped'), false, (m) => ctx.log.warn(m));
+  } catch (e) {
+    ctx.log.warn((e as Error).message);
+  }
 }

@@ -4,6 +4,27 @@ import { RuntimeError } from '../errors';
 import { isAlive } from '../state/liveness';
 import type { Context } from './context';
 import { statusOf } from './status';
+import { checkHooks, runHooks, hookState } from './hooks';
+
+/** After a non-"0" first byte the init wrote why it fails (a startContainer hook): read it to EOF. */
+function readFailure(ctx: Context, fd: number): string {
+  const chunk = Buffer.alloc(4096);
+  let text = '';
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    ctx.sys.poll([{ fd, events: POLLIN }], 100);
+    let n = 0;
+    try {
+      n = fs.readSync(fd, chunk, 0, chunk.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      break;
+    }
+    if (n === 0) break;
+    text += chunk.toString('utf8', 0, n);
+  }
+  return text.split('\n')[0] || 'the container init failed before exec';
+}
 
 const START_MESSAGES: Record<string, string> = {
   running: 'cannot start an already running container',
@@ -34,7 +55,10 @@ export function start(ctx: Context, id: string): void {
           } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
           }
-          if (n === 1) break;
+          if (n === 1) {
+            if (buf[0] !== 0x30) throw new RuntimeError(readFailure(ctx, fd));
+            break;
+          }
         }
         if (r && r[0] & POLLHUP && !isAlive(state.pid, state.pidStartTime)) break;
         if (!isAlive(state.pid, state.pidStartTime)) throw new RuntimeError('cannot start a container that has stopped');
@@ -43,6 +67,14 @@ export function start(ctx: Context, id: string): void {
       sys.close(fd);
     }
     fs.rmSync(fifoPath, { force: true });
+    // poststart: after the user process started, before start returns; failures only warn.
+    let hooks;
+    try {
+      hooks = checkHooks(state.config?.hooks);
+    } catch (e) {
+      ctx.log.warn((e as Error).message);
+    }
+    if (hooks?.poststart?.length) runHooks('poststart', hooks.poststart, hookState(state, 'running'), false, (m) => ctx.log.warn(m));
   } finally {
     lock.release();
   }

@@ -9,6 +9,8 @@ import { planRlimits } from './rlimits';
 import { DEFAULT_DEVICES } from './defaults';
 import { planNamespaces, type NamespacePlan } from './namespaces';
 import type { InitPlan, PlannedDevice, PlannedMount, PlannedCaps, PlannedProcess } from './types';
+import { planSeccomp } from './seccomp';
+import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks } from './fields';
 
 export interface CompileContext {
   bundle: string;
@@ -16,6 +18,8 @@ export interface CompileContext {
   /** /proc/sys/kernel/cap_last_cap of the host. */
   lastCap: number;
   warn: (msg: string) => void;
+  /** Debug-level notes (unknown seccomp syscalls, as runc). */
+  debug?: (msg: string) => void;
   /** Whether a host path is a directory (injected so unit tests need no filesystem). */
   isDir?: (p: string) => boolean;
 }
@@ -107,6 +111,8 @@ export function planProcess(proc: Process, ctx: Pick<CompileContext, 'lastCap' |
     oomScoreAdj: proc.oomScoreAdj ?? null,
     terminal: proc.terminal === true,
     consoleSize: proc.consoleSize ?? null,
+    scheduler: planScheduler(proc.scheduler),
+    ioPriority: planIoPriority(proc.ioPriority),
   };
 }
 
@@ -153,9 +159,13 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
     readonlyPaths: linux.readonlyPaths ?? [],
     hostname: spec.hostname ?? null,
     domainname: spec.domainname ?? null,
-    sysctl: linux.sysctl ?? {},
+    sysctl: planSysctl(linux.sysctl, namespaces, spec),
     newCgroupNs: namespaces.create.includes('cgroup'),
     process: planProcess(proc, ctx),
+    seccomp: planSeccomp(linux.seccomp, { debug: ctx.debug }),
+    hooks: planStageHooks(spec.hooks),
+    personality: planPersonality(linux.personality),
   };
+  checkLsm(spec, ctx.warn);
   return { plan, namespaces, rootfs };
 }

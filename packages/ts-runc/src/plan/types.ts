@@ -59,6 +59,27 @@ export interface PlannedProcess {
   oomScoreAdj: number | null;
   terminal: boolean;
   consoleSize: { height: number; width: number } | null;
+  /** process.scheduler as a struct sched_attr (base64), for sched_setattr. */
+  scheduler?: string | null;
+  /** process.ioPriority as an ioprio value (class << 13 | level). */
+  ioPriority?: number | null;
+}
+
+export interface PlannedSeccomp {
+  /** Classic BPF program (struct sock_filter[]), base64. */
+  bpf: string;
+  /** SECCOMP_FILTER_FLAG_* from linux.seccomp.flags (NEW_LISTENER is added by stage 2). */
+  flags: number;
+  /** SCMP_ACT_NOTIFY: where stage 2 sends the listener fd with the container process state. */
+  listener: { path: string; metadata: string } | null;
+}
+
+export interface PlannedHook {
+  path: string;
+  args: string[];
+  env: string[];
+  /** Seconds; null for none. */
+  timeout: number | null;
 }
 
 export interface InitPlan {
@@ -78,4 +99,12 @@ export interface InitPlan {
   sysctl: Record<string, string>;
   newCgroupNs: boolean;
   process: PlannedProcess;
+  /** linux.seccomp compiled by the parent; loaded right before execve. */
+  seccomp?: PlannedSeccomp | null;
+  /** Hooks stage 2 runs itself (createContainer before pivot_root, startContainer after the fifo). */
+  hooks?: { createContainer: PlannedHook[]; startContainer: PlannedHook[]; runtimeHooks: boolean };
+  /** The state JSON (status "creating", host pid) for hooks and the seccomp listener. */
+  state?: Record<string, unknown>;
+  /** linux.personality: the persona for personality(2). */
+  personality?: number | null;
 }

@@ -1,0 +1,184 @@
+import type { LinuxSeccomp } from '@tsrt/oci-spec';
+import { libseccomp, SCMP_FLTATR_CTL_NNP, type ScmpRule, type ScmpArgCmp } from '@tsrt/libc';
+import { RuntimeError } from '../errors';
+import type { PlannedSeccomp } from './types';
+
+/**
+ * linux.seccomp -> classic BPF, compiled in the parent through libseccomp (stage 2 only loads
+ * the bytes with seccomp(2)). Names are checked here so a bad profile fails create with the
+ * field named; syscalls libseccomp does not know are skipped, as runc does.
+ */
+
+const EPERM = 1;
+
+/** Action base values (SCMP_ACT_*); ERRNO and TRACE carry a 16-bit data part. */
+export const SECCOMP_ACTIONS: Record<string, number> = {
+  SCMP_ACT_KILL: 0x00000000,
+  SCMP_ACT_KILL_THREAD: 0x00000000,
+  SCMP_ACT_KILL_PROCESS: 0x80000000,
+  SCMP_ACT_TRAP: 0x00030000,
+  SCMP_ACT_ERRNO: 0x00050000,
+  SCMP_ACT_TRACE: 0x7ff00000,
+  SCMP_ACT_LOG: 0x7ffc0000,
+  SCMP_ACT_ALLOW: 0x7fff0000,
+  SCMP_ACT_NOTIFY: 0x7fc00000,
+};
+
+export const SECCOMP_OPERATORS: Record<string, number> = {
+  SCMP_CMP_NE: 1,
+  SCMP_CMP_LT: 2,
+  SCMP_CMP_LE: 3,
+  SCMP_CMP_EQ: 4,
+  SCMP_CMP_GE: 5,
+  SCMP_CMP_GT: 6,
+  SCMP_CMP_MASKED_EQ: 7,
+};
+
+/** Spec arch names libseccomp 2.5 knows (its token names are the lower-cased suffixes). */
+export const SECCOMP_ARCHS = [
+  'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64',
+  'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64',
+  'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390',
+  'SCMP_ARCH_S390X', 'SCMP_ARCH_PARISC', 'SCMP_ARCH_PARISC64', 'SCMP_ARCH_RISCV64',
+];
+
+export const SECCOMP_FILTER_FLAG_TSYNC = 1;
+export const SECCOMP_FILTER_FLAG_LOG = 2;
+export const SECCOMP_FILTER_FLAG_SPEC_ALLOW = 4;
+export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+export const SECCOMP_FILTER_FLAG_TSYNC_ESRCH = 16;
+export const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 32;
+
+export const SECCOMP_FLAGS: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_TSYNC,
+  SECCOMP_FILTER_FLAG_LOG,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+};
+
+/** Stage 2 sends the listener fd with sendmsg after the filter is loaded: notifying it would hang. */
+const NO_NOTIFY = new Set(['sendmsg', 'write']);
+
+export interface SeccompContext {
+  /** Unknown syscall names are reported here (runc logs them at debug level). */
+  debug?: (msg: string) => void;
+}
+
+function action(field: string, name: string, errnoRet: number | undefined): number {
+  const base = SECCOMP_ACTIONS[name];
+  if (base === undefined) throw new RuntimeError(`${field}: unknown action "${name}"`);
+  if (name === 'SCMP_ACT_ERRNO' || name === 'SCMP_ACT_TRACE') {
+    const e = errnoRet ?? EPERM;
+    if (!Number.isInteger(e) || e < 0 || e > 0xffff) throw new RuntimeError(`${field}: errnoRet ${e} is out of range`);
+    return (base | e) >>> 0;
+  }
+  return base;
+}
+
+function datum(field: string, v: unknown): bigint {
+  if (typeof v === 'number' && Number.isInteger(v)) return BigInt.asUintN(64, BigInt(v));
+  if (typeof v === 'bigint') return BigInt.asUintN(64, v);
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt.asUintN(64, BigInt(v));
+  throw new RuntimeError(`${field}: must be an integer`);
+}
+
+/** Name-level checks and the action/operator numbers, without libseccomp (unit-testable). */
+export interface ResolvedSyscallRule {
+  field: string;
+  names: string[];
+  action: number;
+  isNotify: boolean;
+  /** One list of comparisons per libseccomp rule (several when one argument index repeats). */
+  argSets: ScmpArgCmp[][];
+}
+
+export function resolveProfile(s: LinuxSeccomp): { defaultAction: number; archs: string[]; flags: number; rules: ResolvedSyscallRule[]; notify: boolean } {
+  if (s.defaultAction === undefined) throw new RuntimeError('linux.seccomp.defaultAction: must be set');
+  if (s.defaultAction === 'SCMP_ACT_NOTIFY') throw new RuntimeError('linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action');
+  const defaultAction = action('linux.seccomp.defaultAction', s.defaultAction, s.defaultErrnoRet);
+  const archs = (s.architectures ?? []).map((a, i) => {
+    if (!SECCOMP_ARCHS.includes(a)) throw new RuntimeError(`linux.seccomp.architectures[${i}]: unknown architecture "${a}"`);
+    return a.slice('SCMP_ARCH_'.length).toLowerCase();
+  });
+  let flags = 0;
+  (s.flags ?? []).forEach((f, i) => {
+    const bit = SECCOMP_FLAGS[f];
+    if (bit === undefined) throw new RuntimeError(`linux.seccomp.flags[${i}]: unknown flag "${f}"`);
+    flags |= bit;
+  });
+  let notify = false;
+  const rules = (s.syscalls ?? []).map((sc, i): ResolvedSyscallRule => {
+    const field = `linux.seccomp.syscalls[${i}]`;
+    if (!Array.isArray(sc.names) || sc.names.length === 0) throw new RuntimeError(`${field}.names: must not be empty`);
+    const act = action(`${field}.action`, sc.action, sc.errnoRet);
+    const isNotify = sc.action === 'SCMP_ACT_NOTIFY';
+    if (isNotify) {
+      notify = true;
+      const bad = sc.names.find((n) => NO_NOTIFY.has(n));
+      if (bad) throw new RuntimeError(`${field}.action: SCMP_ACT_NOTIFY cannot be used for the ${bad} syscall`);
+    }
+    const args = (sc.args ?? []).map((a, j): ScmpArgCmp => {
+      const af = `${field}.args[${j}]`;
+      if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) throw new RuntimeError(`${af}.index: must be 0 to 5, not ${a.index}`);
+      const op = SECCOMP_OPERATORS[a.op];
+      if (op === undefined) throw new RuntimeError(`${af}.op: unknown operator "${a.op}"`);
+      return { index: a.index, op, a: datum(`${af}.value`, a.value), b: a.valueTwo === undefined ? 0n : datum(`${af}.valueTwo`, a.valueTwo) };
+    });
+    // libseccomp ANDs the comparisons of one rule and refuses two on the same argument: as
+    // runc, a repeated index turns each comparison into its own rule (an OR).
+    const repeated = new Set(args.map((a) => a.index)).size !== args.length;
+    const argSets = repeated ? args.map((a) => [a]) : [args];
+    return { field, names: sc.names, action: act, isNotify, argSets };
+  });
+  return { defaultAction, archs, flags, rules, notify };
+}
+
+/** Compile linux.seccomp into the plan's filter (BPF bytes, base64). */
+export function planSeccomp(s: LinuxSeccomp | undefined, ctx: SeccompContext = {}): PlannedSeccomp | null {
+  if (!s) return null;
+  const p = resolveProfile(s);
+  if (p.notify && !s.listenerPath) throw new RuntimeError('linux.seccomp.listenerPath: must be set when a rule uses SCMP_ACT_NOTIFY');
+  if (s.listenerPath && !s.listenerPath.startsWith('/')) throw new RuntimeError(`linux.seccomp.listenerPath: must be an absolute path, not "${s.listenerPath}"`);
+  if (p.flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV && !p.notify) {
+    throw new RuntimeError('linux.seccomp.flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a rule with SCMP_ACT_NOTIFY');
+  }
+  let lib;
+  try {
+    lib = libseccomp();
+  } catch (e) {
+    throw new RuntimeError(`linux.seccomp: ${(e as Error).message}`);
+  }
+  const archs = p.archs.map((a, i) => {
+    const t = lib.resolveArch(a);
+    if (t === null) throw new RuntimeError(`linux.seccomp.architectures[${i}]: libseccomp does not know "${s.architectures![i]}"`);
+    return t;
+  });
+  const rules: ScmpRule[] = [];
+  const owner: string[] = [];
+  for (const r of p.rules) {
+    // A rule that does what the default does is redundant, and libseccomp refuses it.
+    if (r.action === p.defaultAction) continue;
+    for (const name of r.names) {
+      const nr = lib.resolveSyscall(name);
+      if (nr === null) {
+        ctx.debug?.(`seccomp: unknown syscall "${name}" in ${r.field}, skipped`);
+        continue;
+      }
+      for (const args of r.argSets) {
+        rules.push({ action: r.action, syscall: nr, args });
+        owner.push(`${r.field} (${name})`);
+      }
+    }
+  }
+  let bpf: Buffer;
+  try {
+    bpf = lib.compile({ defaultAction: p.defaultAction, archs, rules, attrs: [[SCMP_FLTATR_CTL_NNP, 0]] }, (i) => owner[i]);
+  } catch (e) {
+    throw new RuntimeError(`linux.seccomp: ${(e as Error).message}`);
+  }
+  return {
+    bpf: bpf.toString('base64'),
+    flags: p.flags,
+    listener: s.listenerPath ? { path: s.listenerPath, metadata: s.listenerMetadata ?? '' } : null,
+  };
+}
