@@ -1,0 +1,108 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks } from '../../src/plan/fields';
+import { runHooks, checkHooks } from '../../src/lifecycle/hooks';
+import type { NamespacePlan } from '../../src/plan/namespaces';
+
+const allNs: NamespacePlan = { create: ['pid', 'network', 'ipc', 'uts', 'mount'], join: [] };
+const hostNs: NamespacePlan = { create: ['pid', 'mount'], join: [] };
+
+describe('linux.sysctl rules (as runc)', () => {
+  test('namespaced keys with their namespace pass; "/" separators are normalised', () => {
+    expect(planSysctl({ 'kernel.shmmax': '1000', 'fs/mqueue/msg_max': '20', 'net.ipv4.ip_forward': '1', 'kernel.hostname': 'h' }, allNs, {})).toEqual({
+      'kernel.shmmax': '1000', 'fs.mqueue.msg_max': '20', 'net.ipv4.ip_forward': '1', 'kernel.hostname': 'h',
+    });
+    expect(planSysctl({ 'net.core.somaxconn': '10' }, { create: ['mount'], join: [{ type: 'network', path: '/run/netns/x' }] }, {})).toEqual({ 'net.core.somaxconn': '10' });
+  });
+
+  test('keys of a shared or non-namespaced kind are refused with the key named', () => {
+    expect(() => planSysctl({ 'kernel.shmmax': '1' }, hostNs, {})).toThrow('linux.sysctl["kernel.shmmax"]: sysctl "kernel.shmmax" is not allowed in the hosts ipc namespace');
+    expect(() => planSysctl({ 'net.ipv4.ip_forward': '1' }, hostNs, {})).toThrow('sysctl "net.ipv4.ip_forward" not allowed in host network namespace');
+    expect(() => planSysctl({ 'kernel.domainname': 'd' }, hostNs, {})).toThrow('is not allowed in the host\'s uts namespace');
+    expect(() => planSysctl({ 'vm.swappiness': '1' }, allNs, {})).toThrow('linux.sysctl["vm.swappiness"]: sysctl "vm.swappiness" is not in a separate kernel namespace');
+    expect(() => planSysctl({ 'kernel.hostname': 'a' }, allNs, { hostname: 'b' })).toThrow('conflicts with the hostname field');
+    expect(() => planSysctl({ '../../etc': 'x' }, allNs, {})).toThrow('invalid sysctl name');
+  });
+});
+
+describe('personality, scheduler, ioPriority', () => {
+  test('personality domain and flags', () => {
+    expect(planPersonality(undefined)).toBeNull();
+    expect(planPersonality({ domain: 'LINUX32' })).toBe(8);
+    expect(planPersonality({ domain: 'LINUX', flags: ['ADDR_NO_RANDOMIZE'] })).toBe(0x40000);
+    expect(() => planPersonality({ domain: 'BSD' })).toThrow('linux.personality.domain: unknown domain "BSD"');
+    expect(() => planPersonality({ domain: 'LINUX', flags: ['NOPE'] })).toThrow('linux.personality.flags[0]: unknown flag "NOPE"');
+  });
+
+  test('scheduler: struct sched_attr layout and range checks', () => {
+    const b = Buffer.from(planScheduler({ policy: 'SCHED_BATCH', nice: 5, flags: ['SCHED_FLAG_RESET_ON_FORK'] } as any)!, 'base64');
+    expect(b.length).toBe(48);
+    expect([b.readUInt32LE(0), b.readUInt32LE(4), Number(b.readBigUInt64LE(8)), b.readInt32LE(16), b.readUInt32LE(20)]).toEqual([48, 3, 1, 5, 0]);
+    const rr = Buffer.from(planScheduler({ policy: 'SCHED_RR', priority: 10 } as any)!, 'base64');
+    expect(rr.readUInt32LE(20)).toBe(10);
+    expect(() => planScheduler({ policy: 'SCHED_FOO' } as any)).toThrow('process.scheduler.policy: unknown policy "SCHED_FOO"');
+    expect(() => planScheduler({ policy: 'SCHED_FIFO' } as any)).toThrow('process.scheduler.priority: must be 1 to 99 for SCHED_FIFO, not 0');
+    expect(() => planScheduler({ policy: 'SCHED_OTHER', nice: 30 } as any)).toThrow('process.scheduler.nice: must be -20 to 19, not 30');
+    expect(() => planScheduler({ policy: 'SCHED_OTHER', runtime: 5 } as any)).toThrow('only for SCHED_DEADLINE');
+  });
+
+  test('ioPriority value is class << 13 | level', () => {
+    expect(planIoPriority({ class: 'IOPRIO_CLASS_BE', priority: 4 } as any)).toBe((2 << 13) | 4);
+    expect(planIoPriority({ class: 'IOPRIO_CLASS_IDLE', priority: 0 } as any)).toBe(3 << 13);
+    expect(() => planIoPriority({ class: 'IOPRIO_CLASS_X', priority: 0 } as any)).toThrow('process.ioPriority.class: unknown class "IOPRIO_CLASS_X"');
+    expect(() => planIoPriority({ class: 'IOPRIO_CLASS_BE', priority: 9 } as any)).toThrow('process.ioPriority.priority: must be 0 to 7, not 9');
+  });
+});
+
+describe('LSM fields on a host without AppArmor and SELinux', () => {
+  const off = { apparmor: () => false, selinux: () => false };
+  test('apparmorProfile is an error, selinux labels are warnings', () => {
+    expect(() => checkLsm({ process: { apparmorProfile: 'docker-default' } }, () => undefined, off)).toThrow(
+      'process.apparmorProfile: profile "docker-default" is set but AppArmor is not enabled on this host',
+    );
+    const w: string[] = [];
+    checkLsm({ process: { selinuxLabel: 'system_u:system_r:container_t:s0' }, linux: { mountLabel: 'system_u:object_r:container_file_t:s0' } }, (m) => w.push(m), off);
+    expect(w).toEqual([
+      'process.selinuxLabel: SELinux is not enabled on this host, label "system_u:system_r:container_t:s0" ignored',
+      'linux.mountLabel: SELinux is not enabled on this host, label "system_u:object_r:container_file_t:s0" ignored',
+    ]);
+  });
+});
+
+describe('hooks', () => {
+  test('validation names the hook', () => {
+    expect(() => checkHooks({ prestart: [{ path: 'relative' }] })).toThrow('hooks.prestart[0].path: must be an absolute path');
+    expect(() => checkHooks({ poststop: [{ path: '/bin/true', timeout: 0 }] })).toThrow('hooks.poststop[0].timeout: must be a positive integer, not 0');
+    expect(planStageHooks({ createRuntime: [{ path: '/bin/true' }], startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'x'], timeout: 3 }] })).toEqual({
+      createContainer: [],
+      startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'x'], env: [], timeout: 3 }],
+      runtimeHooks: true,
+    });
+  });
+
+  test('a hook gets the state on stdin, its args and exactly its env', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hooks-'));
+    try {
+      const out = path.join(dir, 'out');
+      runHooks('poststart', [{ path: '/bin/sh', args: ['myname', '-c', `{ echo "$0 $FOO $HOME"; cat; } > ${out}`], env: ['FOO=bar'] }], { id: 'c1', status: 'running' }, true);
+      expect(fs.readFileSync(out, 'utf8')).toBe('myname bar \n{"id":"c1","status":"running"}');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('strict phases throw with the hook number and output; others warn and go on', () => {
+    const fail = { path: '/bin/sh', args: ['sh', '-c', 'echo out; echo err >&2; exit 3'] };
+    expect(() => runHooks('createRuntime', [{ path: '/bin/true' }, fail], {}, true)).toThrow('error running createRuntime hook #1: exit status 3, stdout: "out", stderr: "err"');
+    const w: string[] = [];
+    runHooks('poststop', [fail, { path: '/nonexistent/hook' }], {}, false, (m) => w.push(m));
+    expect(w).toEqual(['error running poststop hook #0: exit status 3, stdout: "out", stderr: "err"', 'error running poststop hook #1: exec /nonexistent/hook: no such file or directory']);
+  });
+
+  test('timeout kills the hook', () => {
+    const t0 = Date.now();
+    expect(() => runHooks('prestart', [{ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }], {}, true)).toThrow('error running prestart hook #0: hook ran past specified timeout of 1s');
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});

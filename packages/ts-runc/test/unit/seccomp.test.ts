@@ -1,0 +1,128 @@
+import { planSeccomp, resolveProfile } from '../../src/plan/seccomp';
+import { seccompBeforeCredentials } from '../../src/init/seccomp';
+
+interface Insn {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
+}
+
+function decode(b64: string): Insn[] {
+  const b = Buffer.from(b64, 'base64');
+  const out: Insn[] = [];
+  for (let off = 0; off < b.length; off += 8) {
+    out.push({ code: b.readUInt16LE(off), jt: b.readUInt8(off + 2), jf: b.readUInt8(off + 3), k: b.readUInt32LE(off + 4) });
+  }
+  return out;
+}
+
+const BPF_LD_W_ABS = 0x20;
+const BPF_JMP_JEQ_K = 0x15;
+const BPF_RET_K = 0x06;
+const AUDIT_ARCH_X86_64 = 0xc000003e;
+const AUDIT_ARCH_I386 = 0x40000003;
+const NR_MKDIR = 83;
+
+function rets(insns: Insn[]): number[] {
+  return insns.filter((i) => i.code === BPF_RET_K).map((i) => i.k >>> 0);
+}
+
+describe('linux.seccomp -> BPF (libseccomp)', () => {
+  test('a deny-mkdir profile: checks the arch, compares the syscall number, returns ERRNO(EPERM), else ALLOW', () => {
+    const debug: string[] = [];
+    const p = planSeccomp(
+      { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['mkdir', 'no_such_syscall_xyz'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] },
+      { debug: (m) => debug.push(m) },
+    )!;
+    const insns = decode(p.bpf);
+    expect(Buffer.from(p.bpf, 'base64').length % 8).toBe(0);
+    // First: load seccomp_data.arch (offset 4) and compare with AUDIT_ARCH_X86_64.
+    expect(insns[0]).toEqual({ code: BPF_LD_W_ABS, jt: 0, jf: 0, k: 4 });
+    expect(insns.some((i) => i.code === BPF_JMP_JEQ_K && i.k >>> 0 === AUDIT_ARCH_X86_64)).toBe(true);
+    // The syscall number (offset 0) is loaded and compared with mkdir's.
+    expect(insns.some((i) => i.code === BPF_LD_W_ABS && i.k === 0)).toBe(true);
+    expect(insns.some((i) => i.code === BPF_JMP_JEQ_K && i.k === NR_MKDIR)).toBe(true);
+    expect(rets(insns)).toEqual(expect.arrayContaining([0x00050001, 0x7fff0000]));
+    expect(debug).toEqual(['seccomp: unknown syscall "no_such_syscall_xyz" in linux.seccomp.syscalls[0], skipped']);
+    expect(p.flags).toBe(0);
+    expect(p.listener).toBeNull();
+  });
+
+  test('defaultErrnoRet and an extra architecture (x86) show up in the program', () => {
+    const p = planSeccomp({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] })!;
+    const insns = decode(p.bpf);
+    expect(rets(insns)).toEqual(expect.arrayContaining([0x00050000 | 38, 0x7fff0000]));
+    expect(insns.some((i) => i.code === BPF_JMP_JEQ_K && i.k >>> 0 === AUDIT_ARCH_I386)).toBe(true);
+  });
+
+  test('argument comparisons: masked equality compiles to an AND with the mask', () => {
+    const p = planSeccomp({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['personality'], action: 'SCMP_ACT_KILL_PROCESS', args: [{ index: 0, op: 'SCMP_CMP_MASKED_EQ', value: 0xff, valueTwo: 8 }] }],
+    })!;
+    const insns = decode(p.bpf);
+    expect(insns.some((i) => i.code === 0x54 /* BPF_ALU|BPF_AND|BPF_K */ && i.k === 0xff)).toBe(true);
+    expect(insns.some((i) => i.code === BPF_JMP_JEQ_K && i.k === 8)).toBe(true);
+    expect(rets(insns)).toContain(0x80000000);
+  });
+
+  test('two comparisons on one argument become two rules (OR), as runc', () => {
+    const r = resolveProfile({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, op: 'SCMP_CMP_EQ', value: 9 }, { index: 1, op: 'SCMP_CMP_EQ', value: 15 }] }],
+    });
+    expect(r.rules[0].argSets).toEqual([[{ index: 1, op: 4, a: 9n, b: 0n }], [{ index: 1, op: 4, a: 15n, b: 0n }]]);
+    const p = planSeccomp({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, op: 'SCMP_CMP_EQ', value: 9 }, { index: 1, op: 'SCMP_CMP_EQ', value: 15 }] }],
+    })!;
+    const ks = decode(p.bpf).filter((i) => i.code === BPF_JMP_JEQ_K).map((i) => i.k);
+    expect(ks).toEqual(expect.arrayContaining([9, 15]));
+  });
+
+  test('flags, TRACE default errno, rules equal to the default are dropped', () => {
+    const r = resolveProfile({ defaultAction: 'SCMP_ACT_TRACE', flags: ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'], syscalls: [] });
+    expect(r.defaultAction).toBe(0x7ff00001);
+    expect(r.flags).toBe(2 | 4);
+    const p = planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_ALLOW' }] })!;
+    expect(rets(decode(p.bpf))).not.toContain(0x00050001);
+  });
+
+  test('SCMP_ACT_NOTIFY needs a listenerPath, is refused as default and for sendmsg/write', () => {
+    const notify = (extra: object) => ({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }], ...extra }) as any;
+    expect(() => planSeccomp(notify({}))).toThrow('linux.seccomp.listenerPath: must be set when a rule uses SCMP_ACT_NOTIFY');
+    const p = planSeccomp(notify({ listenerPath: '/run/agent.sock', listenerMetadata: 'meta' }))!;
+    expect(p.listener).toEqual({ path: '/run/agent.sock', metadata: 'meta' });
+    expect(rets(decode(p.bpf))).toContain(0x7fc00000);
+    expect(() => planSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY' } as any)).toThrow('linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action');
+    expect(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/x', syscalls: [{ names: ['write'], action: 'SCMP_ACT_NOTIFY' }] } as any)).toThrow(
+      'linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY cannot be used for the write syscall',
+    );
+  });
+
+  test('bad names are errors naming the field', () => {
+    const bad = (s: any, msg: string) => expect(() => planSeccomp(s)).toThrow(msg);
+    bad({ defaultAction: 'SCMP_ACT_FOO' }, 'linux.seccomp.defaultAction: unknown action "SCMP_ACT_FOO"');
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['a'], action: 'SCMP_ACT_ALLOW' }, { names: ['b'], action: 'SCMP_ACT_FOO' }] }, 'linux.seccomp.syscalls[1].action: unknown action "SCMP_ACT_FOO"');
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_Z80'] }, 'linux.seccomp.architectures[0]: unknown architecture "SCMP_ARCH_Z80"');
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_NOPE'] }, 'linux.seccomp.flags[0]: unknown flag "SECCOMP_FILTER_FLAG_NOPE"');
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 6, op: 'SCMP_CMP_EQ', value: 1 }] }] }, 'linux.seccomp.syscalls[0].args[0].index: must be 0 to 5, not 6');
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, op: 'SCMP_CMP_XX', value: 1 }] }] }, 'linux.seccomp.syscalls[0].args[0].op: unknown operator "SCMP_CMP_XX"');
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: [], action: 'SCMP_ACT_ERRNO' }] }, 'linux.seccomp.syscalls[0].names: must not be empty');
+    bad({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 70000 }, 'linux.seccomp.defaultAction: errnoRet 70000 is out of range');
+  });
+
+  test('no profile, no filter', () => {
+    expect(planSeccomp(undefined)).toBeNull();
+  });
+
+  test('when the filter must be loaded before the credentials change', () => {
+    const sysAdmin = (1n << 21n).toString();
+    expect(seccompBeforeCredentials(true, '0', 1000)).toBe(false);
+    expect(seccompBeforeCredentials(false, '0', 0)).toBe(true);
+    expect(seccompBeforeCredentials(false, sysAdmin, 0)).toBe(false);
+    expect(seccompBeforeCredentials(false, null, 0)).toBe(false);
+    expect(seccompBeforeCredentials(false, null, 1000)).toBe(true);
+  });
+});
