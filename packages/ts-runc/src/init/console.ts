@@ -1,10 +1,10 @@
 import { O_RDWR, O_NOCTTY, O_CLOEXEC, TIOCSPTLCK, TIOCGPTN, TIOCSWINSZ, TIOCSCTTY, type Sys } from '@tsrt/libc';
 
 /**
- * process.terminal: open a pty in the container's own devpts, send the master to the
- * --console-socket (SCM_RIGHTS, as runc does), make the slave our stdio and controlling tty.
+ * Open a pty in the container's own devpts (/dev/ptmx as seen after pivot_root or setns(mnt)),
+ * send the master to the --console-socket with SCM_RIGHTS as runc does, and return the slave.
  */
-export function setupConsole(sys: Sys, socketFd: number, uid: number, gid: number, size: { height: number; width: number } | null): void {
+export function openPty(sys: Sys, socketFd: number, uid: number, gid: number, size: { height: number; width: number } | null): { slave: number; slavePath: string } {
   const master = sys.open('/dev/ptmx', O_RDWR | O_NOCTTY | O_CLOEXEC);
   try {
     sys.ioctlPtr(master, TIOCSPTLCK, Buffer.alloc(4));
@@ -20,10 +20,16 @@ export function setupConsole(sys: Sys, socketFd: number, uid: number, gid: numbe
       sys.ioctlPtr(master, TIOCSWINSZ, ws);
     }
     sys.sendFds(socketFd, Buffer.from(slavePath), [master]);
-    for (const fd of [0, 1, 2]) sys.dup3(slave, fd, 0);
-    sys.close(slave);
-    sys.ioctlInt(0, TIOCSCTTY, 0);
+    return { slave, slavePath };
   } finally {
     sys.close(master);
   }
+}
+
+/** process.terminal for the init: the slave becomes stdio and the controlling terminal. */
+export function setupConsole(sys: Sys, socketFd: number, uid: number, gid: number, size: { height: number; width: number } | null): void {
+  const { slave } = openPty(sys, socketFd, uid, gid, size);
+  for (const fd of [0, 1, 2]) sys.dup3(slave, fd, 0);
+  sys.close(slave);
+  sys.ioctlInt(0, TIOCSCTTY, 0);
 }

@@ -5,6 +5,7 @@ export const COMMANDS: Record<string, () => Command> = {
   create: () => require('./create').command,
   start: () => require('./start').command,
   run: () => require('./run').command,
+  exec: () => require('./exec').command,
   state: () => require('./state').command,
   kill: () => require('./kill').command,
   delete: () => require('./delete').command,

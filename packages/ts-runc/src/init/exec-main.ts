@@ -1,0 +1,78 @@
+// Stage 2 of `exec`: a fresh Node spawned in the container's uts/ipc/net/cgroup namespaces but
+// NOT in its pid namespace, so no container process can see it (or open its /proc/PID/exe).
+// It becomes non-dumpable, joins the mount and pid namespaces on its own thread, takes the
+// process's credentials, and posix_spawns the command: the vfork child shares this
+// non-dumpable memory until its execve, so the runtime is never reachable from inside.
+import { libc, CLONE_FS, CLONE_NEWNS, CLONE_NEWPID, PR_SET_DUMPABLE, O_RDONLY, O_CLOEXEC, CLOSE_RANGE_CLOEXEC, type Sys } from '@tsrt/libc';
+import { SyncChannel } from '../spawn/sync';
+import type { ExecPlan } from '../plan/exec-types';
+import { applyCredentials, applyNoNewPrivileges, applyRlimits } from './credentials';
+import { lookPath, withHome } from './exec-lookup';
+import { openPty } from './console';
+import { stage2Fds } from './fds';
+
+function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2Fds>, preserve: number, hasConsole: boolean): number {
+  // Our own fds must not reach the command (spawned fds 0-2 and preserved ones are dup2'd fresh).
+  sys.closeRange(fds.base, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+  const mnt = sys.open(plan.mntNs, O_RDONLY | O_CLOEXEC);
+  const pidNs = sys.open(plan.pidNs, O_RDONLY | O_CLOEXEC);
+  sys.unshare(CLONE_FS);
+  sys.setns(mnt, CLONE_NEWNS);
+  sys.setns(pidNs, CLONE_NEWPID);
+  sys.close(mnt);
+  sys.close(pidNs);
+  const p = plan.process;
+  let ttyPath: string | undefined;
+  let slave = -1;
+  if (hasConsole) {
+    // Keep our slave open until the command has its own: with no slave open, the console
+    // reader's next read of the master fails with EIO and it gives up.
+    const pty = openPty(sys, fds.console, p.uid, p.gid, p.consoleSize);
+    slave = pty.slave;
+    ttyPath = pty.slavePath;
+  }
+  applyRlimits(sys, p);
+  applyCredentials(sys, p);
+  try {
+    sys.chdir(p.cwd);
+  } catch (e) {
+    throw new Error(`chdir to cwd ("${p.cwd}") set in the process failed: ${(e as { code?: string }).code ?? e}`);
+  }
+  sys.umask(p.umask);
+  const env = withHome(p.env, p.uid);
+  const path = lookPath(p.args[0], env);
+  applyNoNewPrivileges(sys, p);
+  const map: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
+  for (let i = 0; i < preserve; i++) map.push([3 + i, 3 + i]);
+  const pid = sys.posixSpawn({ path, argv: p.args, env, fds: map, defaultSignals: true, setsid: hasConsole, ttyPath });
+  if (slave >= 0) sys.close(slave);
+  return pid;
+}
+
+function main(): void {
+  const sys = libc();
+  sys.prctl(PR_SET_DUMPABLE, 0);
+  const preserve = Number(process.argv[2] ?? 0);
+  const hasConsole = process.argv[3] === '1';
+  const fds = stage2Fds(preserve);
+  const ch = new SyncChannel(sys, fds.sync);
+  try {
+    const msg = ch.recv();
+    if (!msg || msg.type !== 'plan') process.exit(1);
+    ch.send({ type: 'cgroup' });
+    const joined = ch.recv();
+    if (!joined || joined.type !== 'cgroup-done') process.exit(1);
+    const pid = execInContainer(sys, msg.plan as ExecPlan, fds, preserve, hasConsole);
+    ch.send({ type: 'started', pid });
+  } catch (e) {
+    try {
+      ch.send({ type: 'error', message: (e as Error).message });
+    } catch {
+      /* parent gone */
+    }
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+main();

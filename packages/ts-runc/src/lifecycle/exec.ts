@@ -1,0 +1,155 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { constants } from 'os';
+import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, PR_SET_CHILD_SUBREAPER, type SysError } from '@tsrt/libc';
+import type { Process } from '@tsrt/oci-spec';
+import { RuntimeError, messageOf } from '../errors';
+import { planProcess } from '../plan/compile';
+import type { ExecPlan } from '../plan/exec-types';
+import { spawnStage2, readLastCap } from '../spawn/stage1';
+import { SyncChannel } from '../spawn/sync';
+import { stage2Fds } from '../init/fds';
+import { joinContainerCgroups } from '../cgroups/container';
+import type { CgroupDescription } from '../cgroups/types';
+import type { ContainerState } from '../state/container-state';
+import { statusOf } from './status';
+import { writePidFile } from './create';
+import type { Context } from './context';
+
+export interface ExecOptions {
+  id: string;
+  process: Process;
+  detach: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  ignorePaused?: boolean;
+}
+
+const STEP_TIMEOUT_MS = Number(process.env.TS_RUNC_INIT_TIMEOUT_MS ?? 30000);
+const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM'];
+
+function loadRunnable(ctx: Context, opts: ExecOptions): ContainerState {
+  const lock = ctx.store.lock(opts.id);
+  try {
+    const state = ctx.store.load(opts.id);
+    const status = statusOf(ctx.store, state);
+    if (status === 'stopped') throw new RuntimeError('cannot exec in a stopped container');
+    if (status === 'paused' && !opts.ignorePaused) throw new RuntimeError('cannot exec in a paused container');
+    return state;
+  } finally {
+    // exec does not hold the container lock while the process runs (it may run for days).
+    lock.release();
+  }
+}
+
+/** Run a process inside a running container; returns its exit code (0 at once when detached). */
+export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
+  const { sys } = ctx;
+  const state = loadRunnable(ctx, opts);
+  const proc = opts.process;
+  if (proc.terminal && !opts.consoleSocket) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
+  if (!proc.terminal && opts.consoleSocket) throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
+  const plannedProcess = planProcess(proc, { lastCap: readLastCap(), warn: (m) => ctx.log.warn(m) });
+  const nsPaths = state.namespacePaths ?? {};
+  const plan: ExecPlan = {
+    mntNs: nsPaths.mount ?? `/proc/${state.pid}/ns/mnt`,
+    pidNs: nsPaths.pid ?? `/proc/${state.pid}/ns/pid`,
+    process: plannedProcess,
+  };
+  // Joined by stage 1 for stage 2's birth; mount and pid are joined by stage 2 itself.
+  const join = Object.entries(nsPaths)
+    .filter(([type]) => type !== 'mount' && type !== 'pid')
+    .map(([type, p]) => ({ type, path: p }));
+
+  if (!opts.detach) sys.prctl(PR_SET_CHILD_SUBREAPER, 1); // the command is re-parented to us
+  const opened: number[] = [];
+  let stage2 = 0;
+  let pid = 0;
+  try {
+    const [parentEnd, childEnd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
+    opened.push(parentEnd, childEnd);
+    let consoleFd = -1;
+    if (opts.consoleSocket) {
+      try {
+        consoleFd = sys.connectUnix(opts.consoleSocket);
+      } catch (e) {
+        throw new RuntimeError(`--console-socket ${opts.consoleSocket}: connect: ${(e as SysError).code ?? e}`);
+      }
+      opened.push(consoleFd);
+    }
+    const preserve = opts.preserveFds ?? 0;
+    const f = stage2Fds(preserve);
+    const fds: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
+    for (let i = 0; i < preserve; i++) fds.push([3 + i, 3 + i]);
+    fds.push([childEnd, f.sync]);
+    if (consoleFd >= 0) fds.push([consoleFd, f.console]);
+    stage2 = spawnStage2(sys, {
+      namespaces: { create: [], join },
+      argv: [process.execPath, path.join(__dirname, '..', 'init', 'exec-main.js'), String(preserve), consoleFd >= 0 ? '1' : '0'],
+      fds,
+      setsid: false,
+    });
+    sys.close(childEnd);
+    opened.splice(opened.indexOf(childEnd), 1);
+    const ch = new SyncChannel(sys, parentEnd);
+    ch.send({ type: 'plan', plan });
+    for (;;) {
+      const msg = ch.recv(STEP_TIMEOUT_MS, 'the exec helper');
+      if (!msg) throw new RuntimeError('exec helper exited before the process started');
+      if (msg.type === 'error') throw new RuntimeError(msg.message);
+      if (msg.type === 'cgroup') {
+        if (state.cgroup) joinContainerCgroups(state.cgroup as CgroupDescription, stage2);
+        ch.send({ type: 'cgroup-done' });
+      } else if (msg.type === 'started') {
+        pid = msg.pid;
+        break;
+      }
+    }
+  } catch (e) {
+    if (stage2 > 0) {
+      try {
+        sys.kill(stage2, 9);
+      } catch {
+        /* gone */
+      }
+    }
+    throw e instanceof RuntimeError ? e : new RuntimeError(messageOf(e));
+  } finally {
+    for (const fd of opened) {
+      try {
+        sys.close(fd);
+      } catch {
+        /* ignore */
+      }
+    }
+    if (stage2 > 0) await sys.waitpidAsync(stage2).catch(() => undefined);
+  }
+  if (opts.pidFile) writePidFile(opts.pidFile, pid);
+  if (opts.detach) return 0;
+
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      sys.kill(pid, constants.signals[sig]);
+    } catch {
+      /* exited */
+    }
+  };
+  for (const sig of FORWARDED) process.on(sig, forward);
+  try {
+    const r = await sys.waitpidAsync(pid);
+    return r.exitCode ?? 128 + (r.signal ?? 0);
+  } finally {
+    for (const sig of FORWARDED) process.off(sig, forward);
+  }
+}
+
+/** `exec -p FILE` (or "-" for stdin). */
+export function readProcessFile(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file === '-' ? 0 : file, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new RuntimeError(code ? `open ${file}: ${code}` : `${file}: invalid JSON: ${(e as Error).message}`);
+  }
+}

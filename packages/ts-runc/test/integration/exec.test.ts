@@ -1,0 +1,110 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawn } from 'child_process';
+import { makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
+
+jest.setTimeout(60000);
+
+let rt: Runtime;
+let b: Bundle;
+const id = uniqueId('exec');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(() => {
+  rt = runtime();
+  b = makeBundle(['sleep', '1000'], (c) => (c.hostname = 'exec-box'));
+  const r = rt.run(['run', '-d', '-b', b.dir, id]);
+  if (r.status !== 0) throw new Error(r.stderr);
+});
+afterAll(() => {
+  rt.cleanup();
+  removeBundle(b);
+});
+
+test('runs in every namespace of the container, invisible runtime', () => {
+  const r = rt.run(['exec', id, 'sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "; echo; ls /proc | grep -c "^[0-9]"']);
+  expect(r.stderr).toBe('');
+  const [host, cmd, count] = r.stdout.trim().split('\n');
+  expect(host).toBe('exec-box');
+  expect(cmd.trim()).toBe('sleep 1000');
+  expect(Number(count)).toBeLessThanOrEqual(4); // init, sh, ls, grep: no stage 2
+});
+
+test('exit code, env, cwd and user overrides', () => {
+  expect(rt.run(['exec', id, 'sh', '-c', 'exit 9']).status).toBe(9);
+  const r = rt.run(['exec', '-u', '1000:100', '--cwd', '/tmp', '-e', 'A=b=c', id, 'sh', '-c', 'echo "$(id -u):$(id -g) $(pwd) $A $PATH"']);
+  expect(r.stdout.trim()).toBe('1000:100 /tmp b=c /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+});
+
+test('exec -p process.json', () => {
+  const file = path.join(b.dir, 'process.json');
+  fs.writeFileSync(file, JSON.stringify({ args: ['sh', '-c', 'echo from-json $X; id -u'], env: ['X=1', 'PATH=/bin'], cwd: '/', user: { uid: 1000, gid: 1000 } }));
+  const r = rt.run(['exec', '-p', file, id]);
+  expect(r.stdout.trim().split('\n')).toEqual(['from-json 1', '1000']);
+  fs.writeFileSync(file, JSON.stringify({ args: [], cwd: '/' }));
+  expect(rt.run(['exec', '-p', file, id]).stderr).toContain('args');
+});
+
+test('detach with a pid file', async () => {
+  const pidFile = path.join(b.dir, 'exec.pid');
+  const r = rt.run(['exec', '-d', '--pid-file', pidFile, id, 'sleep', '30']);
+  expect(r.status).toBe(0);
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toBe('sleep\x0030\x00');
+  // the same pid namespace as the init
+  expect(fs.readlinkSync(`/proc/${pid}/ns/pid`)).toBe(fs.readlinkSync(`/proc/${JSON.parse(rt.run(['state', id]).stdout).pid}/ns/pid`));
+  process.kill(pid, 'SIGKILL');
+});
+
+test('missing executable says "executable file not found"', () => {
+  const r = rt.run(['exec', id, 'no-such-binary']);
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toContain('executable file not found in $PATH');
+});
+
+test('no runtime fd reaches the process', () => {
+  expect(rt.run(['exec', id, 'ls', '/proc/self/fd']).stdout.trim().split('\n').sort()).toEqual(['0', '1', '2', '3']);
+});
+
+test('tty exec through a console socket', async () => {
+  const sock = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'console-')), 'sock');
+  const srv = spawn('python3', [path.join(__dirname, '../../../test/helpers/console-socket.py'), sock], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  srv.stdout.on('data', (d) => (out += d));
+  const done = new Promise((r) => srv.on('exit', r));
+  while (!out.includes('ready')) await sleep(20);
+  const r = rt.run(['exec', '-t', '--console-socket', sock, id, 'sh', '-c', 'tty; echo on-the-pty']);
+  expect(r.status).toBe(0);
+  await done;
+  expect(out).toMatch(/\/dev\/pts\/\d+/);
+  expect(out).toContain('on-the-pty');
+  fs.rmSync(path.dirname(sock), { recursive: true, force: true });
+});
+
+test('container root cannot open the runtime binary through /proc during exec', async () => {
+  // A watcher inside the container opens every /proc/PID/exe it can see, looking for something
+  // the size of a Node binary, while execs run next to it.
+  const watcher = rt.run(['exec', '-d', id, 'sh', '-c',
+    'end=$(($(date +%s)+4)); while [ $(date +%s) -lt $end ]; do for e in /proc/[0-9]*/exe; do s=$(wc -c < $e 2>/dev/null); [ "${s:-0}" -gt 20000000 ] && echo "LEAK $e $s" >> /tmp/leak; done; done; echo done > /tmp/watch-done']);
+  expect(watcher.status).toBe(0);
+  for (let i = 0; i < 15; i++) expect(rt.run(['exec', id, 'true']).status).toBe(0);
+  const rootfs = path.join(b.dir, 'rootfs');
+  for (let i = 0; i < 100 && !fs.existsSync(path.join(rootfs, 'tmp/watch-done')); i++) await sleep(100);
+  expect(fs.existsSync(path.join(rootfs, 'tmp/watch-done'))).toBe(true);
+  expect(fs.existsSync(path.join(rootfs, 'tmp/leak')) ? fs.readFileSync(path.join(rootfs, 'tmp/leak'), 'utf8') : '').toBe('');
+});
+
+test('errors: missing, stopped and paused containers', () => {
+  expect(rt.run(['exec', 'nope', 'true']).stderr).toContain('container does not exist');
+  const b2 = makeBundle(['true']);
+  const id2 = uniqueId('stopped');
+  rt.run(['run', '-d', '-b', b2.dir, id2]);
+  for (let i = 0; i < 50 && JSON.parse(rt.run(['state', id2]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  expect(rt.run(['exec', id2, 'true']).stderr).toContain('cannot exec in a stopped container');
+  rt.run(['delete', '-f', id2]);
+  removeBundle(b2);
+  expect(rt.run(['pause', id]).status).toBe(0);
+  expect(rt.run(['exec', id, 'true']).stderr).toContain('cannot exec in a paused container');
+  expect(rt.run(['resume', id]).status).toBe(0);
+});
