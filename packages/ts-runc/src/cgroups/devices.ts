@@ -3,7 +3,7 @@
  * gets (as runc), a model of the kernel's v1 devices controller (the "emulator": a default
  * verdict plus exceptions) that both drivers use, so v1 and v2 (eBPF) filter identically.
  */
-import type { LinuxDevice, LinuxDeviceCgroup } from '@tsrt/oci-spec';
+import type { LinuxDeviceCgroup } from '@tsrt/oci-spec';
 import { CgroupError, type CgroupWrite } from './types';
 
 export type DeviceType = 'a' | 'b' | 'c';
@@ -67,15 +67,11 @@ export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = Object.freeze([
 
 /**
  * The device rules a container's cgroup gets: the spec's linux.resources.devices in order, then
- * an allow rule for every node of linux.devices, then the defaults.
+ * runc's defaults. Nodes listed in linux.devices are created in the container but, as with runc,
+ * not allowed by the cgroup unless a rule allows them.
  */
-export function effectiveDeviceRules(rules: LinuxDeviceCgroup[] | undefined, devices: LinuxDevice[] = []): DeviceRule[] {
+export function effectiveDeviceRules(rules: LinuxDeviceCgroup[] | undefined): DeviceRule[] {
   const out = (rules ?? []).map((r, i) => normalizeDeviceRule(r, i));
-  for (const d of devices) {
-    if ((d.type === 'c' || d.type === 'u' || d.type === 'b') && d.major !== undefined && d.minor !== undefined) {
-      out.push({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major, minor: d.minor, access: 'rwm' });
-    }
-  }
   return [...out, ...DEFAULT_DEVICE_RULES.map((r) => ({ ...r }))];
 }
 
