@@ -1,0 +1,147 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawn } from 'child_process';
+import { makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
+
+jest.setTimeout(60000);
+
+let rt: Runtime;
+const bundles: Bundle[] = [];
+function bundle(args: string[], edit?: (c: any) => void): Bundle {
+  const b = makeBundle(args, edit);
+  bundles.push(b);
+  return b;
+}
+beforeAll(() => {
+  rt = runtime();
+});
+afterAll(() => {
+  rt.cleanup();
+  bundles.forEach(removeBundle);
+});
+
+function runIn(args: string[], edit?: (c: any) => void) {
+  const b = bundle(args, edit);
+  return rt.run(['run', '-b', b.dir, uniqueId('sc')]);
+}
+
+const denyMkdir = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'], syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
+const MKDIR = ['sh', '-c', 'mkdir /tmp/d; echo rc=$?; echo alive'];
+
+/** podman's default profile (containers-common), reduced to what applies to amd64 without extra caps. */
+function podmanProfile(): any | null {
+  const file = '/usr/share/containers/seccomp.json';
+  if (!fs.existsSync(file)) return null;
+  const p = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const m = (p.archMap ?? []).find((a: any) => a.architecture === 'SCMP_ARCH_X86_64');
+  const syscalls = p.syscalls
+    .filter((s: any) => {
+      const inc = s.includes ?? {}, exc = s.excludes ?? {};
+      if (inc.caps?.length || inc.minKernel || (inc.arches && !inc.arches.includes('amd64'))) return false;
+      return !(exc.arches ?? []).includes('amd64');
+    })
+    .map((s: any) => ({ names: s.names, action: s.action, ...(s.errnoRet !== undefined ? { errnoRet: s.errnoRet } : {}), ...(s.args?.length ? { args: s.args } : {}) }));
+  return { defaultAction: p.defaultAction, ...(p.defaultErrnoRet !== undefined ? { defaultErrnoRet: p.defaultErrnoRet } : {}), architectures: m ? [m.architecture, ...m.subArchitectures] : [], syscalls };
+}
+
+describe('seccomp in real containers', () => {
+  test('a profile denying mkdir with errnoRet 1: mkdir fails with EPERM, the rest runs', () => {
+    const r = runIn(MKDIR, (c) => (c.linux.seccomp = denyMkdir));
+    expect(r.stderr).toContain("mkdir: can't create directory '/tmp/d': Operation not permitted");
+    expect(r.stdout).toBe('rc=1\nalive\n');
+    expect(r.status).toBe(0);
+  });
+
+  test('errnoRet picks the errno (ENOSYS 38); without it EPERM', () => {
+    const r = runIn(MKDIR, (c) => (c.linux.seccomp = { ...denyMkdir, syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] }));
+    expect(r.stderr).toContain('Function not implemented');
+    const d = runIn(MKDIR, (c) => (c.linux.seccomp = { ...denyMkdir, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] }));
+    expect(d.stderr).toContain('Operation not permitted');
+  });
+
+  test('without noNewPrivileges and without CAP_SYS_ADMIN the filter is loaded before the caps go', () => {
+    const r = runIn(MKDIR, (c) => {
+      c.process.noNewPrivileges = false;
+      c.linux.seccomp = denyMkdir;
+    });
+    expect(r.stdout).toBe('rc=1\nalive\n');
+    expect(r.status).toBe(0);
+    // and the container's NoNewPrivs flag stays off
+    const s = runIn(['grep', 'NoNewPrivs', '/proc/self/status'], (c) => {
+      c.process.noNewPrivileges = false;
+      c.linux.seccomp = denyMkdir;
+    });
+    expect(s.stdout.replace(/\s+/g, ' ').trim()).toBe('NoNewPrivs: 0');
+  });
+
+  test('Seccomp mode 2 is set in the container process; argument filters match (kill with signal 0 only)', () => {
+    const r = runIn(['sh', '-c', 'grep "^Seccomp:" /proc/self/status; kill -0 1; echo k0=$?; kill -CONT 1; echo kcont=$?'], (c) => {
+      c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 1, op: 'SCMP_CMP_EQ', value: 0 }] }] };
+    });
+    expect(r.stdout.replace(/[ \t]+/g, ' ')).toBe('Seccomp: 2\nk0=1\nkcont=0\n');
+  });
+
+  test('the podman default profile still runs busybox and blocks what it should', () => {
+    const prof = podmanProfile();
+    if (!prof) return;
+    const r = runIn(['sh', '-c', 'echo hi; ls / >/dev/null && echo ls-ok; mkdir /tmp/x && echo mkdir-ok; unshare -r true 2>/dev/null; echo unshare=$?'], (c) => (c.linux.seccomp = prof));
+    expect(r.stdout).toBe('hi\nls-ok\nmkdir-ok\nunshare=1\n');
+    expect(r.status).toBe(0);
+  });
+
+  test('SCMP_ACT_NOTIFY: the listener gets the fd with the state; without an answer the call fails', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-notify-'));
+    const sock = path.join(dir, 'agent.sock');
+    const out = path.join(dir, 'got.json');
+    const agent = spawn('python3', ['-c', `
+import socket, json, os, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+open(sys.argv[1] + '.ready', 'w').close()
+c, _ = s.accept()
+msg, fds, _, _ = socket.recv_fds(c, 65536, 4)
+st = json.loads(msg)
+st['fdLink'] = [os.readlink('/proc/self/fd/%d' % f) for f in fds]
+open(sys.argv[2], 'w').write(json.dumps(st))
+for f in fds: os.close(f)
+`, sock, out], { stdio: 'inherit' });
+    try {
+      for (let i = 0; i < 100 && !fs.existsSync(sock + '.ready'); i++) await new Promise((r) => setTimeout(r, 50));
+      const id = uniqueId('notify');
+      const b = bundle(['sh', '-c', 'mkdir /tmp/n; echo rc=$?'], (c) => {
+        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: sock, listenerMetadata: 'meta-1', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
+      });
+      const r = rt.run(['run', '-b', b.dir, id]);
+      expect(r.stdout).toBe('rc=1\n');
+      expect(r.stderr).toContain('Function not implemented');
+      const got = JSON.parse(fs.readFileSync(out, 'utf8'));
+      expect(got).toMatchObject({ fds: ['seccompFd'], metadata: 'meta-1', state: { id, status: 'creating', bundle: b.dir } });
+      expect(got.pid).toBeGreaterThan(1);
+      expect(got.fdLink).toEqual(['anon_inode:seccomp notify']);
+    } finally {
+      agent.kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('bad profiles fail create with the field named, and leave nothing behind', () => {
+    const cases: Array<[any, string]> = [
+      [{ ...denyMkdir, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }, { names: ['rmdir'], action: 'SCMP_ACT_FOO' }] }, 'linux.seccomp.syscalls[1].action'],
+      [{ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_Z80'] }, 'linux.seccomp.architectures[0]'],
+      [{ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }, 'linux.seccomp.listenerPath: must be set'],
+      [{ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/nonexistent/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }, 'linux.seccomp.listenerPath: cannot connect to /nonexistent/agent.sock: ENOENT'],
+    ];
+    for (const [prof, msg] of cases) {
+      const b = bundle(['true'], (c) => (c.linux.seccomp = prof));
+      const id = uniqueId('bad');
+      const r = rt.run(['create', '-b', b.dir, id]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(msg);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(rt.ids()).toEqual([]);
+      expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(b.dir);
+      expect(fs.existsSync(`/sys/fs/cgroup/memory/${id}`) || fs.existsSync(`/sys/fs/cgroup/unified/${id}`)).toBe(false);
+    }
+  });
+});
