@@ -1,0 +1,221 @@
+/**
+ * podman 4.3 + conmon driving ts-runc (and runc as the baseline, same scenarios: E2E_RUNTIMES).
+ * Private storage, cgroupfs, netns none; every assertion is on what podman reports.
+ */
+import * as fs from 'fs';
+import { runtimes, have, ok, waitFor, sleep, PtySession, cgroupDirOf, removeDemoImage, SIGNAL_LOOP, COUNTER_LOOP } from './helpers';
+import { Podman, IMAGE } from './podman-harness';
+
+jest.setTimeout(120000);
+
+const RUNTIMES = runtimes();
+const enabled = have('podman') && have('conmon') && have('script');
+const d = enabled ? describe : describe.skip;
+
+let pm: Podman;
+beforeAll(() => {
+  if (!enabled) return;
+  pm = new Podman(RUNTIMES);
+  pm.loadImage();
+}, 120000);
+afterAll(() => {
+  if (!enabled) return;
+  const problems = pm?.cleanup() ?? [];
+  removeDemoImage();
+  if (problems.length) throw new Error(`clean-up found leftovers:\n${problems.join('\n')}`);
+}, 120000);
+
+let n = 0;
+const made: string[] = [];
+/** A container name, removed after the test even when it fails. */
+const name = (rt: string, what: string) => {
+  const c = `e2e-${rt}-${what}-${process.pid}-${n++}`;
+  made.push(c);
+  return c;
+};
+afterEach(() => {
+  if (enabled && made.length) pm.podman(['rm', '-f', '-t', '0', ...made.splice(0)]);
+});
+
+d.each(RUNTIMES.map((r) => [r.name]))('podman --runtime %s', (rt) => {
+  const P = (args: string[], opts?: { input?: string; timeout?: number }) => pm.podman(['--runtime', rt, ...args], opts);
+  const inspect = (c: string, fmt: string) => ok(P(['inspect', '-f', fmt, c])).trim();
+  const runD = (c: string, script: string, extra: string[] = []) => ok(P(['run', '-d', '--name', c, ...extra, IMAGE, 'sh', '-c', script])).trim();
+  const logs = (c: string) => ok(P(['logs', c]));
+
+  const gone = (c: string) => expect(P(['container', 'exists', c]).status).toBe(1);
+
+  test('run --rm: output, exit codes, container gone, conmon passed --log-format json', () => {
+    const c = name(rt, 'rm');
+    const r = P(['run', '--rm', '--name', c, IMAGE, 'sh', '-c', 'echo hello from $(cat /etc/hostname | wc -c) && echo err >&2']);
+    expect(r.stdout).toMatch(/^hello from \d+\n$/);
+    expect(r.stderr).toContain('err');
+    expect(r.status).toBe(0);
+    gone(c);
+    const c7 = name(rt, 'rm7');
+    const seven = P(['run', '--rm', '--name', c7, IMAGE, 'sh', '-c', 'exit 7']);
+    expect(seven.status).toBe(7);
+    gone(c7);
+    const creates = pm.wrappers[rt].calls().filter((l) => / create /.test(` ${l} `));
+    expect(creates.length).toBeGreaterThanOrEqual(2);
+    for (const c of creates) expect(c).toMatch(/--log-format[= ]json/);
+  });
+
+  test('run -i --rm with stdin from a pipe', () => {
+    const r = P(['run', '-i', '--rm', IMAGE, 'sh', '-c', 'tr a-z A-Z; echo done'], { input: 'piped text\n' });
+    expect(r.stdout).toBe('PIPED TEXT\ndone\n');
+    expect(r.status).toBe(0);
+  });
+
+  test('a failing command: missing executable 127, not executable 126', () => {
+    const c = name(rt, 'fail');
+    const missing = P(['run', '--rm', '--name', c, IMAGE, 'no-such-command']);
+    expect(missing.status).toBe(127);
+    expect(missing.stderr).toMatch(/executable file not found in \$PATH/);
+    const missingPath = P(['run', '--rm', IMAGE, '/no/such/file']);
+    expect(missingPath.status).toBe(127);
+    expect(missingPath.stderr).toMatch(/no such file or directory/);
+    const notExec = P(['run', '--rm', IMAGE, '/etc/passwd']);
+    expect(notExec.status).toBe(126);
+    expect(notExec.stderr).toMatch(/permission denied/);
+    gone(c);
+  });
+
+  test('run -d, exec (output, exit code, user/env/workdir, missing executable), stop, rm', async () => {
+    const c = name(rt, 'd');
+    const id = runD(c, SIGNAL_LOOP);
+    await waitFor('ready', () => logs(c).includes('ready'));
+    expect(inspect(c, '{{.State.Status}}')).toBe('running');
+    const pid = Number(inspect(c, '{{.State.Pid}}'));
+    expect(pid).toBeGreaterThan(1);
+    expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('sh');
+
+    const e = P(['exec', c, 'sh', '-c', 'echo exec-out; ps -o pid,comm | grep -c " sh"']);
+    expect(e.stdout).toMatch(/^exec-out\n/);
+    expect(e.status).toBe(0);
+    expect(P(['exec', c, 'sh', '-c', 'exit 42']).status).toBe(42);
+    const u = P(['exec', '-u', '1000:1000', '-e', 'E2E_VAR=v1', '-w', '/tmp', c, 'sh', '-c', 'echo "$(id -u):$(id -g):$E2E_VAR:$(pwd)"']);
+    expect(u.stdout.trim()).toBe('1000:1000:v1:/tmp');
+    const missing = P(['exec', c, 'no-such-command']);
+    expect(missing.status).toBe(127);
+    expect(missing.stderr).toMatch(/executable file not found/);
+    // still running after all that
+    expect(inspect(c, '{{.State.Status}}')).toBe('running');
+
+    const stop = P(['stop', '-t', '10', c]);
+    expect(stop.status).toBe(0);
+    expect(inspect(c, '{{.State.Status}}')).toBe('exited');
+    expect(inspect(c, '{{.State.ExitCode}}')).toBe('3'); // the TERM trap
+    expect(logs(c)).toContain('got-term');
+    expect(ok(P(['rm', c])).trim()).toMatch(new RegExp(`^(${c}|${id})$`));
+    expect(P(['inspect', c]).status).not.toBe(0);
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  test('run -it under a real pty: interactive shell, tty, exit code', async () => {
+    const s = new PtySession(pm.cmdline(['--runtime', rt, 'run', '--rm', '-it', IMAGE, 'sh']), pm.env);
+    try {
+      await s.expect(/# /);
+      s.send('tty; echo "in-$((6*7))"\r');
+      await s.expect(/in-42/);
+      expect(s.output).toMatch(/\/dev\/pts\/\d+/);
+      s.send('exit 4\r');
+      expect(await s.wait()).toBe(4);
+    } finally {
+      s.kill();
+    }
+    const creates = pm.wrappers[rt].calls().filter((l) => / create /.test(` ${l} `));
+    expect(creates[creates.length - 1]).toMatch(/--console-socket /);
+  });
+
+  test('exec -it under a real pty into a running container', async () => {
+    const c = name(rt, 'execit');
+    runD(c, SIGNAL_LOOP);
+    await waitFor('ready', () => logs(c).includes('ready'));
+    const s = new PtySession(pm.cmdline(['--runtime', rt, 'exec', '-it', c, 'sh']), pm.env);
+    try {
+      await s.expect(/# /);
+      s.send('tty; echo "pid1=$(cat /proc/1/comm)"\r');
+      await s.expect(/pid1=sh/);
+      expect(s.output).toMatch(/\/dev\/pts\/\d+/);
+      s.send('exit 5\r');
+      expect(await s.wait()).toBe(5);
+    } finally {
+      s.kill();
+    }
+    const execs = pm.wrappers[rt].calls().filter((l) => / exec /.test(` ${l} `));
+    expect(execs[execs.length - 1]).toMatch(/--tty/);
+    expect(inspect(c, '{{.State.Status}}')).toBe('running');
+    ok(P(['rm', '-f', '-t', '0', c]));
+  });
+
+  test('pause and unpause: the container stops making progress, then resumes', async () => {
+    const c = name(rt, 'pause');
+    runD(c, COUNTER_LOOP);
+    await waitFor('ticks', () => logs(c).includes('tick-3'));
+    ok(P(['pause', c]));
+    expect(inspect(c, '{{.State.Status}}')).toBe('paused');
+    const frozen = logs(c).length;
+    await sleep(700);
+    expect(logs(c).length).toBe(frozen);
+    ok(P(['unpause', c]));
+    expect(inspect(c, '{{.State.Status}}')).toBe('running');
+    await waitFor('more ticks', () => logs(c).length > frozen);
+    ok(P(['rm', '-f', '-t', '0', c]));
+  });
+
+  test('kill with signals: USR1 and HUP are delivered, default KILL gives 137', async () => {
+    const c = name(rt, 'kill');
+    runD(c, SIGNAL_LOOP);
+    await waitFor('ready', () => logs(c).includes('ready'));
+    ok(P(['kill', '-s', 'USR1', c]));
+    await waitFor('got-usr1', () => logs(c).includes('got-usr1'));
+    ok(P(['kill', '--signal', 'SIGHUP', c]));
+    await waitFor('got-hup', () => logs(c).includes('got-hup'));
+    expect(inspect(c, '{{.State.Status}}')).toBe('running');
+    ok(P(['kill', c]));
+    await waitFor('exited', () => inspect(c, '{{.State.Status}}') === 'exited');
+    expect(inspect(c, '{{.State.ExitCode}}')).toBe('137');
+    const signals = pm.wrappers[rt].calls().filter((l) => / kill /.test(` ${l} `)).map((l) => l.split(' ').pop());
+    expect(signals.slice(-3)).toEqual(['10', '1', '9']);
+    ok(P(['rm', c]));
+  });
+
+  test('update --memory changes the cgroup limit of a running container', async () => {
+    const c = name(rt, 'update');
+    runD(c, SIGNAL_LOOP, ['--memory', '96m']);
+    await waitFor('ready', () => logs(c).includes('ready'));
+    const pid = Number(inspect(c, '{{.State.Pid}}'));
+    const limitFile = `${cgroupDirOf(pid, 'memory')}/memory.limit_in_bytes`;
+    expect(fs.readFileSync(limitFile, 'utf8').trim()).toBe(String(96 * 1024 * 1024));
+    const u = P(['update', '--memory', '64m', c]);
+    expect(u.status).toBe(0);
+    expect(fs.readFileSync(limitFile, 'utf8').trim()).toBe(String(64 * 1024 * 1024));
+    expect(pm.wrappers[rt].calls().some((l) => /\bupdate --resources[= ]/.test(l))).toBe(true);
+    ok(P(['rm', '-f', '-t', '0', c]));
+  });
+
+  test('restart: a running container gets a new init, an exited one runs again', async () => {
+    const c = name(rt, 'restart');
+    runD(c, SIGNAL_LOOP);
+    await waitFor('ready', () => logs(c).includes('ready'));
+    const pid1 = Number(inspect(c, '{{.State.Pid}}'));
+    ok(P(['restart', '-t', '10', c]));
+    expect(inspect(c, '{{.State.Status}}')).toBe('running');
+    const pid2 = Number(inspect(c, '{{.State.Pid}}'));
+    expect(pid2).not.toBe(pid1);
+    expect(() => process.kill(pid1, 0)).toThrow();
+    await waitFor('second ready', () => logs(c).split('ready').length >= 3);
+
+    const once = name(rt, 'once');
+    const first = P(['run', '--name', once, IMAGE, 'sh', '-c', 'echo ran; exit 2']);
+    expect(first.stdout).toBe('ran\n');
+    expect(first.status).toBe(2);
+    expect(inspect(once, '{{.State.ExitCode}}')).toBe('2');
+    ok(P(['restart', once]));
+    await waitFor('exited again', () => inspect(once, '{{.State.Status}}') === 'exited');
+    expect(logs(once).split('ran').length - 1).toBe(2);
+    expect(inspect(once, '{{.State.ExitCode}}')).toBe('2');
+    ok(P(['rm', '-f', '-t', '0', c, once]));
+  });
+});
