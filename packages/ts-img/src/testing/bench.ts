@@ -129,5 +129,7 @@ export function benchMain(argv: string[]): void {
   const rows = Object.entries(results).map(([k, v]) => `${k.padEnd(38)} ${v.toFixed(2).padStart(7)} s   ${(v / u).toFixed(2).padStart(5)}x umoci   ${(v / t).toFixed(2).padStart(5)}x tar`);
   process.stdout.write(`${'tool'.padEnd(38)} ${'median'.padStart(9)}   ${'vs umoci'.padStart(11)}   ${'vs tar'.padStart(8)}\n${rows.join('\n')}\n`);
   process.stdout.write(`targets: ts-img <= 0.50x umoci and <= 1.30x tar\n`);
+  if (process.env.BENCH_KEEP !== '1') fs.rmSync(base, { recursive: true, force: true });
+  else process.stderr.write(`bench: image kept in ${imgDir} (BENCH_KEEP=1)\n`);
   void createHash;
 }
