@@ -23,6 +23,8 @@ export interface CreateOptions {
   bundle: string;
   pidFile?: string;
   consoleSocket?: string;
+  /** An already connected console socket (foreground `run` with a terminal proxies it itself). */
+  consoleSocketFd?: number;
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
@@ -54,10 +56,11 @@ export function create(ctx: Context, opts: CreateOptions): Created {
   const bundle = path.resolve(opts.bundle);
   const raw = readConfig(bundle) as Spec;
   const terminal = raw.process?.terminal === true;
-  if (terminal && !opts.consoleSocket) {
+  const hasConsole = opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined;
+  if (terminal && !hasConsole) {
     throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
   }
-  if (!terminal && opts.consoleSocket) {
+  if (!terminal && hasConsole) {
     throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
   }
   // Only the namespaces are needed to spawn stage 2: its Node start-up then overlaps with the
@@ -85,7 +88,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     opened.push(parentEnd, childEnd);
     const dirFd = sys.open(store.dir(id), O_PATH | O_DIRECTORY | O_CLOEXEC);
     opened.push(dirFd);
-    let consoleFd = -1;
+    let consoleFd = opts.consoleSocketFd ?? -1;
     if (opts.consoleSocket) {
       try {
         consoleFd = sys.connectUnix(opts.consoleSocket);

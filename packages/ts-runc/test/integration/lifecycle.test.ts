@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { TS_RUNC, makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
 
 jest.setTimeout(60000);
@@ -271,5 +271,25 @@ describe('errors leave nothing behind', () => {
     const b = bundle(['true']);
     const r = rt.run(['create', '-b', b.dir, 'a/b']);
     expect(r.stderr).toContain('invalid container ID format');
+  });
+});
+
+describe('terminal', () => {
+  test('foreground run with process.terminal proxies a pty (under script)', () => {
+    const b = bundle(['sh', '-c', 'tty; stty size; read x; echo "got $x"; exit 3'], (c) => (c.process.terminal = true));
+    const id = uniqueId('tty');
+    const cmd = `stty cols 91 rows 17; ${TS_RUNC} --root ${rt.root} run -b ${b.dir} ${id}; echo "rc=$?"`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { input: 'hello\n', encoding: 'utf8', timeout: 30000 });
+    expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
+    expect(r.stdout).toContain('17 91');
+    expect(r.stdout).toContain('got hello');
+    expect(r.stdout).toContain('rc=3');
+    expect(rt.ids()).not.toContain(id);
+  });
+
+  test('create with a terminal needs a console socket', () => {
+    const b = bundle(['true'], (c) => (c.process.terminal = true));
+    const r = rt.run(['create', '-b', b.dir, uniqueId()]);
+    expect(r.stderr).toContain('cannot allocate tty if runc will detach without setting console socket');
   });
 });
