@@ -77,7 +77,8 @@ function time(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
 export function benchMain(argv: string[]): void {
   const runs = Number(process.env.RUNS ?? 5);
   const tsimg = path.resolve(__dirname, '../../../bin/ts-img');
-  const base = argv[0] ?? '/dev/shm/ts-img-bench';
+  // our own subdirectory of DIR: that is all we remove afterwards
+  const base = path.join(argv[0] ?? '/dev/shm', 'ts-img-bench');
   const imgDir = path.join(base, 'image');
   fs.mkdirSync(base, { recursive: true });
   const st = spawnSync('stat', ['-f', '-c', '%T', base]).stdout.toString().trim();
