@@ -75,10 +75,18 @@ function time(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
 }
 
 export function benchMain(argv: string[]): void {
+  const base = path.join(argv[0] ?? '/dev/shm', 'ts-img-bench');
+  try {
+    benchRun(base);
+  } finally {
+    if (process.env.BENCH_KEEP !== '1') fs.rmSync(base, { recursive: true, force: true });
+    else process.stderr.write(`bench: image kept in ${path.join(base, 'image')} (BENCH_KEEP=1)\n`);
+  }
+}
+
+function benchRun(base: string): void {
   const runs = Number(process.env.RUNS ?? 5);
   const tsimg = path.resolve(__dirname, '../../../bin/ts-img');
-  // our own subdirectory of DIR: that is all we remove afterwards
-  const base = path.join(argv[0] ?? '/dev/shm', 'ts-img-bench');
   const imgDir = path.join(base, 'image');
   fs.mkdirSync(base, { recursive: true });
   const st = spawnSync('stat', ['-f', '-c', '%T', base]).stdout.toString().trim();
@@ -130,7 +138,5 @@ export function benchMain(argv: string[]): void {
   const rows = Object.entries(results).map(([k, v]) => `${k.padEnd(38)} ${v.toFixed(2).padStart(7)} s   ${(v / u).toFixed(2).padStart(5)}x umoci   ${(v / t).toFixed(2).padStart(5)}x tar`);
   process.stdout.write(`${'tool'.padEnd(38)} ${'median'.padStart(9)}   ${'vs umoci'.padStart(11)}   ${'vs tar'.padStart(8)}\n${rows.join('\n')}\n`);
   process.stdout.write(`targets: ts-img <= 0.50x umoci and <= 1.30x tar\n`);
-  if (process.env.BENCH_KEEP !== '1') fs.rmSync(base, { recursive: true, force: true });
-  else process.stderr.write(`bench: image kept in ${imgDir} (BENCH_KEEP=1)\n`);
   void createHash;
 }
