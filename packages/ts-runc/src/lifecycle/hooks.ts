@@ -1,7 +1,6 @@
 // Hooks (runtime-spec config.md "POSIX-platform Hooks", runtime.md "Lifecycle"). Used by the
 // runtime (prestart, createRuntime, poststart, poststop) and by stage 2 (createContainer,
 // startContainer): keep it free of anything but Node built-ins.
-import { spawnSync } from 'child_process';
 
 export type HookPhase = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
 export const HOOK_PHASES: HookPhase[] = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
@@ -36,6 +35,8 @@ export function runHook(h: HookSpec, state: object): void {
     if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   const args = h.args && h.args.length ? h.args : [h.path];
+  // Loaded here: child_process costs start-up time on every create, and most configs have no hooks.
+  const { spawnSync } = require('child_process') as typeof import('child_process');
   const r = spawnSync(h.path, args.slice(1), {
     argv0: args[0],
     env,
