@@ -73,11 +73,21 @@ function mountCgroup(sys: Sys, rootfs: string, m: PlannedMount): void {
     sys.mount('tmpfs', target, 'tmpfs', base & ~MS_RDONLY, 'mode=755');
     const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n');
     for (const c of mounts) {
+      // Only the host's hierarchies (not cgroup filesystems mounted elsewhere, e.g. by tests).
+      if (path.dirname(c.mountpoint) !== path.dirname(v1[0].mountpoint)) continue;
       const name = path.basename(c.mountpoint);
       const rel = path.relative(c.root, ownCgroupPath(c, lines) ?? c.root);
-      const src = rel.startsWith('..') ? c.mountpoint : path.join(c.mountpoint, rel);
       const dst = path.join(target, name);
       fs.mkdirSync(dst, { recursive: true });
+      if (rel === '' || rel.startsWith('..')) {
+        // Our cgroup looks like the hierarchy's root: in a new cgroup namespace the real path is
+        // hidden. A fresh mount of the same hierarchy is rooted at the namespace's cgroup (the
+        // container's own), and equals the root when there is no cgroup namespace.
+        const opts = c.superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro').join(',');
+        sys.mount(c.fstype, dst, c.fstype, base, c.fstype === 'cgroup2' ? null : opts);
+        continue;
+      }
+      const src = path.join(c.mountpoint, rel);
       sys.mount(src, dst, null, MS_BIND | MS_REC, null);
       sys.mount(null, dst, null, MS_BIND | MS_REMOUNT | base, null);
     }
