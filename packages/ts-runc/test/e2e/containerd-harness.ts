@@ -1,0 +1,143 @@
+/**
+ * A private containerd 1.6 for e2e tests: root, state, gRPC/ttrpc sockets in a temp dir, no CRI
+ * plugin, a namespace of its own, the busybox demo image imported from an oci-archive, and
+ * `ctr` calls that hand the runc v2 shim a runtime wrapper (--runc-binary) and a private
+ * --runc-root. Clean-up kills and deletes every task, stops the daemon and the shims, unmounts,
+ * removes the dirs and the cgroups of the namespace.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawn, type ChildProcess } from 'child_process';
+import {
+  run, ok, runtimeWrapper, demoImageLayout, unmountBelow, pidsWithCmdline, killPids, waitFor, sleep,
+  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, type Result,
+} from './helpers';
+import { shq } from './podman-harness';
+
+export const IMAGE = 'localhost/ts-runc-e2e:latest';
+
+export class Containerd {
+  readonly dir: string;
+  readonly sock: string;
+  readonly ns: string;
+  readonly wrappers: Record<string, { bin: string; real: string; calls: () => string[] }> = {};
+  private daemon?: ChildProcess;
+  private cgroupsBefore: Set<string>;
+  private runDirsBefore: Set<string>;
+  // containerd 1.6 keeps shim sockets under /run/containerd/s whatever its state dir is
+  private static readonly RUN_DIRS = ['/run/containerd/s', '/run/containerd/fifo', '/run/containerd/runc', '/run/containerd'];
+
+  constructor(runtimes: Array<{ name: string; bin: string }>) {
+    this.ns = `tsrunc-e2e-${process.pid}`;
+    this.cgroupsBefore = existingCgroups([this.ns]);
+    this.runDirsBefore = existingPaths(Containerd.RUN_DIRS);
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ts-runc-e2e-containerd-'));
+    this.sock = path.join(this.dir, 'containerd.sock');
+    for (const r of runtimes) {
+      const w = runtimeWrapper(this.dir, r.name, r.bin);
+      this.wrappers[r.name] = { ...w, real: r.bin };
+    }
+    for (const d of ['root', 'state', 'fifo', 'runc-root']) fs.mkdirSync(path.join(this.dir, d));
+    fs.writeFileSync(
+      path.join(this.dir, 'config.toml'),
+      [
+        'version = 2',
+        `root = ${JSON.stringify(path.join(this.dir, 'root'))}`,
+        `state = ${JSON.stringify(path.join(this.dir, 'state'))}`,
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+        '[grpc]',
+        `  address = ${JSON.stringify(this.sock)}`,
+        '[ttrpc]',
+        `  address = ${JSON.stringify(this.sock + '.ttrpc')}`,
+        '[debug]',
+        '  address = ""',
+        '[metrics]',
+        '  address = ""',
+        '',
+      ].join('\n'),
+    );
+  }
+
+  async start(): Promise<void> {
+    const log = fs.openSync(path.join(this.dir, 'containerd.log'), 'w');
+    this.daemon = spawn('containerd', ['--config', path.join(this.dir, 'config.toml')], { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    await waitFor('containerd to serve', () => {
+      if (this.daemon?.exitCode !== null) throw new Error(`containerd exited: ${this.log()}`);
+      return run('ctr', ['--address', this.sock, 'version'], { timeout: 5000 }).status === 0;
+    }, 30000, 200);
+  }
+
+  log(): string {
+    try {
+      return fs.readFileSync(path.join(this.dir, 'containerd.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  ctr(args: string[], opts: { input?: string; timeout?: number } = {}): Result {
+    return run('ctr', ['--address', this.sock, '-n', this.ns, ...args], opts);
+  }
+
+  cmdline(args: string[]): string {
+    return ['ctr', '--address', this.sock, '-n', this.ns, ...args].map(shq).join(' ');
+  }
+
+  /** ctr run's runtime options for the named runtime. */
+  runtimeArgs(rt: string): string[] {
+    return ['--runc-binary', this.wrappers[rt].bin, '--runc-root', path.join(this.dir, 'runc-root'), '--fifo-dir', path.join(this.dir, 'fifo')];
+  }
+
+  /** ctr task exec keeps its IO fifos under /run/containerd/fifo unless told otherwise. */
+  fifoArgs(): string[] {
+    return ['--fifo-dir', path.join(this.dir, 'fifo')];
+  }
+
+  importImage(): void {
+    const archive = path.join(this.dir, 'image.tar');
+    ok(run('tar', ['-C', demoImageLayout(), '-cf', archive, '.']));
+    ok(this.ctr(['image', 'import', '--base-name', 'localhost/ts-runc-e2e', archive]));
+    const refs = ok(this.ctr(['image', 'ls', '-q']));
+    if (!refs.includes(IMAGE)) throw new Error(`image import gave ${refs}`);
+  }
+
+  async cleanup(): Promise<string[]> {
+    const problems: string[] = [];
+    if (this.daemon && this.daemon.exitCode === null) {
+      const tasks = this.ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean);
+      for (const t of tasks) {
+        this.ctr(['task', 'kill', '-a', '-s', 'KILL', t]);
+      }
+      if (tasks.length) await sleep(300);
+      for (const t of tasks) this.ctr(['task', 'delete', '-f', t]);
+      for (const c of this.ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) this.ctr(['container', 'rm', c]);
+      for (const i of this.ctr(['image', 'ls', '-q']).stdout.split('\n').filter(Boolean)) this.ctr(['image', 'rm', i]);
+      this.daemon.kill('SIGTERM');
+      await waitFor('containerd to exit', () => this.daemon!.exitCode !== null || this.daemon!.signalCode !== null, 15000).catch(() => {
+        problems.push('containerd did not exit on SIGTERM');
+        this.daemon!.kill('SIGKILL');
+      });
+    }
+    const shims = pidsWithCmdline(this.sock);
+    if (shims.length) {
+      killPids(shims, 'SIGTERM');
+      await sleep(500);
+      killPids(pidsWithCmdline(this.sock));
+    }
+    // runtime state the shim left in the private --runc-root
+    const rroot = path.join(this.dir, 'runc-root', this.ns);
+    if (fs.existsSync(rroot)) {
+      for (const id of fs.readdirSync(rroot)) {
+        problems.push(`runtime state left: ${id}`);
+        for (const w of Object.values(this.wrappers)) run(w.real, ['--root', rroot, 'delete', '-f', id]);
+      }
+    }
+    unmountBelow(this.dir);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (!this.cgroupsBefore.has(this.ns)) problems.push(...removeCgroupTrees([this.ns]).map((s) => `cgroup left: ${s}`));
+    removeEmptyDirsIfNew(Containerd.RUN_DIRS, this.runDirsBefore);
+    return problems;
+  }
+}
