@@ -1,0 +1,116 @@
+import * as fs from 'fs';
+import { makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
+
+jest.setTimeout(60000);
+
+let rt: Runtime;
+const bundles: Bundle[] = [];
+function bundle(args: string[], edit?: (c: any) => void): Bundle {
+  const b = makeBundle(args, edit);
+  bundles.push(b);
+  return b;
+}
+beforeAll(() => {
+  rt = runtime();
+});
+afterAll(() => {
+  rt.cleanup();
+  bundles.forEach(removeBundle);
+});
+
+function runIn(args: string[], edit?: (c: any) => void) {
+  const b = bundle(args, edit);
+  return rt.run(['run', '-b', b.dir, uniqueId('f')]);
+}
+
+/** stderr with the log format's \" escapes undone. */
+function err(r: { stderr: string }): string {
+  return r.stderr.replace(/\\"/g, '"');
+}
+
+/** create must fail with `msg`, print no stack, and leave no container, mount or cgroup behind. */
+function createFails(edit: (c: any) => void, msg: string): void {
+  const b = bundle(['true'], edit);
+  const id = uniqueId('bad');
+  const r = rt.run(['create', '-b', b.dir, id]);
+  expect(err(r)).toContain(msg);
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(rt.ids()).toEqual([]);
+  expect(rt.run(['list', '-q']).stdout.trim()).toBe('');
+  expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(b.dir);
+  for (const ctl of ['memory', 'pids', 'cpu', 'unified']) expect(fs.existsSync(`/sys/fs/cgroup/${ctl}/${id}`)).toBe(false);
+}
+
+describe('linux.sysctl', () => {
+  test('namespaced sysctls are set inside the container', () => {
+    const r = runIn(['sh', '-c', 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni /proc/sys/fs/mqueue/msg_max'], (c) => {
+      c.linux.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.shmmni': '1234', 'fs/mqueue/msg_max': '17' };
+    });
+    expect(r.stdout).toBe('1\n1234\n17\n');
+    expect(r.status).toBe(0);
+  });
+
+  test('sysctls outside the container\'s namespaces are refused at create', () => {
+    createFails((c) => (c.linux.sysctl = { 'vm.swappiness': '10' }), 'linux.sysctl["vm.swappiness"]: sysctl "vm.swappiness" is not in a separate kernel namespace');
+    createFails((c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'network');
+      c.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+    }, 'sysctl "net.ipv4.ip_forward" not allowed in host network namespace');
+    createFails((c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'uts');
+      delete c.hostname;
+      c.linux.sysctl = { 'kernel.domainname': 'x' };
+    }, 'sysctl "kernel.domainname" is not allowed in the host\'s uts namespace');
+  });
+});
+
+describe('process fields', () => {
+  test('linux.personality LINUX32 makes uname report i686', () => {
+    const r = runIn(['uname', '-m'], (c) => (c.linux.personality = { domain: 'LINUX32' }));
+    expect(r.stdout.trim()).toBe('i686');
+    expect(runIn(['uname', '-m']).stdout.trim()).toBe('x86_64');
+    createFails((c) => (c.linux.personality = { domain: 'BSD' }), 'linux.personality.domain: must be one of LINUX, LINUX32');
+  });
+
+  test('process.scheduler sets the policy and nice value (sched_setattr)', () => {
+    const r = runIn(['sh', '-c', 'grep -E "^(policy|prio) " /proc/self/sched'], (c) => (c.process.scheduler = { policy: 'SCHED_BATCH', nice: 7 }));
+    expect(r.stdout.replace(/[ \t]+/g, ' ')).toBe('policy : 3\nprio : 127\n');
+    createFails((c) => (c.process.scheduler = { policy: 'SCHED_FIFO', priority: 0 }), 'process.scheduler.priority: must be 1 to 99 for SCHED_FIFO, not 0');
+  });
+
+  test('process.ioPriority (ioprio_set)', () => {
+    const r = runIn(['ionice'], (c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 }));
+    expect(r.stdout.trim()).toBe('idle');
+    const be = runIn(['ionice'], (c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 6 }));
+    expect(be.stdout.trim()).toBe('best-effort: prio 6');
+    createFails((c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 8 }), 'process.ioPriority.priority: must be <= 7');
+  });
+
+  test('process.oomScoreAdj', () => {
+    const r = runIn(['cat', '/proc/self/oom_score_adj'], (c) => (c.process.oomScoreAdj = 345));
+    expect(r.stdout.trim()).toBe('345');
+  });
+
+  test('rlimits: set inside; a hard limit above the runtime\'s (no CAP_SYS_RESOURCE) fails create clearly', () => {
+    const r = runIn(['sh', '-c', 'ulimit -n; ulimit -Hn'], (c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 123, hard: 456 }]));
+    expect(r.stdout).toBe('123\n456\n');
+    const cur = Number(fs.readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+\d+\s+(\d+)/)![1]);
+    const canRaise = /^CapBnd:\s*([0-9a-f]+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))!;
+    if ((BigInt('0x' + canRaise[1]) >> 24n) & 1n) return; // CAP_SYS_RESOURCE present: raising works here
+    createFails((c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: cur * 4 }]), `setrlimit RLIMIT_NOFILE (soft 1024, hard ${cur * 4}): EPERM`);
+  });
+
+  test('apparmorProfile is an error when AppArmor is off; SELinux labels only warn', () => {
+    if (fs.existsSync('/sys/module/apparmor/parameters/enabled') && fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y') return;
+    createFails((c) => (c.process.apparmorProfile = 'docker-default'), 'process.apparmorProfile: profile "docker-default" is set but AppArmor is not enabled on this host');
+    if (fs.existsSync('/sys/fs/selinux/enforce')) return;
+    const r = runIn(['echo', 'ran'], (c) => {
+      c.process.selinuxLabel = 'system_u:system_r:container_t:s0';
+      c.linux.mountLabel = 'system_u:object_r:container_file_t:s0';
+    });
+    expect(r.stdout).toBe('ran\n');
+    expect(err(r)).toContain('process.selinuxLabel: SELinux is not enabled on this host, label "system_u:system_r:container_t:s0" ignored');
+    expect(err(r)).toContain('linux.mountLabel: SELinux is not enabled on this host');
+  });
+});
