@@ -2,7 +2,7 @@
 // its code first (nothing can be loaded after pivot_root), executes the plan it receives on
 // the sync socket, reports "ready", waits on the exec fifo, then execve()s the container process.
 import * as fs from 'fs';
-import { libc, CLONE_NEWCGROUP, PR_SET_DUMPABLE, O_WRONLY, O_CLOEXEC, CLOSE_RANGE_CLOEXEC, type Sys } from '@tsrt/libc';
+import { libc, CLONE_NEWCGROUP, CLONE_NEWTIME, PR_SET_DUMPABLE, O_WRONLY, O_CLOEXEC, CLOSE_RANGE_CLOEXEC, type Sys } from '@tsrt/libc';
 import { SyncChannel } from '../spawn/sync';
 import type { InitPlan } from '../plan/types';
 import { prepareRootfs, switchRoot, finishRootfs, applySysctl } from './rootfs';
@@ -31,6 +31,18 @@ function stageHooks(plan: InitPlan, phase: 'createContainer' | 'startContainer',
 
 function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasConsole: boolean, runtimeHooks: () => void): Target {
   if (plan.newCgroupNs) sys.unshare(CLONE_NEWCGROUP);
+  if (plan.timeNs) {
+    // For our children (hooks) and, at execve, for the container process: offsets go in
+    // before anything enters it. This is the main thread, so /proc/self is this thread.
+    sys.unshare(CLONE_NEWTIME);
+    if (plan.timeNs.offsets) {
+      try {
+        fs.writeFileSync('/proc/self/timens_offsets', plan.timeNs.offsets);
+      } catch (e) {
+        throw new Error(`linux.timeOffsets: cannot set the offsets: ${(e as NodeJS.ErrnoException).code ?? e}`);
+      }
+    }
+  }
   // A host path: connect while the host filesystem is visible.
   const listener = connectSeccompListener(sys, plan.seccomp);
   prepareRootfs(sys, plan);

@@ -105,7 +105,9 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     if (consoleFd >= 0) fds.push([consoleFd, fdsIn.console]);
 
     pid = spawnStage2(sys, {
-      namespaces,
+      // A time namespace is unshared by stage 2 itself (setns back into ours would need a
+      // single-threaded process); a join by path is refused by compile.
+      namespaces: { create: namespaces.create.filter((t) => t !== 'time'), join: namespaces.join.filter((j) => j.type !== 'time') },
       argv: [process.execPath, stage2Script(), String(preserve), consoleFd >= 0 ? '1' : '0'],
       fds,
       setsid: true,

@@ -10,7 +10,7 @@ import { DEFAULT_DEVICES } from './defaults';
 import { planNamespaces, type NamespacePlan } from './namespaces';
 import type { InitPlan, PlannedDevice, PlannedMount, PlannedCaps, PlannedProcess } from './types';
 import { planSeccomp } from './seccomp';
-import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks } from './fields';
+import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks, planTimeNs } from './fields';
 
 export interface CompileContext {
   bundle: string;
@@ -165,6 +165,7 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
     seccomp: planSeccomp(linux.seccomp, { debug: ctx.debug }),
     hooks: planStageHooks(spec.hooks),
     personality: planPersonality(linux.personality),
+    timeNs: planTimeNs(linux.timeOffsets as Record<string, { secs?: number; nanosecs?: number }> | undefined, namespaces),
   };
   checkLsm(spec, ctx.warn);
   return { plan, namespaces, rootfs };

@@ -170,3 +170,27 @@ export function planStageHooks(hooks: Spec['hooks']): { createContainer: Planned
     runtimeHooks: (h.prestart?.length ?? 0) + (h.createRuntime?.length ?? 0) > 0,
   };
 }
+
+/**
+ * linux.timeOffsets and a new time namespace: stage 2 unshares CLONE_NEWTIME for its children
+ * and writes the offsets before anything enters it; the container process enters on execve.
+ * (setns into a time namespace needs a single-threaded caller, so joining one by path cannot
+ * be done from Node.)
+ */
+type TimeOffsets = Record<string, { secs?: number; nanosecs?: number } | undefined>;
+
+export function planTimeNs(offsets: TimeOffsets | undefined, ns: NamespacePlan): { offsets: string } | null {
+  if (ns.join.some((j) => j.type === 'time')) throw new RuntimeError('linux.namespaces: joining a time namespace by path is not supported by ts-runc');
+  const create = ns.create.includes('time');
+  if (!offsets || Object.keys(offsets).length === 0) return create ? { offsets: '' } : null;
+  if (!create) throw new RuntimeError('linux.timeOffsets: time offsets need a new time namespace in linux.namespaces');
+  const lines: string[] = [];
+  for (const [clock, o] of Object.entries(offsets)) {
+    if (clock !== 'monotonic' && clock !== 'boottime') throw new RuntimeError(`linux.timeOffsets.${clock}: unknown clock (monotonic or boottime)`);
+    const secs = o?.secs ?? 0, nanos = o?.nanosecs ?? 0;
+    if (!Number.isInteger(secs)) throw new RuntimeError(`linux.timeOffsets.${clock}.secs: must be an integer`);
+    if (!Number.isInteger(nanos) || nanos < 0 || nanos > 999999999) throw new RuntimeError(`linux.timeOffsets.${clock}.nanosecs: must be 0 to 999999999`);
+    lines.push(`${clock} ${secs} ${nanos}`);
+  }
+  return { offsets: lines.join('\n') };
+}

@@ -105,6 +105,8 @@ export interface InitPlan {
   hooks?: { createContainer: PlannedHook[]; startContainer: PlannedHook[]; runtimeHooks: boolean };
   /** The state JSON (status "creating", host pid) for hooks and the seccomp listener. */
   state?: Record<string, unknown>;
+  /** A new time namespace (stage 2 unshares it) and its /proc/self/timens_offsets text. */
+  timeNs?: { offsets: string } | null;
   /** linux.personality: the persona for personality(2). */
   personality?: number | null;
 }

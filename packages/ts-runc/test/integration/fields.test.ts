@@ -65,6 +65,25 @@ describe('linux.sysctl', () => {
   });
 });
 
+describe('time namespace', () => {
+  test('linux.timeOffsets shift CLOCK_BOOTTIME/MONOTONIC inside a new time namespace', () => {
+    const hostUptime = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    const hostNs = fs.readlinkSync('/proc/self/ns/time');
+    const r = runIn(['sh', '-c', 'cut -d" " -f1 /proc/uptime; readlink /proc/self/ns/time'], (c) => {
+      c.linux.namespaces.push({ type: 'time' });
+      c.linux.timeOffsets = { boottime: { secs: 864000, nanosecs: 0 }, monotonic: { secs: 3600 } };
+    });
+    const [uptime, ns] = r.stdout.trim().split('\n');
+    expect(Number(uptime) - hostUptime).toBeGreaterThan(864000 - 60);
+    expect(Number(uptime) - hostUptime).toBeLessThan(864000 + 60);
+    expect(ns).not.toBe(hostNs);
+    // a time namespace without offsets is just new
+    const plain = runIn(['readlink', '/proc/self/ns/time'], (c) => c.linux.namespaces.push({ type: 'time' }));
+    expect(plain.stdout.trim()).not.toBe(hostNs);
+    createFails((c) => (c.linux.timeOffsets = { boottime: { secs: 10 } }), 'linux.timeOffsets: time offsets need a new time namespace in linux.namespaces');
+  });
+});
+
 describe('process fields', () => {
   test('linux.personality LINUX32 makes uname report i686', () => {
     const r = runIn(['uname', '-m'], (c) => (c.linux.personality = { domain: 'LINUX32' }));

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks } from '../../src/plan/fields';
+import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks, planTimeNs } from '../../src/plan/fields';
 import { runHooks, checkHooks } from '../../src/lifecycle/hooks';
 import type { NamespacePlan } from '../../src/plan/namespaces';
 
@@ -104,5 +104,18 @@ describe('hooks', () => {
     const t0 = Date.now();
     expect(() => runHooks('prestart', [{ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }], {}, true)).toThrow('error running prestart hook #0: hook ran past specified timeout of 1s');
     expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});
+
+describe('time namespace', () => {
+  const withTime: NamespacePlan = { create: ['mount', 'time'], join: [] };
+  test('offsets text for /proc/self/timens_offsets, and the errors', () => {
+    expect(planTimeNs(undefined, hostNs)).toBeNull();
+    expect(planTimeNs(undefined, withTime)).toEqual({ offsets: '' });
+    expect(planTimeNs({ monotonic: { secs: -5, nanosecs: 7 }, boottime: { secs: 100 } }, withTime)).toEqual({ offsets: 'monotonic -5 7\nboottime 100 0' });
+    expect(() => planTimeNs({ boottime: { secs: 1 } }, hostNs)).toThrow('linux.timeOffsets: time offsets need a new time namespace in linux.namespaces');
+    expect(() => planTimeNs({ realtime: { secs: 1 } }, withTime)).toThrow('linux.timeOffsets.realtime: unknown clock');
+    expect(() => planTimeNs({ boottime: { secs: 1, nanosecs: 1e9 } }, withTime)).toThrow('linux.timeOffsets.boottime.nanosecs: must be 0 to 999999999');
+    expect(() => planTimeNs(undefined, { create: ['mount'], join: [{ type: 'time', path: '/proc/1/ns/time' }] })).toThrow('joining a time namespace by path is not supported');
   });
 });
