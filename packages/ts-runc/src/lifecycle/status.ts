@@ -14,7 +14,8 @@ export function setPausedProbe(p: PausedProbe): void {
 export function statusOf(store: StateStore, state: ContainerState): Status {
   if (state.creating) return isAlive(state.pid, state.pidStartTime) ? 'creating' : 'stopped';
   if (!isAlive(state.pid, state.pidStartTime)) return 'stopped';
-  if (fs.existsSync(store.fifoPath(state.id))) return 'created';
+  // runc checks the freezer first: a paused created container reports "paused".
   if (pausedProbe(state)) return 'paused';
+  if (fs.existsSync(store.fifoPath(state.id))) return 'created';
   return 'running';
 }

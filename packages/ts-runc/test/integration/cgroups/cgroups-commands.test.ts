@@ -109,6 +109,21 @@ maybe('cgroup commands on real containers', () => {
     ok('resume', c.id);
     expect(JSON.parse(ok('state', c.id)).status).toBe('running');
     expect(runc('resume', c.id)).toMatchObject({ code: 1, err: expect.stringContaining('container not paused') });
+    // A created (not started) container can be paused too, and reports paused (as runc).
+    const id2 = `tsrt-cmd-pausecreated-${process.pid}`;
+    ids.push(id2);
+    const dir2 = path.join(work, id2);
+    fs.mkdirSync(dir2);
+    fs.symlinkSync(path.join(bundle, 'rootfs'), path.join(dir2, 'rootfs'));
+    const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+    cfg.process.terminal = false;
+    cfg.linux.cgroupsPath = `/${id2}`;
+    fs.writeFileSync(path.join(dir2, 'config.json'), JSON.stringify(cfg));
+    expect(spawnSync(BIN, ['--root', root, 'create', '--bundle', dir2, id2], { stdio: 'ignore' }).status).toBe(0);
+    ok('pause', id2);
+    expect(JSON.parse(ok('state', id2)).status).toBe('paused');
+    ok('resume', id2);
+    expect(JSON.parse(ok('state', id2)).status).toBe('created');
     expect(runc('pause', 'nope-' + process.pid)).toMatchObject({ code: 1, err: expect.stringContaining('container does not exist') });
   });
 
