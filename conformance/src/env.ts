@@ -150,3 +150,19 @@ export function isMountpoint(p: string): boolean {
     .split('\n')
     .some((l) => l.split(' ')[4] === p);
 }
+
+/** The "spec: X.Y.Z" line of `RUNTIME --version` as [major, minor, patch]; null when absent. */
+let specVersionCache: number[] | null | undefined;
+export function runtimeSpecVersion(): number[] | null {
+  if (specVersionCache === undefined) {
+    const m = /^spec:\s*(\d+)\.(\d+)\.(\d+)/m.exec(sh(env.runtime, ['--version']).stdout);
+    specVersionCache = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
+  }
+  return specVersionCache;
+}
+
+/** True when the runtime declares a spec version older than major.minor. */
+export function runtimePredates(major: number, minor: number): boolean {
+  const v = runtimeSpecVersion();
+  return !!v && (v[0] < major || (v[0] === major && v[1] < minor));
+}

@@ -28,6 +28,24 @@ export function test(section: string, name: string, fn: (t: TestContext) => void
   registry.push({ section, name, fn });
 }
 
+/**
+ * A test of a field added in runtime-spec major.minor. To a runtime that declares an older spec
+ * version (`--version` "spec:" line) the field is an unknown property, which config.md
+ * (Extensibility) says it MUST ignore: a failure then becomes a skip that shows the failure.
+ */
+export function testSince(major: number, minor: number, predates: (major: number, minor: number) => boolean, section: string, name: string, fn: (t: TestContext) => void): void {
+  test(section, `${name} [spec ${major}.${minor}]`, (t) => {
+    try {
+      fn(t);
+    } catch (e) {
+      if (e instanceof AssertionError && predates(major, minor)) {
+        throw new SkipError(`field added in runtime-spec ${major}.${minor}, newer than the runtime's declared spec version; would fail: ${e.message}`);
+      }
+      throw e;
+    }
+  });
+}
+
 export function allTests(): TestDef[] {
   return registry;
 }

@@ -3,8 +3,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Container, describe, running, runIn } from '../container';
-import { cgroupMounts, sh, sleepMs } from '../env';
-import { eq, ok, skip, TestContext, test } from '../harness';
+import { cgroupMounts, runtimePredates, sh, sleepMs } from '../env';
+import { eq, ok, skip, TestContext, test, testSince } from '../harness';
+
+const since = (major: number, minor: number, section: string, name: string, fn: (t: TestContext) => void): void =>
+  testSince(major, minor, runtimePredates, section, name, fn);
 
 const NS = 'config-linux.md#namespaces';
 const MAP = 'config-linux.md#user-namespace-mappings';
@@ -444,3 +447,58 @@ test('config-linux.md#rootfs-mount-propagation', 'rootfsPropagation private: hos
 });
 
 void describe;
+
+// ---- fields a runtime may not support: applied, or create/start MUST generate an error ------
+
+/** runtime.md#create: "If the runtime cannot apply a property as specified in the configuration,
+ *  it MUST generate an error". Passes when rejected; otherwise the property must be in effect. */
+function appliedOrRejected(t: TestContext, script: string, mutate: Mut, check: (out: string) => void): void {
+  const c = new Container(t, ['/bin/sh', '-c', script]);
+  mutate(c);
+  const r = c.create();
+  if (r.code !== 0) {
+    t.note(`rejected at create: ${describe(r)}`);
+    return;
+  }
+  const s = c.start();
+  if (s.code !== 0) {
+    t.note(`rejected at start: ${describe(s)}`);
+    return;
+  }
+  c.mustWaitStopped();
+  check(c.stdout());
+}
+
+test('config-linux.md#personality', 'personality LINUX32: uname -m reports a 32-bit machine (or an error)', (t) => {
+  if (process.arch !== 'x64') skip('x86_64 host needed');
+  appliedOrRejected(t, 'uname -m', (c) => (c.config.linux.personality = { domain: 'LINUX32' }), (out) => eq(out.trim(), 'i686', 'uname -m'));
+});
+
+since(1, 2, 'config-linux.md#offset-for-time-namespace', 'time namespace with timeOffsets (or an error)', (t) => {
+  if (!fs.existsSync('/proc/self/ns/time')) skip('kernel without time namespaces');
+  appliedOrRejected(t, 'cat /proc/self/timens_offsets', (c) => {
+    c.config.linux.namespaces.push({ type: 'time' });
+    c.config.linux.timeOffsets = { monotonic: { secs: 31536000, nanosecs: 0 }, boottime: { secs: 7200, nanosecs: 0 } };
+  }, (out) => {
+    const lines = out.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    ok(lines.includes('monotonic 31536000 0') && lines.includes('boottime 7200 0'), `timens_offsets: ${JSON.stringify(lines)}`);
+  });
+});
+
+since(1, 2, 'config.md#linux-process', 'ioPriority best-effort 6 (or an error)', (t) => {
+  appliedOrRejected(t, 'ionice', (c) => (c.config.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 6 }), (out) =>
+    eq(out.trim(), 'best-effort: prio 6', 'ionice'));
+});
+
+since(1, 2, 'config.md#linux-process', 'scheduler SCHED_BATCH with nice 7 (or an error)', (t) => {
+  appliedOrRejected(t, 'cat /proc/self/stat', (c) => (c.config.process.scheduler = { policy: 'SCHED_BATCH', nice: 7 }), (out) => {
+    const f = out.slice(out.lastIndexOf(')') + 2).trim().split(/\s+/);
+    // Fields after "comm": state is field 3, so field N is f[N - 3]; nice = 19, policy = 41 (SCHED_BATCH = 3).
+    eq([f[19 - 3], f[41 - 3]], ['7', '3'], 'nice and policy');
+  });
+});
+
+test(CG, 'cpuset cpus limits the CPUs the process may run on', (t) => {
+  const out = inside(t, 'grep Cpus_allowed_list /proc/self/status', (c) => (c.config.linux.resources.cpu = { cpus: '0' }));
+  eq(out.trim().split(/\s+/).pop(), '0', 'Cpus_allowed_list');
+});

@@ -2,8 +2,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Container, describe, rt, runIn } from '../container';
-import { env, sh } from '../env';
-import { eq, ok, skip, TestContext, test } from '../harness';
+import { env, runtimePredates, sh } from '../env';
+import { eq, ok, skip, TestContext, test, testSince } from '../harness';
 
 const ROOT = 'config.md#root';
 const MNT = 'config.md#mounts';
@@ -385,7 +385,7 @@ test(HOST, 'the host hostname is not changed', (t) => {
   eq(fs.readFileSync('/proc/sys/kernel/hostname', 'utf8'), before, 'host hostname');
 });
 
-test(DOM, 'domainname is set in the container UTS namespace', (t) => {
+testSince(1, 1, runtimePredates, DOM, 'domainname is set in the container UTS namespace', (t) => {
   eq(inside(t, 'cat /proc/sys/kernel/domainname', (c) => (c.config.domainname = 'conformance.test')).trim(), 'conformance.test', 'domainname');
 });
 
