@@ -6,13 +6,12 @@
  */
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import { MediaType, Descriptor } from '@tsrt/oci-spec';
 import { UserError } from '../cli/errors';
 import { Credentials, lookupCredentials } from './authfile';
 import { Challenge, parseChallenges } from './challenge';
-import { DigestMismatchError, VerifyingStream, algorithmOf, assertDigest, digestOf } from './digest';
+import { DigestMismatchError, algorithmOf, assertDigest, digestOf } from './digest';
 import { HttpRequest, HttpResponse, drain, httpRequest, isProtocolMismatch, isTransientNetworkError, readBody } from './http';
 import { registryEndpointHost } from './reference';
 
@@ -387,18 +386,54 @@ export class RegistryClient {
             this.log(`blob ${desc.digest}: resuming at byte ${offset}`);
           }
         }
-        const verifier = new VerifyingStream(desc.digest, desc.size, { hash: offset > 0 ? hash : createHash(alg), bytes: offset });
+        const h = offset > 0 ? hash : createHash(alg);
         let total = offset;
         if (res) {
-          const counter = res.body;
-          counter.on('data', (c: Buffer) => {
-            total += c.length;
-            onBytes?.(total);
+          // Hand-rolled rather than pipeline(): when the connection drops, everything received so
+          // far must still reach the file (pipeline would discard buffered chunks), so the next
+          // attempt resumes from the last byte we actually got.
+          const body = res.body;
+          await new Promise<void>((resolve, reject) => {
+            const ws = fs.createWriteStream(partialPath, { flags: offset > 0 ? 'a' : 'w', highWaterMark: 4 << 20 });
+            let failure: Error | undefined;
+            let ended = false;
+            const fail = (e: Error) => {
+              if (failure) return;
+              failure = e;
+              body.destroy();
+              ws.end();
+            };
+            body.on('data', (c: Buffer) => {
+              if (failure) return;
+              total += c.length;
+              if (total > desc.size) {
+                fail(new Error(`blob ${desc.digest} larger than its descriptor size ${desc.size}`));
+                return;
+              }
+              h.update(c);
+              onBytes?.(total);
+              if (!ws.write(c)) body.pause();
+            });
+            ws.on('drain', () => body.resume());
+            body.on('end', () => {
+              ended = true;
+              ws.end();
+            });
+            body.on('error', (e) => fail(e));
+            body.on('close', () => {
+              if (!ended) fail(Object.assign(new Error(`connection closed after ${total} of ${desc.size} bytes`), { code: 'ECONNRESET' }));
+            });
+            ws.on('error', (e) => {
+              failure ??= e;
+              body.destroy();
+              reject(e);
+            });
+            ws.on('finish', () => (failure ? reject(failure) : resolve()));
           });
-          await pipeline(res.body, verifier, fs.createWriteStream(partialPath, { flags: offset > 0 ? 'a' : 'w', highWaterMark: 4 << 20 }));
-        } else {
-          await pipeline(Readable.from([]), verifier, fs.createWriteStream(partialPath, { flags: 'a' }));
         }
+        if (total !== desc.size) throw new Error(`blob ${desc.digest} size mismatch: expected ${desc.size}, got ${total}`);
+        const got = `${alg}:${h.digest('hex')}`;
+        if (got !== desc.digest) throw new DigestMismatchError(desc.digest, got);
         return;
       } catch (e) {
         if (e instanceof DigestMismatchError || /size mismatch|larger than its descriptor/.test((e as Error).message)) {
