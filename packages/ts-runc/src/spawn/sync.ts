@@ -28,7 +28,7 @@ export class SyncChannel {
       }
       if (timeoutMs >= 0) {
         const ready = this.sys.poll([{ fd: this.fd, events: POLLIN | POLLHUP }], timeoutMs);
-        if (!ready) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} from the container init`);
+        if (!ready) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
       }
       let n: number;
       try {
