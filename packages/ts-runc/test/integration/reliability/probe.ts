@@ -61,6 +61,19 @@ export function descendants(root = process.pid): Proc[] {
   return out;
 }
 
+/** Children child_process started (libuv reaps those): never waitpid them ourselves. */
+const ownChildren = new Set<number>();
+
+/**
+ * Reap orphans continuously while asynchronous commands run. It matters: the init of a pid
+ * namespace cannot finish exiting while a process of its namespace whose parent is outside
+ * (an `exec -d` command re-parented to us) is an unreaped zombie, so delete would wait.
+ */
+export function startReaper(everyMs = 20): () => void {
+  const t = setInterval(reapOrphans, everyMs);
+  return () => clearInterval(t);
+}
+
 /**
  * Reap zombie children that nobody else waits for (orphans re-parented to us as subreaper).
  * Only call while no child_process of ours is running, or libuv would lose an exit status.
@@ -69,7 +82,7 @@ export function reapOrphans(): number {
   const sys = libc();
   let n = 0;
   for (const p of descendants()) {
-    if (p.ppid !== process.pid || p.state !== 'Z') continue;
+    if (p.ppid !== process.pid || p.state !== 'Z' || ownChildren.has(p.pid)) continue;
     try {
       if (sys.waitpid(p.pid, WNOHANG)) n++;
     } catch {
@@ -225,8 +238,10 @@ export function rtAsync(bin: string, root: string, args: string[], opts: { env?:
     const fo = fs.openSync(out, 'w'), fe = fs.openSync(err, 'w');
     const t0 = Date.now();
     const c = spawn(bin, ['--root', root, ...args], { stdio: ['ignore', fo, fe], env: opts.env, timeout: opts.timeout ?? 120000 });
+    if (c.pid) ownChildren.add(c.pid);
     opts.onSpawn?.(c);
     c.on('close', (status, signal) => {
+      ownChildren.delete(c.pid!);
       fs.closeSync(fo);
       fs.closeSync(fe);
       const r = { status, signal, stdout: fs.readFileSync(out, 'utf8'), stderr: fs.readFileSync(err, 'utf8'), ms: Date.now() - t0 };
