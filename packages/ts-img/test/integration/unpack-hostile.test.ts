@@ -6,6 +6,9 @@ import { buildImage, BuiltImage, ImageSpec, LayoutWriter, sha256 } from '../../s
 import { tarBuffer, WEntry } from '../../src/testing/tarwriter';
 import { dumpTree, rmrf, tmpdir } from '../helpers';
 
+// Integration tests unpack real images; a busy 2-core machine needs more than jest's 5 s default.
+jest.setTimeout(120000);
+
 /**
  * Hostile layers and images. Each must either fail or stay inside the rootfs; a canary directory
  * next to the bundle (and reachable by absolute or relative symlinks) must stay untouched, and a

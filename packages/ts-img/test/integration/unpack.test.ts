@@ -7,6 +7,9 @@ import { makeTestImages, PLATFORMS } from '../../src/testing/fixtures';
 import { buildImage, LayoutWriter } from '../../src/testing/images';
 import { dumpTree, Node, rmrf, tmpdir } from '../helpers';
 
+// Integration tests unpack real images; a busy 2-core machine needs more than jest's 5 s default.
+jest.setTimeout(120000);
+
 const BIN = path.resolve(__dirname, '../../../bin/ts-img');
 const quiet = { quiet: true, warn: () => {} };
 

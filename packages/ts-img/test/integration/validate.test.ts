@@ -6,6 +6,9 @@ import { makeTestImages } from '../../src/testing/fixtures';
 import { buildImage, LayoutWriter, sha256 } from '../../src/testing/images';
 import { rmrf, tmpdir } from '../helpers';
 
+// Integration tests unpack real images; a busy 2-core machine needs more than jest's 5 s default.
+jest.setTimeout(120000);
+
 const BIN = path.resolve(__dirname, '../../../bin/ts-img');
 let dir: string;
 let imgs: ReturnType<typeof makeTestImages>;
