@@ -246,7 +246,9 @@ export class RegistryClient {
       }
       if (res.status === 401 && authRetried) {
         await drain(res);
-        throw new UserError(`${this.host}: authentication failed for ${req.method} ${url.pathname} (HTTP 401)`);
+        const ch = parseChallenges(res.headers['www-authenticate']).find((c) => c.params.error);
+        const why = ch?.params.error === 'insufficient_scope' ? `: the credentials do not grant ${req.scopes.join(' ') || 'access'}` : '';
+        throw new UserError(`${this.host}: authentication failed for ${req.method} ${url.pathname} (HTTP 401${why})`);
       }
       if ([301, 302, 303, 307, 308].includes(res.status) && !req.noRedirect && (req.method === 'GET' || req.method === 'HEAD')) {
         await drain(res);
