@@ -238,6 +238,18 @@ describe('media types', () => {
     await unpack(`${imgs.layout}:nondist`, b, quiet);
     expect(fs.readdirSync(path.join(b, 'rootfs')).sort()).toEqual(['foreign', 'nd-gzip', 'nd-plain']);
   });
+  test('an absent non-distributable layer is an error naming its URLs', async () => {
+    const img = buildImage({ layers: [{ entries: [{ name: 'f', data: 'x' }], mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip' }] });
+    const m = JSON.parse(img.manifest.toString());
+    m.layers[0].urls = ['https://example.com/layer.tgz'];
+    const mb = Buffer.from(JSON.stringify(m));
+    const w = new LayoutWriter(path.join(dir, 'nd-absent'));
+    w.blob(img.config);
+    const md = w.blob(mb);
+    w.add({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md.digest, size: md.size }, 'x');
+    w.finish();
+    await expect(unpack(`${path.join(dir, 'nd-absent')}:x`, bundle(), quiet)).rejects.toThrow(/blob not present .*non-distributable, fetch it from https:\/\/example.com\/layer.tgz/);
+  });
   test('Docker v2 schema 2 manifest list and manifest', async () => {
     const b = bundle();
     await unpack(`${imgs.layout}:docker-types`, b, quiet);
