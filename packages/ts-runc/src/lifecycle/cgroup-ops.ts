@@ -139,7 +139,8 @@ export async function events(ctx: Context, id: string, opts: EventsOptions): Pro
 }
 
 /** The resource update runc's `update` accepts, applied on top of what the container has. */
-export function update(ctx: Context, id: string, r: LinuxResources): string[] {
+export function update(ctx: Context, id: string, all: LinuxResources): string[] {
+  const r = updatable(all);
   return withState(ctx, id, (state) => {
     if (statusOf(ctx.store, state) === 'stopped') throw new RuntimeError(ERR_NOT_RUNNING);
     const warnings = managerOf(state).set(r);
@@ -151,6 +152,30 @@ export function update(ctx: Context, id: string, r: LinuxResources): string[] {
     ctx.store.save(state);
     return warnings;
   });
+}
+
+/**
+ * The fields runc's update applies (podman passes a whole LinuxResources with --resources=FILE;
+ * devices, hugepages, network... in it must not reset the running container's settings).
+ */
+export function updatable(r: LinuxResources): LinuxResources {
+  const out: LinuxResources = {};
+  const pick = <T extends object>(o: T | undefined, keys: Array<keyof T>): T | undefined => {
+    if (!o) return undefined;
+    const p = {} as T;
+    for (const k of keys) if (o[k] !== undefined && o[k] !== null) p[k] = o[k];
+    return Object.keys(p).length ? p : undefined;
+  };
+  const memory = pick(r.memory, ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP']);
+  const cpu = pick(r.cpu, ['shares', 'quota', 'burst', 'period', 'realtimeRuntime', 'realtimePeriod', 'cpus', 'mems', 'idle']);
+  const blockIO = pick(r.blockIO, ['weight']);
+  const pids = pick(r.pids, ['limit']);
+  if (memory) out.memory = memory;
+  if (cpu) out.cpu = cpu;
+  if (blockIO) out.blockIO = blockIO;
+  if (pids) out.pids = pids;
+  if (r.unified && Object.keys(r.unified).length) out.unified = r.unified;
+  return out;
 }
 
 /** Shallow per-section merge; zero/absent values in `upd` leave the old ones (runc's rule). */

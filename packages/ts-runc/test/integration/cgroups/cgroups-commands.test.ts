@@ -119,7 +119,10 @@ maybe('cgroup commands on real containers', () => {
     cfg.process.terminal = false;
     cfg.linux.cgroupsPath = `/${id2}`;
     fs.writeFileSync(path.join(dir2, 'config.json'), JSON.stringify(cfg));
-    expect(spawnSync(BIN, ['--root', root, 'create', '--bundle', dir2, id2], { stdio: 'ignore' }).status).toBe(0);
+    const errFd = fs.openSync(path.join(dir2, 'err'), 'w');
+    const cr = spawnSync(BIN, ['--root', root, 'create', '--bundle', dir2, id2], { stdio: ['ignore', 'ignore', errFd] });
+    fs.closeSync(errFd);
+    expect([cr.status, fs.readFileSync(path.join(dir2, 'err'), 'utf8')]).toEqual([0, '']);
     ok('pause', id2);
     expect(JSON.parse(ok('state', id2)).status).toBe('paused');
     ok('resume', id2);
@@ -174,6 +177,13 @@ maybe('cgroup commands on real containers', () => {
       expect(read(path.join(c.paths.memory, 'memory.limit_in_bytes'))).toBe(String(96 << 20));
       expect(read(path.join(c.paths.memory, 'memory.memsw.limit_in_bytes'))).toBe(String(256 << 20));
       expect(read(path.join(c.paths.pids, 'pids.max'))).toBe('40');
+    }
+    // podman's form: --resources=FILE with a whole LinuxResources; devices in it are not applied.
+    fs.writeFileSync(file, JSON.stringify({ devices: [{ allow: false, access: 'rwm' }], memory: { limit: 80 << 20 } }));
+    ok('update', `--resources=${file}`, c.id);
+    if (c.paths.memory) {
+      expect(read(path.join(c.paths.memory, 'memory.limit_in_bytes'))).toBe(String(80 << 20));
+      expect(read(path.join(c.paths.devices, 'devices.list')).split('\n')).toContain('c 1:3 rwm');
     }
     const viaStdin = spawnSync(BIN, ['--root', root, 'update', '-r', '-', c.id], { input: JSON.stringify({ pids: { limit: 50 } }), encoding: 'utf8' });
     expect(viaStdin.status).toBe(0);

@@ -1,6 +1,6 @@
 import { MemoryCgroupFs } from '../../../src/cgroups/fs';
 import { setupContainerCgroups, removeContainerCgroups, containerPaused, killContainerProcesses, detectHierarchies } from '../../../src/cgroups';
-import { mergeResources, parseDuration, parseRamBytes, parseUintFlag } from '../../../src/lifecycle/cgroup-ops';
+import { mergeResources, parseDuration, parseRamBytes, parseUintFlag, updatable } from '../../../src/lifecycle/cgroup-ops';
 import { fromFlags } from '../../../src/cli/commands/update';
 import { FakeSys } from '@tsrt/libc';
 
@@ -32,6 +32,19 @@ describe('command helpers', () => {
       pids: { limit: 7 },
     });
     expect(fromFlags({})).toEqual({});
+  });
+  test('update keeps only the fields runc updates (a whole podman resources file must not reset devices)', () => {
+    expect(
+      updatable({
+        devices: [{ allow: false, access: 'rwm' }],
+        memory: { limit: 10, swap: 20, swappiness: 5, disableOOMKiller: true },
+        cpu: { shares: 5, cpus: '0' },
+        blockIO: { weight: 100, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1 }] },
+        pids: { limit: 3 },
+        hugepageLimits: [{ pageSize: '2MB', limit: 1 }],
+        network: { classID: 1 },
+      }),
+    ).toEqual({ memory: { limit: 10, swap: 20 }, cpu: { shares: 5, cpus: '0' }, blockIO: { weight: 100 }, pids: { limit: 3 } });
   });
   test('stored resources merge: zero/absent keep the old value', () => {
     expect(mergeResources({ memory: { limit: 10, swap: 20 }, pids: { limit: 3 } }, { memory: { limit: 15, swap: 0 }, cpu: { shares: 5 } })).toEqual({
