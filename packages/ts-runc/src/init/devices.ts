@@ -1,15 +1,36 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { makedev, type Sys } from '@tsrt/libc';
+import { makedev, S_IFMT, S_IFIFO, type Sys } from '@tsrt/libc';
 import type { PlannedDevice } from '../plan/types';
 import { DEV_SYMLINKS } from '../plan/defaults';
 import { resolveInRoot } from './resolve';
+
+/** True when `host` is already the device; an existing file that is not it is an error. */
+function sameDevice(host: string, d: PlannedDevice): boolean {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(host);
+  } catch {
+    return false;
+  }
+  const type = d.mode & S_IFMT;
+  const rdev = BigInt(st.rdev);
+  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  if ((st.mode & S_IFMT) === type && (type === S_IFIFO || (major === d.major && minor === d.minor))) return true;
+  throw new Error(`linux.devices: ${d.path} already exists in the rootfs and is not the requested device`);
+}
 
 /** mknod each device inside the rootfs (replacing what is there), then chown and chmod it. */
 export function createDevices(sys: Sys, rootfs: string, devices: PlannedDevice[]): void {
   for (const d of devices) {
     const host = resolveInRoot(rootfs, d.path);
     fs.mkdirSync(path.dirname(host), { recursive: true, mode: 0o755 });
+    if (d.strict && sameDevice(host, d)) {
+      fs.chmodSync(host, d.mode & 0o7777);
+      sys.lchown(host, d.uid, d.gid);
+      continue;
+    }
     try {
       fs.rmSync(host, { force: true });
       sys.mknod(host, d.mode, makedev(d.major, d.minor));

@@ -8,12 +8,12 @@ import type { ContainerState } from '../state/container-state';
 import { readProcStat } from '../state/liveness';
 import { compile } from '../plan/compile';
 import { NS_PROC_NAME } from '../plan/namespaces';
-import { spawnStage2, stage2Script, readLastCap } from '../spawn/stage1';
+import { spawnStage2, stage2Script, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
 import { stage2Fds } from '../init/fds';
 import type { Context } from './context';
 import { readConfig, validateConfig } from './config';
-import { planNamespaces } from '../plan/namespaces';
+import { planNamespaces, assertNoUserNamespace } from '../plan/namespaces';
 import { setupContainerCgroups, joinContainerCgroups, removeContainerCgroups } from '../cgroups/container';
 import type { CgroupDescription } from '../cgroups/types';
 import { checkHooks, runHooks, hookState } from './hooks';
@@ -66,6 +66,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
   // Only the namespaces are needed to spawn stage 2: its Node start-up then overlaps with the
   // schema check and plan compilation here. Any error below kills it and cleans up.
   const namespaces = planNamespaces(Array.isArray(raw.linux?.namespaces) ? raw.linux?.namespaces : undefined);
+  assertNoUserNamespace(namespaces);
 
   const lock = store.reserve(id);
   const state: ContainerState = {
@@ -122,7 +123,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     store.save(state);
 
     const spec = validateConfig(raw);
-    const { plan, rootfs } = compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) });
+    const { plan, rootfs } = compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) });
     try {
       if (!fs.statSync(rootfs).isDirectory()) throw new Error('not a directory');
     } catch (e) {

@@ -6,7 +6,7 @@ import type { Process } from '@tsrt/oci-spec';
 import { RuntimeError, messageOf } from '../errors';
 import { planProcess } from '../plan/compile';
 import type { ExecPlan } from '../plan/exec-types';
-import { spawnStage2, readLastCap } from '../spawn/stage1';
+import { spawnStage2, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
 import { stage2Fds } from '../init/fds';
 import { joinContainerCgroups } from '../cgroups/container';
@@ -50,7 +50,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const proc = opts.process;
   if (proc.terminal && !opts.consoleSocket) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
   if (!proc.terminal && opts.consoleSocket) throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
-  const plannedProcess = planProcess(proc, { lastCap: readLastCap(), warn: (m) => ctx.log.warn(m) });
+  const plannedProcess = planProcess(proc, { lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m) });
   const nsPaths = state.namespacePaths ?? {};
   const plan: ExecPlan = {
     mntNs: nsPaths.mount ?? `/proc/${state.pid}/ns/mnt`,

@@ -7,7 +7,7 @@ import { parseMountOptions, PROPAGATION } from './mount-options';
 import { capMask } from './capabilities';
 import { planRlimits } from './rlimits';
 import { DEFAULT_DEVICES } from './defaults';
-import { planNamespaces, type NamespacePlan } from './namespaces';
+import { planNamespaces, assertNoUserNamespace, type NamespacePlan } from './namespaces';
 import type { InitPlan, PlannedDevice, PlannedMount, PlannedCaps, PlannedProcess } from './types';
 import { planSeccomp } from './seccomp';
 import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks, planTimeNs } from './fields';
@@ -17,6 +17,8 @@ export interface CompileContext {
   noPivot: boolean;
   /** /proc/sys/kernel/cap_last_cap of the host. */
   lastCap: number;
+  /** The caller's umask: kept when process.user.umask is unset (config.md "should"). */
+  callerUmask?: number;
   warn: (msg: string) => void;
   /** Debug-level notes (unknown seccomp syscalls, as runc). */
   debug?: (msg: string) => void;
@@ -79,6 +81,7 @@ function planDevice(d: NonNullable<NonNullable<Spec['linux']>['devices']>[number
   }
   return {
     path: cleanDestination(d.path),
+    strict: true,
     mode: type | ((d.fileMode ?? 0o666) & 0o7777),
     major: d.major ?? 0,
     minor: d.minor ?? 0,
@@ -95,7 +98,7 @@ function planCaps(proc: Process, ctx: Pick<CompileContext, 'lastCap' | 'warn'>):
 }
 
 /** The process part of a plan: shared by create (config.json) and exec (process.json). */
-export function planProcess(proc: Process, ctx: Pick<CompileContext, 'lastCap' | 'warn'>): PlannedProcess {
+export function planProcess(proc: Process, ctx: Pick<CompileContext, 'lastCap' | 'warn' | 'callerUmask'>): PlannedProcess {
   const user = proc.user ?? { uid: 0, gid: 0 };
   return {
     args: proc.args ?? [],
@@ -104,7 +107,7 @@ export function planProcess(proc: Process, ctx: Pick<CompileContext, 'lastCap' |
     uid: user.uid,
     gid: user.gid,
     additionalGids: user.additionalGids ?? [],
-    umask: user.umask ?? 0o022,
+    umask: user.umask ?? ctx.callerUmask ?? 0o022,
     noNewPrivileges: proc.noNewPrivileges === true,
     caps: planCaps(proc, ctx),
     rlimits: planRlimits(proc.rlimits),
@@ -133,9 +136,7 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
   if (spec.hostname && !namespaces.create.includes('uts')) {
     throw new RuntimeError('hostname: setting the hostname needs a new uts namespace');
   }
-  if (namespaces.create.includes('user') || namespaces.join.some((n) => n.type === 'user')) {
-    throw new RuntimeError('linux.namespaces: user namespaces are not supported by this build of ts-runc yet');
-  }
+  assertNoUserNamespace(namespaces);
 
   const mounts = (spec.mounts ?? []).map((m, i) => planMount(m, i, ctx));
   const devBound = mounts.some((m) => m.destination === '/dev' && m.fstype === 'bind');

@@ -38,3 +38,10 @@ export function planNamespaces(namespaces: Array<{ type: string; path?: string }
   });
   return plan;
 }
+
+/** User namespaces need a fork-based spawn that this build does not have yet: refuse them up front. */
+export function assertNoUserNamespace(plan: NamespacePlan): void {
+  if (plan.create.includes('user') || plan.join.some((n) => n.type === 'user')) {
+    throw new RuntimeError('linux.namespaces: user namespaces are not supported by this build of ts-runc yet');
+  }
+}

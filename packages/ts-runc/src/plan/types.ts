@@ -22,6 +22,8 @@ export interface PlannedMount {
 
 export interface PlannedDevice {
   path: string;
+  /** From linux.devices: an existing file there must already be this very device (spec). */
+  strict?: boolean;
   /** S_IFCHR / S_IFBLK / S_IFIFO | permission bits */
   mode: number;
   major: number;

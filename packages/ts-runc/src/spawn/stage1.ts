@@ -84,3 +84,10 @@ export function readLastCap(): number {
     return 40;
   }
 }
+
+/** Our umask (read by setting and restoring it: Node has no pure getter). */
+export function callerUmask(): number {
+  const m = process.umask(0o022);
+  process.umask(m);
+  return m;
+}

@@ -38,7 +38,7 @@ describe('config.json -> init plan', () => {
     const { plan } = compile(spec((s) => (s.linux.devices = [{ type: 'b', path: '/dev/sda', major: 8, minor: 0, fileMode: 0o600, uid: 1, gid: 2 }])), ctx);
     expect(plan.devices.map((d) => d.path)).toEqual(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/sda']);
     expect(plan.devices[0].mode).toBe(S_IFCHR | 0o666);
-    expect(plan.devices[6]).toEqual({ path: '/dev/sda', mode: S_IFBLK | 0o600, major: 8, minor: 0, uid: 1, gid: 2 });
+    expect(plan.devices[6]).toEqual({ path: '/dev/sda', strict: true, mode: S_IFBLK | 0o600, major: 8, minor: 0, uid: 1, gid: 2 });
     const bound = compile(spec((s) => (s.mounts[1] = { destination: '/dev', type: 'bind', source: '/dev', options: ['rbind'] })), ctx);
     expect(bound.plan.devices).toEqual([]);
     expect(bound.plan.defaultDevices).toBe(false);
