@@ -103,6 +103,11 @@ const cases: Case[] = [
     check: (r) => expect(fs.lstatSync(path.join(r, 'f')).isFile()).toBe(true),
   },
   { name: 'hardlink through a symlink to the canary', layers: [[{ name: 'sl', type: 'symlink', linkname: C() }, { name: 'hl', type: 'link', linkname: 'sl/canary' }]], expect: /does not exist/ },
+  {
+    name: 'hardlink to a lower file since replaced by a symlink to the canary links the symlink, not the canary', expect: 'ok',
+    layers: [[{ name: 'f', data: 'x' }], [{ name: 'f', type: 'symlink', linkname: C() + '/canary' }, { name: 'h', type: 'link', linkname: 'f' }, { name: 'h', data: 'overwrite h' }]],
+    check: (r) => expect(fs.readlinkSync(path.join(r, 'f'))).toBe(C() + '/canary'),
+  },
   { name: 'hardlink with an absolute target', layers: [[{ name: 'hl', type: 'link', linkname: C() + '/canary' }]], expect: /absolute path/ },
   { name: 'hardlink with a ../ target', layers: [[{ name: 'hl', type: 'link', linkname: '../../canary/canary' }]], expect: /"\.\." in path/ },
   { name: 'hardlink to a directory', layers: [[{ name: 'd/', type: 'dir' }, { name: 'hl', type: 'link', linkname: 'd' }]], expect: /directory|not linkable/ },
