@@ -44,12 +44,18 @@ export async function pull(refInput: string, layout: Layout, opts: PullOptions =
     if (isIndex(rootDesc, top.bytes)) {
       const idx = JSON.parse(top.bytes.toString('utf8')) as ImageIndex;
       if (opts.all) {
-        for (const m of idx.manifests) {
-          const mb = await client.getManifest(ref.repository, m.digest);
-          await fetchImage(client, ref, layout, m, mb.bytes, progress, opts.jobs ?? 3, stats, written);
-        }
-        layout.writeBlob(top.bytes, top.digest);
-        written.add(top.digest);
+        // every child, nested indexes included; each index is written after its children
+        const copyIndex = async (index: ImageIndex, bytes: Buffer, digest: string, depth: number): Promise<void> => {
+          if (depth > 4) throw new Error(`${digest}: indexes nested too deeply`);
+          for (const m of index.manifests) {
+            const mb = await client.getManifest(ref.repository, m.digest);
+            if (isIndex({ ...m, mediaType: mb.mediaType }, mb.bytes)) await copyIndex(JSON.parse(mb.bytes.toString('utf8')) as ImageIndex, mb.bytes, mb.digest, depth + 1);
+            else await fetchImage(client, ref, layout, m, mb.bytes, progress, opts.jobs ?? 3, stats, written);
+          }
+          layout.writeBlob(bytes, digest);
+          written.add(digest);
+        };
+        await copyIndex(idx, top.bytes, top.digest, 0);
       } else {
         const chosen = selectPlatform(idx.manifests, opts.platform ?? hostPlatform());
         const mb = await client.getManifest(ref.repository, chosen.digest);
