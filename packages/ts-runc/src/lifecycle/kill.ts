@@ -11,11 +11,13 @@ export function kill(ctx: Context, id: string, signal: string | undefined, all: 
   try {
     const state = store.load(id);
     const status = statusOf(store, state);
-    if (status === 'stopped') throw new RuntimeError(ERR_NOT_RUNNING);
     if (all) {
-      killAll(ctx, state, sig);
+      // As runc: --all on a stopped container still reaches what is left in its cgroup (never
+      // the recorded init pid, which may have been reused).
+      if (status !== 'stopped' || state.cgroup) killAll(ctx, state, sig);
       return;
     }
+    if (status === 'stopped') throw new RuntimeError(ERR_NOT_RUNNING);
     try {
       sys.kill(state.pid, sig);
     } catch (e) {
