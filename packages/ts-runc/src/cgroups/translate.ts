@@ -114,10 +114,22 @@ export function translateV1(r: LinuxResources, ctx: V1Context): Translation {
     w('cpu', 'cpu.cfs_quota_us', cpu.quota);
     if (set(cpu.period)) w('cpu', 'cpu.cfs_period_us', cpu.period);
   }
-  if (defined(cpu.burst)) needFile('cpu', 'cpu.cfs_burst_us', 'cpu burst'), w('cpu', 'cpu.cfs_burst_us', cpu.burst);
-  if (set(cpu.realtimePeriod)) needFile('cpu', 'cpu.rt_period_us', 'cpu realtime period'), w('cpu', 'cpu.rt_period_us', cpu.realtimePeriod);
-  if (set(cpu.realtimeRuntime)) needFile('cpu', 'cpu.rt_runtime_us', 'cpu realtime runtime'), w('cpu', 'cpu.rt_runtime_us', cpu.realtimeRuntime);
-  if (defined(cpu.idle)) needFile('cpu', 'cpu.idle', 'cpu idle'), w('cpu', 'cpu.idle', cpu.idle);
+  if (defined(cpu.burst)) {
+    needFile('cpu', 'cpu.cfs_burst_us', 'cpu burst');
+    w('cpu', 'cpu.cfs_burst_us', cpu.burst);
+  }
+  if (set(cpu.realtimePeriod)) {
+    needFile('cpu', 'cpu.rt_period_us', 'cpu realtime period');
+    w('cpu', 'cpu.rt_period_us', cpu.realtimePeriod);
+  }
+  if (set(cpu.realtimeRuntime)) {
+    needFile('cpu', 'cpu.rt_runtime_us', 'cpu realtime runtime');
+    w('cpu', 'cpu.rt_runtime_us', cpu.realtimeRuntime);
+  }
+  if (defined(cpu.idle)) {
+    needFile('cpu', 'cpu.idle', 'cpu idle');
+    w('cpu', 'cpu.idle', cpu.idle);
+  }
 
   // memory
   const m = r.memory ?? {};
@@ -179,7 +191,10 @@ export function translateV1(r: LinuxResources, ctx: V1Context): Translation {
       if (!hasCfq && !hasBfq) throw cannot('blkio weight', 'neither blkio.weight nor blkio.bfq.weight exists (no CFQ or BFQ I/O scheduler)');
       w('blkio', hasCfq ? 'blkio.weight' : 'blkio.bfq.weight', b.weight);
     }
-    if (set(b.leafWeight)) needFile('blkio', 'blkio.leaf_weight', 'blkio leaf weight'), w('blkio', 'blkio.leaf_weight', b.leafWeight);
+    if (set(b.leafWeight)) {
+      needFile('blkio', 'blkio.leaf_weight', 'blkio leaf weight');
+      w('blkio', 'blkio.leaf_weight', b.leafWeight);
+    }
     for (const d of b.weightDevice ?? []) {
       if (set(d.weight)) {
         need('blkio', 'blkio weight_device');
@@ -215,8 +230,14 @@ export function translateV1(r: LinuxResources, ctx: V1Context): Translation {
 
   // network
   if (r.network) {
-    if (set(r.network.classID)) need('net_cls'), w('net_cls', 'net_cls.classid', r.network.classID);
-    for (const p of r.network.priorities ?? []) need('net_prio'), w('net_prio', 'net_prio.ifpriomap', `${p.name} ${p.priority}`);
+    if (set(r.network.classID)) {
+      need('net_cls');
+      w('net_cls', 'net_cls.classid', r.network.classID);
+    }
+    for (const p of r.network.priorities ?? []) {
+      need('net_prio');
+      w('net_prio', 'net_prio.ifpriomap', `${p.name} ${p.priority}`);
+    }
   }
 
   // rdma
@@ -290,14 +311,20 @@ export function translateV2(r: LinuxResources, ctx: V2Context): Translation {
     if (set(b.weight)) {
       need('io', 'io weight');
       if (bfq) w('io.bfq.weight', b.weight);
-      else needFile('io', 'io.weight', 'io weight'), w('io.weight', blkioWeightToIoWeight(b.weight));
+      else {
+        needFile('io', 'io.weight', 'io weight');
+        w('io.weight', blkioWeightToIoWeight(b.weight));
+      }
     }
     if (set(b.leafWeight)) warnings.push('blockIO.leafWeight is not supported on cgroup v2 and is ignored');
     for (const d of b.weightDevice ?? []) {
       if (set(d.weight)) {
         need('io', 'io weight_device');
         if (bfq) w('io.bfq.weight', `${d.major}:${d.minor} ${d.weight}`);
-        else needFile('io', 'io.weight', 'io weight_device'), w('io.weight', `${d.major}:${d.minor} ${blkioWeightToIoWeight(d.weight)}`);
+        else {
+          needFile('io', 'io.weight', 'io weight_device');
+          w('io.weight', `${d.major}:${d.minor} ${blkioWeightToIoWeight(d.weight)}`);
+        }
       }
       if (set(d.leafWeight)) warnings.push('blockIO.weightDevice[].leafWeight is not supported on cgroup v2 and is ignored');
     }
@@ -332,12 +359,24 @@ export function translateV2(r: LinuxResources, ctx: V2Context): Translation {
     const period = set(cpu.period) ? String(cpu.period) : curPeriod || '100000';
     w('cpu.max', `${quota} ${period}`);
   }
-  if (defined(cpu.burst)) needFile('cpu', 'cpu.max.burst', 'cpu burst'), w('cpu.max.burst', cpu.burst);
-  if (defined(cpu.idle)) needFile('cpu', 'cpu.idle', 'cpu idle'), w('cpu.idle', cpu.idle);
+  if (defined(cpu.burst)) {
+    needFile('cpu', 'cpu.max.burst', 'cpu burst');
+    w('cpu.max.burst', cpu.burst);
+  }
+  if (defined(cpu.idle)) {
+    needFile('cpu', 'cpu.idle', 'cpu idle');
+    w('cpu.idle', cpu.idle);
+  }
 
   // cpuset
-  if (cpu.cpus) need('cpuset'), w('cpuset.cpus', cpu.cpus);
-  if (cpu.mems) need('cpuset'), w('cpuset.mems', cpu.mems);
+  if (cpu.cpus) {
+    need('cpuset');
+    w('cpuset.cpus', cpu.cpus);
+  }
+  if (cpu.mems) {
+    need('cpuset');
+    w('cpuset.mems', cpu.mems);
+  }
 
   // hugetlb
   for (const h of r.hugepageLimits ?? []) {
@@ -350,7 +389,10 @@ export function translateV2(r: LinuxResources, ctx: V2Context): Translation {
   }
 
   // rdma
-  for (const [dev, lim] of Object.entries(r.rdma ?? {})) need('rdma'), w('rdma.max', rdmaLine(dev, lim));
+  for (const [dev, lim] of Object.entries(r.rdma ?? {})) {
+    need('rdma');
+    w('rdma.max', rdmaLine(dev, lim));
+  }
 
   // network: no v2 controller exists for these
   if (r.network && (set(r.network.classID) || (r.network.priorities ?? []).length)) {
