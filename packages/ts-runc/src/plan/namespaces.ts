@@ -30,7 +30,11 @@ export function planNamespaces(namespaces: Array<{ type: string; path?: string }
   const plan: NamespacePlan = { create: [], join: [] };
   const seen = new Set<string>();
   (namespaces ?? []).forEach((ns, i) => {
-    if (!(ns.type in NS_FLAGS)) throw new RuntimeError(`linux.namespaces[${i}].type: unknown namespace type "${ns.type}"`);
+    // Runs before the schema check (stage 2 is spawned early): the entry may be anything.
+    if (!ns || typeof ns !== 'object' || Array.isArray(ns)) throw new RuntimeError(`linux.namespaces[${i}]: must be an object`);
+    if (typeof ns.type !== 'string') throw new RuntimeError(`linux.namespaces[${i}].type: must be a string`);
+    if (!Object.hasOwn(NS_FLAGS, ns.type)) throw new RuntimeError(`linux.namespaces[${i}].type: unknown namespace type "${ns.type}"`);
+    if (ns.path !== undefined && typeof ns.path !== 'string') throw new RuntimeError(`linux.namespaces[${i}].path: must be a string`);
     if (seen.has(ns.type)) throw new RuntimeError(`linux.namespaces[${i}]: duplicate namespace "${ns.type}"`);
     seen.add(ns.type);
     if (ns.path) plan.join.push({ type: ns.type, path: ns.path });
