@@ -57,8 +57,13 @@ export async function pull(refInput: string, layout: Layout, opts: PullOptions =
         };
         await copyIndex(idx, top.bytes, top.digest, 0);
       } else {
-        const chosen = selectPlatform(idx.manifests, opts.platform ?? hostPlatform());
-        const mb = await client.getManifest(ref.repository, chosen.digest);
+        let chosen = selectPlatform(idx.manifests, opts.platform ?? hostPlatform());
+        let mb = await client.getManifest(ref.repository, chosen.digest);
+        for (let depth = 0; isIndex({ ...chosen, mediaType: mb.mediaType }, mb.bytes); depth++) {
+          if (depth > 4) throw new Error(`${chosen.digest}: indexes nested too deeply`);
+          chosen = selectPlatform((JSON.parse(mb.bytes.toString('utf8')) as ImageIndex).manifests, opts.platform ?? hostPlatform());
+          mb = await client.getManifest(ref.repository, chosen.digest);
+        }
         rootDesc = { mediaType: mb.mediaType, digest: mb.digest, size: mb.bytes.length, platform: chosen.platform };
         await fetchImage(client, ref, layout, rootDesc, mb.bytes, progress, opts.jobs ?? 3, stats, written);
       }

@@ -268,6 +268,19 @@ d('registry without auth', () => {
     expect(r2.descriptor.digest).toBe(iw.digest);
     expect(s2.hasBlob(amd.layers[0].digest) && s2.hasBlob(arm.layers[0].digest)).toBe(true);
     await expect(pull(`${reg.host}/multi/x:v1`, s1, { platform: { os: 'linux', architecture: 's390x' } })).rejects.toThrow(/linux\/amd64, linux\/arm64\/v8/);
+    // an index inside an index
+    const outer = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...idesc, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }] };
+    const ob = Buffer.from(JSON.stringify(outer));
+    const ow = l.writeBlob(ob);
+    await l.tag('outer', { mediaType: outer.mediaType, digest: ow.digest, size: ob.length });
+    await push(l, { mediaType: outer.mediaType, digest: ow.digest, size: ob.length }, `${reg.host}/multi/nested:v1`);
+    const s3 = await Layout.open(mk('s3-'), { create: true });
+    const r3 = await pull(`${reg.host}/multi/nested:v1`, s3, { platform: { os: 'linux', architecture: 'arm64' } });
+    expect(r3.descriptor.digest).toBe(arm.manifest.digest);
+    const s4 = await Layout.open(mk('s4-'), { create: true });
+    const r4 = await pull(`${reg.host}/multi/nested:v1`, s4, { all: true });
+    expect(r4.descriptor.digest).toBe(ow.digest);
+    expect(s4.hasBlob(iw.digest) && s4.hasBlob(amd.layers[0].digest)).toBe(true);
   });
 
   test('inspect a remote reference fetches manifest and config only', async () => {
