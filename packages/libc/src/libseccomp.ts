@@ -79,6 +79,12 @@ export class Libseccomp {
     return n === NR_SCMP_ERROR ? null : n;
   }
 
+  /** Syscall number for a given arch token, or null when unknown there. */
+  resolveSyscallArch(arch: number, name: string): number | null {
+    const n = this.fn('seccomp_syscall_resolve_name_arch', 'int', ['uint32', 'const char *'])(arch >>> 0, name) as number;
+    return n < 0 ? null : n;
+  }
+
   /** Arch token for a libseccomp arch name ("x86_64", "aarch64", ...), or null. */
   resolveArch(name: string): number | null {
     const t = this.fn('seccomp_arch_resolve_name', 'uint32', ['const char *'])(name) as number;

@@ -133,6 +133,41 @@ export function resolveProfile(s: LinuxSeccomp): { defaultAction: number; archs:
   return { defaultAction, archs, flags, rules, notify };
 }
 
+const ENOSYS = 38;
+const X32_SYSCALL_BIT = 0x40000000;
+const SCMP_ARCH_X86_64 = 0xc000003e;
+const SCMP_ARCH_X32 = 0x4000003e;
+
+function insn(code: number, jt: number, jf: number, k: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt16LE(code, 0);
+  b.writeUInt8(jt, 2);
+  b.writeUInt8(jf, 3);
+  b.writeUInt32LE(k >>> 0, 4);
+  return b;
+}
+const LD_W_ABS = 0x20, JEQ_K = 0x15, JGT_K = 0x25, JSET_K = 0x45, RET_K = 0x06;
+
+/**
+ * As runc: a deny-by-default profile must not turn syscalls newer than it into EPERM (libc
+ * falls back from clone3, openat2, ... only on ENOSYS). Prepended to the program: for each
+ * arch, a syscall number above the highest one the profile names returns ENOSYS. Classic BPF
+ * jumps are relative, so the original program is untouched behind it.
+ */
+export function enosysStub(maxByArch: Array<[number, number]>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [arch, max] of maxByArch) {
+    if (arch === SCMP_ARCH_X86_64) {
+      // x32 syscalls come as x86_64 with bit 30 set: leave them to the filter.
+      parts.push(insn(LD_W_ABS, 0, 0, 4), insn(JEQ_K, 0, 4, arch), insn(LD_W_ABS, 0, 0, 0), insn(JSET_K, 2, 0, X32_SYSCALL_BIT));
+    } else {
+      parts.push(insn(LD_W_ABS, 0, 0, 4), insn(JEQ_K, 0, 3, arch), insn(LD_W_ABS, 0, 0, 0));
+    }
+    parts.push(insn(JGT_K, 0, 1, max), insn(RET_K, 0, 0, (SECCOMP_ACTIONS.SCMP_ACT_ERRNO | ENOSYS) >>> 0));
+  }
+  return Buffer.concat(parts);
+}
+
 /** Compile linux.seccomp into the plan's filter (BPF bytes, base64). */
 export function planSeccomp(s: LinuxSeccomp | undefined, ctx: SeccompContext = {}): PlannedSeccomp | null {
   if (!s) return null;
@@ -175,6 +210,17 @@ export function planSeccomp(s: LinuxSeccomp | undefined, ctx: SeccompContext = {
     bpf = lib.compile({ defaultAction: p.defaultAction, archs, rules, attrs: [[SCMP_FLTATR_CTL_NNP, 0]] }, (i) => owner[i]);
   } catch (e) {
     throw new RuntimeError(`linux.seccomp: ${(e as Error).message}`);
+  }
+  const allowing = [SECCOMP_ACTIONS.SCMP_ACT_ALLOW, SECCOMP_ACTIONS.SCMP_ACT_LOG, (SECCOMP_ACTIONS.SCMP_ACT_ERRNO | ENOSYS) >>> 0];
+  if (!allowing.includes(p.defaultAction)) {
+    const tokens = [...new Set([lib.nativeArch(), ...archs])].filter((t) => t !== SCMP_ARCH_X32);
+    const names = [...new Set(p.rules.flatMap((r) => r.names))];
+    const maxByArch: Array<[number, number]> = [];
+    for (const t of tokens) {
+      const nrs = names.map((n) => lib.resolveSyscallArch(t, n)).filter((n): n is number => n !== null);
+      if (nrs.length) maxByArch.push([t, Math.max(...nrs)]);
+    }
+    bpf = Buffer.concat([enosysStub(maxByArch), bpf]);
   }
   return {
     bpf: bpf.toString('base64'),
