@@ -199,7 +199,8 @@ export function translateV1(r: LinuxResources, ctx: V1Context): Translation {
       if (set(d.weight)) {
         need('blkio', 'blkio weight_device');
         if (!hasCfq && !hasBfq) throw cannot('blkio weight_device', 'neither blkio.weight_device nor blkio.bfq.weight exists (no CFQ or BFQ I/O scheduler)');
-        w('blkio', hasCfq ? 'blkio.weight_device' : 'blkio.bfq.weight', `${d.major}:${d.minor} ${d.weight}`);
+        const file = hasCfq ? 'blkio.weight_device' : ctx.hasFile('blkio', 'blkio.bfq.weight_device') ? 'blkio.bfq.weight_device' : 'blkio.bfq.weight';
+        w('blkio', file, `${d.major}:${d.minor} ${d.weight}`);
       }
       if (set(d.leafWeight)) {
         needFile('blkio', 'blkio.leaf_weight_device', 'blkio leaf_weight_device');

@@ -221,6 +221,25 @@ maybe(`cgroups on this host (${h.mode})`, () => {
     expect(sh('true < /dev/kmsg && echo kmsg-read-ok; true >> /dev/kmsg && echo kmsg-write-ok || echo kmsg-write-denied')).toEqual(['kmsg-read-ok', 'kmsg-write-denied']);
   });
 
+  (v1 ? test : test.skip)('blkio: weight (CFQ or BFQ file), per-device throttles; a refused write names file, value and errno', () => {
+    const m = make('blkio');
+    const dir = m.description.paths.blkio;
+    if (!dir) return;
+    const devs = fs.readdirSync('/sys/block').map((b) => read(`/sys/block/${b}/dev`));
+    const [maj, min] = devs[0].split(':').map(Number);
+    m.set({ blockIO: { weight: 300, throttleReadBpsDevice: [{ major: maj, minor: min, rate: 1 << 20 }], throttleWriteIOPSDevice: [{ major: maj, minor: min, rate: 100 }] } });
+    const weightFile = fs.existsSync(`${dir}/blkio.weight`) ? 'blkio.weight' : 'blkio.bfq.weight';
+    expect(read(`${dir}/${weightFile}`)).toMatch(/(^|\s)300$/);
+    expect(read(`${dir}/blkio.throttle.read_bps_device`)).toBe(`${maj}:${min} ${1 << 20}`);
+    expect(read(`${dir}/blkio.throttle.write_iops_device`)).toBe(`${maj}:${min} 100`);
+    const sched = read(`/sys/block/${fs.readdirSync('/sys/block')[0]}/queue/scheduler`);
+    if (weightFile === 'blkio.bfq.weight' && !sched.includes('[bfq]')) {
+      expect(() => m.set({ blockIO: { weightDevice: [{ major: maj, minor: min, weight: 200 }] } })).toThrow(
+        new RegExp(`failed to write "${maj}:${min} 200" to ${dir}/blkio.bfq.weight_device: (EOPNOTSUPP|ENOTSUP)`),
+      );
+    }
+  });
+
   (v1 ? test : test.skip)('OOM kills are counted (tiny memory limit, process joined before it allocates)', async () => {
     const m = make('oom');
     m.set({ memory: { limit: 8 << 20, swap: 8 << 20 } });

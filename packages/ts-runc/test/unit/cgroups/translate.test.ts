@@ -163,6 +163,8 @@ describe('translateV1', () => {
       'blkio:blkio.bfq.weight=8:0 20',
     ]);
     expect(() => translateV1({ blockIO: { weight: 300 } }, v1ctx({ ...ALL_V1, blkio: [] }))).toThrow(/neither blkio.weight nor blkio.bfq.weight exists/);
+    const bfqDev = { ...ALL_V1, blkio: ['blkio.bfq.weight', 'blkio.bfq.weight_device'] };
+    expect(pairs(translateV1({ blockIO: { weightDevice: [{ major: 8, minor: 0, weight: 20 }] } }, v1ctx(bfqDev)))).toEqual(['blkio:blkio.bfq.weight_device=8:0 20']);
   });
 
   test('devices: reset to the final default, then the exceptions', () => {
