@@ -319,6 +319,8 @@ d('registry without auth', () => {
     expect((await cli(['tag', `${reg.host}/cli/x:v1`, `${reg.host}/cli/y:v2`, '--store', store])).code).toBe(0);
     const ls = await cli(['images', '--store', store, '-q']);
     expect(ls.stdout.split('\n').filter(Boolean).sort()).toEqual([`${reg.host}/cli/x:v1`, `${reg.host}/cli/y:v2`]);
+    // the store is a valid OCI layout (schemas, digests, sizes) by the validate command
+    expect(await cli(['validate', store])).toMatchObject({ code: 0 });
     const h = await cli(['history', `${reg.host}/cli/y:v2`, '--store', store, '--json']);
     expect(JSON.parse(h.stdout).map((x: any) => x.createdBy)).toEqual(['test layer 1', 'test layer 0']);
     const p = await cli(['push', `${reg.host}/cli/y:v2`, '--store', store]);

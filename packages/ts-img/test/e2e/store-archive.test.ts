@@ -264,6 +264,7 @@ describe('repack', () => {
     await unpack(`${l.dir}:committed`, again, { quiet: true });
     const noTime = (lines: string[]) => lines.filter((x) => !x.startsWith('. '));
     expect(noTime(tree(`${again}/rootfs`))).toEqual(noTime(tree(rf)));
+    expect(await cli(['validate', l.dir])).toMatchObject({ code: 0 });
     // a second repack with no changes adds an empty layer on the new base (origin file)
     const r2 = await cli(['repack', bundle, '--image', `${l.dir}:committed2`]);
     expect(r2.code).toBe(0);
