@@ -27,6 +27,18 @@ function oneLine(b: Buffer | string | null | undefined): string {
   return s.length > 2000 ? JSON.stringify(s.slice(0, 2000) + '...') : JSON.stringify(s);
 }
 
+/** As runc (which works from the bundle directory): hooks start there when it is visible. */
+function hookCwd(state: object): string | undefined {
+  const bundle = (state as { bundle?: unknown }).bundle;
+  if (typeof bundle !== 'string' || !bundle.startsWith('/')) return undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return (require('fs') as typeof import('fs')).statSync(bundle).isDirectory() ? bundle : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Run one hook: state on stdin, exactly its env, killed after its timeout. Throws on failure. */
 export function runHook(h: HookSpec, state: object): void {
   const env: Record<string, string> = {};
@@ -39,6 +51,7 @@ export function runHook(h: HookSpec, state: object): void {
   const { spawnSync } = require('child_process') as typeof import('child_process');
   const r = spawnSync(h.path, args.slice(1), {
     argv0: args[0],
+    cwd: hookCwd(state),
     env,
     input: JSON.stringify(state),
     stdio: ['pipe', 'pipe', 'pipe'],

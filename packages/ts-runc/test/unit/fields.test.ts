@@ -92,6 +92,19 @@ describe('hooks', () => {
     }
   });
 
+  test('hooks start in the bundle directory when it exists', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hooks-'));
+    try {
+      const out = path.join(dir, 'cwd');
+      runHooks('prestart', [{ path: '/bin/sh', args: ['sh', '-c', `pwd > ${out}`] }], { bundle: dir }, true);
+      expect(fs.readFileSync(out, 'utf8').trim()).toBe(fs.realpathSync(dir));
+      runHooks('poststop', [{ path: '/bin/sh', args: ['sh', '-c', `pwd > ${out}`] }], { bundle: path.join(dir, 'gone') }, true);
+      expect(fs.readFileSync(out, 'utf8').trim()).toBe(process.cwd());
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('strict phases throw with the hook number and output; others warn and go on', () => {
     const fail = { path: '/bin/sh', args: ['sh', '-c', 'echo out; echo err >&2; exit 3'] };
     expect(() => runHooks('createRuntime', [{ path: '/bin/true' }, fail], {}, true)).toThrow('error running createRuntime hook #1: exit status 3, stdout: "out", stderr: "err"');
