@@ -231,13 +231,13 @@ export function rt(bin: string, root: string, args: string[], opts: { cwd?: stri
 }
 
 /** The same, asynchronously (for parallel runs and kill-at-random-time). */
-export function rtAsync(bin: string, root: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number; onSpawn?: (c: ChildProcess) => void } = {}): Promise<Result> {
+export function rtAsync(bin: string, root: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number; cwd?: string; onSpawn?: (c: ChildProcess) => void } = {}): Promise<Result> {
   return new Promise((resolve) => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ts-runc-rel-io-'));
     const out = path.join(tmp, 'out'), err = path.join(tmp, 'err');
     const fo = fs.openSync(out, 'w'), fe = fs.openSync(err, 'w');
     const t0 = Date.now();
-    const c = spawn(bin, ['--root', root, ...args], { stdio: ['ignore', fo, fe], env: opts.env, timeout: opts.timeout ?? 120000 });
+    const c = spawn(bin, ['--root', root, ...args], { stdio: ['ignore', fo, fe], env: opts.env, cwd: opts.cwd, timeout: opts.timeout ?? 120000 });
     if (c.pid) ownChildren.add(c.pid);
     opts.onSpawn?.(c);
     c.on('close', (status, signal) => {
