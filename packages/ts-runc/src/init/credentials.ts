@@ -45,7 +45,9 @@ export function applyRlimits(sys: Sys, p: PlannedProcess): void {
     try {
       sys.prlimit(r.resource, { soft: BigInt(r.soft), hard: BigInt(r.hard) });
     } catch (e) {
-      throw new Error(`setrlimit ${r.name} (soft ${r.soft}, hard ${r.hard}): ${(e as { code?: string }).code ?? e}`);
+      const code = (e as { code?: string }).code;
+      const hint = code === 'EPERM' ? ' (raising a hard limit above the runtime\'s own needs CAP_SYS_RESOURCE)' : '';
+      throw new Error(`process.rlimits: setrlimit ${r.name} (soft ${r.soft}, hard ${r.hard}): ${code ?? e}${hint}`);
     }
   }
 }

@@ -117,7 +117,7 @@ describe('process fields', () => {
     const cur = Number(fs.readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+\d+\s+(\d+)/)![1]);
     const canRaise = /^CapBnd:\s*([0-9a-f]+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))!;
     if ((BigInt('0x' + canRaise[1]) >> 24n) & 1n) return; // CAP_SYS_RESOURCE present: raising works here
-    createFails((c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: cur * 4 }]), `setrlimit RLIMIT_NOFILE (soft 1024, hard ${cur * 4}): EPERM`);
+    createFails((c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: cur * 4 }]), `process.rlimits: setrlimit RLIMIT_NOFILE (soft 1024, hard ${cur * 4}): EPERM (raising a hard limit above the runtime\x27s own needs CAP_SYS_RESOURCE)`);
   });
 
   test('apparmorProfile is an error when AppArmor is off; SELinux labels only warn', () => {
