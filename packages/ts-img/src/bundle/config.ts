@@ -36,8 +36,8 @@ function defaultMounts(rootless: boolean): Mount[] {
     m.push({ destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
   } else {
     m.push({ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] });
-    m.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
   }
+  m.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
   return m;
 }
 
@@ -121,6 +121,7 @@ export function buildRuntimeConfig(img: ImageConfig, opts: ConfigOptions): Spec 
       bounding: [...DEFAULT_CAPS],
       effective: [...DEFAULT_CAPS],
       permitted: [...DEFAULT_CAPS],
+      ambient: [...DEFAULT_CAPS],
     },
     rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
     noNewPrivileges: true,

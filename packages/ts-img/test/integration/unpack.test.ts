@@ -351,6 +351,30 @@ describe('CLI', () => {
   });
 });
 
+describe('runtime defaults', () => {
+  test.each([[false], [true]])('match `runc spec` (rootless: %s) apart from the image-derived fields', async (rootless) => {
+    const d = path.join(dir, `runc-spec-${rootless}`);
+    fs.mkdirSync(d);
+    expect(spawnSync('runc', ['spec', ...(rootless ? ['--rootless'] : [])], { cwd: d }).status).toBe(0);
+    const r = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+    const b = bundle();
+    await unpack(`${imgs.layout}:multi`, b, { ...quiet, rootless });
+    const c = config(b);
+    expect(c.process.capabilities).toEqual(r.process.capabilities);
+    expect(c.process.rlimits).toEqual(r.process.rlimits);
+    expect(c.process.noNewPrivileges).toBe(r.process.noNewPrivileges);
+    expect(c.mounts).toEqual(r.mounts);
+    expect(c.linux.namespaces).toEqual(r.linux.namespaces);
+    expect(c.linux.maskedPaths).toEqual(r.linux.maskedPaths);
+    expect(c.linux.readonlyPaths).toEqual(r.linux.readonlyPaths);
+    expect(c.linux.resources).toEqual(r.linux.resources);
+    if (rootless) {
+      expect(c.linux.uidMappings).toEqual(r.linux.uidMappings);
+      expect(c.linux.gidMappings).toEqual(r.linux.gidMappings);
+    }
+  });
+});
+
 describe('the demo image runs under runc', () => {
   test('make-demo-image, unpack, runc run', () => {
     const demo = path.join(dir, 'demo');
