@@ -1,6 +1,6 @@
 import koffi from 'koffi';
 import { SysError } from './errors';
-import type { BpfPointer, CapSets, Rlimit, SpawnRequest, StatResult, Sys, WaitResult } from './sys';
+import type { BpfPointer, CapSets, CloneExecRequest, Rlimit, SpawnRequest, StatResult, Sys, WaitResult } from './sys';
 import { POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, NSIG, SOL_SOCKET, SCM_RIGHTS } from './constants';
 
 // x86_64 syscall numbers for calls glibc has no wrapper for (or wraps with policy we do not want).
@@ -322,6 +322,17 @@ export class KoffiSys implements Sys {
       faDestroy(fa);
       attrDestroy(attr);
     }
+  }
+
+  cloneExec(req: CloneExecRequest): number {
+    const { cloneExec } = require('./clone-exec') as typeof import('./clone-exec');
+    return cloneExec(this.lib, req);
+  }
+
+  statfsFlags(path: string): number {
+    const buf = Buffer.alloc(120);
+    this.check('statfs', path, this.fn('statfs', 'statfs', 'int', ['const char *', 'void *'])(path, buf));
+    return Number(buf.readBigUInt64LE(80));
   }
 
   execve(path: string, argv: string[], env: string[]): never {

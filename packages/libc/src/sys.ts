@@ -21,6 +21,27 @@ export interface SpawnRequest {
   ttyPath?: string;
 }
 
+/**
+ * Start `path` in new namespaces that include a user namespace: the one case posix_spawn
+ * cannot do. A raw clone() child (a copy of this thread only) runs a handful of raw syscalls
+ * with arguments prepared beforehand (see shared/design/process-model.md), then execve()s.
+ */
+export interface CloneExecRequest {
+  /** CLONE_NEW* flags for clone(2) (SIGCHLD is added). */
+  flags: number;
+  path: string;
+  argv: string[];
+  env: string[];
+  /** Fds the program must inherit (close-on-exec is cleared around the clone). */
+  keepFds: number[];
+  /** Join this user namespace (setns) instead of creating one. */
+  userNsFd?: number;
+  /** Called in the parent with the child's pid before it may go on (write uid_map/gid_map). */
+  beforeRelease: (pid: number) => void;
+  /** How long the child may take to reach execve before it is killed and retried. */
+  timeoutMs: number;
+}
+
 export interface WaitResult {
   pid: number;
   /** Exit code when the process exited, else null. */
@@ -88,6 +109,9 @@ export interface Sys {
   getpid(): number;
   gettid(): number;
   posixSpawn(req: SpawnRequest): number;
+  cloneExec(req: CloneExecRequest): number;
+  /** statfs(2) f_flags (ST_* = MS_* values for rdonly/nosuid/nodev/noexec/atime). */
+  statfsFlags(path: string): number;
   execve(path: string, argv: string[], env: string[]): never;
   waitpid(pid: number, options: number): WaitResult | null;
   /** waitpid on a libuv pool thread so the event loop keeps running (signal forwarding). */

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { makedev, S_IFMT, S_IFIFO, type Sys } from '@tsrt/libc';
+import { makedev, S_IFMT, S_IFIFO, MS_BIND, type Sys } from '@tsrt/libc';
 import type { PlannedDevice } from '../plan/types';
 import { DEV_SYMLINKS } from '../plan/defaults';
 import { resolveInRoot } from './resolve';
@@ -21,14 +21,28 @@ function sameDevice(host: string, d: PlannedDevice): boolean {
   throw new Error(`linux.devices: ${d.path} already exists in the rootfs and is not the requested device`);
 }
 
+/** In a user namespace mknod is not allowed: bind the host's node over an empty file, as runc. */
+function bindHostDevice(sys: Sys, host: string, d: PlannedDevice): void {
+  try {
+    if (!fs.existsSync(host)) fs.closeSync(fs.openSync(host, 'a', 0o644));
+    sys.mount(d.path, host, null, MS_BIND, null);
+  } catch (e) {
+    throw new Error(`bind device ${d.path}: ${(e as { code?: string }).code ?? e}`);
+  }
+}
+
 /** mknod each device inside the rootfs (replacing what is there), then chown and chmod it. */
-export function createDevices(sys: Sys, rootfs: string, devices: PlannedDevice[]): void {
+export function createDevices(sys: Sys, rootfs: string, devices: PlannedDevice[], userns?: boolean): void {
   for (const d of devices) {
     const host = resolveInRoot(rootfs, d.path);
     fs.mkdirSync(path.dirname(host), { recursive: true, mode: 0o755 });
     if (d.strict && sameDevice(host, d)) {
       fs.chmodSync(host, d.mode & 0o7777);
       sys.lchown(host, d.uid, d.gid);
+      continue;
+    }
+    if (userns && (d.mode & S_IFMT) !== S_IFIFO) {
+      bindHostDevice(sys, host, d);
       continue;
     }
     try {

@@ -9,7 +9,7 @@ import type { ExecPlan } from '../plan/exec-types';
 import { applyCredentials, applyNoNewPrivileges, applyRlimits } from './credentials';
 import { lookPath, withHome } from './exec-lookup';
 import { openPty } from './console';
-import { stage2Fds } from './fds';
+import { stage2Fds, stage2FdsFromArgv } from './fds';
 
 function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2Fds>, preserve: number, hasConsole: boolean): number {
   // Our own fds must not reach the command (spawned fds 0-2 and preserved ones are dup2'd fresh).
@@ -54,7 +54,7 @@ function main(): void {
   sys.prctl(PR_SET_DUMPABLE, 0);
   const preserve = Number(process.argv[2] ?? 0);
   const hasConsole = process.argv[3] === '1';
-  const fds = stage2Fds(preserve);
+  const fds = stage2FdsFromArgv(process.argv);
   const ch = new SyncChannel(sys, fds.sync);
   try {
     const msg = ch.recv();

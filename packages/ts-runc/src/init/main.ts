@@ -11,7 +11,7 @@ import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from
 import { runHooks } from '../lifecycle/hooks';
 import { lookPath, withHome } from './exec-lookup';
 import { setupConsole } from './console';
-import { stage2Fds } from './fds';
+import { stage2Fds, stage2FdsFromArgv } from './fds';
 
 interface Target {
   path: string;
@@ -87,9 +87,13 @@ function main(): void {
   // Nobody in the container may open /proc/1/exe (the node binary) before execve.
   sys.prctl(PR_SET_DUMPABLE, 0);
   sys.umask(0);
-  const preserve = Number(process.argv[2] ?? 0);
-  const fds = stage2Fds(preserve);
+  const fds = stage2FdsFromArgv(process.argv);
   const hasConsole = process.argv[3] === '1';
+  try {
+    sys.setsid(); // posix_spawn made us a session leader already; a clone spawn did not
+  } catch {
+    /* EPERM: already one */
+  }
   const ch = new SyncChannel(sys, fds.sync);
   let target: Target;
   let plan: InitPlan;

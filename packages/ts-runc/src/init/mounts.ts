@@ -9,14 +9,24 @@ function mountError(m: PlannedMount, e: unknown): Error {
   return new Error(`mount ${m.source || m.fstype} to ${m.destination}: ${code}`);
 }
 
+const LOCKABLE = MS_NOSUID | MS_NODEV | MS_NOEXEC | 0x400 /* NOATIME */ | 0x800 /* NODIRATIME */ | 0x200000 /* RELATIME */;
+
+/**
+ * In a user namespace the flags a mount had when it came from the host are locked: a remount
+ * must repeat them or fail with EPERM. Outside one nothing is added.
+ */
+export function keepLocked(sys: Sys, target: string, userns: boolean | undefined): number {
+  return userns ? sys.statfsFlags(target) & LOCKABLE : 0;
+}
+
 /** Mount one planned mount under the (not yet pivoted) rootfs. */
-export function mountOne(sys: Sys, rootfs: string, m: PlannedMount): void {
+export function mountOne(sys: Sys, rootfs: string, m: PlannedMount, userns?: boolean): void {
   if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') return mountCgroup(sys, rootfs, m);
   const target = m.isFile ? touchInRoot(rootfs, m.destination) : mkdirInRoot(rootfs, m.destination);
   try {
     if (m.fstype === 'bind') {
       sys.mount(m.source, target, null, m.flags, null);
-      if (m.remountFlags !== null) sys.mount(null, target, null, MS_BIND | MS_REMOUNT | m.remountFlags, null);
+      if (m.remountFlags !== null) sys.mount(null, target, null, MS_BIND | MS_REMOUNT | m.remountFlags | keepLocked(sys, target, userns), null);
     } else {
       sys.mount(m.source || m.fstype, target, m.fstype, m.flags, m.data || null);
     }
@@ -97,7 +107,7 @@ function mountCgroup(sys: Sys, rootfs: string, m: PlannedMount): void {
   }
 }
 
-export function remountReadonly(sys: Sys, target: string): void {
+export function remountReadonly(sys: Sys, target: string, userns?: boolean): void {
   sys.mount(target, target, null, MS_BIND | MS_REC, null);
-  sys.mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, null);
+  sys.mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | keepLocked(sys, target, userns), null);
 }

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { MS_BIND, MS_REC, MS_MOVE, MS_SLAVE, MS_RDONLY, MS_REMOUNT, MNT_DETACH, type Sys } from '@tsrt/libc';
 import type { InitPlan } from '../plan/types';
-import { mountOne, remountReadonly } from './mounts';
+import { mountOne, remountReadonly, keepLocked } from './mounts';
 import { createDevices, createDevSymlinks } from './devices';
 import { mkdirInRoot } from './resolve';
 
@@ -10,8 +10,8 @@ export function prepareRootfs(sys: Sys, plan: InitPlan): void {
   sys.mount(null, '/', null, plan.rootPropagation, null);
   // pivot_root needs the new root to be a mount point.
   sys.mount(plan.rootfs, plan.rootfs, null, MS_BIND | MS_REC, null);
-  for (const m of plan.mounts) mountOne(sys, plan.rootfs, m);
-  createDevices(sys, plan.rootfs, plan.devices);
+  for (const m of plan.mounts) mountOne(sys, plan.rootfs, m, plan.userns);
+  createDevices(sys, plan.rootfs, plan.devices, plan.userns);
   if (plan.defaultDevices) createDevSymlinks(plan.rootfs);
   mkdirInRoot(plan.rootfs, plan.process.cwd);
 }
@@ -44,9 +44,9 @@ export function finishRootfs(sys: Sys, plan: InitPlan): void {
   }
   for (const p of plan.readonlyPaths) {
     if (!fs.existsSync(p)) continue;
-    remountReadonly(sys, p);
+    remountReadonly(sys, p, plan.userns);
   }
-  if (plan.readonlyRoot) sys.mount(null, '/', null, MS_BIND | MS_REMOUNT | MS_RDONLY, null);
+  if (plan.readonlyRoot) sys.mount(null, '/', null, MS_BIND | MS_REMOUNT | MS_RDONLY | keepLocked(sys, '/', plan.userns), null);
 }
 
 export function applySysctl(sysctl: Record<string, string>): void {

@@ -13,7 +13,7 @@ import { SyncChannel } from '../spawn/sync';
 import { stage2Fds } from '../init/fds';
 import type { Context } from './context';
 import { readConfig, validateConfig } from './config';
-import { planNamespaces, assertNoUserNamespace } from '../plan/namespaces';
+import { planNamespaces, checkUserNamespace } from '../plan/namespaces';
 import { setupContainerCgroups, joinContainerCgroups, removeContainerCgroups } from '../cgroups/container';
 import type { CgroupDescription } from '../cgroups/types';
 import { checkHooks, runHooks, hookState } from './hooks';
@@ -66,7 +66,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
   // Only the namespaces are needed to spawn stage 2: its Node start-up then overlaps with the
   // schema check and plan compilation here. Any error below kills it and cleans up.
   const namespaces = planNamespaces(Array.isArray(raw.linux?.namespaces) ? raw.linux?.namespaces : undefined);
-  assertNoUserNamespace(namespaces);
+  checkUserNamespace(namespaces, raw.linux);
 
   const lock = store.reserve(id);
   const state: ContainerState = {
@@ -112,6 +112,8 @@ export function create(ctx: Context, opts: CreateOptions): Created {
       argv: [process.execPath, stage2Script(), String(preserve), consoleFd >= 0 ? '1' : '0'],
       fds,
       setsid: true,
+      uidMappings: raw.linux?.uidMappings,
+      gidMappings: raw.linux?.gidMappings,
     });
     sys.close(childEnd);
     opened.splice(opened.indexOf(childEnd), 1);

@@ -7,7 +7,7 @@ import { parseMountOptions, PROPAGATION } from './mount-options';
 import { capMask } from './capabilities';
 import { planRlimits } from './rlimits';
 import { DEFAULT_DEVICES } from './defaults';
-import { planNamespaces, assertNoUserNamespace, type NamespacePlan } from './namespaces';
+import { planNamespaces, checkUserNamespace, type NamespacePlan } from './namespaces';
 import type { InitPlan, PlannedDevice, PlannedMount, PlannedCaps, PlannedProcess } from './types';
 import { planSeccomp } from './seccomp';
 import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks, planTimeNs } from './fields';
@@ -136,7 +136,7 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
   if (spec.hostname && !namespaces.create.includes('uts')) {
     throw new RuntimeError('hostname: setting the hostname needs a new uts namespace');
   }
-  assertNoUserNamespace(namespaces);
+  checkUserNamespace(namespaces, linux);
 
   const mounts = (spec.mounts ?? []).map((m, i) => planMount(m, i, ctx));
   const devBound = mounts.some((m) => m.destination === '/dev' && m.fstype === 'bind');
@@ -162,6 +162,7 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
     domainname: spec.domainname ?? null,
     sysctl: planSysctl(linux.sysctl, namespaces, spec),
     newCgroupNs: namespaces.create.includes('cgroup'),
+    userns: namespaces.create.includes('user') || namespaces.join.some((n) => n.type === 'user'),
     process: planProcess(proc, ctx),
     seccomp: planSeccomp(linux.seccomp, { debug: ctx.debug }),
     hooks: planStageHooks(spec.hooks),

@@ -43,9 +43,12 @@ export function planNamespaces(namespaces: Array<{ type: string; path?: string }
   return plan;
 }
 
-/** User namespaces need a fork-based spawn that this build does not have yet: refuse them up front. */
-export function assertNoUserNamespace(plan: NamespacePlan): void {
-  if (plan.create.includes('user') || plan.join.some((n) => n.type === 'user')) {
-    throw new RuntimeError('linux.namespaces: user namespaces are not supported by this build of ts-runc yet');
+/** A new user namespace needs its id mappings (runc's message); mappings need a user namespace. */
+export function checkUserNamespace(plan: NamespacePlan, linux: { uidMappings?: unknown[]; gidMappings?: unknown[] } | undefined): void {
+  const creates = plan.create.includes('user');
+  const maps = (linux?.uidMappings?.length ?? 0) + (linux?.gidMappings?.length ?? 0) > 0;
+  if (creates && (!linux?.uidMappings?.length || !linux?.gidMappings?.length)) {
+    throw new RuntimeError('linux.uidMappings: user namespaces enabled, but no user mapping found');
   }
+  if (maps && !creates) throw new RuntimeError('linux.uidMappings: user namespaces not enabled in config, but mappings are set');
 }

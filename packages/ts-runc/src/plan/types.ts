@@ -100,6 +100,8 @@ export interface InitPlan {
   domainname: string | null;
   sysctl: Record<string, string>;
   newCgroupNs: boolean;
+  /** In a user namespace: no mknod (devices are bound from the host), locked mount flags kept. */
+  userns?: boolean;
   process: PlannedProcess;
   /** linux.seccomp compiled by the parent; loaded right before execve. */
   seccomp?: PlannedSeccomp | null;

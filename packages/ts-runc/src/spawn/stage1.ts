@@ -9,6 +9,43 @@ export interface Stage2Request {
   argv: string[];
   fds: Array<[number, number]>;
   setsid: boolean;
+  /** ID mappings written for a new user namespace before its first process goes on. */
+  uidMappings?: Array<{ containerID: number; hostID: number; size: number }>;
+  gidMappings?: Array<{ containerID: number; hostID: number; size: number }>;
+}
+
+/** How long the clone child of a user-namespace spawn may take to reach execve (it is retried). */
+const CLONE_TIMEOUT_MS = 2000;
+
+function mapLines(m: Stage2Request['uidMappings']): string {
+  return (m ?? []).map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join('');
+}
+
+/**
+ * A user namespace cannot be entered by a multithreaded process, so posix_spawn cannot start
+ * stage 2 in one: a raw clone child does (libc cloneExec). It cannot renumber fds either, so
+ * stage 2 is told where its fds are ("fdmap=target:source,...").
+ */
+function cloneStage2(sys: Sys, req: Stage2Request, flags: number, userNsFd: number | undefined): number {
+  const fdmap = 'fdmap=' + req.fds.map(([src, dst]) => `${dst}:${src}`).join(',');
+  return sys.cloneExec({
+    flags,
+    path: process.execPath,
+    argv: [...req.argv, fdmap],
+    env: [],
+    keepFds: req.fds.map(([src]) => src),
+    userNsFd,
+    timeoutMs: CLONE_TIMEOUT_MS,
+    beforeRelease: (pid) => {
+      if (userNsFd !== undefined) return;
+      try {
+        fs.writeFileSync(`/proc/${pid}/uid_map`, mapLines(req.uidMappings));
+        fs.writeFileSync(`/proc/${pid}/gid_map`, mapLines(req.gidMappings));
+      } catch (e) {
+        throw new RuntimeError(`linux.uidMappings/gidMappings: cannot write the id maps: ${(e as NodeJS.ErrnoException).code ?? e}`);
+      }
+    },
+  });
 }
 
 let fsUnshared = false;
@@ -34,9 +71,19 @@ export function spawnStage2(sys: Sys, req: Stage2Request): number {
   const cwd = sys.open('.', O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
     for (const type of touched) {
+      if (type === 'user') continue; // entered only by the clone child, never by this thread
       saved.push({ type, fd: sys.open(`/proc/thread-self/ns/${NS_PROC_NAME[type]}`, O_RDONLY | O_CLOEXEC) });
     }
+    let userNsFd: number | undefined;
     for (const j of req.namespaces.join) {
+      if (j.type === 'user') {
+        try {
+          userNsFd = sys.open(j.path, O_RDONLY | O_CLOEXEC);
+        } catch (e) {
+          throw new RuntimeError(`linux.namespaces: cannot open user namespace ${j.path}: ${(e as SysError).code}`);
+        }
+        continue;
+      }
       let fd: number;
       try {
         fd = sys.open(j.path, O_RDONLY | O_CLOEXEC);
@@ -52,6 +99,13 @@ export function spawnStage2(sys: Sys, req: Stage2Request): number {
       }
     }
     const flags = req.namespaces.create.reduce((f, t) => f | (NS_FLAGS[t] ?? 0), 0) & ~NS_FLAGS.cgroup;
+    if (touched.has('user')) {
+      try {
+        return cloneStage2(sys, req, flags, userNsFd);
+      } finally {
+        if (userNsFd !== undefined) sys.close(userNsFd);
+      }
+    }
     if (flags) sys.unshare(flags);
     return sys.posixSpawn({
       path: process.execPath,
