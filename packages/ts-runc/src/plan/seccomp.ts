@@ -1,3 +1,6 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { createHash } from 'crypto';
 import type { LinuxSeccomp } from '@tsrt/oci-spec';
 import { libseccomp, SCMP_FLTATR_CTL_NNP, type ScmpRule, type ScmpArgCmp } from '@tsrt/libc';
 import { RuntimeError } from '../errors';
@@ -62,6 +65,67 @@ const NO_NOTIFY = new Set(['sendmsg', 'write']);
 export interface SeccompContext {
   /** Unknown syscall names are reported here (runc logs them at debug level). */
   debug?: (msg: string) => void;
+  /** Compiled programs by profile hash: libseccomp takes 40-70 ms for a default-sized profile. */
+  cache?: BpfCache;
+}
+
+export interface BpfCache {
+  get(key: string): string | null;
+  put(key: string, value: string): void;
+}
+
+/** Bump when the compiled output for the same profile changes (stub, attributes, ...). */
+const CACHE_FORMAT = 1;
+
+/** Where libseccomp.so.2 lives, with its identity: an upgraded library must not reuse old programs. */
+function libseccompIdentity(): string | null {
+  for (const dir of ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib']) {
+    try {
+      const real = fs.realpathSync(path.join(dir, 'libseccomp.so.2'));
+      const st = fs.statSync(real);
+      return `${real}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+/**
+ * A directory of compiled programs (root-only: whoever can write it decides containers'
+ * filters). Files are written atomically; at most `max` are kept.
+ */
+export function fileBpfCache(dir: string, max = 32): BpfCache {
+  const safe = () => {
+    const st = fs.lstatSync(dir);
+    return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
+  };
+  return {
+    get(key) {
+      try {
+        if (!safe()) return null;
+        return fs.readFileSync(path.join(dir, key), 'utf8');
+      } catch {
+        return null;
+      }
+    },
+    put(key, value) {
+      try {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        if (!safe()) return;
+        const tmp = path.join(dir, `.${key}.${process.pid}`);
+        fs.writeFileSync(tmp, value, { mode: 0o600 });
+        fs.renameSync(tmp, path.join(dir, key));
+        const names = fs.readdirSync(dir).filter((n) => !n.startsWith('.'));
+        if (names.length > max) {
+          const byAge = names.map((n) => ({ n, t: fs.statSync(path.join(dir, n)).mtimeMs })).sort((a, b) => a.t - b.t);
+          for (const { n } of byAge.slice(0, names.length - max)) fs.rmSync(path.join(dir, n), { force: true });
+        }
+      } catch {
+        /* a cache: never fatal */
+      }
+    },
+  };
 }
 
 function action(field: string, name: string, errnoRet: number | undefined): number {
@@ -177,6 +241,28 @@ export function planSeccomp(s: LinuxSeccomp | undefined, ctx: SeccompContext = {
   if (p.flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV && !p.notify) {
     throw new RuntimeError('linux.seccomp.flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a rule with SCMP_ACT_NOTIFY');
   }
+  let key = '';
+  const identity = ctx.cache ? libseccompIdentity() : null;
+  if (ctx.cache && identity) {
+    key = createHash('sha256').update(JSON.stringify({ f: CACHE_FORMAT, lib: identity, s })).digest('hex');
+    const hit = ctx.cache.get(key);
+    if (hit) {
+      try {
+        const c = JSON.parse(hit) as { bpf: string; notes: string[] };
+        if (typeof c.bpf === 'string' && Array.isArray(c.notes)) {
+          c.notes.forEach((n) => ctx.debug?.(n));
+          return { bpf: c.bpf, flags: p.flags, listener: s.listenerPath ? { path: s.listenerPath, metadata: s.listenerMetadata ?? '' } : null };
+        }
+      } catch {
+        /* corrupt entry: compile again */
+      }
+    }
+  }
+  const notes: string[] = [];
+  const note = (m: string) => {
+    notes.push(m);
+    ctx.debug?.(m);
+  };
   let lib;
   try {
     lib = libseccomp();
@@ -196,7 +282,7 @@ export function planSeccomp(s: LinuxSeccomp | undefined, ctx: SeccompContext = {
     for (const name of r.names) {
       const nr = lib.resolveSyscall(name);
       if (nr === null) {
-        ctx.debug?.(`seccomp: unknown syscall "${name}" in ${r.field}, skipped`);
+        note(`seccomp: unknown syscall "${name}" in ${r.field}, skipped`);
         continue;
       }
       for (const args of r.argSets) {
@@ -222,6 +308,7 @@ export function planSeccomp(s: LinuxSeccomp | undefined, ctx: SeccompContext = {
     }
     bpf = Buffer.concat([enosysStub(maxByArch), bpf]);
   }
+  if (key) ctx.cache!.put(key, JSON.stringify({ bpf: bpf.toString('base64'), notes }));
   return {
     bpf: bpf.toString('base64'),
     flags: p.flags,

@@ -1,4 +1,7 @@
-import { planSeccomp, resolveProfile } from '../../src/plan/seccomp';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { planSeccomp, resolveProfile, fileBpfCache } from '../../src/plan/seccomp';
 import { seccompBeforeCredentials } from '../../src/init/seccomp';
 
 interface Insn {
@@ -184,5 +187,39 @@ describe('linux.seccomp -> BPF (libseccomp)', () => {
     expect(seccompBeforeCredentials(false, sysAdmin, 0)).toBe(false);
     expect(seccompBeforeCredentials(false, null, 0)).toBe(false);
     expect(seccompBeforeCredentials(false, null, 1000)).toBe(true);
+  });
+});
+
+describe('compiled-program cache', () => {
+  test('a second compile of the same profile comes from the cache, with the same notes; a bad entry or an unsafe dir is ignored', () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bpfcache-')), 'c');
+    try {
+      const prof: any = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read', 'write', 'exit_group', 'no_such_call_q'], action: 'SCMP_ACT_ALLOW' }] };
+      const notes1: string[] = [], notes2: string[] = [];
+      const a = planSeccomp(prof, { cache: fileBpfCache(dir), debug: (m) => notes1.push(m) })!;
+      const files = fs.readdirSync(dir);
+      expect(files).toHaveLength(1);
+      expect((fs.statSync(dir).mode & 0o777)).toBe(0o700);
+      const b = planSeccomp(prof, { cache: fileBpfCache(dir), debug: (m) => notes2.push(m) })!;
+      expect(b).toEqual(a);
+      expect(notes2).toEqual(notes1);
+      expect(notes1).toHaveLength(1);
+      // a different profile is a different entry
+      planSeccomp({ ...prof, defaultErrnoRet: 13 }, { cache: fileBpfCache(dir) });
+      expect(fs.readdirSync(dir)).toHaveLength(2);
+      // a corrupt entry is recompiled
+      fs.writeFileSync(path.join(dir, files[0]), '{not json');
+      expect(planSeccomp(prof, { cache: fileBpfCache(dir) })).toEqual(a);
+      // a group/world-writable cache directory is not trusted
+      fs.writeFileSync(path.join(dir, files[0]), JSON.stringify({ bpf: 'AAAA', notes: [] }));
+      fs.chmodSync(dir, 0o777);
+      expect(planSeccomp(prof, { cache: fileBpfCache(dir) })).toEqual(a);
+      // at most `max` entries
+      fs.chmodSync(dir, 0o700);
+      for (let i = 0; i < 4; i++) planSeccomp({ ...prof, defaultErrnoRet: 20 + i }, { cache: fileBpfCache(dir, 3) });
+      expect(fs.readdirSync(dir).length).toBeLessThanOrEqual(3);
+    } finally {
+      fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
   });
 });
