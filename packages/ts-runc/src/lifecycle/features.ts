@@ -22,7 +22,7 @@ export function features(version: string): object {
     hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: MOUNT_OPTION_NAMES,
     linux: {
-      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts', 'time'],
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts', 'time'],
       capabilities: CAPABILITIES,
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
       seccomp: {
