@@ -16,6 +16,7 @@ import { readConfig, validateConfig } from './config';
 import { planNamespaces, checkUserNamespace } from '../plan/namespaces';
 import { setupContainerCgroups, joinContainerCgroups, removeContainerCgroups } from '../cgroups/container';
 import type { CgroupDescription } from '../cgroups/types';
+import { openCgroupManager } from '../cgroups/manager';
 import { checkHooks, runHooks, hookState } from './hooks';
 
 export interface CreateOptions {
@@ -47,6 +48,33 @@ export function writePidFile(file: string, pid: number): void {
     fs.renameSync(tmp, abs);
   } catch (e) {
     throw new RuntimeError(`write pid file ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+}
+
+/** Why stage 2 went away: runc's text when the memory cgroup OOM-killed it (a limit too small). */
+function initExitedMessage(desc: CgroupDescription | undefined): string {
+  try {
+    if (desc && openCgroupManager(desc).oomKillCount() > 0) return 'container init was OOM-killed (memory limit too low?)';
+  } catch {
+    /* no memory controller */
+  }
+  return 'container init exited before it was ready';
+}
+
+/**
+ * Rootless (not root on the host): no cgroup we may create is not an error unless the config
+ * asks for limits, as with runc; the container then runs in the caller's cgroup.
+ */
+function rootlessCgroups<T>(ctx: Context, setup: () => T, spec: Spec): T | null {
+  if (process.geteuid?.() === 0) return setup();
+  try {
+    return setup();
+  } catch (e) {
+    const r = spec.linux?.resources ?? {};
+    const limits = Object.entries(r).some(([k, v]) => k !== 'devices' && v !== undefined && v !== null);
+    if (limits) throw e;
+    ctx.log.warn(`rootless: running without a cgroup of its own: ${messageOf(e)}`);
+    return null;
   }
 }
 
@@ -135,16 +163,18 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     Object.assign(state, { rootfs, config: spec, annotations: spec.annotations });
     // What hooks and the seccomp listener read (runtime.md "State"); stage 2 sets the status.
     plan.state = { ...hookState(state, 'creating') };
-    const cg = setupContainerCgroups(id, spec, { systemd: ctx.systemdCgroup });
-    state.cgroup = cg.description;
-    cg.warnings.forEach((w) => ctx.log.warn(w));
+    const cg = rootlessCgroups(ctx, () => setupContainerCgroups(id, spec, { systemd: ctx.systemdCgroup }), spec);
+    if (cg) {
+      state.cgroup = cg.description;
+      cg.warnings.forEach((w) => ctx.log.warn(w));
+    }
     store.save(state);
 
     const ch = new SyncChannel(sys, parentEnd);
     ch.send({ type: 'plan', plan });
     for (;;) {
       const msg = ch.recv(STEP_TIMEOUT_MS, 'the container init');
-      if (!msg) throw new RuntimeError('container init exited before it was ready');
+      if (!msg) throw new RuntimeError(initExitedMessage(state.cgroup as CgroupDescription | undefined));
       if (msg.type === 'error') throw new RuntimeError(msg.message);
       if (msg.type === 'cgroup') {
         // Joined only now: Node's start-up memory stays charged outside the container's limit.
