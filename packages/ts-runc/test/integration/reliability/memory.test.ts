@@ -1,0 +1,153 @@
+/**
+ * Memory: the smallest linux.resources.memory.limit at which `run` of /bin/true works, found by
+ * bisection (16 KiB steps, confirmed by repeated runs) for ts-runc, runc and crun (crun refuses
+ * hybrid cgroups: it runs in a private mount namespace with /sys/fs/cgroup/unified unmounted).
+ * Also what the container's memory cgroup is charged once created and at its peak, and what a
+ * too-small limit says. Target for ts-runc: 512 KiB or less.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { TS_RUNC, RUNC, CRUN, becomeSubreaper, reapOrphans, workDir, bundleIn, rt, cleanAll, oneLineError } from './probe';
+
+jest.setTimeout(20 * 60_000);
+
+const KiB = 1024;
+const STEP = 16 * KiB;
+let base: string;
+const prefix = `rel-mem-${process.pid}`;
+let n = 0;
+
+beforeAll(() => {
+  becomeSubreaper();
+  base = workDir('mem');
+});
+afterAll(() => {
+  for (const bin of [TS_RUNC, RUNC]) cleanAll(bin, path.join(base, `root-${path.basename(bin)}`), path.join(base, 'none'));
+  crun(['delete', '-f', `${prefix}-crun`]);
+  fs.rmSync(base, { recursive: true, force: true });
+  reapOrphans();
+});
+
+function crun(args: string[]) {
+  const root = path.join(base, 'root-crun');
+  const cmd = `umount /sys/fs/cgroup/unified 2>/dev/null; exec ${CRUN} --root ${root} "$@"`;
+  return spawnSync('unshare', ['-m', 'sh', '-c', cmd, 'crun', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000 });
+}
+
+interface Runner {
+  name: string;
+  available: boolean;
+  /** Exit status of `run` /bin/true with this limit (and its stderr), the container deleted. */
+  run(limit: number): { ok: boolean; status: number | null; stderr: string };
+}
+
+function setLimit(bundle: string, limit: number): void {
+  const file = path.join(bundle, 'config.json');
+  const c = JSON.parse(fs.readFileSync(file, 'utf8'));
+  c.linux.resources = { ...(c.linux.resources ?? {}), memory: { limit } };
+  fs.writeFileSync(file, JSON.stringify(c));
+}
+
+function runner(name: string, bin: string): Runner {
+  const bundle = bundleIn(base, name, ['/bin/true'], (c) => (c.ociVersion = '1.0.2'));
+  const root = path.join(base, `root-${path.basename(bin)}`);
+  return {
+    name,
+    available: fs.existsSync(bin),
+    run(limit) {
+      setLimit(bundle, limit);
+      if (name === 'crun') {
+        const id = `${prefix}-crun`;
+        const r = crun(['run', '-b', bundle, id]);
+        crun(['delete', '-f', id]);
+        return { ok: r.status === 0, status: r.status, stderr: r.stderr };
+      }
+      const id = `${prefix}-${name}-${n++}`;
+      const r = rt(bin, root, ['run', '-b', bundle, id]);
+      rt(bin, root, ['delete', '-f', id]);
+      reapOrphans();
+      return { ok: r.status === 0, status: r.status, stderr: r.stderr };
+    },
+  };
+}
+
+/** Smallest limit (multiple of STEP) that works `confirm` times in a row; bisection in [lo, hi]. */
+function bisect(r: Runner, lo = STEP, hi = 32 * 1024 * KiB, confirm = 3): { min: number; probes: number } {
+  let probes = 0;
+  const works = (limit: number, times = 1) => {
+    for (let i = 0; i < times; i++) {
+      probes++;
+      if (!r.run(limit).ok) return false;
+    }
+    return true;
+  };
+  if (!works(hi)) return { min: NaN, probes };
+  if (works(lo)) return { min: lo, probes };
+  while (hi - lo > STEP) {
+    const mid = Math.round((lo + hi) / 2 / STEP) * STEP;
+    if (mid <= lo || mid >= hi) break;
+    if (works(mid)) hi = mid;
+    else lo = mid;
+  }
+  // Noise near the edge: step up until it holds `confirm` times in a row.
+  while (!works(hi, confirm)) hi += STEP;
+  return { min: hi, probes };
+}
+
+/** ts-runc and runc: the memory cgroup's usage once created and its peak after /bin/true ran. */
+function charged(name: string, bin: string): { created: number; peak: number; createdMax: number } | null {
+  const bundle = path.join(base, name);
+  setLimit(bundle, 64 * 1024 * KiB);
+  const root = path.join(base, `root-${path.basename(bin)}`);
+  const id = `${prefix}-${name}-charge`;
+  try {
+    if (rt(bin, root, ['create', '-b', bundle, id]).status !== 0) return null;
+    const st = JSON.parse(fs.readFileSync(path.join(root, id, 'state.json'), 'utf8'));
+    const dir: string | undefined = st.cgroup?.paths?.memory ?? st.cgroup_paths?.memory;
+    if (!dir) return null;
+    const read = (f: string) => Number(fs.readFileSync(path.join(dir, f), 'utf8').trim());
+    const created = read('memory.usage_in_bytes');
+    const createdMax = read('memory.max_usage_in_bytes');
+    rt(bin, root, ['start', id]);
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && JSON.parse(rt(bin, root, ['state', id]).stdout || '{}').status !== 'stopped') spawnSync('sleep', ['0.05']);
+    return { created, peak: read('memory.max_usage_in_bytes'), createdMax };
+  } finally {
+    rt(bin, root, ['delete', '-f', id]);
+    reapOrphans();
+  }
+}
+
+test('smallest memory limit for run /bin/true: ts-runc, runc, crun', () => {
+  const runners = [runner('ts-runc', TS_RUNC), runner('runc', RUNC), runner('crun', CRUN)].filter((r) => r.available);
+  const rows: string[] = [];
+  const mins: Record<string, number> = {};
+  for (const r of runners) {
+    const t0 = Date.now();
+    const { min, probes } = bisect(r);
+    mins[r.name] = min;
+    const below = Number.isNaN(min) || min <= STEP ? null : r.run(min - STEP);
+    rows.push(`  ${r.name.padEnd(8)} ${Number.isNaN(min) ? 'never works' : `${min / KiB} KiB`.padStart(9)}   (${probes} runs, ${((Date.now() - t0) / 1000).toFixed(0)} s)${below && !below.ok ? `; at ${(min - STEP) / KiB} KiB: exit ${below.status} ${below.stderr.trim().replace(/^.*msg="(.*)"$/, '$1').slice(0, 160)}` : ''}`);
+  }
+  const ch = ['ts-runc', 'runc'].map((name) => [name, charged(name, name === 'ts-runc' ? TS_RUNC : RUNC)] as const);
+  console.log(
+    [
+      'memory: smallest linux.resources.memory.limit for `run` /bin/true (16 KiB steps, 3 runs at the minimum)',
+      ...rows,
+      'charged to the container memory cgroup (limit 64 MiB): usage when created / peak while created / peak after /bin/true',
+      ...ch.map(([name, c]) => `  ${name.padEnd(8)} ${c ? `${(c.created / KiB).toFixed(0)} KiB / ${(c.createdMax / KiB).toFixed(0)} KiB / ${(c.peak / KiB).toFixed(0)} KiB` : 'n/a'}`),
+    ].join('\n'),
+  );
+  expect(mins['ts-runc']).toBeLessThanOrEqual(512 * KiB);
+});
+
+test('a limit too small for the init fails with one line and leaves nothing', () => {
+  const r = runner('ts-runc-tiny', TS_RUNC);
+  const res = r.run(16 * KiB);
+  console.log(`memory: ts-runc run with a 16 KiB limit: ${res.stderr.trim()}`);
+  expect(res.ok).toBe(false);
+  expect(oneLineError(res.stderr)).toBe(true);
+  expect(res.stderr).toMatch(/container init was OOM-killed \(memory limit too low\?\)/);
+  expect(fs.readdirSync(path.join(base, 'root-ts-runc')).filter((x) => !x.startsWith('.'))).toEqual([]);
+});
