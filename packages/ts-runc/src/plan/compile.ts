@@ -9,7 +9,7 @@ import { planRlimits } from './rlimits';
 import { DEFAULT_DEVICES } from './defaults';
 import { planNamespaces, checkUserNamespace, type NamespacePlan } from './namespaces';
 import type { InitPlan, PlannedDevice, PlannedMount, PlannedCaps, PlannedProcess } from './types';
-import { planSeccomp } from './seccomp';
+import { planSeccomp, defaultBpfCache } from './seccomp';
 import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks, planTimeNs } from './fields';
 
 export interface CompileContext {
@@ -164,7 +164,7 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
     newCgroupNs: namespaces.create.includes('cgroup'),
     userns: namespaces.create.includes('user') || namespaces.join.some((n) => n.type === 'user'),
     process: planProcess(proc, ctx),
-    seccomp: planSeccomp(linux.seccomp, { debug: ctx.debug }),
+    seccomp: planSeccomp(linux.seccomp, { debug: ctx.debug, cache: linux.seccomp ? defaultBpfCache() : undefined }),
     hooks: planStageHooks(spec.hooks),
     personality: planPersonality(linux.personality),
     timeNs: planTimeNs(linux.timeOffsets as Record<string, { secs?: number; nanosecs?: number }> | undefined, namespaces),

@@ -74,6 +74,17 @@ export interface BpfCache {
   put(key: string, value: string): void;
 }
 
+/**
+ * The runtime's cache: /run/ts-runc-cache/seccomp (tmpfs: gone at reboot), outside any --root
+ * so it never looks like a container. TS_RUNC_SECCOMP_CACHE moves it; empty disables it.
+ * Only for root: the directory must not be writable by anyone else.
+ */
+export function defaultBpfCache(): BpfCache | undefined {
+  const dir = process.env.TS_RUNC_SECCOMP_CACHE ?? '/run/ts-runc-cache/seccomp';
+  if (!dir || process.getuid?.() !== 0) return undefined;
+  return fileBpfCache(dir);
+}
+
 /** Bump when the compiled output for the same profile changes (stub, attributes, ...). */
 const CACHE_FORMAT = 1;
 
