@@ -18,6 +18,13 @@ const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'help', alias: ['h'], kind: 'bool', help: 'show help' },
 ];
 
+/** /run/ts-runc for root; rootless, like runc: $XDG_RUNTIME_DIR/ts-runc (else /tmp/ts-runc-UID). */
+function defaultRoot(): string {
+  const uid = process.geteuid?.() ?? 0;
+  if (uid === 0) return '/run/ts-runc';
+  return process.env.XDG_RUNTIME_DIR ? `${process.env.XDG_RUNTIME_DIR}/ts-runc` : `/tmp/ts-runc-${uid}`;
+}
+
 function usage(cmd?: Command): string {
   const flagLines = (flags: FlagSpec[]) =>
     flags.map((f) => `   ${['--' + f.name, ...(f.alias ?? []).map((a) => (a.length === 1 ? '-' : '--') + a)].join(', ')}${f.kind === 'bool' ? '' : ' value'}\t${f.help ?? ''}`).join('\n');
@@ -74,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     const ctx = {
       sys: libc(),
       log,
-      store: new StateStore((g.flags.root as string | undefined) ?? '/run/ts-runc'),
+      store: new StateStore((g.flags.root as string | undefined) ?? defaultRoot()),
       systemdCgroup: !!g.flags['systemd-cgroup'],
     };
     const code = await cmd.run(ctx, p);

@@ -2,6 +2,14 @@ import * as fs from 'fs';
 import { PR_CAPBSET_DROP, PR_SET_KEEPCAPS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, PR_CAP_AMBIENT_CLEAR_ALL, PR_SET_NO_NEW_PRIVS, type Sys } from '@tsrt/libc';
 import type { PlannedProcess } from '../plan/types';
 
+function setgroupsDenied(): boolean {
+  try {
+    return fs.readFileSync('/proc/self/setgroups', 'utf8').trim() === 'deny';
+  } catch {
+    return false;
+  }
+}
+
 function lastCap(): number {
   return Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
 }
@@ -20,7 +28,12 @@ export function applyCredentials(sys: Sys, p: PlannedProcess): void {
     }
   }
   sys.prctl(PR_SET_KEEPCAPS, 1);
-  sys.setgroups(p.additionalGids);
+  try {
+    sys.setgroups(p.additionalGids);
+  } catch (e) {
+    // A rootless user namespace has setgroups denied; with no extra groups there is nothing to do.
+    if (p.additionalGids.length || !setgroupsDenied()) throw e;
+  }
   sys.setresgid(p.gid, p.gid, p.gid);
   sys.setresuid(p.uid, p.uid, p.uid);
   sys.prctl(PR_SET_KEEPCAPS, 0);

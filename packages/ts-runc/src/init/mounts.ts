@@ -21,7 +21,7 @@ export function keepLocked(sys: Sys, target: string, userns: boolean | undefined
 
 /** Mount one planned mount under the (not yet pivoted) rootfs. */
 export function mountOne(sys: Sys, rootfs: string, m: PlannedMount, userns?: boolean): void {
-  if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') return mountCgroup(sys, rootfs, m);
+  if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') return mountCgroup(sys, rootfs, m, userns);
   const target = m.isFile ? touchInRoot(rootfs, m.destination) : mkdirInRoot(rootfs, m.destination);
   try {
     if (m.fstype === 'bind') {
@@ -69,7 +69,7 @@ function ownCgroupPath(c: CgroupMountInfo, lines: string[]): string | undefined 
  * (rooted at the cgroup namespace); on v1/hybrid a tmpfs with each hierarchy bound from the
  * container's own cgroup directory, like runc.
  */
-function mountCgroup(sys: Sys, rootfs: string, m: PlannedMount): void {
+function mountCgroup(sys: Sys, rootfs: string, m: PlannedMount, userns?: boolean): void {
   const target = mkdirInRoot(rootfs, m.destination);
   const ro = m.flags & MS_RDONLY;
   const base = (m.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)) | ro;
@@ -94,12 +94,17 @@ function mountCgroup(sys: Sys, rootfs: string, m: PlannedMount): void {
         // hidden. A fresh mount of the same hierarchy is rooted at the namespace's cgroup (the
         // container's own), and equals the root when there is no cgroup namespace.
         const opts = c.superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro').join(',');
-        sys.mount(c.fstype, dst, c.fstype, base, c.fstype === 'cgroup2' ? null : opts);
-        continue;
+        try {
+          sys.mount(c.fstype, dst, c.fstype, base, c.fstype === 'cgroup2' ? null : opts);
+          continue;
+        } catch (e) {
+          // A user namespace may not mount v1 hierarchies (rootless): bind what we can see instead.
+          if ((e as { code?: string }).code !== 'EPERM' || !userns) throw e;
+        }
       }
-      const src = path.join(c.mountpoint, rel);
+      const src = rel.startsWith('..') ? c.mountpoint : path.join(c.mountpoint, rel);
       sys.mount(src, dst, null, MS_BIND | MS_REC, null);
-      sys.mount(null, dst, null, MS_BIND | MS_REMOUNT | base, null);
+      sys.mount(null, dst, null, MS_BIND | MS_REMOUNT | base | keepLocked(sys, dst, userns), null);
     }
     if (ro) sys.mount(null, target, null, MS_REMOUNT | base, 'mode=755');
   } catch (e) {

@@ -73,7 +73,7 @@ function rootlessCgroups<T>(ctx: Context, setup: () => T, spec: Spec): T | null 
     const r = spec.linux?.resources ?? {};
     const limits = Object.entries(r).some(([k, v]) => k !== 'devices' && v !== undefined && v !== null);
     if (limits) throw e;
-    ctx.log.warn(`rootless: running without a cgroup of its own: ${messageOf(e)}`);
+    ctx.log.debug(`rootless: running without a cgroup of its own: ${messageOf(e)}`);
     return null;
   }
 }

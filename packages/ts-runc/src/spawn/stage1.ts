@@ -40,6 +40,8 @@ function cloneStage2(sys: Sys, req: Stage2Request, flags: number, userNsFd: numb
       if (userNsFd !== undefined) return;
       try {
         fs.writeFileSync(`/proc/${pid}/uid_map`, mapLines(req.uidMappings));
+        // Unprivileged callers may write gid_map only after giving up setgroups (user_namespaces(7)).
+        if (process.geteuid?.() !== 0) fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
         fs.writeFileSync(`/proc/${pid}/gid_map`, mapLines(req.gidMappings));
       } catch (e) {
         throw new RuntimeError(`linux.uidMappings/gidMappings: cannot write the id maps: ${(e as NodeJS.ErrnoException).code ?? e}`);
@@ -63,14 +65,18 @@ let fsUnshared = false;
  */
 export function spawnStage2(sys: Sys, req: Stage2Request): number {
   const touched = new Set([...req.namespaces.create, ...req.namespaces.join.map((j) => j.type)]);
-  if (touched.has('mount') && !fsUnshared) {
+  // With a user namespace the clone child creates the new namespaces: this thread only moves
+  // for joins by path (and must not try to come back from where it never went: EPERM rootless).
+  const cloning = touched.has('user');
+  const moved = cloning ? new Set(req.namespaces.join.map((j) => j.type).filter((t) => t !== 'user')) : touched;
+  if (moved.has('mount') && !fsUnshared) {
     sys.unshare(CLONE_FS);
     fsUnshared = true;
   }
   const saved: Array<{ type: string; fd: number }> = [];
   const cwd = sys.open('.', O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
-    for (const type of touched) {
+    for (const type of moved) {
       if (type === 'user') continue; // entered only by the clone child, never by this thread
       saved.push({ type, fd: sys.open(`/proc/thread-self/ns/${NS_PROC_NAME[type]}`, O_RDONLY | O_CLOEXEC) });
     }
@@ -99,7 +105,7 @@ export function spawnStage2(sys: Sys, req: Stage2Request): number {
       }
     }
     const flags = req.namespaces.create.reduce((f, t) => f | (NS_FLAGS[t] ?? 0), 0) & ~NS_FLAGS.cgroup;
-    if (touched.has('user')) {
+    if (cloning) {
       try {
         return cloneStage2(sys, req, flags, userNsFd);
       } finally {
