@@ -104,6 +104,17 @@ describe('hooks in real containers', () => {
     expect(err(r)).toContain('error running createRuntime hook #0: exit status 7, stdout: "", stderr: "nope"');
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(rt.ids()).toEqual([]);
+    for (const ctl of ['memory', 'pids', 'cpu', 'unified']) expect(fs.existsSync(`/sys/fs/cgroup/${ctl}/${id}`)).toBe(false);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(b.dir);
+    // the init was killed: no process of ours still has the bundle's rootfs as its root
+    const left = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return fs.readlinkSync(`/proc/${p}/cwd`).startsWith(b.dir);
+      } catch {
+        return false;
+      }
+    });
+    expect(left).toEqual([]);
   });
 
   test('createContainer failure and a missing prestart binary abort create; a timeout too', () => {
