@@ -26,12 +26,14 @@ export class Containerd {
   private cgroupsBefore: Set<string>;
   private runDirsBefore: Set<string>;
   // containerd 1.6 keeps shim sockets under /run/containerd/s whatever its state dir is
-  private static readonly RUN_DIRS = ['/run/containerd/s', '/run/containerd/fifo', '/run/containerd/runc', '/run/containerd'];
+  private readonly runDirs: string[];
 
   constructor(runtimes: Array<{ name: string; bin: string }>) {
     this.ns = `tsrunc-e2e-${process.pid}`;
     this.cgroupsBefore = existingCgroups([this.ns]);
-    this.runDirsBefore = existingPaths(Containerd.RUN_DIRS);
+    // the shim's default runtime root is /run/containerd/runc/NS (when ctr gets no --runc-root)
+    this.runDirs = [`/run/containerd/runc/${this.ns}`, '/run/containerd/s', '/run/containerd/fifo', '/run/containerd/runc', '/run/containerd'];
+    this.runDirsBefore = existingPaths(this.runDirs);
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ts-runc-e2e-containerd-'));
     this.sock = path.join(this.dir, 'containerd.sock');
     for (const r of runtimes) {
@@ -137,7 +139,14 @@ export class Containerd {
     unmountBelow(this.dir);
     fs.rmSync(this.dir, { recursive: true, force: true });
     if (!this.cgroupsBefore.has(this.ns)) problems.push(...removeCgroupTrees([this.ns]).map((s) => `cgroup left: ${s}`));
-    removeEmptyDirsIfNew(Containerd.RUN_DIRS, this.runDirsBefore);
+    const defRoot = this.runDirs[0];
+    if (fs.existsSync(defRoot)) {
+      for (const id of fs.readdirSync(defRoot)) {
+        problems.push(`runtime state left in ${defRoot}: ${id}`);
+        for (const w of Object.values(this.wrappers)) run(w.real, ['--root', defRoot, 'delete', '-f', id]);
+      }
+    }
+    removeEmptyDirsIfNew(this.runDirs, this.runDirsBefore);
     return problems;
   }
 }

@@ -83,6 +83,16 @@ d.each(RUNTIMES.map((r) => [r.name]))('ctr --runc-binary %s', (rt) => {
     expect(ok0.status).toBe(0);
   });
 
+  test('run --rm with the shim\'s default runtime root (/run/containerd/runc/NS)', () => {
+    const c = name(rt, 'defroot');
+    const r = C(['run', '--rm', '--runc-binary', cd.wrappers[rt].bin, '--fifo-dir', path.join(cd.dir, 'fifo'), IMAGE, c, 'sh', '-c', 'echo default-root; exit 5']);
+    expect(r.stdout).toBe('default-root\n');
+    expect(r.status).toBe(5);
+    expect(calls('create').find((l) => l.endsWith(` ${c}`))).toMatch(new RegExp(`^--root /run/containerd/runc/${cd.ns} `));
+    expect(fs.existsSync(`/run/containerd/runc/${cd.ns}/${c}`)).toBe(false);
+    containerGone(c);
+  });
+
   test('run --rm of a missing executable fails with the runtime error from its JSON log', () => {
     const c = name(rt, 'missing');
     const r = C(['run', '--rm', ...runArgs(), IMAGE, c, 'no-such-command']);

@@ -112,6 +112,17 @@ d.each(RUNTIMES.map((r) => [r.name]))('podman --runtime %s', (rt) => {
     expect(() => process.kill(pid, 0)).toThrow();
   });
 
+  test('stop of a container that ignores TERM: KILL after the timeout, exit code 137', async () => {
+    const c = name(rt, 'stopkill');
+    const id = runD(c, 'trap "" TERM; echo ready; while :; do sleep 0.1; done');
+    await waitFor('ready', () => logs(c).includes('ready'));
+    ok(P(['stop', '-t', '1', c]));
+    expect(inspect(c, '{{.State.Status}}')).toBe('exited');
+    expect(inspect(c, '{{.State.ExitCode}}')).toBe('137');
+    const kills = pm.wrappers[rt].calls().filter((l) => l.includes(`kill ${id} `)).map((l) => l.split(' ').pop());
+    expect(kills).toEqual(['15', '9']);
+  });
+
   test('run -it under a real pty: interactive shell, tty, exit code', async () => {
     const s = new PtySession(pm.cmdline(['--runtime', rt, 'run', '--rm', '-it', IMAGE, 'sh']), pm.env);
     try {
