@@ -82,6 +82,13 @@ describe('seccomp in real containers', () => {
     expect(r.stdout.replace(/[ \t]+/g, ' ')).toBe('Seccomp: 2\nk0=1\nkcont=0\n');
   });
 
+  test('flags TSYNC, LOG and SPEC_ALLOW are accepted; SCMP_ACT_KILL_PROCESS kills with SIGSYS', () => {
+    const r = runIn(MKDIR, (c) => (c.linux.seccomp = { ...denyMkdir, flags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'] }));
+    expect(r.stdout).toBe('rc=1\nalive\n');
+    const k = runIn(['mkdir', '/tmp/k'], (c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_KILL_PROCESS' }] }));
+    expect(k.status).toBe(128 + 31);
+  });
+
   test('the podman default profile still runs busybox and blocks what it should', () => {
     const prof = podmanProfile();
     if (!prof) return;
