@@ -9,6 +9,7 @@ import type { ExecPlan } from '../plan/exec-types';
 import { applyCredentials, applyNoNewPrivileges, applyRlimits } from './credentials';
 import { lookPath, withHome } from './exec-lookup';
 import { openPty } from './console';
+import { installSeccomp, seccompBeforeCredentials } from './seccomp';
 import { stage2Fds, stage2FdsFromArgv } from './fds';
 
 function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2Fds>, preserve: number, hasConsole: boolean): number {
@@ -32,6 +33,8 @@ function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2
     ttyPath = pty.slavePath;
   }
   applyRlimits(sys, p);
+  const early = !!plan.seccomp && seccompBeforeCredentials(p.noNewPrivileges, p.caps ? p.caps.effective : null, p.uid);
+  if (early) installSeccomp(sys, plan.seccomp!, -1, undefined);
   applyCredentials(sys, p);
   try {
     sys.chdir(p.cwd);
@@ -42,6 +45,8 @@ function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2
   const env = withHome(p.env, p.uid);
   const path = lookPath(p.args[0], env);
   applyNoNewPrivileges(sys, p);
+  // On this thread only: the spawned command inherits it; we make just a few more syscalls.
+  if (plan.seccomp && !early) installSeccomp(sys, plan.seccomp, -1, undefined);
   const map: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
   for (let i = 0; i < preserve; i++) map.push([3 + i, 3 + i]);
   const pid = sys.posixSpawn({ path, argv: p.args, env, fds: map, defaultSignals: true, setsid: hasConsole, ttyPath });

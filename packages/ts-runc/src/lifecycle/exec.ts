@@ -6,6 +6,8 @@ import type { Process } from '@tsrt/oci-spec';
 import { RuntimeError, messageOf } from '../errors';
 import { planProcess } from '../plan/compile';
 import type { ExecPlan } from '../plan/exec-types';
+import type { PlannedSeccomp } from '../plan/types';
+import { planSeccomp, defaultBpfCache } from '../plan/seccomp';
 import { spawnStage2, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
 import { stage2Fds } from '../init/fds';
@@ -15,6 +17,12 @@ import type { ContainerState } from '../state/container-state';
 import { statusOf } from './status';
 import { writePidFile } from './create';
 import type { Context } from './context';
+
+function withoutListener(s: PlannedSeccomp | null): PlannedSeccomp | null {
+  if (!s) return null;
+  const { listener: _listener, ...rest } = s;
+  return rest as PlannedSeccomp;
+}
 
 export interface ExecOptions {
   id: string;
@@ -56,6 +64,8 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     mntNs: nsPaths.mount ?? `/proc/${state.pid}/ns/mnt`,
     pidNs: nsPaths.pid ?? `/proc/${state.pid}/ns/pid`,
     process: plannedProcess,
+    // No notify listener for exec: the listener handshake belongs to the container's start.
+    seccomp: withoutListener(planSeccomp(state.config?.linux?.seccomp, { cache: state.config?.linux?.seccomp ? defaultBpfCache() : undefined })),
   };
   // Joined by stage 1 for stage 2's birth; mount and pid are joined by stage 2 itself.
   const join = Object.entries(nsPaths)

@@ -108,3 +108,23 @@ test('errors: missing, stopped and paused containers', () => {
   expect(rt.run(['exec', id, 'true']).stderr).toContain('cannot exec in a paused container');
   expect(rt.run(['resume', id]).status).toBe(0);
 });
+
+test("exec'd processes get the container's seccomp filter", () => {
+  const sb = makeBundle(['sleep', '1000'], (c) => {
+    c.linux.seccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: ['SCMP_ARCH_X86_64'],
+      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+    };
+  });
+  const sid = uniqueId('secc');
+  try {
+    expect(rt.run(['run', '-d', '-b', sb.dir, sid]).status).toBe(0);
+    const r = rt.run(['exec', sid, 'sh', '-c', 'mkdir /tmp/denied 2>&1; grep Seccomp: /proc/self/status']);
+    expect(r.stdout).toMatch(/Operation not permitted/);
+    expect(r.stdout).toMatch(/Seccomp:\s+2/);
+  } finally {
+    rt.run(['delete', '-f', sid]);
+    removeBundle(sb);
+  }
+});
