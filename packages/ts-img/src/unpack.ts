@@ -185,7 +185,14 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
     sys.close(rootfd);
     rootfd = -1;
     fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(spec, null, '\t') + '\n', { mode: 0o644 });
-    fs.renameSync(tmp, abs);
+    try {
+      fs.renameSync(tmp, abs);
+    } catch (e) {
+      // Another unpack into the same bundle finished first (rename only replaces an empty dir).
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') throw new Error(`bundle ${bundle}: already exists`);
+      throw e;
+    }
     tmp = undefined;
     return { bundle: abs, manifest, manifestDigest: sel.manifestDesc.digest, config, spec, entries: applier.entries };
   } catch (e) {
