@@ -69,6 +69,26 @@ function removeTree(p: string): void {
   }
 }
 
+/**
+ * Temporary dirs of earlier unpacks into this bundle whose process is gone: a SIGKILLed unpack
+ * cannot clean up, so the next one does. The name carries the pid (.NAME.ts-img-PID-RAND).
+ */
+function removeStaleTemps(parent: string, name: string): void {
+  const prefix = `.${name}.ts-img-`;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(n.slice(prefix.length).split('-')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || fs.existsSync(`/proc/${pid}`)) continue;
+    removeTree(path.join(parent, n));
+  }
+}
+
 function assertBundleFree(bundle: string): void {
   let st: fs.Stats;
   try {
@@ -90,6 +110,7 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
   assertBundleFree(abs);
   const parent = path.dirname(abs);
   if (!fs.existsSync(parent)) throw new Error(`bundle ${bundle}: parent directory ${parent} does not exist`);
+  removeStaleTemps(parent, path.basename(abs));
   const src = typeof source === 'string' ? openSource(source) : source;
   const own = typeof source === 'string';
   const progress = Progress.auto(opts.quiet);
