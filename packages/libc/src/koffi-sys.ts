@@ -20,6 +20,7 @@ const NR = {
   seccomp: 317,
   ioprio_set: 251,
   sched_setattr: 314,
+  set_mempolicy: 238,
 };
 
 const SPAWN_FILE_ACTIONS_SIZE = 80;
@@ -417,6 +418,13 @@ export class KoffiSys implements Sys {
   }
   schedSetattr(pid: number, attr: Buffer, flags: number): void {
     this.check('sched_setattr', `pid ${pid}`, this.sc('sched_setattr', NR.sched_setattr, ['int', 'void *', 'uint'], pid, attr, flags)());
+  }
+  schedSetaffinity(pid: number, mask: Buffer): void {
+    const f = this.fn('sched_setaffinity', 'sched_setaffinity', 'int', ['int', 'size_t', 'void *']);
+    this.check('sched_setaffinity', `pid ${pid}`, f(pid, mask.length, mask));
+  }
+  setMempolicy(mode: number, nodemask: Buffer | null, maxnode: number): void {
+    this.check('set_mempolicy', `mode ${mode}`, this.sc('set_mempolicy', NR.set_mempolicy, ['int', 'void *', 'ulong'], mode, nodemask, maxnode)());
   }
   resetSignals(): void {
     const act = Buffer.alloc(32); // kernel struct sigaction: handler=SIG_DFL, flags 0, restorer 0, mask 0

@@ -134,6 +134,10 @@ export interface Sys {
   ioprioSet(which: number, who: number, ioprio: number): void;
   /** sched_setattr(2) with a struct sched_attr buffer. */
   schedSetattr(pid: number, attr: Buffer, flags: number): void;
+  /** sched_setaffinity(2): `mask` is a cpu_set_t bitmap (any multiple of 8 bytes). */
+  schedSetaffinity(pid: number, mask: Buffer): void;
+  /** set_mempolicy(2): `nodemask` holds maxnode-1 bits (null for none). */
+  setMempolicy(mode: number, nodemask: Buffer | null, maxnode: number): void;
 
   // credentials and limits
   setresuid(r: number, e: number, s: number): void;

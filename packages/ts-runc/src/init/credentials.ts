@@ -85,6 +85,27 @@ export function applySchedIo(sys: Sys, p: PlannedProcess): void {
   }
 }
 
+/** process.execCPUAffinity: `which` mask for this thread (inherited by execve). */
+export function applyCpuAffinity(sys: Sys, p: PlannedProcess, which: 'initial' | 'final'): void {
+  const mask = p.cpuAffinity?.[which];
+  if (!mask) return;
+  try {
+    sys.schedSetaffinity(0, Buffer.from(mask, 'base64'));
+  } catch (e) {
+    throw new Error(`process.execCPUAffinity.${which}: sched_setaffinity: ${(e as { code?: string }).code ?? e}`);
+  }
+}
+
+/** linux.memoryPolicy for this thread (kept across execve). */
+export function applyMemoryPolicy(sys: Sys, mp: { mode: number; nodes: string | null; maxnode: number } | null | undefined): void {
+  if (!mp) return;
+  try {
+    sys.setMempolicy(mp.mode, mp.nodes ? Buffer.from(mp.nodes, 'base64') : null, mp.maxnode);
+  } catch (e) {
+    throw new Error(`linux.memoryPolicy: set_mempolicy: ${(e as { code?: string }).code ?? e}`);
+  }
+}
+
 export function applyOomScoreAdj(p: PlannedProcess): void {
   if (p.oomScoreAdj === null) return;
   try {

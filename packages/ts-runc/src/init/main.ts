@@ -6,7 +6,7 @@ import { libc, CLONE_NEWCGROUP, CLONE_NEWTIME, PR_SET_DUMPABLE, O_WRONLY, O_CLOE
 import { SyncChannel } from '../spawn/sync';
 import type { InitPlan } from '../plan/types';
 import { prepareRootfs, switchRoot, finishRootfs, applySysctl } from './rootfs';
-import { applyCredentials, applyNoNewPrivileges, applyRlimits, applyOomScoreAdj, applySchedIo } from './credentials';
+import { applyCredentials, applyNoNewPrivileges, applyRlimits, applyOomScoreAdj, applySchedIo, applyCpuAffinity, applyMemoryPolicy } from './credentials';
 import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from './seccomp';
 import { runHooks } from '../lifecycle/hooks';
 import { lookPath, withHome } from './exec-lookup';
@@ -58,6 +58,8 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   applyOomScoreAdj(plan.process);
   applyRlimits(sys, plan.process);
   applySchedIo(sys, plan.process);
+  applyCpuAffinity(sys, plan.process, 'final');
+  applyMemoryPolicy(sys, plan.memoryPolicy);
   if (plan.personality !== null && plan.personality !== undefined) {
     try {
       sys.personality(plan.personality);
@@ -103,6 +105,8 @@ function main(): void {
     plan = msg.plan as InitPlan;
     // The parent moves us into the container's cgroups now that Node's start-up memory is
     // charged elsewhere; the cgroup namespace must be created after that.
+    // execCPUAffinity.initial: the affinity we have when we join the container's cgroup.
+    applyCpuAffinity(sys, plan.process, 'initial');
     ch.send({ type: 'cgroup' });
     const joined = ch.recv();
     if (!joined || joined.type !== 'cgroup-done') process.exit(1);

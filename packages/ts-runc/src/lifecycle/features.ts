@@ -2,6 +2,7 @@ import { CAPABILITIES } from '../plan/capabilities';
 import { MOUNT_OPTION_NAMES } from '../plan/mount-options';
 import { SPEC_VERSION } from './spec';
 import { SECCOMP_ACTIONS, SECCOMP_OPERATORS, SECCOMP_ARCHS, SECCOMP_FLAGS } from '../plan/seccomp';
+import { MEMORY_POLICY_MODES, MEMORY_POLICY_FLAGS } from '../plan/fields';
 
 /** libseccomp's version, or null when it cannot be loaded (then seccomp is reported off). */
 function libseccompVersion(): string | null {
@@ -34,6 +35,9 @@ export function features(version: string): object {
         supportedFlags: Object.keys(SECCOMP_FLAGS),
       },
       apparmor: { enabled: false },
+      intelRdt: { enabled: false },
+      netDevices: { enabled: false },
+      memoryPolicy: { modes: MEMORY_POLICY_MODES, flags: MEMORY_POLICY_FLAGS },
       selinux: { enabled: false },
     },
     annotations: {

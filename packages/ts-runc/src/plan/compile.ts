@@ -10,7 +10,7 @@ import { DEFAULT_DEVICES } from './defaults';
 import { planNamespaces, checkUserNamespace, type NamespacePlan } from './namespaces';
 import type { InitPlan, PlannedDevice, PlannedMount, PlannedCaps, PlannedProcess } from './types';
 import { planSeccomp, defaultBpfCache } from './seccomp';
-import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks, planTimeNs } from './fields';
+import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks, planTimeNs, planCpuAffinity, planMemoryPolicy, checkUnsupported } from './fields';
 
 export interface CompileContext {
   bundle: string;
@@ -116,6 +116,7 @@ export function planProcess(proc: Process, ctx: Pick<CompileContext, 'lastCap' |
     consoleSize: proc.consoleSize ?? null,
     scheduler: planScheduler(proc.scheduler),
     ioPriority: planIoPriority(proc.ioPriority),
+    cpuAffinity: planCpuAffinity(proc.execCPUAffinity),
   };
 }
 
@@ -167,8 +168,10 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
     seccomp: planSeccomp(linux.seccomp, { debug: ctx.debug, cache: linux.seccomp ? defaultBpfCache() : undefined }),
     hooks: planStageHooks(spec.hooks),
     personality: planPersonality(linux.personality),
+    memoryPolicy: planMemoryPolicy(linux.memoryPolicy),
     timeNs: planTimeNs(linux.timeOffsets as Record<string, { secs?: number; nanosecs?: number }> | undefined, namespaces),
   };
   checkLsm(spec, ctx.warn);
+  checkUnsupported(linux);
   return { plan, namespaces, rootfs };
 }

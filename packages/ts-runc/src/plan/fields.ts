@@ -194,3 +194,80 @@ export function planTimeNs(offsets: TimeOffsets | undefined, ns: NamespacePlan):
   }
   return { offsets: lines.join('\n') };
 }
+
+/** A Linux list ("0-3,7") as a bitmap of `bytes` bytes; null when the text is not one. */
+export function parseBitList(text: string, bytes: number): Buffer | null {
+  const b = Buffer.alloc(bytes);
+  const t = text.trim();
+  if (t === '') return b;
+  for (const part of t.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return null;
+    const lo = Number(m[1]), hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo || hi >= bytes * 8) return null;
+    for (let i = lo; i <= hi; i++) b[i >> 3] |= 1 << (i & 7);
+  }
+  return b;
+}
+
+const CPU_SET_BYTES = 128; // 1024 CPUs, glibc's cpu_set_t
+
+/** process.execCPUAffinity -> cpu_set_t masks (base64): initial before the cgroup join, final before execve. */
+export function planCpuAffinity(a: Process['execCPUAffinity']): { initial: string | null; final: string | null } | null {
+  if (!a) return null;
+  const one = (k: 'initial' | 'final'): string | null => {
+    const v = a[k];
+    if (v === undefined) return null;
+    const b = typeof v === 'string' ? parseBitList(v, CPU_SET_BYTES) : null;
+    if (!b || b.every((x) => x === 0)) throw new RuntimeError(`process.execCPUAffinity.${k}: invalid cpu list ${JSON.stringify(v)}`);
+    return b.toString('base64');
+  };
+  return { initial: one('initial'), final: one('final') };
+}
+
+const MPOL_MODES: Record<string, number> = {
+  MPOL_DEFAULT: 0, MPOL_PREFERRED: 1, MPOL_BIND: 2, MPOL_INTERLEAVE: 3, MPOL_LOCAL: 4, MPOL_PREFERRED_MANY: 5, MPOL_WEIGHTED_INTERLEAVE: 6,
+};
+const MPOL_FLAGS: Record<string, number> = { MPOL_F_NUMA_BALANCING: 1 << 13, MPOL_F_RELATIVE_NODES: 1 << 14, MPOL_F_STATIC_NODES: 1 << 15 };
+export const MEMORY_POLICY_MODES = Object.keys(MPOL_MODES);
+export const MEMORY_POLICY_FLAGS = Object.keys(MPOL_FLAGS);
+const NODEMASK_BYTES = 128; // 1024 nodes
+
+/** linux.memoryPolicy -> set_mempolicy(2) arguments. */
+export function planMemoryPolicy(p: { mode: string; nodes?: string; flags?: string[] } | undefined): { mode: number; nodes: string | null; maxnode: number } | null {
+  if (!p) return null;
+  const f = 'linux.memoryPolicy';
+  const mode = MPOL_MODES[p.mode];
+  if (mode === undefined) throw new RuntimeError(`${f}.mode: unknown mode "${p.mode}"`);
+  let flags = 0;
+  (p.flags ?? []).forEach((name, i) => {
+    const bit = MPOL_FLAGS[name];
+    if (bit === undefined) throw new RuntimeError(`${f}.flags[${i}]: unknown flag "${name}"`);
+    flags |= bit;
+  });
+  const nodes = p.nodes ?? '';
+  const mask = parseBitList(nodes, NODEMASK_BYTES);
+  if (!mask) throw new RuntimeError(`${f}.nodes: invalid node list ${JSON.stringify(nodes)}`);
+  const empty = mask.every((x) => x === 0);
+  if ((p.mode === 'MPOL_DEFAULT' || p.mode === 'MPOL_LOCAL') && !empty) throw new RuntimeError(`${f}.nodes: must be empty for ${p.mode}`);
+  if ((p.mode === 'MPOL_DEFAULT' || p.mode === 'MPOL_LOCAL') && flags) throw new RuntimeError(`${f}.flags: not allowed with ${p.mode}`);
+  if (!['MPOL_DEFAULT', 'MPOL_LOCAL', 'MPOL_PREFERRED'].includes(p.mode) && empty) throw new RuntimeError(`${f}.nodes: ${p.mode} needs at least one node`);
+  return { mode: mode | flags, nodes: empty ? null : mask.toString('base64'), maxnode: empty ? 0 : NODEMASK_BYTES * 8 + 1 };
+}
+
+/** Fields ts-runc cannot honour on this host: an error naming them rather than silence. */
+export function checkUnsupported(linux: { netDevices?: unknown; intelRdt?: unknown } | undefined): void {
+  if (linux?.netDevices && Object.keys(linux.netDevices as object).length) {
+    throw new RuntimeError('linux.netDevices: moving network devices into the container is not supported by ts-runc');
+  }
+  if (linux?.intelRdt) {
+    const resctrl = (() => {
+      try {
+        return fs.readFileSync('/proc/filesystems', 'utf8').includes('resctrl');
+      } catch {
+        return false;
+      }
+    })();
+    throw new RuntimeError(resctrl ? 'linux.intelRdt: Intel RDT is not supported by ts-runc' : 'linux.intelRdt: Intel RDT is not supported or not enabled on this host (no resctrl)');
+  }
+}

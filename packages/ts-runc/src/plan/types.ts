@@ -65,6 +65,8 @@ export interface PlannedProcess {
   scheduler?: string | null;
   /** process.ioPriority as an ioprio value (class << 13 | level). */
   ioPriority?: number | null;
+  /** process.execCPUAffinity as cpu_set_t masks (base64). */
+  cpuAffinity?: { initial: string | null; final: string | null } | null;
 }
 
 export interface PlannedSeccomp {
@@ -111,6 +113,8 @@ export interface InitPlan {
   state?: Record<string, unknown>;
   /** A new time namespace (stage 2 unshares it) and its /proc/self/timens_offsets text. */
   timeNs?: { offsets: string } | null;
+  /** linux.memoryPolicy for set_mempolicy(2) (mode includes the MPOL_F_* flags). */
+  memoryPolicy?: { mode: number; nodes: string | null; maxnode: number } | null;
   /** linux.personality: the persona for personality(2). */
   personality?: number | null;
 }

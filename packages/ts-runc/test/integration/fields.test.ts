@@ -106,6 +106,25 @@ describe('process fields', () => {
     createFails((c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 8 }), 'process.ioPriority.priority: must be <= 7');
   });
 
+  test('process.execCPUAffinity final is the container process\'s affinity', () => {
+    const cpus = require('os').cpus().length;
+    const last = String(cpus - 1);
+    const r = runIn(['grep', 'Cpus_allowed_list', '/proc/self/status'], (c) => (c.process.execCPUAffinity = { initial: '0', final: last }));
+    expect(r.stdout.replace(/\s+/g, ' ').trim()).toBe(`Cpus_allowed_list: ${last}`);
+    createFails((c) => (c.process.execCPUAffinity = { final: '0-x' }), 'process.execCPUAffinity');
+  });
+
+  test('linux.memoryPolicy (set_mempolicy) shows in numa_maps', () => {
+    const r = runIn(['head', '-1', '/proc/self/numa_maps'], (c) => (c.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_STATIC_NODES'] }));
+    expect(r.stdout).toContain('bind=static:0');
+    createFails((c) => (c.linux.memoryPolicy = { mode: 'MPOL_INTERLEAVE' }), 'linux.memoryPolicy');
+  });
+
+  test('linux.netDevices and linux.intelRdt fail create instead of being ignored', () => {
+    createFails((c) => (c.linux.netDevices = { eth9: {} }), 'linux.netDevices: moving network devices into the container is not supported by ts-runc');
+    createFails((c) => (c.linux.intelRdt = { closID: 'x' }), 'linux.intelRdt:');
+  });
+
   test('process.oomScoreAdj', () => {
     const r = runIn(['cat', '/proc/self/oom_score_adj'], (c) => (c.process.oomScoreAdj = 345));
     expect(r.stdout.trim()).toBe('345');

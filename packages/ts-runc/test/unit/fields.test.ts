@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks, planTimeNs } from '../../src/plan/fields';
+import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks, planTimeNs, parseBitList, planCpuAffinity, planMemoryPolicy, checkUnsupported } from '../../src/plan/fields';
 import { runHooks, checkHooks } from '../../src/lifecycle/hooks';
 import type { NamespacePlan } from '../../src/plan/namespaces';
 
@@ -130,5 +130,43 @@ describe('time namespace', () => {
     expect(() => planTimeNs({ realtime: { secs: 1 } }, withTime)).toThrow('linux.timeOffsets.realtime: unknown clock');
     expect(() => planTimeNs({ boottime: { secs: 1, nanosecs: 1e9 } }, withTime)).toThrow('linux.timeOffsets.boottime.nanosecs: must be 0 to 999999999');
     expect(() => planTimeNs(undefined, { create: ['mount'], join: [{ type: 'time', path: '/proc/1/ns/time' }] })).toThrow('joining a time namespace by path is not supported');
+  });
+});
+
+describe('execCPUAffinity, memoryPolicy, unsupported fields', () => {
+  test('cpu/node lists as bitmaps', () => {
+    expect([...parseBitList('0-3,9', 2)!]).toEqual([0x0f, 0x02]);
+    expect([...parseBitList('', 1)!]).toEqual([0]);
+    expect(parseBitList('3-1', 2)).toBeNull();
+    expect(parseBitList('16', 2)).toBeNull();
+    expect(parseBitList('a', 2)).toBeNull();
+  });
+
+  test('execCPUAffinity masks and errors', () => {
+    const a = planCpuAffinity({ initial: '0', final: '1-2' })!;
+    expect(Buffer.from(a.initial!, 'base64')[0]).toBe(1);
+    expect(Buffer.from(a.final!, 'base64')[0]).toBe(6);
+    expect(planCpuAffinity({ final: '3' })!.initial).toBeNull();
+    expect(() => planCpuAffinity({ final: 'x' })).toThrow('process.execCPUAffinity.final: invalid cpu list "x"');
+    expect(() => planCpuAffinity({ initial: '' })).toThrow('process.execCPUAffinity.initial: invalid cpu list ""');
+  });
+
+  test('memoryPolicy: mode|flags, node mask, and the rules per mode', () => {
+    const p = planMemoryPolicy({ mode: 'MPOL_BIND', nodes: '0,2', flags: ['MPOL_F_STATIC_NODES'] })!;
+    expect(p.mode).toBe(2 | (1 << 15));
+    expect(Buffer.from(p.nodes!, 'base64')[0]).toBe(5);
+    expect(p.maxnode).toBe(1025);
+    expect(planMemoryPolicy({ mode: 'MPOL_LOCAL' })).toEqual({ mode: 4, nodes: null, maxnode: 0 });
+    expect(() => planMemoryPolicy({ mode: 'MPOL_X' })).toThrow('linux.memoryPolicy.mode: unknown mode "MPOL_X"');
+    expect(() => planMemoryPolicy({ mode: 'MPOL_BIND' })).toThrow('linux.memoryPolicy.nodes: MPOL_BIND needs at least one node');
+    expect(() => planMemoryPolicy({ mode: 'MPOL_DEFAULT', nodes: '0' })).toThrow('linux.memoryPolicy.nodes: must be empty for MPOL_DEFAULT');
+    expect(() => planMemoryPolicy({ mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_X'] })).toThrow('linux.memoryPolicy.flags[0]: unknown flag "MPOL_F_X"');
+  });
+
+  test('netDevices and intelRdt are errors, not silently ignored', () => {
+    expect(() => checkUnsupported({ netDevices: { eth1: {} } })).toThrow('linux.netDevices:');
+    expect(() => checkUnsupported({ intelRdt: { closID: 'x' } })).toThrow('linux.intelRdt:');
+    expect(() => checkUnsupported({ netDevices: {} })).not.toThrow();
+    expect(() => checkUnsupported(undefined)).not.toThrow();
   });
 });
