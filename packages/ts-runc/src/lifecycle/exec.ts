@@ -16,6 +16,7 @@ import type { CgroupDescription } from '../cgroups/types';
 import type { ContainerState } from '../state/container-state';
 import { statusOf } from './status';
 import { writePidFile } from './create';
+import { TerminalProxy } from './terminal-proxy';
 import type { Context } from './context';
 
 function withoutListener(s: PlannedSeccomp | null): PlannedSeccomp | null {
@@ -56,7 +57,10 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const { sys } = ctx;
   const state = loadRunnable(ctx, opts);
   const proc = opts.process;
-  if (proc.terminal && !opts.consoleSocket) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
+  if (proc.terminal && !opts.consoleSocket && opts.detach) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
+  // A terminal in the foreground with nobody else to hold the pty: we proxy it, like runc.
+  const proxy = proc.terminal && !opts.consoleSocket ? new TerminalProxy(sys) : null;
+  let copying: Promise<void> = Promise.resolve();
   if (!proc.terminal && opts.consoleSocket) throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
   const plannedProcess = planProcess(proc, { lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m) });
   const nsPaths = state.namespacePaths ?? {};
@@ -79,7 +83,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   try {
     const [parentEnd, childEnd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
     opened.push(parentEnd, childEnd);
-    let consoleFd = -1;
+    let consoleFd = proxy ? proxy.childEnd : -1;
     if (opts.consoleSocket) {
       try {
         consoleFd = sys.connectUnix(opts.consoleSocket);
@@ -116,7 +120,9 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
         break;
       }
     }
+    if (proxy) copying = proxy.start();
   } catch (e) {
+    proxy?.stop();
     if (stage2 > 0) {
       try {
         sys.kill(stage2, 9);
@@ -148,6 +154,10 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   for (const sig of FORWARDED) process.on(sig, forward);
   try {
     const r = await sys.waitpidAsync(pid);
+    if (proxy) {
+      await Promise.race([copying, new Promise((res) => setTimeout(res, 500))]);
+      proxy.stop();
+    }
     return r.exitCode ?? 128 + (r.signal ?? 0);
   } finally {
     for (const sig of FORWARDED) process.off(sig, forward);

@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { spawn } from 'child_process';
-import { makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
+import { spawn, spawnSync } from 'child_process';
+import { TS_RUNC, makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
 
 jest.setTimeout(60000);
 
@@ -127,4 +127,12 @@ test("exec'd processes get the container's seccomp filter", () => {
     rt.run(['delete', '-f', sid]);
     removeBundle(sb);
   }
+});
+
+test('foreground exec -t without a console socket proxies a pty (under script)', () => {
+  const cmd = `${TS_RUNC} --root ${rt.root} exec -t ${id} sh -c 'tty; read x; echo "got $x"; exit 4'; echo "rc=$?"`;
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { input: 'hello\n', encoding: 'utf8', timeout: 30000 });
+  expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
+  expect(r.stdout).toContain('got hello');
+  expect(r.stdout).toContain('rc=4');
 });
