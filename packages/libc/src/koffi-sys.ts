@@ -386,6 +386,10 @@ export class KoffiSys implements Sys {
     const f = this.sc('pidfd_send_signal', NR.pidfd_send_signal, ['int', 'int', 'void *', 'uint32'], pidfd, sig, null, 0);
     this.check('pidfd_send_signal', `fd ${pidfd}`, f());
   }
+  joinSessionKeyring(name: string): void {
+    const f = this.fn('syscall:keyctl-join', 'syscall', 'long', ['long', 'int', 'const char *']);
+    this.check('keyctl join session keyring', name, f(250 /* keyctl */, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name));
+  }
   setsid(): number {
     return this.check('setsid', undefined, this.fn('setsid', 'setsid', 'int', [])());
   }

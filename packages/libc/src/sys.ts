@@ -120,6 +120,8 @@ export interface Sys {
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, sig: number): void;
   setsid(): number;
+  /** keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring of that name. */
+  joinSessionKeyring(name: string): void;
   prctl(option: number, arg2: number | bigint, arg3?: number | bigint, arg4?: number, arg5?: number): number;
   /** Set every signal 1..64 (except KILL/STOP) to SIG_DFL, with raw rt_sigaction; unblock all. */
   resetSignals(): void;

@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 // Stage 2 of `exec`: a fresh Node spawned in the container's uts/ipc/net/cgroup namespaces but
 // NOT in its pid namespace, so no container process can see it (or open its /proc/PID/exe).
 // It becomes non-dumpable, joins the mount and pid namespaces on its own thread, takes the
@@ -80,4 +81,10 @@ function main(): void {
   process.exit(0);
 }
 
-main();
+try {
+  main();
+} catch (e) {
+  // Only a failure before the sync channel exists gets here: one line, never a stack.
+  fs.writeSync(2, `ts-runc exec: ${(e as Error).message}\n`);
+  process.exit(1);
+}

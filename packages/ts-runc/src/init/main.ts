@@ -55,6 +55,7 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   applySysctl(plan.sysctl);
   if (hasConsole) setupConsole(sys, fds.console, plan.process.uid, plan.process.gid, plan.process.consoleSize);
   finishRootfs(sys, plan);
+  joinKeyring(sys, plan.sessionKeyring);
   applyOomScoreAdj(plan.process);
   applyRlimits(sys, plan.process);
   applySchedIo(sys, plan.process);
@@ -82,6 +83,16 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   const path = lookPath(plan.process.args[0], env);
   applyNoNewPrivileges(sys, plan.process);
   return { path, env, lateSeccomp: !!plan.seccomp && !early, listener: early ? -1 : listener };
+}
+
+function joinKeyring(sys: Sys, name: string | null | undefined): void {
+  if (!name) return;
+  try {
+    sys.joinSessionKeyring(name);
+  } catch (e) {
+    // No keyring support (ENOSYS) or none allowed here (a user namespace's quota): go on, as runc.
+    if (!['ENOSYS', 'EACCES', 'EDQUOT', 'EPERM'].includes((e as { code?: string }).code ?? '')) throw e;
+  }
 }
 
 function main(): void {
@@ -163,4 +174,10 @@ function main(): void {
   }
 }
 
-main();
+try {
+  main();
+} catch (e) {
+  // Only a failure before the sync channel exists gets here: one line, never a stack.
+  fs.writeSync(2, `ts-runc init: ${(e as Error).message}\n`);
+  process.exit(1);
+}

@@ -170,6 +170,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     }
     store.save(state);
 
+    plan.sessionKeyring = opts.noNewKeyring ? null : `_ses.${id}`;
     const ch = new SyncChannel(sys, parentEnd);
     ch.send({ type: 'plan', plan });
     for (;;) {

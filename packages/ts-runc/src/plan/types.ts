@@ -102,6 +102,8 @@ export interface InitPlan {
   domainname: string | null;
   sysctl: Record<string, string>;
   newCgroupNs: boolean;
+  /** A fresh session keyring ("_ses.ID") so the container cannot reach the caller's keys; null with --no-new-keyring. */
+  sessionKeyring?: string | null;
   /** In a user namespace: no mknod (devices are bound from the host), locked mount flags kept. */
   userns?: boolean;
   process: PlannedProcess;
