@@ -29,7 +29,6 @@ export interface CreateOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
-  /** Called with the init pid once it is ready (run uses it to wait for its child). */
 }
 
 export interface Created {
