@@ -123,6 +123,45 @@ d.each(RUNTIMES.map((r) => [r.name]))('podman --runtime %s', (rt) => {
     expect(kills).toEqual(['15', '9']);
   });
 
+  test('run options reach the container: read-only, user, workdir, hostname, env, limits, caps, nnp, mounts, seccomp, uidmap', () => {
+    const run = (opts: string[], script: string) => {
+      const r = P(['run', '--rm', ...opts, IMAGE, 'sh', '-c', script]);
+      if (r.status !== 0) throw new Error(r.text);
+      return r.stdout.trim().split('\n');
+    };
+    expect(run(['--read-only'], 'touch /x 2>/dev/null && echo wrote || echo ro; touch /tmp/y && echo tmp-ok')).toEqual(['ro', 'tmp-ok']);
+    expect(run(['--user', '1000:100', '--workdir', '/tmp', '--hostname', 'hh', '-e', 'A=b'], 'echo "$(id -u):$(id -g):$(pwd):$(hostname):$A"')).toEqual(['1000:100:/tmp:hh:b']);
+    expect(run(['--memory', '6m', '--pids-limit', '10', '--cpus', '0.5'], 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us')).toEqual([String(6 * 1024 * 1024), '10', '50000']);
+    expect(run(['--cap-drop', 'all', '--cap-add', 'chown', '--security-opt', 'no-new-privileges'], 'grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status | tr -s "\\t" " "')).toEqual(['CapEff: 0000000000000001', 'CapBnd: 0000000000000001', 'NoNewPrivs: 1']);
+    const mounts = run(['--tmpfs', '/data:size=1m', '-v', '/etc/hostname:/h:ro', '--shm-size', '2m'], 'grep -E " /(data|h|dev/shm) " /proc/self/mountinfo | cut -d" " -f5,6');
+    expect(mounts.sort()).toEqual([expect.stringMatching(/^\/data rw,/), expect.stringMatching(/^\/dev\/shm rw,nosuid,nodev,noexec/), expect.stringMatching(/^\/h ro/)]);
+    expect(run([], 'grep Seccomp: /proc/self/status | tr -s "\t" " "')).toEqual(['Seccomp: 2']);
+    expect(run(['--security-opt', 'seccomp=unconfined'], 'grep Seccomp: /proc/self/status | tr -s "\t" " "')).toEqual(['Seccomp: 0']);
+    expect(run(['--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536'], 'id -u; tr -s " " < /proc/self/uid_map')).toEqual(['0', ' 0 100000 65536']);
+  });
+
+  test('top, stats, exec -d, create + start -a, a container killed from outside', async () => {
+    const c = name(rt, 'top');
+    runD(c, SIGNAL_LOOP);
+    await waitFor('ready', () => logs(c).includes('ready'));
+    const top = ok(P(['top', c]));
+    expect(top).toMatch(/\n\S+\s+1\s+0\s.*sh -c/);
+    expect(ok(P(['stats', '--no-stream', '--format', '{{.PIDs}}', c])).trim()).toMatch(/^[1-9]\d*$/);
+    expect(ok(P(['exec', '-d', c, 'sleep', '30'])).trim()).toMatch(/^[0-9a-f]{64}$/);
+    await waitFor('exec -d process', () => ok(P(['top', c])).includes('sleep 30'));
+    const pid = Number(inspect(c, '{{.State.Pid}}'));
+    process.kill(pid, 'SIGKILL');
+    await waitFor('exited', () => inspect(c, '{{.State.Status}}') === 'exited');
+    expect(inspect(c, '{{.State.ExitCode}}')).toBe('137');
+
+    const c2 = name(rt, 'create');
+    ok(P(['create', '--name', c2, IMAGE, 'sh', '-c', 'echo created-then-started; exit 6']));
+    expect(inspect(c2, '{{.State.Status}}')).toBe('created');
+    const st = P(['start', '-a', c2]);
+    expect(st.stdout).toBe('created-then-started\n');
+    expect(inspect(c2, '{{.State.ExitCode}}')).toBe('6');
+  });
+
   test('run -it under a real pty: interactive shell, tty, exit code', async () => {
     const s = new PtySession(pm.cmdline(['--runtime', rt, 'run', '--rm', '-it', IMAGE, 'sh']), pm.env);
     try {
