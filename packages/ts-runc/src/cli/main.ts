@@ -79,7 +79,10 @@ export async function main(argv: string[]): Promise<number> {
     const { libc } = require('@tsrt/libc') as typeof import('@tsrt/libc');
     const { StateStore } = require('../state/store') as typeof import('../state/store');
     const ctx = {
-      sys: libc(),
+      // koffi is loaded on first use: state and list never need it.
+      get sys() {
+        return libc();
+      },
       log,
       store: new StateStore((g.flags.root as string | undefined) ?? defaultRoot()),
       systemdCgroup: !!g.flags['systemd-cgroup'],

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import type { ContainerState, Status } from '../state/container-state';
 import type { Context } from './context';
+import { validateId } from '../state/store';
 import { statusOf } from './status';
 
 /** The state JSON runc prints (field order and names as runc's). */
@@ -47,11 +48,12 @@ export function toRuncState(ctx: Context, s: ContainerState, owner = ''): RuncSt
   return out;
 }
 
+/**
+ * No lock: state.json is replaced atomically (rename), so a reader always sees a whole one, and
+ * `state` is what orchestrators poll. A container being created or deleted reads as its
+ * last saved state or as not existing.
+ */
 export function stateOf(ctx: Context, id: string): RuncState {
-  const lock = ctx.store.lock(id);
-  try {
-    return toRuncState(ctx, ctx.store.load(id));
-  } finally {
-    lock.release();
-  }
+  validateId(id);
+  return toRuncState(ctx, ctx.store.load(id));
 }
