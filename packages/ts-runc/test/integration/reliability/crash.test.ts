@@ -157,7 +157,7 @@ describe('a stage 2 that hangs or dies is detected in bounded time', () => {
     console.log(`hung stage 2: create exit ${r.status} after ${r.ms} ms: ${r.stderr.trim()}`);
     expect(r.status).not.toBe(0);
     expect(oneLineError(r.stderr)).toBe(true);
-    expect(r.stderr).toMatch(/timed out after 1500 ms waiting for the container init"?$/);
+    expect(r.stderr.trim()).toMatch(/timed out after 1500 ms waiting for the container init"?$/);
     expect(r.ms).toBeLessThan(1500 + 15000);
     expect(await settle()).toEqual([]);
     const s = snapshot(id, base + '/never-mounted', root);
@@ -196,6 +196,36 @@ describe('a stage 2 that hangs or dies is detected in bounded time', () => {
     expect(await settle()).toEqual([]);
     const s = snapshot(id, base + '/never-mounted', root);
     expect({ stateDir: fs.existsSync(path.join(root, id)), cgroupDirs: s.cgroupDirs }).toEqual({ stateDir: false, cgroupDirs: 0 });
+  });
+
+  // KNOWN BUG (left open, see the issue 8 report): `start` removes exec.fifo only after reading
+  // the init's byte, so a start SIGKILLed between that read and the removal leaves a running
+  // container reported as "created", and every later `start` polls the fifo without end. Here
+  // the killed start is played by `head -c1` reading the fifo. The fix belongs in init/main.ts:
+  // unlink exec.fifo (unlinkat on the state dir fd) right after its openat for writing returns.
+  // test.failing keeps CI green while the bug is open and turns red once it is fixed: then make it test().
+  test.failing('start killed after reading the fifo: the container is not "created", a second start does not wait', async () => {
+    const id = `${prefix}-start-released`;
+    mustOk(['create', '-b', sleeper, id]);
+    try {
+      const init = JSON.parse(rt(TS_RUNC, root, ['state', id]).stdout).pid as number;
+      const head = await new Promise<number | null>((resolve) => {
+        const c = require('child_process').spawn('head', ['-c1', path.join(root, id, 'exec.fifo')], { stdio: 'ignore' });
+        c.on('close', resolve);
+      });
+      expect(head).toBe(0);
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && fs.readFileSync(`/proc/${init}/comm`, 'utf8').trim() !== 'sleep') await sleepMs(20);
+      const status = JSON.parse(rt(TS_RUNC, root, ['state', id]).stdout).status;
+      const again = await rtAsync(TS_RUNC, root, ['start', id], { timeout: 5000 });
+      console.log(`start killed after its read (played by head -c1): state says ${status}; a second start: ${again.signal ?? 'exit ' + again.status} after ${again.ms} ms ${again.stderr.trim()}`);
+      expect(status).toBe('running');
+      expect(again.signal).toBeNull();
+      expect(again.stderr).toMatch(/cannot start an already running container/);
+    } finally {
+      await rtAsync(TS_RUNC, root, ['delete', '-f', id]);
+      await settle();
+    }
   });
 
   test('dies after create: start says the container has stopped (no wait), delete cleans up', async () => {
