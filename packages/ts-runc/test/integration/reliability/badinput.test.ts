@@ -308,7 +308,6 @@ test(`${CONFIGS} fuzzed config.json files: exit 0 or a one-line error, never a s
     const left = await leftovers([id]);
     if (bad || left.length) {
       problems.push(`#${i} [${label}] ${bad ?? ''} ${left.length ? 'left: ' + left.join('; ') : ''} :: ${text.slice(0, 300)}`);
-      fs.writeFileSync(path.join(base, `..`, `ts-runc-rel-fuzz-case-${SEED}-${i}.json`), text);
       rtAsync(TS_RUNC, root, ['delete', '-f', id]);
     }
     for (const l of labels) {
