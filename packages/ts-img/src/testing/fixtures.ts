@@ -153,8 +153,9 @@ export function makeTestImages(dir: string): Record<string, string> {
   const fullGzip = buildImage(fullImage(['gzip', 'gzip', 'gzip']));
   w.add(w.image(fullGzip), 'full-gzip');
   const plats: Descriptor[] = PLATFORMS.map(([o, a, v]) => w.image(buildImage(platformImage(o, a, v))));
-  // an attestation-like entry that must be skipped
-  const multi = w.index([...plats]);
+  // a buildx-style attestation manifest (platform unknown/unknown) that selection must skip
+  const att = w.image(buildImage({ layers: [{ entries: [{ name: 'attestation.json', data: '{}' }] }], platform: { os: 'unknown', architecture: 'unknown' } }));
+  const multi = w.index([...plats, { ...att, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } }]);
   w.add(multi, 'multi');
   const inner = w.index(plats.slice(0, 2));
   const outer = w.index([{ ...inner, platform: undefined } as Descriptor]);
