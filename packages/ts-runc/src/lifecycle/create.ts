@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC, SysError } from '@tsrt/libc';
+import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC } from '@tsrt/libc';
 import type { Spec } from '@tsrt/oci-spec';
 import { RuntimeError, messageOf } from '../errors';
 import { validateId } from '../state/store';
@@ -10,7 +10,7 @@ import { compile } from '../plan/compile';
 import { NS_PROC_NAME } from '../plan/namespaces';
 import { spawnStage2, stage2Script, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
-import { stage2Fds } from '../init/fds';
+import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
 import type { Context } from './context';
 import { readConfig, validateConfig } from './config';
 import { planNamespaces, checkUserNamespace } from '../plan/namespaces';
@@ -118,19 +118,11 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     opened.push(dirFd);
     let consoleFd = opts.consoleSocketFd ?? -1;
     if (opts.consoleSocket) {
-      try {
-        consoleFd = sys.connectUnix(opts.consoleSocket);
-      } catch (e) {
-        throw new RuntimeError(`--console-socket ${opts.consoleSocket}: connect: ${(e as SysError).code ?? e}`);
-      }
+      consoleFd = connectConsoleSocket(sys, opts.consoleSocket);
       opened.push(consoleFd);
     }
     const preserve = opts.preserveFds ?? 0;
-    const fdsIn = stage2Fds(preserve);
-    const fds: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
-    for (let i = 0; i < preserve; i++) fds.push([3 + i, 3 + i]);
-    fds.push([childEnd, fdsIn.sync], [dirFd, fdsIn.stateDir]);
-    if (consoleFd >= 0) fds.push([consoleFd, fdsIn.console]);
+    const fds = stage2FdMap(preserve, { sync: childEnd, stateDir: dirFd, console: consoleFd });
 
     pid = spawnStage2(sys, {
       // A time namespace is unshared by stage 2 itself (setns back into ours would need a

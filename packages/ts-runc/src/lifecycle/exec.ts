@@ -1,7 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { constants } from 'os';
-import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, PR_SET_CHILD_SUBREAPER, type SysError } from '@tsrt/libc';
+import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, PR_SET_CHILD_SUBREAPER } from '@tsrt/libc';
 import type { Process } from '@tsrt/oci-spec';
 import { RuntimeError, messageOf } from '../errors';
 import { planProcess } from '../plan/compile';
@@ -10,12 +9,13 @@ import type { PlannedSeccomp } from '../plan/types';
 import { planSeccomp, defaultBpfCache } from '../plan/seccomp';
 import { spawnStage2, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
-import { stage2Fds } from '../init/fds';
 import { joinContainerCgroups } from '../cgroups/container';
 import type { CgroupDescription } from '../cgroups/types';
 import type { ContainerState } from '../state/container-state';
 import { statusOf } from './status';
 import { writePidFile } from './create';
+import { waitForeground } from './foreground';
+import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
 import { TerminalProxy } from './terminal-proxy';
 import type { Context } from './context';
 
@@ -36,7 +36,6 @@ export interface ExecOptions {
 }
 
 const STEP_TIMEOUT_MS = Number(process.env.TS_RUNC_INIT_TIMEOUT_MS ?? 30000);
-const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2', 'SIGWINCH', 'SIGCONT', 'SIGALRM'];
 
 function loadRunnable(ctx: Context, opts: ExecOptions): ContainerState {
   const lock = ctx.store.lock(opts.id);
@@ -85,19 +84,11 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     opened.push(parentEnd, childEnd);
     let consoleFd = proxy ? proxy.childEnd : -1;
     if (opts.consoleSocket) {
-      try {
-        consoleFd = sys.connectUnix(opts.consoleSocket);
-      } catch (e) {
-        throw new RuntimeError(`--console-socket ${opts.consoleSocket}: connect: ${(e as SysError).code ?? e}`);
-      }
+      consoleFd = connectConsoleSocket(sys, opts.consoleSocket);
       opened.push(consoleFd);
     }
     const preserve = opts.preserveFds ?? 0;
-    const f = stage2Fds(preserve);
-    const fds: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
-    for (let i = 0; i < preserve; i++) fds.push([3 + i, 3 + i]);
-    fds.push([childEnd, f.sync]);
-    if (consoleFd >= 0) fds.push([consoleFd, f.console]);
+    const fds = stage2FdMap(preserve, { sync: childEnd, console: consoleFd });
     stage2 = spawnStage2(sys, {
       namespaces: { create: [], join },
       argv: [process.execPath, path.join(__dirname, '..', 'init', 'exec-main.js'), String(preserve), consoleFd >= 0 ? '1' : '0'],
@@ -144,24 +135,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   if (opts.pidFile) writePidFile(opts.pidFile, pid);
   if (opts.detach) return 0;
 
-  const forward = (sig: NodeJS.Signals) => {
-    try {
-      sys.kill(pid, constants.signals[sig]);
-    } catch {
-      /* exited */
-    }
-  };
-  for (const sig of FORWARDED) process.on(sig, forward);
-  try {
-    const r = await sys.waitpidAsync(pid);
-    if (proxy) {
-      await Promise.race([copying, new Promise((res) => setTimeout(res, 500))]);
-      proxy.stop();
-    }
-    return r.exitCode ?? 128 + (r.signal ?? 0);
-  } finally {
-    for (const sig of FORWARDED) process.off(sig, forward);
-  }
+  return waitForeground(sys, pid, proxy, copying);
 }
 
 /** `exec -p FILE` (or "-" for stdin). */

@@ -1,0 +1,26 @@
+import type { Sys, SysError } from '@tsrt/libc';
+import { RuntimeError } from '../errors';
+import { stage2Fds } from '../init/fds';
+
+/** Connect to --console-socket (a path given by the caller), with the error naming it. */
+export function connectConsoleSocket(sys: Sys, socketPath: string): number {
+  try {
+    return sys.connectUnix(socketPath);
+  } catch (e) {
+    throw new RuntimeError(`--console-socket ${socketPath}: connect: ${(e as SysError).code ?? e}`);
+  }
+}
+
+/**
+ * The [source, target] fd map stage 2 is spawned with: stdio, the --preserve-fds, then the
+ * runtime's own fds at the places init/fds.ts expects them.
+ */
+export function stage2FdMap(preserve: number, own: { sync: number; stateDir?: number; console: number }): Array<[number, number]> {
+  const at = stage2Fds(preserve);
+  const fds: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
+  for (let i = 0; i < preserve; i++) fds.push([3 + i, 3 + i]);
+  fds.push([own.sync, at.sync]);
+  if (own.stateDir !== undefined) fds.push([own.stateDir, at.stateDir]);
+  if (own.console >= 0) fds.push([own.console, at.console]);
+  return fds;
+}
