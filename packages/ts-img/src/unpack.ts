@@ -45,6 +45,21 @@ export interface UnpackResult {
   entries: number;
 }
 
+/** With a user namespace, the image's user must be inside the mappings or the container cannot start. */
+function warnUnmappedUser(spec: Spec, warn: (m: string) => void): void {
+  const u = spec.process?.user;
+  const l = spec.linux;
+  if (!u || !l?.uidMappings || !l.gidMappings) return;
+  const inside = (id: number, m: { containerID: number; size: number }[]): boolean => m.some((r) => id >= r.containerID && id < r.containerID + r.size);
+  if (!inside(u.uid, l.uidMappings)) warn(`process.user.uid ${u.uid} is not in the uid mappings: the container cannot start as that user (give --uid-map ranges)`);
+  for (const g of [u.gid, ...(u.additionalGids ?? [])]) {
+    if (!inside(g, l.gidMappings)) {
+      warn(`gid ${g} of process.user is not in the gid mappings: the container cannot start with it (give --gid-map ranges)`);
+      break;
+    }
+  }
+}
+
 /** rm -rf that also copes with read-only directories (rootless unpacks); never throws. */
 function removeTree(p: string): void {
   try {
@@ -203,6 +218,7 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
       passwd: readInRoot(sys, rootfd, 'etc/passwd'),
       group: readInRoot(sys, rootfd, 'etc/group'),
     });
+    warnUnmappedUser(spec, opts.warn ?? ((m) => process.stderr.write(`ts-img: warning: ${m}\n`)));
     sys.close(rootfd);
     rootfd = -1;
     fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(spec, null, '\t') + '\n', { mode: 0o644 });

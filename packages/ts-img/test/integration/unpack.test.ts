@@ -345,6 +345,8 @@ describe('CLI', () => {
     const b = bundle();
     const r = run('unpack', '-q', '--rootless', `${imgs.layout}:full`, b);
     expect(r.status).toBe(0);
+    // the image runs as app (1234), which a single-ID mapping cannot hold: say so
+    expect(r.stderr).toMatch(/warning: process.user.uid 1234 is not in the uid mappings/);
     const c = config(b);
     expect(c.linux.namespaces.map((x: any) => x.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'user']);
     expect(c.linux.resources).toBeUndefined();
