@@ -506,10 +506,26 @@ export class Applier implements TarHandler {
     throw err;
   }
 
+  /**
+   * security.capability v3 carries the uid that is root for it (rootid): with a uid mapping that
+   * uid is a container uid and must become its host uid, like file ownership.
+   */
+  private xattrValue(e: TarEntry, k: string, v: Buffer): Buffer {
+    if (k !== 'security.capability' || v.length !== 24 || (v.readUInt32LE(0) & 0xff000000) !== 0x03000000) return v;
+    if (!this.opts.uidMap || this.opts.uidMap.length === 0) return v;
+    const out = Buffer.from(v);
+    try {
+      out.writeUInt32LE(mapId(v.readUInt32LE(20), this.opts.uidMap, 'uid'), 20);
+    } catch (err) {
+      this.fail(e, `security.capability rootid: ${(err as Error).message}`);
+    }
+    return out;
+  }
+
   private xattrsFd(e: TarEntry, fd: number): void {
     for (const [k, v] of e.xattrs) {
       try {
-        this.sys.fsetxattr(fd, k, v, 0);
+        this.sys.fsetxattr(fd, k, this.xattrValue(e, k, v), 0);
       } catch (err) {
         this.xattrErr(e, k, err);
       }

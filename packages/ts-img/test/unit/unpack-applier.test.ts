@@ -170,6 +170,20 @@ describe('layer rules', () => {
     expect(fs.statSync(path.join(root, 'g'))).toMatchObject({ uid: 101000, gid: 201000 });
   });
 
+  test('security.capability v3 rootid follows the uid mapping', () => {
+    const v3 = Buffer.alloc(24);
+    v3.writeUInt32LE(0x03000001, 0); // VFS_CAP_REVISION_3 | effective
+    v3.writeUInt32LE(1 << 10, 4); // cap_net_bind_service permitted
+    v3.writeUInt32LE(0, 20); // rootid 0
+    applyLayers(root, [[{ name: 'f', data: 'x', xattrs: { 'security.capability': v3 } }]], {
+      uidMap: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMap: [{ containerID: 0, hostID: 100000, size: 65536 }],
+    });
+    const got = Buffer.from(dumpTree(root).f.xattrs['security.capability'], 'hex');
+    expect(got.readUInt32LE(20)).toBe(100000);
+    expect(got.readUInt32LE(4)).toBe(1 << 10);
+  });
+
   test('invalid whiteouts are errors', () => {
     for (const n of ['.wh.', '.wh..', 'd/.wh..']) {
       expect(() => applyLayers(root, [[{ name: n }]])).toThrow(/invalid whiteout/);
