@@ -356,6 +356,8 @@ export async function benchMain(): Promise<void> {
     console.log(lines.join('\n'));
     for (const v of variants) if (v.broken) console.log(`${v.name}: not measured (${v.broken})`);
     console.log('ts-runc: bin/ts-runc (unsets NODE_EXTRA_CA_CERTS); ts-runc+CA: node dist/src/cli/entry.js with NODE_EXTRA_CA_CERTS=' + CA);
+    console.log('peak RSS: GNU time %M of the runtime command, i.e. the largest process of its tree that it reaped (ts-runc: stage 1 or stage 2 before execve).');
+    console.log('memory limit: linux.resources.memory limit = swap, bisected to 64 KiB; `run` must exit 0.');
     console.log('crun: in a private mount namespace with /sys/fs/cgroup/unified lazily unmounted. ratios > 1x: ts-runc slower / bigger / fewer per second.');
   } finally {
     await cleanupAll();
