@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import { libc, CLONE_FS, CLONE_NEWNS, CLONE_NEWPID, PR_SET_DUMPABLE, O_RDONLY, O_CLOEXEC, CLOSE_RANGE_CLOEXEC, type Sys } from '@tsrt/libc';
 import { SyncChannel } from '../spawn/sync';
 import type { ExecPlan } from '../plan/exec-types';
-import { applyCredentials, applyNoNewPrivileges, applyRlimits } from './credentials';
+import { applyCredentials, applyNoNewPrivileges, applyRlimits, applySchedIo, applyCpuAffinity } from './credentials';
 import { lookPath, withHome } from './exec-lookup';
 import { openPty } from './console';
 import { installSeccomp, seccompBeforeCredentials } from './seccomp';
@@ -34,6 +34,9 @@ function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2
     ttyPath = pty.slavePath;
   }
   applyRlimits(sys, p);
+  // Per-thread settings the spawned command inherits (process.scheduler, ioPriority, execCPUAffinity).
+  applySchedIo(sys, p);
+  applyCpuAffinity(sys, p, 'final');
   const early = !!plan.seccomp && seccompBeforeCredentials(p.noNewPrivileges, p.caps ? p.caps.effective : null, p.uid);
   if (early) installSeccomp(sys, plan.seccomp!, -1, undefined);
   applyCredentials(sys, p);
