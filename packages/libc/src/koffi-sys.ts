@@ -593,6 +593,16 @@ export class KoffiSys implements Sys {
     const n = this.check('llistxattr', path, f(path, buf, buf.length));
     return buf.subarray(0, n).toString('latin1').split('\0').filter((x) => x.length > 0);
   }
+  flistxattr(fd: number): string[] {
+    const buf = Buffer.alloc(65536);
+    const f = this.fn('flistxattr', 'flistxattr', 'long', ['int', 'void *', 'size_t']);
+    const n = this.check('flistxattr', `fd ${fd}`, f(fd, buf, buf.length));
+    return buf.subarray(0, n).toString('latin1').split('\0').filter((x) => x.length > 0);
+  }
+  fremovexattr(fd: number, name: string): void {
+    const f = this.fn('fremovexattr', 'fremovexattr', 'int', ['int', 'const char *']);
+    this.check('fremovexattr', name, f(fd, name));
+  }
   lgetxattr(path: string, name: string): Buffer {
     const buf = Buffer.alloc(65536);
     const f = this.fn('lgetxattr', 'lgetxattr', 'long', ['const char *', 'const char *', 'void *', 'size_t']);

@@ -167,6 +167,8 @@ export interface Sys {
   lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
   llistxattr(path: string): string[];
   lgetxattr(path: string, name: string): Buffer;
+  flistxattr(fd: number): string[];
+  fremovexattr(fd: number, name: string): void;
 
   /**
    * The bpf(2) syscall: `attr` is the union bpf_attr (passed by pointer, its length as the size

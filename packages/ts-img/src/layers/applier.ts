@@ -392,6 +392,7 @@ export class Applier implements TarHandler {
   }
 
   private mkdir(e: TarEntry, pfd: number, name: string, path: string): void {
+    let existed = false;
     try {
       this.sys.mkdirat(pfd, name, 0o700);
     } catch (err) {
@@ -400,7 +401,7 @@ export class Applier implements TarHandler {
       if ((st.mode & S_IFMT) !== S_IFDIR) {
         this.removeAt(pfd, name, path, st.mode);
         this.sys.mkdirat(pfd, name, 0o700);
-      }
+      } else existed = true;
     }
     // Not root (rootless): keep the owner's rwx until the end, or a 0555 dir would stop later entries
     const mode = e.mode & 0o7777;
@@ -409,6 +410,7 @@ export class Applier implements TarHandler {
     try {
       this.chownFd(e, fd, 0);
       this.sys.fchmod(fd, now);
+      if (existed) this.dropOldXattrs(e, fd);
       if (e.xattrs.size > 0) this.xattrsFd(e, fd);
     } finally {
       this.sys.close(fd);
@@ -520,6 +522,28 @@ export class Applier implements TarHandler {
       this.fail(e, `security.capability rootid: ${(err as Error).message}`);
     }
     return out;
+  }
+
+  /**
+   * Dir over dir: "the existing path's attributes MUST be replaced by those of the entry", so
+   * user.* and trusted.* xattrs the new entry does not carry go (security.* is left to the LSM).
+   */
+  private dropOldXattrs(e: TarEntry, fd: number): void {
+    let names: string[];
+    try {
+      names = this.sys.flistxattr(fd);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if ((n.startsWith('user.') || n.startsWith('trusted.')) && !e.xattrs.has(n)) {
+        try {
+          this.sys.fremovexattr(fd, n);
+        } catch (err) {
+          this.xattrErr(e, n, err);
+        }
+      }
+    }
   }
 
   private xattrsFd(e: TarEntry, fd: number): void {

@@ -92,6 +92,14 @@ describe('layer rules', () => {
     expect(st.mtimeMs).toBe(1000 * 1000);
   });
 
+  test('dir over dir replaces xattrs too', () => {
+    applyLayers(root, [
+      [{ name: 'd/', type: 'dir', xattrs: { 'user.old': 'o', 'user.keep': 'k1' } }],
+      [{ name: 'd/', type: 'dir', xattrs: { 'user.keep': 'k2', 'user.new': 'n' } }],
+    ]);
+    expect(dumpTree(root).d.xattrs).toEqual({ 'user.keep': Buffer.from('k2').toString('hex'), 'user.new': Buffer.from('n').toString('hex') });
+  });
+
   test('file over dir, dir over file, symlink over file, file over symlink', () => {
     applyLayers(root, [
       [{ name: 'a/', type: 'dir' }, { name: 'a/x', data: 'x' }, { name: 'b', data: 'b' }, { name: 'c', data: 'c' }, { name: 'd', type: 'symlink', linkname: 'c' }],
