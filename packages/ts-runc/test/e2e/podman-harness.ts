@@ -126,8 +126,22 @@ export class Podman {
     this.podman(['system', 'reset', '-f'], { timeout: 60000 });
     unmountBelow(this.dir);
     fs.rmSync(this.dir, { recursive: true, force: true });
-    const kept = Podman.CGROUPS.filter((c) => !this.cgroupsBefore.has(c));
-    problems.push(...removeCgroupTrees(kept).map((s) => `cgroup left: ${s}`));
+    // libpod_parent may be shared with another podman user: only our containers' cgroups
+    // (libpod_parent/libpod-ID) are emptied; libpod_parent/conmon and libpod_parent go only if
+    // this test made them and they are empty.
+    const mine = this.runtimeIds().map((id) => `libpod_parent/libpod-${id}`);
+    problems.push(...removeCgroupTrees(mine).map((s) => `cgroup left: ${s}`));
+    if (!this.cgroupsBefore.has('libpod_parent')) {
+      for (const h of fs.readdirSync('/sys/fs/cgroup')) {
+        for (const d of ['libpod_parent/conmon', 'libpod_parent']) {
+          try {
+            fs.rmdirSync(path.join('/sys/fs/cgroup', h, d));
+          } catch {
+            /* absent or in use */
+          }
+        }
+      }
+    }
     removeEmptyDirsIfNew(Podman.RUN_DIRS, this.runDirsBefore);
     return problems;
   }
