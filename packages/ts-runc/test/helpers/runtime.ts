@@ -81,3 +81,37 @@ export function uniqueId(prefix = 't'): string {
 export function removeBundle(b: Bundle): void {
   fs.rmSync(b.dir, { recursive: true, force: true });
 }
+
+export interface ContainerSuite {
+  /** The runtime under test, with a private --root (set in beforeAll). */
+  rt: Runtime;
+  /** A bundle removed after the file's tests. */
+  bundle(args: string[], edit?: (c: any) => void): Bundle;
+  /** `run` a one-off container from a fresh bundle. */
+  runIn(args: string[], edit?: (c: any) => void): SpawnSyncReturns<string>;
+}
+
+/** Per test file: a runtime with its own --root and bundles, all cleaned up afterwards. */
+export function containerSuite(prefix = 't'): ContainerSuite {
+  const bundles: Bundle[] = [];
+  const suite: ContainerSuite = {
+    rt: undefined as unknown as Runtime,
+    bundle(args, edit) {
+      const b = makeBundle(args, edit);
+      bundles.push(b);
+      return b;
+    },
+    runIn(args, edit) {
+      const b = suite.bundle(args, edit);
+      return suite.rt.run(['run', '-b', b.dir, uniqueId(prefix)]);
+    },
+  };
+  beforeAll(() => {
+    suite.rt = runtime();
+  });
+  afterAll(() => {
+    suite.rt.cleanup();
+    bundles.forEach(removeBundle);
+  });
+  return suite;
+}

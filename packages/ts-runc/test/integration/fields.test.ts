@@ -1,27 +1,12 @@
 import * as fs from 'fs';
-import { makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
+import { containerSuite, uniqueId } from '../helpers/runtime';
 
 jest.setTimeout(60000);
 
-let rt: Runtime;
-const bundles: Bundle[] = [];
-function bundle(args: string[], edit?: (c: any) => void): Bundle {
-  const b = makeBundle(args, edit);
-  bundles.push(b);
-  return b;
-}
-beforeAll(() => {
-  rt = runtime();
-});
-afterAll(() => {
-  rt.cleanup();
-  bundles.forEach(removeBundle);
-});
+const suite = containerSuite('f');
+const { bundle } = suite;
 
-function runIn(args: string[], edit?: (c: any) => void) {
-  const b = bundle(args, edit);
-  return rt.run(['run', '-b', b.dir, uniqueId('f')]);
-}
+const { runIn } = suite;
 
 /** stderr with the log format's \" escapes undone. */
 function err(r: { stderr: string }): string {
@@ -32,12 +17,12 @@ function err(r: { stderr: string }): string {
 function createFails(edit: (c: any) => void, msg: string): void {
   const b = bundle(['true'], edit);
   const id = uniqueId('bad');
-  const r = rt.run(['create', '-b', b.dir, id]);
+  const r = suite.rt.run(['create', '-b', b.dir, id]);
   expect(err(r)).toContain(msg);
   expect(r.status).not.toBe(0);
   expect(r.stderr).not.toMatch(/\n\s+at /);
-  expect(rt.ids()).toEqual([]);
-  expect(rt.run(['list', '-q']).stdout.trim()).toBe('');
+  expect(suite.rt.ids()).toEqual([]);
+  expect(suite.rt.run(['list', '-q']).stdout.trim()).toBe('');
   expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(b.dir);
   for (const ctl of ['memory', 'pids', 'cpu', 'unified']) expect(fs.existsSync(`/sys/fs/cgroup/${ctl}/${id}`)).toBe(false);
 }

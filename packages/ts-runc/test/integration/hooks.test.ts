@@ -1,25 +1,17 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
+import { containerSuite, uniqueId } from '../helpers/runtime';
 
 jest.setTimeout(60000);
 
-let rt: Runtime;
+const suite = containerSuite('h');
+const { bundle } = suite;
 let logDir: string;
-const bundles: Bundle[] = [];
-function bundle(args: string[], edit?: (c: any) => void): Bundle {
-  const b = makeBundle(args, edit);
-  bundles.push(b);
-  return b;
-}
 beforeAll(() => {
-  rt = runtime();
   logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ts-runc-hooks-'));
 });
 afterAll(() => {
-  rt.cleanup();
-  bundles.forEach(removeBundle);
   fs.rmSync(logDir, { recursive: true, force: true });
 });
 
@@ -62,16 +54,16 @@ describe('hooks in real containers', () => {
         poststop: [recorder('poststop', log)],
       };
     });
-    const cr = rt.run(['create', '-b', b.dir, id]);
+    const cr = suite.rt.run(['create', '-b', b.dir, id]);
     expect(cr.stderr).toBe('');
     expect(cr.status).toBe(0);
     expect(readLog(log).map((e) => e.line[0])).toEqual(['prestart', 'createRuntime', 'createContainer']);
     expect(fs.existsSync(path.join(b.dir, 'rootfs/start.log'))).toBe(false);
-    const pid = Number(JSON.parse(rt.run(['state', id]).stdout).pid);
-    const st = rt.run(['start', id]);
+    const pid = Number(JSON.parse(suite.rt.run(['state', id]).stdout).pid);
+    const st = suite.rt.run(['start', id]);
     expect(st.status).toBe(0);
-    for (let i = 0; i < 100 && JSON.parse(rt.run(['state', id]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-    const del = rt.run(['delete', id]);
+    for (let i = 0; i < 100 && JSON.parse(suite.rt.run(['state', id]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    const del = suite.rt.run(['delete', id]);
     expect(del.status).toBe(0);
 
     const entries = readLog(log);
@@ -99,11 +91,11 @@ describe('hooks in real containers', () => {
     const b = bundle(['true'], (c) => {
       c.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo nope >&2; exit 7'] }] };
     });
-    const r = rt.run(['create', '-b', b.dir, id]);
+    const r = suite.rt.run(['create', '-b', b.dir, id]);
     expect(r.status).not.toBe(0);
     expect(err(r)).toContain('error running createRuntime hook #0: exit status 7, stdout: "", stderr: "nope"');
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(rt.ids()).toEqual([]);
+    expect(suite.rt.ids()).toEqual([]);
     for (const ctl of ['memory', 'pids', 'cpu', 'unified']) expect(fs.existsSync(`/sys/fs/cgroup/${ctl}/${id}`)).toBe(false);
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(b.dir);
     // the init was killed: no process of ours still has the bundle's rootfs as its root
@@ -125,10 +117,10 @@ describe('hooks in real containers', () => {
     ];
     for (const [hooks, msg] of cases) {
       const b = bundle(['true'], (c) => (c.hooks = hooks));
-      const r = rt.run(['create', '-b', b.dir, uniqueId('hookfail')]);
+      const r = suite.rt.run(['create', '-b', b.dir, uniqueId('hookfail')]);
       expect(r.status).not.toBe(0);
       expect(err(r)).toContain(msg);
-      expect(rt.ids()).toEqual([]);
+      expect(suite.rt.ids()).toEqual([]);
     }
   });
 
@@ -137,13 +129,13 @@ describe('hooks in real containers', () => {
     const b = bundle(['sh', '-c', 'touch /ran'], (c) => {
       c.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'echo bad-start; exit 2'] }] };
     });
-    expect(rt.run(['create', '-b', b.dir, id]).status).toBe(0);
-    const r = rt.run(['start', id]);
+    expect(suite.rt.run(['create', '-b', b.dir, id]).status).toBe(0);
+    const r = suite.rt.run(['start', id]);
     expect(r.status).not.toBe(0);
     expect(err(r)).toContain('error running startContainer hook #0: exit status 2, stdout: "bad-start"');
     expect(fs.existsSync(path.join(b.dir, 'rootfs/ran'))).toBe(false);
-    expect(rt.run(['delete', '-f', id]).status).toBe(0);
-    expect(rt.ids()).toEqual([]);
+    expect(suite.rt.run(['delete', '-f', id]).status).toBe(0);
+    expect(suite.rt.ids()).toEqual([]);
   });
 
   test('poststart and poststop failures are warnings: start, run and delete still succeed', () => {
@@ -154,20 +146,20 @@ describe('hooks in real containers', () => {
         poststop: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 4'] }, recorder('poststop-2', log)],
       };
     });
-    const r = rt.run(['run', '-b', b.dir, uniqueId('warn')]);
+    const r = suite.rt.run(['run', '-b', b.dir, uniqueId('warn')]);
     expect(r.status).toBe(0);
     expect(err(r)).toContain('error running poststart hook #0: exit status 1');
     expect(err(r)).toContain('error running poststop hook #0: exit status 4');
     // the remaining hooks of each phase still ran
     expect(readLog(log).map((e) => e.line[0])).toEqual(['poststart-2', 'poststop-2']);
-    expect(rt.ids()).toEqual([]);
+    expect(suite.rt.ids()).toEqual([]);
   });
 
   test('a bad hook path is a config error naming the hook', () => {
     const b = bundle(['true'], (c) => (c.hooks = { poststop: [{ path: 'relative/hook' }] }));
-    const r = rt.run(['create', '-b', b.dir, uniqueId('hookbad')]);
+    const r = suite.rt.run(['create', '-b', b.dir, uniqueId('hookbad')]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/hooks\.poststop\[0\]\.path/);
-    expect(rt.ids()).toEqual([]);
+    expect(suite.rt.ids()).toEqual([]);
   });
 });

@@ -1,30 +1,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
-import { TS_RUNC, makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
+import { TS_RUNC, containerSuite, uniqueId } from '../helpers/runtime';
 
 jest.setTimeout(60000);
 
-let rt: Runtime;
-const bundles: Bundle[] = [];
-function bundle(args: string[], edit?: (c: any) => void): Bundle {
-  const b = makeBundle(args, edit);
-  bundles.push(b);
-  return b;
-}
-
-beforeAll(() => {
-  rt = runtime();
-});
-afterAll(() => {
-  rt.cleanup();
-  bundles.forEach(removeBundle);
-});
-
-function runIn(args: string[], edit?: (c: any) => void) {
-  const b = bundle(args, edit);
-  return rt.run(['run', '-b', b.dir, uniqueId()]);
-}
+const suite = containerSuite('t');
+const { bundle, runIn } = suite;
 
 describe('inside the container', () => {
   test('the process is pid 1 of its own pid namespace', () => {
@@ -102,8 +84,8 @@ describe('inside the container', () => {
 test('a new session keyring per container, unless --no-new-keyring', () => {
   const b = bundle(['sh', '-c', 'grep -o "_ses[^:]*" /proc/keys || echo none'], (c) => (c.linux.maskedPaths = []));
   const id = uniqueId('key');
-  expect(rt.run(["run", "-b", b.dir, id]).stdout.split("\n")).toContain(`_ses.${id}`);
-  expect(rt.run(['run', '--no-new-keyring', '-b', b.dir, uniqueId('nokey')]).stdout.trim()).not.toContain('_ses.nokey');
+  expect(suite.rt.run(["run", "-b", b.dir, id]).stdout.split("\n")).toContain(`_ses.${id}`);
+  expect(suite.rt.run(['run', '--no-new-keyring', '-b', b.dir, uniqueId('nokey')]).stdout.trim()).not.toContain('_ses.nokey');
 });
 
 describe('exit codes', () => {
@@ -113,20 +95,20 @@ describe('exit codes', () => {
   test('a signal from outside becomes 128+signal', async () => {
     const b = bundle(['sleep', '1000']);
     const id = uniqueId('sig');
-    const child = spawn(TS_RUNC, ['--root', rt.root, 'run', '-b', b.dir, id], { stdio: 'ignore' });
+    const child = spawn(TS_RUNC, ['--root', suite.rt.root, 'run', '-b', b.dir, id], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    for (let i = 0; i < 200 && rt.run(['state', id]).status !== 0; i++) await new Promise((r) => setTimeout(r, 25));
-    expect(rt.run(['kill', id, 'KILL']).status).toBe(0);
+    for (let i = 0; i < 200 && suite.rt.run(['state', id]).status !== 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(suite.rt.run(['kill', id, 'KILL']).status).toBe(0);
     expect(await exited).toBe(137);
-    expect(rt.ids()).not.toContain(id);
+    expect(suite.rt.ids()).not.toContain(id);
   });
 
   test('SIGTERM to a foreground run is forwarded to the container', async () => {
     const b = bundle(['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.05; done']);
     const id = uniqueId('fwd');
-    const child = spawn(TS_RUNC, ['--root', rt.root, 'run', '-b', b.dir, id], { stdio: 'ignore' });
+    const child = spawn(TS_RUNC, ['--root', suite.rt.root, 'run', '-b', b.dir, id], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    for (let i = 0; i < 200 && JSON.parse(rt.run(['state', id]).stdout || '{}').status !== 'running'; i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 200 && JSON.parse(suite.rt.run(['state', id]).stdout || '{}').status !== 'running'; i++) await new Promise((r) => setTimeout(r, 25));
     await new Promise((r) => setTimeout(r, 200));
     child.kill('SIGTERM');
     expect(await exited).toBe(7);
@@ -145,129 +127,129 @@ describe('lifecycle', () => {
     const b = bundle(['sleep', '1000']);
     const id = uniqueId('rt');
     const pidFile = path.join(b.dir, 'pid');
-    let r = rt.run(['create', '-b', b.dir, '--pid-file', pidFile, id]);
+    let r = suite.rt.run(['create', '-b', b.dir, '--pid-file', pidFile, id]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const created = JSON.parse(rt.run(['state', id]).stdout);
+    const created = JSON.parse(suite.rt.run(['state', id]).stdout);
     expect(created).toMatchObject({ id, status: 'created', bundle: b.dir, rootfs: path.join(b.dir, 'rootfs') });
     expect(fs.readFileSync(pidFile, 'utf8')).toBe(String(created.pid));
     expect(created.ociVersion).toBeDefined();
     expect(new Date(created.created).getTime()).toBeGreaterThan(0);
 
-    expect(rt.run(['start', id]).status).toBe(0);
-    expect(JSON.parse(rt.run(['state', id]).stdout).status).toBe('running');
-    r = rt.run(['start', id]);
+    expect(suite.rt.run(['start', id]).status).toBe(0);
+    expect(JSON.parse(suite.rt.run(['state', id]).stdout).status).toBe('running');
+    r = suite.rt.run(['start', id]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('cannot start an already running container');
-    r = rt.run(['delete', id]);
+    r = suite.rt.run(['delete', id]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`cannot delete container ${id} that is not stopped: running`);
 
-    expect(rt.run(['kill', id, 'KILL']).status).toBe(0);
-    for (let i = 0; i < 100 && JSON.parse(rt.run(['state', id]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    const stopped = JSON.parse(rt.run(['state', id]).stdout);
+    expect(suite.rt.run(['kill', id, 'KILL']).status).toBe(0);
+    for (let i = 0; i < 100 && JSON.parse(suite.rt.run(['state', id]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    const stopped = JSON.parse(suite.rt.run(['state', id]).stdout);
     expect(stopped.status).toBe('stopped');
     expect(stopped.pid).toBe(0);
-    r = rt.run(['kill', id]);
+    r = suite.rt.run(['kill', id]);
     expect(r.stderr).toContain('container not running');
-    expect(rt.run(['delete', id]).status).toBe(0);
-    r = rt.run(['state', id]);
+    expect(suite.rt.run(['delete', id]).status).toBe(0);
+    r = suite.rt.run(['state', id]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('container does not exist');
-    expect(rt.ids()).not.toContain(id);
+    expect(suite.rt.ids()).not.toContain(id);
   });
 
   test('run -d detaches; list shows it; delete -f removes it', () => {
     const b = bundle(['sleep', '1000']);
     const id = uniqueId('det');
-    expect(rt.run(['run', '-d', '-b', b.dir, id]).status).toBe(0);
-    const list = JSON.parse(rt.run(['list', '-f', 'json']).stdout);
+    expect(suite.rt.run(['run', '-d', '-b', b.dir, id]).status).toBe(0);
+    const list = JSON.parse(suite.rt.run(['list', '-f', 'json']).stdout);
     expect(list.find((c: any) => c.id === id)).toMatchObject({ status: 'running' });
-    expect(rt.run(['list', '-q']).stdout.split('\n')).toContain(id);
-    expect(rt.run(['list']).stdout).toMatch(/^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\n/);
-    expect(rt.run(['delete', '-f', id]).status).toBe(0);
-    expect(rt.ids()).not.toContain(id);
+    expect(suite.rt.run(['list', '-q']).stdout.split('\n')).toContain(id);
+    expect(suite.rt.run(['list']).stdout).toMatch(/^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\n/);
+    expect(suite.rt.run(['delete', '-f', id]).status).toBe(0);
+    expect(suite.rt.ids()).not.toContain(id);
   });
 
   test('delete of a created container kills its init', () => {
     const b = bundle(['sleep', '1000']);
     const id = uniqueId('cr');
-    rt.run(['create', '-b', b.dir, id]);
-    const pid = JSON.parse(rt.run(['state', id]).stdout).pid;
-    expect(rt.run(['delete', id]).status).toBe(0);
+    suite.rt.run(['create', '-b', b.dir, id]);
+    const pid = JSON.parse(suite.rt.run(['state', id]).stdout).pid;
+    expect(suite.rt.run(['delete', id]).status).toBe(0);
     expect(fs.existsSync(`/proc/${pid}/stat`) && !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z')).toBe(false);
   });
 
   test('kill accepts names with and without SIG and numbers', () => {
     const b = bundle(['sh', '-c', 'trap "echo got-usr1 > /tmp/sig" USR1; trap "exit 3" TERM; while :; do sleep 0.05; done']);
     const id = uniqueId('sig');
-    rt.run(['run', '-d', '-b', b.dir, id]);
+    suite.rt.run(['run', '-d', '-b', b.dir, id]);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
-    expect(rt.run(['kill', id, 'SIGUSR1']).status).toBe(0);
-    expect(rt.run(['kill', id, 'usr1']).status).toBe(0);
-    expect(rt.run(['kill', id, '10']).status).toBe(0);
-    const bad = rt.run(['kill', id, 'NOTASIGNAL']);
+    expect(suite.rt.run(['kill', id, 'SIGUSR1']).status).toBe(0);
+    expect(suite.rt.run(['kill', id, 'usr1']).status).toBe(0);
+    expect(suite.rt.run(['kill', id, '10']).status).toBe(0);
+    const bad = suite.rt.run(['kill', id, 'NOTASIGNAL']);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('unknown signal');
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
     expect(fs.readFileSync(path.join(b.dir, 'rootfs/tmp/sig'), 'utf8').trim()).toBe('got-usr1');
-    rt.run(['delete', '-f', id]);
+    suite.rt.run(['delete', '-f', id]);
   });
 });
 
 describe('errors leave nothing behind', () => {
   test('missing bundle', () => {
     const id = uniqueId('nb');
-    const r = rt.run(['create', '-b', '/nonexistent/bundle', id]);
+    const r = suite.rt.run(['create', '-b', '/nonexistent/bundle', id]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('/nonexistent/bundle');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(rt.ids()).not.toContain(id);
+    expect(suite.rt.ids()).not.toContain(id);
   });
 
   test('invalid config field is named', () => {
     const b = bundle(['true'], (c) => (c.process.args = 'true'));
     const id = uniqueId('bad');
-    const r = rt.run(['create', '-b', b.dir, id]);
+    const r = suite.rt.run(['create', '-b', b.dir, id]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('process.args');
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(rt.ids()).not.toContain(id);
+    expect(suite.rt.ids()).not.toContain(id);
   });
 
   test('a failing mount is reported and cleaned up', () => {
     const b = bundle(['true'], (c) => c.mounts.push({ destination: '/mnt', type: 'bind', source: '/nonexistent-src', options: ['bind'] }));
     const id = uniqueId('mnt');
-    const r = rt.run(['create', '-b', b.dir, id]);
+    const r = suite.rt.run(['create', '-b', b.dir, id]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('/mnt');
     expect(r.stderr).toContain('ENOENT');
-    expect(rt.ids()).not.toContain(id);
+    expect(suite.rt.ids()).not.toContain(id);
   });
 
   test('duplicate id', () => {
     const b = bundle(['sleep', '100']);
     const id = uniqueId('dup');
-    expect(rt.run(['create', '-b', b.dir, id]).status).toBe(0);
-    const r = rt.run(['create', '-b', b.dir, id]);
+    expect(suite.rt.run(['create', '-b', b.dir, id]).status).toBe(0);
+    const r = suite.rt.run(['create', '-b', b.dir, id]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('container with given ID already exists');
-    expect(JSON.parse(rt.run(['state', id]).stdout).status).toBe('created');
-    rt.run(['delete', '-f', id]);
+    expect(JSON.parse(suite.rt.run(['state', id]).stdout).status).toBe('created');
+    suite.rt.run(['delete', '-f', id]);
   });
 
   test('operations on a missing container', () => {
     for (const cmd of [['state'], ['start'], ['kill'], ['delete']]) {
-      const r = rt.run([...cmd, 'nope']);
+      const r = suite.rt.run([...cmd, 'nope']);
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('container does not exist');
     }
-    expect(rt.run(['delete', '-f', 'nope']).status).toBe(0);
+    expect(suite.rt.run(['delete', '-f', 'nope']).status).toBe(0);
   });
 
   test('--log with json format writes runc-style lines', () => {
-    const log = path.join(rt.root, '..', `log-${process.pid}.json`);
-    const r = rt.run(['--log', log, '--log-format', 'json', 'state', 'nope']);
+    const log = path.join(suite.rt.root, '..', `log-${process.pid}.json`);
+    const r = suite.rt.run(['--log', log, '--log-format', 'json', 'state', 'nope']);
     expect(r.stderr.trim()).toBe('container does not exist');
     const line = JSON.parse(fs.readFileSync(log, 'utf8').trim().split('\n').pop() as string);
     expect(line).toEqual({ level: 'error', msg: 'container does not exist', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
@@ -276,7 +258,7 @@ describe('errors leave nothing behind', () => {
 
   test('invalid container id', () => {
     const b = bundle(['true']);
-    const r = rt.run(['create', '-b', b.dir, 'a/b']);
+    const r = suite.rt.run(['create', '-b', b.dir, 'a/b']);
     expect(r.stderr).toContain('invalid container ID format');
   });
 });
@@ -285,18 +267,18 @@ describe('terminal', () => {
   test('foreground run with process.terminal proxies a pty (under script)', () => {
     const b = bundle(['sh', '-c', 'tty; stty size; read x; echo "got $x"; exit 3'], (c) => (c.process.terminal = true));
     const id = uniqueId('tty');
-    const cmd = `stty cols 91 rows 17; ${TS_RUNC} --root ${rt.root} run -b ${b.dir} ${id}; echo "rc=$?"`;
+    const cmd = `stty cols 91 rows 17; ${TS_RUNC} --root ${suite.rt.root} run -b ${b.dir} ${id}; echo "rc=$?"`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { input: 'hello\n', encoding: 'utf8', timeout: 30000 });
     expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
     expect(r.stdout).toContain('17 91');
     expect(r.stdout).toContain('got hello');
     expect(r.stdout).toContain('rc=3');
-    expect(rt.ids()).not.toContain(id);
+    expect(suite.rt.ids()).not.toContain(id);
   });
 
   test('create with a terminal needs a console socket', () => {
     const b = bundle(['true'], (c) => (c.process.terminal = true));
-    const r = rt.run(['create', '-b', b.dir, uniqueId()]);
+    const r = suite.rt.run(['create', '-b', b.dir, uniqueId()]);
     expect(r.stderr).toContain('cannot allocate tty if runc will detach without setting console socket');
   });
 });

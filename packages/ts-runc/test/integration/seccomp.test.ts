@@ -2,29 +2,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawn } from 'child_process';
-import { makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
+import { containerSuite, uniqueId } from '../helpers/runtime';
 
 jest.setTimeout(60000);
 
-let rt: Runtime;
-const bundles: Bundle[] = [];
-function bundle(args: string[], edit?: (c: any) => void): Bundle {
-  const b = makeBundle(args, edit);
-  bundles.push(b);
-  return b;
-}
-beforeAll(() => {
-  rt = runtime();
-});
-afterAll(() => {
-  rt.cleanup();
-  bundles.forEach(removeBundle);
-});
+const suite = containerSuite('sc');
+const { bundle } = suite;
 
-function runIn(args: string[], edit?: (c: any) => void) {
-  const b = bundle(args, edit);
-  return rt.run(['run', '-b', b.dir, uniqueId('sc')]);
-}
+const { runIn } = suite;
 
 const denyMkdir = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'], syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
 const MKDIR = ['sh', '-c', 'mkdir /tmp/d; echo rc=$?; echo alive'];
@@ -119,7 +104,7 @@ for f in fds: os.close(f)
       const b = bundle(['sh', '-c', 'mkdir /tmp/n; echo rc=$?'], (c) => {
         c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: sock, listenerMetadata: 'meta-1', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
       });
-      const r = rt.run(['run', '-b', b.dir, id]);
+      const r = suite.rt.run(['run', '-b', b.dir, id]);
       expect(r.stdout).toBe('rc=1\n');
       expect(r.stderr).toContain('Function not implemented');
       const got = JSON.parse(fs.readFileSync(out, 'utf8'));
@@ -142,11 +127,11 @@ for f in fds: os.close(f)
     for (const [prof, msg] of cases) {
       const b = bundle(['true'], (c) => (c.linux.seccomp = prof));
       const id = uniqueId('bad');
-      const r = rt.run(['create', '-b', b.dir, id]);
+      const r = suite.rt.run(['create', '-b', b.dir, id]);
       expect(r.status).not.toBe(0);
       expect(r.stderr).toContain(msg);
       expect(r.stderr).not.toMatch(/\n\s+at /);
-      expect(rt.ids()).toEqual([]);
+      expect(suite.rt.ids()).toEqual([]);
       expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(b.dir);
       expect(fs.existsSync(`/sys/fs/cgroup/memory/${id}`) || fs.existsSync(`/sys/fs/cgroup/unified/${id}`)).toBe(false);
     }
