@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { runtimes, have, ok, waitFor, sleep, PtySession, removeDemoImage } from './helpers';
+import { runtimes, have, ok, waitFor, sleep, PtySession, removeDemoImage, runAsync } from './helpers';
 import { Containerd, IMAGE } from './containerd-harness';
 
 jest.setTimeout(120000);
@@ -113,6 +113,16 @@ d.each(RUNTIMES.map((r) => [r.name]))('ctr --runc-binary %s', (rt) => {
     C(['container', 'rm', c]);
     containerGone(c);
     stateGone(c);
+  });
+
+  test('four run --rm at once: outputs and exit codes', async () => {
+    const ids = [0, 1, 2, 3].map((i) => name(rt, `par${i}`));
+    const rs = await Promise.all(ids.map((c, i) => runAsync('ctr', ['--address', cd.sock, '-n', cd.ns, 'run', '--rm', ...runArgs(), IMAGE, c, 'sh', '-c', `echo par-${i}; exit ${i}`])));
+    rs.forEach((r, i) => {
+      expect(r.stdout).toBe(`par-${i}\n`);
+      expect(r.status).toBe(i);
+    });
+    for (const c of ids) stateGone(c);
   });
 
   test('run -t under a real pty: interactive shell, tty, exit code', async () => {

@@ -65,6 +65,27 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
   }
 }
 
+/** Runs a command asynchronously (for concurrency tests); output through files as in run(). */
+export function runAsync(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<Result> {
+  const base = path.join(os.tmpdir(), `ts-runc-e2e-out-${process.pid}-${seq++}`);
+  const fdOut = fs.openSync(`${base}.out`, 'w');
+  const fdErr = fs.openSync(`${base}.err`, 'w');
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', fdOut, fdErr], env: opts.env ?? process.env });
+    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeout ?? 60000);
+    p.on('close', (status, signal) => {
+      clearTimeout(timer);
+      fs.closeSync(fdOut);
+      fs.closeSync(fdErr);
+      const stdout = fs.readFileSync(`${base}.out`, 'utf8');
+      const stderr = fs.readFileSync(`${base}.err`, 'utf8');
+      fs.rmSync(`${base}.out`, { force: true });
+      fs.rmSync(`${base}.err`, { force: true });
+      resolve({ status, signal, stdout, stderr, text: `$ ${cmd} ${args.join(' ')}\n-> status ${status} signal ${signal}\nstdout: ${stdout}\nstderr: ${stderr}` });
+    });
+  });
+}
+
 /** Asserts exit status 0 and returns stdout (the whole transcript is in the failure message). */
 export function ok(r: Result): string {
   if (r.status !== 0) throw new Error(`command failed\n${r.text}`);

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  run, ok, runtimeWrapper, demoImageLayout, unmountBelow, pidsWithCmdline, killPids,
+  run, runAsync, ok, runtimeWrapper, demoImageLayout, unmountBelow, pidsWithCmdline, killPids,
   existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, type Result,
 } from './helpers';
 
@@ -68,6 +68,10 @@ export class Podman {
   /** podman with the private config; every call is also explicit about the private dirs. */
   podman(args: string[], opts: { input?: string; timeout?: number } = {}): Result {
     return run('podman', this.globalArgs().concat(args), { env: this.env, ...opts });
+  }
+
+  podmanAsync(args: string[]): Promise<Result> {
+    return runAsync('podman', this.globalArgs().concat(args), { env: this.env });
   }
 
   globalArgs(): string[] {

@@ -162,6 +162,22 @@ d.each(RUNTIMES.map((r) => [r.name]))('podman --runtime %s', (rt) => {
     expect(inspect(c2, '{{.State.ExitCode}}')).toBe('6');
   });
 
+  test('four run --rm at once, then four run -d stopped at once', async () => {
+    const names = [0, 1, 2, 3].map((i) => name(rt, `par${i}`));
+    const rs = await Promise.all(names.map((c, i) => pm.podmanAsync(['--runtime', rt, 'run', '--rm', '--name', c, IMAGE, 'sh', '-c', `echo par-${i}; exit ${i}`])));
+    rs.forEach((r, i) => {
+      expect(r.stdout).toBe(`par-${i}\n`);
+      expect(r.status).toBe(i);
+    });
+    const ds = [0, 1, 2, 3].map((i) => name(rt, `pard${i}`));
+    const started = await Promise.all(ds.map((c) => pm.podmanAsync(['--runtime', rt, 'run', '-d', '--name', c, IMAGE, 'sh', '-c', SIGNAL_LOOP])));
+    for (const r of started) expect(r.status).toBe(0);
+    await waitFor('all ready', () => ds.every((c) => logs(c).includes('ready')));
+    const stopped = await Promise.all(ds.map((c) => pm.podmanAsync(['--runtime', rt, 'stop', '-t', '10', c])));
+    for (const r of stopped) expect(r.status).toBe(0);
+    for (const c of ds) expect(inspect(c, '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 3');
+  });
+
   test('run -it under a real pty: interactive shell, tty, exit code', async () => {
     const s = new PtySession(pm.cmdline(['--runtime', rt, 'run', '--rm', '-it', IMAGE, 'sh']), pm.env);
     try {
