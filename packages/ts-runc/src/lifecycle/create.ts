@@ -16,7 +16,7 @@ import { readConfig, validateConfig } from './config';
 import { planNamespaces, checkUserNamespace } from '../plan/namespaces';
 import { setupContainerCgroups, joinContainerCgroups, removeContainerCgroups } from '../cgroups/container';
 import type { CgroupDescription } from '../cgroups/types';
-import { openCgroupManager } from '../cgroups/manager';
+import { openCgroupManager, describeCgroups } from '../cgroups/manager';
 import { checkHooks, runHooks, hookState } from './hooks';
 
 export interface CreateOptions {
@@ -48,6 +48,12 @@ export function writePidFile(file: string, pid: number): void {
   } catch (e) {
     throw new RuntimeError(`write pid file ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
+}
+
+/** Where the container's cgroups will go; `created` holds those that do not exist yet. */
+function pendingCgroups(id: string, spec: Spec, systemd: boolean): CgroupDescription {
+  const d = describeCgroups({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd });
+  return { ...d, created: [...new Set(Object.values(d.paths))].filter((p) => !fs.existsSync(p)) };
 }
 
 /** Why stage 2 went away: runc's text when the memory cgroup OOM-killed it (a limit too small). */
@@ -154,11 +160,19 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     Object.assign(state, { rootfs, config: spec, annotations: spec.annotations });
     // What hooks and the seccomp listener read (runtime.md "State"); stage 2 sets the status.
     plan.state = { ...hookState(state, 'creating') };
+    // Saved before any directory is made: a create killed while making them (tens of ms on a
+    // hybrid host) left cgroups no state knew of; now delete -f removes the ones that were new.
+    try {
+      state.cgroup = pendingCgroups(id, spec, ctx.systemdCgroup);
+      store.save(state);
+    } catch {
+      delete state.cgroup; // the setup below reports the problem
+    }
     const cg = rootlessCgroups(ctx, () => setupContainerCgroups(id, spec, { systemd: ctx.systemdCgroup }), spec);
     if (cg) {
       state.cgroup = cg.description;
       cg.warnings.forEach((w) => ctx.log.warn(w));
-    }
+    } else delete state.cgroup;
     store.save(state);
 
     plan.sessionKeyring = opts.noNewKeyring ? null : `_ses.${id}`;
