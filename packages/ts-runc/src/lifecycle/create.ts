@@ -6,7 +6,6 @@ import { RuntimeError, messageOf } from '../errors';
 import { validateId } from '../state/store';
 import type { ContainerState } from '../state/container-state';
 import { readProcStat } from '../state/liveness';
-import { compile } from '../plan/compile';
 import { NS_PROC_NAME } from '../plan/namespaces';
 import { spawnStage2, stage2Script, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
@@ -14,10 +13,20 @@ import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
 import type { Context } from './context';
 import { readConfig, validateConfig } from './config';
 import { planNamespaces, checkUserNamespace } from '../plan/namespaces';
-import { setupContainerCgroups, joinContainerCgroups, removeContainerCgroups } from '../cgroups/container';
 import type { CgroupDescription } from '../cgroups/types';
-import { openCgroupManager, describeCgroups } from '../cgroups/manager';
-import { checkHooks, runHooks, hookState } from './hooks';
+
+/**
+ * Modules needed only once stage 2 is spawned: loading them afterwards lets stage 2's Node
+ * start-up run on the other core meanwhile (they cost more than half of create's own start-up).
+ */
+function late() {
+  return {
+    ...(require('../plan/compile') as typeof import('../plan/compile')),
+    ...(require('../cgroups/container') as typeof import('../cgroups/container')),
+    ...(require('../cgroups/manager') as typeof import('../cgroups/manager')),
+    ...(require('./hooks') as typeof import('./hooks')),
+  };
+}
 
 export interface CreateOptions {
   id: string;
@@ -52,14 +61,14 @@ export function writePidFile(file: string, pid: number): void {
 
 /** Where the container's cgroups will go; `created` holds those that do not exist yet. */
 function pendingCgroups(id: string, spec: Spec, systemd: boolean): CgroupDescription {
-  const d = describeCgroups({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd });
+  const d = late().describeCgroups({ id, cgroupsPath: spec.linux?.cgroupsPath, systemd });
   return { ...d, created: [...new Set(Object.values(d.paths))].filter((p) => !fs.existsSync(p)) };
 }
 
 /** Why stage 2 went away: runc's text when the memory cgroup OOM-killed it (a limit too small). */
 function initExitedMessage(desc: CgroupDescription | undefined): string {
   try {
-    if (desc && openCgroupManager(desc).oomKillCount() > 0) return 'container init was OOM-killed (memory limit too low?)';
+    if (desc && late().openCgroupManager(desc).oomKillCount() > 0) return 'container init was OOM-killed (memory limit too low?)';
   } catch {
     /* no memory controller */
   }
@@ -149,6 +158,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     );
     store.save(state);
 
+    const { compile, hookState, setupContainerCgroups, joinContainerCgroups, checkHooks, runHooks } = late();
     const spec = validateConfig(raw);
     const { plan, rootfs } = compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) });
     try {
@@ -215,7 +225,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     }
     if (state.cgroup) {
       try {
-        removeContainerCgroups(state.cgroup as CgroupDescription);
+        late().removeContainerCgroups(state.cgroup as CgroupDescription);
       } catch (ce) {
         ctx.log.warn(messageOf(ce));
       }
