@@ -73,6 +73,13 @@ export class KoffiSys implements Sys {
   umount2(target: string, flags: number): void {
     this.check('umount2', target, this.fn('umount2', 'umount2', 'int', ['const char *', 'int'])(target, flags));
   }
+  mountSetattr(path: string, set: number, clr: number, recursive: boolean): void {
+    const attr = Buffer.alloc(32); // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd }
+    attr.writeBigUInt64LE(BigInt(set), 0);
+    attr.writeBigUInt64LE(BigInt(clr), 8);
+    const f = this.fn('syscall:mount_setattr', 'syscall', 'long', ['long', 'int', 'const char *', 'uint32', 'void *', 'size_t']);
+    this.check('mount_setattr', path, f(442, -100 /* AT_FDCWD */, path, recursive ? 0x8000 /* AT_RECURSIVE */ : 0, attr, 32));
+  }
   pivotRoot(newRoot: string, putOld: string): void {
     this.check('pivot_root', newRoot, this.sc('pivot_root', NR.pivot_root, ['const char *', 'const char *'], newRoot, putOld)());
   }

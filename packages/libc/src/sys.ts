@@ -67,6 +67,8 @@ export interface Sys {
   setns(fd: number, nstype: number): void;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
+  /** mount_setattr(2) on `path` (AT_RECURSIVE when recursive): MOUNT_ATTR_* to set and to clear. */
+  mountSetattr(path: string, set: number, clr: number, recursive: boolean): void;
   pivotRoot(newRoot: string, putOld: string): void;
   chroot(path: string): void;
   chdir(path: string): void;

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, type Sys } from '@tsrt/libc';
+import { MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC, type Sys } from '@tsrt/libc';
+import { copyTree } from './tmpcopyup';
 import type { PlannedMount } from '../plan/types';
 import { mkdirInRoot, touchInRoot } from './resolve';
 
@@ -27,10 +28,20 @@ export function mountOne(sys: Sys, rootfs: string, m: PlannedMount, userns?: boo
     if (m.fstype === 'bind') {
       sys.mount(m.source, target, null, m.flags, null);
       if (m.remountFlags !== null) sys.mount(null, target, null, MS_BIND | MS_REMOUNT | m.remountFlags | keepLocked(sys, target, userns), null);
+    } else if (m.tmpcopyup) {
+      // Hold the directory by fd before the tmpfs hides it, then copy it in.
+      const held = sys.open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      try {
+        sys.mount(m.source || m.fstype, target, m.fstype, m.flags, m.data || null);
+        copyTree(`/proc/self/fd/${held}`, target);
+      } finally {
+        sys.close(held);
+      }
     } else {
       sys.mount(m.source || m.fstype, target, m.fstype, m.flags, m.data || null);
     }
     for (const p of m.propagation) sys.mount(null, target, null, p, null);
+    if (m.recursive) sys.mountSetattr(target, m.recursive.set, m.recursive.clr, true);
   } catch (e) {
     throw mountError(m, e);
   }

@@ -3,7 +3,7 @@ import * as path from 'path';
 import type { Spec, Process } from '@tsrt/oci-spec';
 import { MS_BIND, MS_REC, MS_REMOUNT, MS_SLAVE, S_IFBLK, S_IFCHR, S_IFIFO } from '@tsrt/libc';
 import { RuntimeError } from '../errors';
-import { parseMountOptions, PROPAGATION } from './mount-options';
+import { parseMountOptions, recursiveAttrs, PROPAGATION } from './mount-options';
 import { capMask } from './capabilities';
 import { planRlimits } from './rlimits';
 import { DEFAULT_DEVICES } from './defaults';
@@ -67,6 +67,8 @@ function planMount(m: NonNullable<Spec['mounts']>[number], i: number, ctx: Compi
     propagation: opts.propagation,
     remountFlags: isBind && extra ? extra : null,
     isFile: isBind ? !(ctx.isDir ?? defaultIsDir)(source) : false,
+    recursive: recursiveAttrs(opts.extensions),
+    tmpcopyup: opts.extensions.includes('tmpcopyup') && m.type === 'tmpfs',
   };
 }
 

@@ -54,8 +54,47 @@ export const PROPAGATION: Record<string, number> = {
   runbindable: MS_UNBINDABLE | MS_REC,
 };
 
-/** Options handled elsewhere or not at all yet; accepted so valid bundles still run. */
-const EXTENSIONS = new Set(['tmpcopyup', 'idmap', 'ridmap', 'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnoatime', 'ratime', 'rnodiratime', 'rdiratime', 'rrelatime', 'rnorelatime', 'rstrictatime', 'rnostrictatime', 'rnosymfollow', 'rsymfollow']);
+// mount_setattr(2) MOUNT_ATTR_* bits for the recursive options.
+const ATTR_RDONLY = 0x1, ATTR_NOSUID = 0x2, ATTR_NODEV = 0x4, ATTR_NOEXEC = 0x8;
+const ATTR_NOATIME = 0x10, ATTR_STRICTATIME = 0x20, ATTR_ATIME_MASK = 0x70, ATTR_NODIRATIME = 0x80, ATTR_NOSYMFOLLOW = 0x200000;
+
+/** Recursive ("r"-prefixed) options: applied to the whole mount tree with mount_setattr(2). */
+const RECURSIVE: Record<string, { set: number; clr: number }> = {
+  rro: { set: ATTR_RDONLY, clr: 0 },
+  rrw: { set: 0, clr: ATTR_RDONLY },
+  rnosuid: { set: ATTR_NOSUID, clr: 0 },
+  rsuid: { set: 0, clr: ATTR_NOSUID },
+  rnodev: { set: ATTR_NODEV, clr: 0 },
+  rdev: { set: 0, clr: ATTR_NODEV },
+  rnoexec: { set: ATTR_NOEXEC, clr: 0 },
+  rexec: { set: 0, clr: ATTR_NOEXEC },
+  rnodiratime: { set: ATTR_NODIRATIME, clr: 0 },
+  rdiratime: { set: 0, clr: ATTR_NODIRATIME },
+  rrelatime: { set: 0, clr: ATTR_ATIME_MASK }, // relatime is the zero value of the atime field
+  rnorelatime: { set: 0, clr: ATTR_ATIME_MASK },
+  rnoatime: { set: ATTR_NOATIME, clr: ATTR_ATIME_MASK },
+  ratime: { set: 0, clr: ATTR_NOATIME },
+  rstrictatime: { set: ATTR_STRICTATIME, clr: ATTR_ATIME_MASK },
+  rnostrictatime: { set: 0, clr: ATTR_STRICTATIME },
+  rnosymfollow: { set: ATTR_NOSYMFOLLOW, clr: 0 },
+  rsymfollow: { set: 0, clr: ATTR_NOSYMFOLLOW },
+};
+
+/** Options handled by stage 2 outside mount(2) flags. */
+const EXTENSIONS = new Set(['tmpcopyup', 'idmap', 'ridmap', ...Object.keys(RECURSIVE)]);
+
+/** The mount_setattr set/clear masks of the recursive options, or null when there are none. */
+export function recursiveAttrs(extensions: string[]): { set: number; clr: number } | null {
+  let set = 0, clr = 0, any = false;
+  for (const e of extensions) {
+    const r = RECURSIVE[e];
+    if (!r) continue;
+    any = true;
+    set = (set & ~r.clr) | r.set;
+    clr = (clr & ~r.set) | r.clr;
+  }
+  return any ? { set, clr } : null;
+}
 
 export interface ParsedOptions {
   flags: number;

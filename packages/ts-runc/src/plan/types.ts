@@ -18,6 +18,10 @@ export interface PlannedMount {
   remountFlags: number | null;
   /** Create the destination as a file (bind of a non-directory) rather than a directory. */
   isFile: boolean;
+  /** rro, rnosuid, ...: mount_setattr(AT_RECURSIVE) masks applied after the mount. */
+  recursive?: { set: number; clr: number } | null;
+  /** tmpcopyup: the tmpfs starts with a copy of what the directory held. */
+  tmpcopyup?: boolean;
 }
 
 export interface PlannedDevice {

@@ -12,3 +12,11 @@ test('flags set and cleared in order, data and propagation kept apart', () => {
 test('rbind is bind + rec', () => {
   expect(parseMountOptions(['rbind', 'ro']).flags).toBe(MS_BIND | MS_REC | MS_RDONLY);
 });
+
+test('recursive options become mount_setattr masks; later ones win', () => {
+  const { recursiveAttrs } = require('../../src/plan/mount-options');
+  expect(recursiveAttrs(['rro', 'rnosuid'])).toEqual({ set: 0x1 | 0x2, clr: 0 });
+  expect(recursiveAttrs(['rro', 'rrw'])).toEqual({ set: 0, clr: 0x1 });
+  expect(recursiveAttrs(['rnoatime'])).toEqual({ set: 0x10, clr: 0x70 });
+  expect(recursiveAttrs(['tmpcopyup'])).toBeNull();
+});

@@ -1,0 +1,47 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { execFileSync, spawnSync } from 'child_process';
+import { containerSuite } from '../helpers/runtime';
+
+jest.setTimeout(60000);
+
+const suite = containerSuite('mo');
+const { runIn, bundle } = suite;
+let src: string;
+
+beforeAll(() => {
+  // A bind source with a submount: only a recursive option reaches the submount.
+  src = fs.mkdtempSync(path.join(os.tmpdir(), 'ts-runc-rro-'));
+  fs.mkdirSync(path.join(src, 'sub'));
+  execFileSync('mount', ['-t', 'tmpfs', 'tsrunc-rro-test', path.join(src, 'sub')]);
+});
+afterAll(() => {
+  spawnSync('umount', ['-l', path.join(src, 'sub')]);
+  fs.rmSync(src, { recursive: true, force: true });
+});
+
+test('rro makes every submount of a bind read-only; ro alone does not', () => {
+  const probe = ['sh', '-c', 'touch /m/sub/x 2>/dev/null && echo sub-rw || echo sub-ro; touch /m/y 2>/dev/null && echo top-rw || echo top-ro'];
+  const rro = runIn(probe, (c) => c.mounts.push({ destination: '/m', type: 'bind', source: src, options: ['rbind', 'rro'] }));
+  expect(rro.stdout.trim().split('\n')).toEqual(['sub-ro', 'top-ro']);
+  const ro = runIn(probe, (c) => c.mounts.push({ destination: '/m', type: 'bind', source: src, options: ['rbind', 'ro'] }));
+  expect(ro.stdout.trim().split('\n')).toEqual(['sub-rw', 'top-ro']);
+});
+
+test('rnoexec and rnosuid reach submounts', () => {
+  const r = runIn(['sh', '-c', 'grep " /m/sub " /proc/self/mountinfo'], (c) => c.mounts.push({ destination: '/m', type: 'bind', source: src, options: ['rbind', 'rnoexec', 'rnosuid'] }));
+  expect(r.stdout).toMatch(/ \/m\/sub \S*(nosuid|noexec)\S*(nosuid|noexec)/);
+});
+
+test('tmpcopyup seeds the tmpfs with what the directory held', () => {
+  const b = bundle(['sh', '-c', 'cat /opt/seed/sub/f; stat -c "%u %a" /opt/seed/sub/f; grep " /opt/seed " /proc/self/mountinfo | grep -c tmpfs'], (c) =>
+    c.mounts.push({ destination: '/opt/seed', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid'] }),
+  );
+  const seed = path.join(b.dir, 'rootfs/opt/seed/sub');
+  fs.mkdirSync(seed, { recursive: true });
+  fs.writeFileSync(path.join(seed, 'f'), 'seeded\n', { mode: 0o604 });
+  fs.chownSync(path.join(seed, 'f'), 1000, 1000);
+  const out = suite.rt.run(['run', '-b', b.dir, `tmpcopy-${process.pid}`]).stdout;
+  expect(out.trim().split('\n')).toEqual(['seeded', '1000 604', '1']);
+});
