@@ -1,10 +1,13 @@
 import type { Context } from './context';
 import { create, type CreateOptions } from './create';
-import { start } from './start';
-import { deleteContainer } from './delete';
-import { waitForeground } from './foreground';
-import { TerminalProxy } from './terminal-proxy';
 import { readConfig } from './config';
+import type { TerminalProxy } from './terminal-proxy';
+
+// Loaded when needed: what create does first (spawn stage 2) should not wait for them.
+const startOf = () => (require('./start') as typeof import('./start')).start;
+const deleteOf = () => (require('./delete') as typeof import('./delete')).deleteContainer;
+const waitOf = () => (require('./foreground') as typeof import('./foreground')).waitForeground;
+const proxyOf = () => (require('./terminal-proxy') as typeof import('./terminal-proxy')).TerminalProxy;
 
 function wantsTerminal(bundle: string): boolean {
   try {
@@ -22,23 +25,23 @@ export interface RunOptions extends CreateOptions {
 /** create + start; in the foreground also wait, forward signals, delete, and return the exit code. */
 export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   // A terminal in the foreground with nobody else to hold the pty: we proxy it, like runc.
-  const proxy = !opts.detach && !opts.consoleSocket && wantsTerminal(opts.bundle) ? new TerminalProxy(ctx.sys) : null;
+  const proxy: TerminalProxy | null = !opts.detach && !opts.consoleSocket && wantsTerminal(opts.bundle) ? new (proxyOf())(ctx.sys) : null;
   let copying: Promise<void> = Promise.resolve();
   let state;
   try {
     state = create(ctx, proxy ? { ...opts, consoleSocketFd: proxy.childEnd } : opts).state;
     if (proxy) copying = proxy.start();
-    start(ctx, opts.id);
+    startOf()(ctx, opts.id);
   } catch (e) {
     proxy?.stop();
-    deleteContainer(ctx, opts.id, true);
+    deleteOf()(ctx, opts.id, true);
     throw e;
   }
   if (opts.detach) return 0;
 
   try {
-    return await waitForeground(ctx.sys, state.pid, proxy, copying);
+    return await waitOf()(ctx.sys, state.pid, proxy, copying);
   } finally {
-    if (!opts.keep) deleteContainer(ctx, opts.id, true);
+    if (!opts.keep) deleteOf()(ctx, opts.id, true);
   }
 }

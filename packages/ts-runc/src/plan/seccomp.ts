@@ -1,6 +1,5 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { createHash } from 'crypto';
 import type { LinuxSeccomp } from '@tsrt/oci-spec';
 import { libseccomp, SCMP_FLTATR_CTL_NNP, type ScmpRule, type ScmpArgCmp } from '@tsrt/libc';
 import { RuntimeError } from '../errors';
@@ -255,6 +254,8 @@ export function planSeccomp(s: LinuxSeccomp | undefined, ctx: SeccompContext = {
   let key = '';
   const identity = ctx.cache ? libseccompIdentity() : null;
   if (ctx.cache && identity) {
+    // crypto costs ~9 ms to load: only configs with seccomp pay for it.
+    const { createHash } = require('crypto') as typeof import('crypto');
     key = createHash('sha256').update(JSON.stringify({ f: CACHE_FORMAT, lib: identity, s })).digest('hex');
     const hit = ctx.cache.get(key);
     if (hit) {
