@@ -80,6 +80,22 @@ export class KoffiSys implements Sys {
     const f = this.fn('syscall:mount_setattr', 'syscall', 'long', ['long', 'int', 'const char *', 'uint32', 'void *', 'size_t']);
     this.check('mount_setattr', path, f(442, -100 /* AT_FDCWD */, path, recursive ? 0x8000 /* AT_RECURSIVE */ : 0, attr, 32));
   }
+  openTree(path: string, recursive: boolean): number {
+    const f = this.fn('syscall:open_tree', 'syscall', 'long', ['long', 'int', 'const char *', 'uint32']);
+    const flags = 1 /* OPEN_TREE_CLONE */ | 0o2000000 /* O_CLOEXEC */ | (recursive ? 0x8000 : 0);
+    return this.check('open_tree', path, f(428, -100, path, flags));
+  }
+  idmapTree(treeFd: number, usernsFd: number, recursive: boolean): void {
+    const attr = Buffer.alloc(32);
+    attr.writeBigUInt64LE(0x100000n /* MOUNT_ATTR_IDMAP */, 0);
+    attr.writeBigUInt64LE(BigInt(usernsFd), 24);
+    const f = this.fn('syscall:mount_setattr', 'syscall', 'long', ['long', 'int', 'const char *', 'uint32', 'void *', 'size_t']);
+    this.check('mount_setattr idmap', `fd ${treeFd}`, f(442, treeFd, '', 0x1000 /* AT_EMPTY_PATH */ | (recursive ? 0x8000 : 0), attr, 32));
+  }
+  moveMount(treeFd: number, target: string): void {
+    const f = this.fn('syscall:move_mount', 'syscall', 'long', ['long', 'int', 'const char *', 'int', 'const char *', 'uint32']);
+    this.check('move_mount', target, f(429, treeFd, '', -100, target, 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */));
+  }
   pivotRoot(newRoot: string, putOld: string): void {
     this.check('pivot_root', newRoot, this.sc('pivot_root', NR.pivot_root, ['const char *', 'const char *'], newRoot, putOld)());
   }

@@ -69,6 +69,12 @@ export interface Sys {
   umount2(target: string, flags: number): void;
   /** mount_setattr(2) on `path` (AT_RECURSIVE when recursive): MOUNT_ATTR_* to set and to clear. */
   mountSetattr(path: string, set: number, clr: number, recursive: boolean): void;
+  /** open_tree(OPEN_TREE_CLONE): a detached copy of the mount at `path` (of its subtree when recursive). */
+  openTree(path: string, recursive: boolean): number;
+  /** mount_setattr on a detached tree: MOUNT_ATTR_IDMAP with the user namespace `usernsFd`. */
+  idmapTree(treeFd: number, usernsFd: number, recursive: boolean): void;
+  /** move_mount of a detached tree onto `target`. */
+  moveMount(treeFd: number, target: string): void;
   pivotRoot(newRoot: string, putOld: string): void;
   chroot(path: string): void;
   chdir(path: string): void;

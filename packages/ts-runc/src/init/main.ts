@@ -12,6 +12,7 @@ import { runHooks } from '../lifecycle/hooks';
 import { lookPath, withHome } from './exec-lookup';
 import { setupConsole } from './console';
 import { stage2Fds, stage2FdsFromArgv } from './fds';
+import { setIdmapFds } from './mounts';
 
 interface Target {
   path: string;
@@ -121,6 +122,11 @@ function main(): void {
     ch.send({ type: 'cgroup' });
     const joined = ch.recv();
     if (!joined || joined.type !== 'cgroup-done') process.exit(1);
+    if (plan.idmaps?.length) {
+      // The parent made one user namespace per idmapped mount; their fds come with SCM_RIGHTS.
+      ch.send({ type: 'idmap' });
+      setIdmapFds(sys.recvFds(fds.sync, 64, plan.idmaps.length).fds);
+    }
     target = setup(sys, plan, fds, hasConsole, () => {
       // prestart and createRuntime run in the runtime's namespaces: the parent runs them now.
       ch.send({ type: 'hooks' });

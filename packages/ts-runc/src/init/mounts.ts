@@ -20,13 +20,34 @@ export function keepLocked(sys: Sys, target: string, userns: boolean | undefined
   return userns ? sys.statfsFlags(target) & LOCKABLE : 0;
 }
 
+/** User namespace fds for idmapped mounts, received from the parent (InitPlan.idmaps order). */
+let idmapFds: number[] = [];
+export function setIdmapFds(fds: number[]): void {
+  idmapFds = fds;
+}
+
+/** An idmapped bind: a detached copy of the source tree, idmapped, moved onto the target. */
+function mountIdmapped(sys: Sys, m: PlannedMount, target: string): void {
+  const idmap = m.idmap!;
+  const userns = idmapFds[idmap.index];
+  if (userns === undefined) throw new Error('no user namespace received for the idmapped mount');
+  const tree = sys.openTree(m.source, idmap.recursive);
+  try {
+    sys.idmapTree(tree, userns, idmap.recursive);
+    sys.moveMount(tree, target);
+  } finally {
+    sys.close(tree);
+  }
+}
+
 /** Mount one planned mount under the (not yet pivoted) rootfs. */
 export function mountOne(sys: Sys, rootfs: string, m: PlannedMount, userns?: boolean): void {
   if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') return mountCgroup(sys, rootfs, m, userns);
   const target = m.isFile ? touchInRoot(rootfs, m.destination) : mkdirInRoot(rootfs, m.destination);
   try {
     if (m.fstype === 'bind') {
-      sys.mount(m.source, target, null, m.flags, null);
+      if (m.idmap) mountIdmapped(sys, m, target);
+      else sys.mount(m.source, target, null, m.flags, null);
       if (m.remountFlags !== null) sys.mount(null, target, null, MS_BIND | MS_REMOUNT | m.remountFlags | keepLocked(sys, target, userns), null);
     } else if (m.tmpcopyup) {
       // Hold the directory by fd before the tmpfs hides it, then copy it in.

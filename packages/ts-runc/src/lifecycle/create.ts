@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC } from '@tsrt/libc';
+import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY } from '@tsrt/libc';
+import type { InitPlan } from '../plan/types';
 import type { Spec } from '@tsrt/oci-spec';
 import { RuntimeError, messageOf } from '../errors';
 import { validateId } from '../state/store';
@@ -57,6 +58,37 @@ export function writePidFile(file: string, pid: number): void {
   } catch (e) {
     throw new RuntimeError(`write pid file ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
+}
+
+/**
+ * One user namespace per idmapped mount, with that mount's mappings: a short-lived clone child
+ * (the same spawn as for user-namespace containers) holds it while we open /proc/PID/ns/user.
+ */
+function idmapUserns(ctx: Context, idmaps: NonNullable<InitPlan['idmaps']>, opened: number[]): number[] {
+  const lines = (m: Array<{ containerID: number; hostID: number; size: number }>) => m.map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join('');
+  return idmaps.map((map, i) => {
+    let fd = -1;
+    const pid = ctx.sys.cloneExec({
+      flags: 0x10000000 /* CLONE_NEWUSER */,
+      path: '/bin/true',
+      argv: ['true'],
+      env: [],
+      keepFds: [],
+      timeoutMs: 2000,
+      beforeRelease: (child) => {
+        try {
+          fs.writeFileSync(`/proc/${child}/uid_map`, lines(map.uidMappings));
+          fs.writeFileSync(`/proc/${child}/gid_map`, lines(map.gidMappings));
+        } catch (e) {
+          throw new RuntimeError(`mounts: idmapped mount ${i}: cannot write its id maps: ${(e as NodeJS.ErrnoException).code ?? e}`);
+        }
+        fd = ctx.sys.open(`/proc/${child}/ns/user`, O_RDONLY | O_CLOEXEC);
+        opened.push(fd);
+      },
+    });
+    ctx.sys.waitpid(pid, 0);
+    return fd;
+  });
 }
 
 /** Where the container's cgroups will go; `created` holds those that do not exist yet. */
@@ -192,6 +224,10 @@ export function create(ctx: Context, opts: CreateOptions): Created {
       const msg = ch.recv(STEP_TIMEOUT_MS, 'the container init');
       if (!msg) throw new RuntimeError(initExitedMessage(state.cgroup as CgroupDescription | undefined));
       if (msg.type === 'error') throw new RuntimeError(msg.message);
+      if (msg.type === 'idmap') {
+        sys.sendFds(parentEnd, Buffer.from('{"type":"idmap-fds"}\n'), idmapUserns(ctx, plan.idmaps ?? [], opened));
+        continue;
+      }
       if (msg.type === 'cgroup') {
         // Joined only now: Node's start-up memory stays charged outside the container's limit.
         if (state.cgroup) joinContainerCgroups(state.cgroup as CgroupDescription, pid);

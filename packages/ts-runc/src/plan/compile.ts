@@ -45,7 +45,7 @@ function cleanDestination(d: string): string {
   return path.posix.normalize('/' + d);
 }
 
-function planMount(m: NonNullable<Spec['mounts']>[number], i: number, ctx: CompileContext): PlannedMount {
+function planMount(m: NonNullable<Spec['mounts']>[number], i: number, ctx: CompileContext, idmaps: NonNullable<InitPlan['idmaps']>): PlannedMount {
   if (!m.destination) throw new RuntimeError(`mounts[${i}].destination: must be set`);
   const opts = parseMountOptions(m.options);
   const isBind = (opts.flags & MS_BIND) !== 0 || m.type === 'bind';
@@ -69,7 +69,17 @@ function planMount(m: NonNullable<Spec['mounts']>[number], i: number, ctx: Compi
     isFile: isBind ? !(ctx.isDir ?? defaultIsDir)(source) : false,
     recursive: recursiveAttrs(opts.extensions),
     tmpcopyup: opts.extensions.includes('tmpcopyup') && m.type === 'tmpfs',
+    idmap: planIdmap(m, i, isBind, (flags & MS_REC) !== 0 || opts.extensions.includes('ridmap'), idmaps),
   };
+}
+
+/** mounts[i].uidMappings/gidMappings: an idmapped bind mount (runtime-spec 1.2). */
+function planIdmap(m: NonNullable<Spec['mounts']>[number], i: number, isBind: boolean, recursive: boolean, idmaps: NonNullable<InitPlan['idmaps']>): PlannedMount['idmap'] {
+  if (!m.uidMappings?.length && !m.gidMappings?.length) return null;
+  if (!m.uidMappings?.length || !m.gidMappings?.length) throw new RuntimeError(`mounts[${i}]: an idmapped mount needs both uidMappings and gidMappings`);
+  if (!isBind) throw new RuntimeError(`mounts[${i}]: idmapped mounts are supported for bind mounts only`);
+  idmaps.push({ uidMappings: m.uidMappings, gidMappings: m.gidMappings });
+  return { index: idmaps.length - 1, recursive };
 }
 
 const DEVICE_TYPES: Record<string, number> = { c: S_IFCHR, u: S_IFCHR, b: S_IFBLK, p: S_IFIFO };
@@ -141,7 +151,8 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
   }
   checkUserNamespace(namespaces, linux);
 
-  const mounts = (spec.mounts ?? []).map((m, i) => planMount(m, i, ctx));
+  const idmaps: NonNullable<InitPlan['idmaps']> = [];
+  const mounts = (spec.mounts ?? []).map((m, i) => planMount(m, i, ctx, idmaps));
   const devBound = mounts.some((m) => m.destination === '/dev' && m.fstype === 'bind');
 
   let rootPropagation = MS_SLAVE | MS_REC;
@@ -165,6 +176,7 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
     domainname: spec.domainname ?? null,
     sysctl: planSysctl(linux.sysctl, namespaces, spec),
     newCgroupNs: namespaces.create.includes('cgroup'),
+    idmaps,
     userns: namespaces.create.includes('user') || namespaces.join.some((n) => n.type === 'user'),
     process: planProcess(proc, ctx),
     seccomp: planSeccomp(linux.seccomp, { debug: ctx.debug, cache: linux.seccomp ? defaultBpfCache() : undefined }),

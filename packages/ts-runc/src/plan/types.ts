@@ -22,6 +22,8 @@ export interface PlannedMount {
   recursive?: { set: number; clr: number } | null;
   /** tmpcopyup: the tmpfs starts with a copy of what the directory held. */
   tmpcopyup?: boolean;
+  /** An idmapped bind: the user namespace is InitPlan.idmaps[index] (its fd comes from the parent). */
+  idmap?: { index: number; recursive: boolean } | null;
 }
 
 export interface PlannedDevice {
@@ -106,6 +108,8 @@ export interface InitPlan {
   domainname: string | null;
   sysctl: Record<string, string>;
   newCgroupNs: boolean;
+  /** Id mappings of the idmapped mounts; the parent makes a user namespace for each. */
+  idmaps?: Array<{ uidMappings: IdMapping[]; gidMappings: IdMapping[] }>;
   /** A fresh session keyring ("_ses.ID") so the container cannot reach the caller's keys; null with --no-new-keyring. */
   sessionKeyring?: string | null;
   /** In a user namespace: no mknod (devices are bound from the host), locked mount flags kept. */
@@ -123,4 +127,10 @@ export interface InitPlan {
   memoryPolicy?: { mode: number; nodes: string | null; maxnode: number } | null;
   /** linux.personality: the persona for personality(2). */
   personality?: number | null;
+}
+
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
 }

@@ -45,3 +45,28 @@ test('tmpcopyup seeds the tmpfs with what the directory held', () => {
   const out = suite.rt.run(['run', '-b', b.dir, `tmpcopy-${process.pid}`]).stdout;
   expect(out.trim().split('\n')).toEqual(['seeded', '1000 604', '1']);
 });
+
+test('an idmapped bind mount shows on-disk owners through its mappings', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ts-runc-idmap-'));
+  try {
+    fs.chmodSync(dir, 0o755);
+    fs.writeFileSync(path.join(dir, 'f'), 'x');
+    fs.chownSync(path.join(dir, 'f'), 0, 0);
+    const map = [{ containerID: 0, hostID: 1234, size: 1 }];
+    const r = runIn(['sh', '-c', 'stat -c "%u %g" /mnt/id/f; grep " /mnt/id " /proc/self/mountinfo | grep -c idmapped'], (c) =>
+      c.mounts.push({ destination: '/mnt/id', type: 'bind', source: dir, options: ['bind'], uidMappings: map, gidMappings: map }),
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual(['1234 1234', '1']);
+    expect(fs.statSync(path.join(dir, 'f')).uid).toBe(0); // nothing chowned on disk
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an idmapped mount that is not a bind is refused, naming the mount', () => {
+  const map = [{ containerID: 0, hostID: 1234, size: 1 }];
+  const r = runIn(['true'], (c) => c.mounts.push({ destination: '/t', type: 'tmpfs', source: 'tmpfs', uidMappings: map, gidMappings: map }));
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(/mounts\[\d+\]: idmapped mounts are supported for bind mounts only/);
+});

@@ -25,7 +25,7 @@ describe('config.json -> init plan', () => {
     const m = plan.mounts[plan.mounts.length - 1];
     expect(m).toEqual({
       source: '/b/x.conf', destination: '/etc/x.conf', fstype: 'bind', flags: MS_BIND | MS_REC, data: '',
-      propagation: [MS_PRIVATE | MS_REC], remountFlags: MS_RDONLY | MS_NOSUID, isFile: true, recursive: null, tmpcopyup: false,
+      propagation: [MS_PRIVATE | MS_REC], remountFlags: MS_RDONLY | MS_NOSUID, isFile: true, recursive: null, tmpcopyup: false, idmap: null,
     });
   });
 
