@@ -144,6 +144,13 @@ function main(): void {
   }
   // Block until `start` opens the fifo for reading.
   const fifo = sys.openat(fds.stateDir, 'exec.fifo', O_WRONLY | O_CLOEXEC);
+  // Released: remove the fifo ourselves, so a `start` killed after its read cannot leave the
+  // container looking "created" with a fifo nobody will ever write again.
+  try {
+    sys.unlinkat(fds.stateDir, 'exec.fifo', 0);
+  } catch {
+    /* start removed it already */
+  }
   // startContainer hooks run now, inside the container; `start` reads "0", or "1" and the error.
   try {
     stageHooks(plan, 'startContainer', 'created');

@@ -198,13 +198,10 @@ describe('a stage 2 that hangs or dies is detected in bounded time', () => {
     expect({ stateDir: fs.existsSync(path.join(root, id)), cgroupDirs: s.cgroupDirs }).toEqual({ stateDir: false, cgroupDirs: 0 });
   });
 
-  // KNOWN BUG (left open, see the issue 8 report): `start` removes exec.fifo only after reading
-  // the init's byte, so a start SIGKILLed between that read and the removal leaves a running
-  // container reported as "created", and every later `start` polls the fifo without end. Here
-  // the killed start is played by `head -c1` reading the fifo. The fix belongs in init/main.ts:
-  // unlink exec.fifo (unlinkat on the state dir fd) right after its openat for writing returns.
-  // test.failing keeps CI green while the bug is open and turns red once it is fixed: then make it test().
-  test.failing('start killed after reading the fifo: the container is not "created", a second start does not wait', async () => {
+  // A start SIGKILLed between its read of exec.fifo and removing it must not leave a running
+  // container reported as "created" (the init unlinks the fifo once it is released). The killed
+  // start is played by `head -c1` reading the fifo.
+  test('start killed after reading the fifo: the container is not "created", a second start does not wait', async () => {
     const id = `${prefix}-start-released`;
     mustOk(['create', '-b', sleeper, id]);
     try {
