@@ -24,7 +24,11 @@ export interface Bundle {
 
 /** A bundle with the `ts-runc spec` defaults, no terminal, writable root, and a busybox rootfs. */
 export function makeBundle(args: string[], edit?: (c: any) => void): Bundle {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ts-runc-bundle-'));
+  return makeBundleAt(fs.mkdtempSync(path.join(os.tmpdir(), 'ts-runc-bundle-')), args, edit);
+}
+
+/** The same in a directory the caller chose (it must exist and be empty). */
+export function makeBundleAt(dir: string, args: string[], edit?: (c: any) => void): Bundle {
   execFileSync('cp', ['-a', baseRootfs(), path.join(dir, 'rootfs')]);
   execFileSync(TS_RUNC, ['spec', '-b', dir]);
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));

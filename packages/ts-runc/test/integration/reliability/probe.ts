@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'child_process';
 import { libc, PR_SET_CHILD_SUBREAPER, WNOHANG } from '@tsrt/libc';
-import { TS_RUNC, baseRootfs } from '../../helpers/runtime';
+import { TS_RUNC, makeBundleAt } from '../../helpers/runtime';
 
 export const SOAK = process.env.SOAK === '1';
 
@@ -195,15 +195,7 @@ export function workDir(tag: string): string {
 export function bundleIn(base: string, name: string, args: string[], edit?: (c: any) => void): string {
   const dir = path.join(base, name);
   fs.mkdirSync(dir);
-  execFileSync('cp', ['-a', baseRootfs(), path.join(dir, 'rootfs')]);
-  execFileSync(TS_RUNC, ['spec', '-b', dir]);
-  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-  config.process.terminal = false;
-  config.process.args = args;
-  config.root.readonly = false;
-  edit?.(config);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
+  return makeBundleAt(dir, args, edit).dir;
 }
 
 export interface Result {
