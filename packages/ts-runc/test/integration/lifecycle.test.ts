@@ -97,7 +97,8 @@ describe('exit codes', () => {
     const id = uniqueId('sig');
     const child = spawn(TS_RUNC, ['--root', suite.rt.root, 'run', '-b', b.dir, id], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    for (let i = 0; i < 200 && suite.rt.run(['state', id]).status !== 0; i++) await new Promise((r) => setTimeout(r, 25));
+    // Wait for "running": a kill while `run` is still between create and start makes start fail.
+    for (let i = 0; i < 200 && JSON.parse(suite.rt.run(['state', id]).stdout || '{}').status !== 'running'; i++) await new Promise((r) => setTimeout(r, 25));
     expect(suite.rt.run(['kill', id, 'KILL']).status).toBe(0);
     expect(await exited).toBe(137);
     expect(suite.rt.ids()).not.toContain(id);
