@@ -8,7 +8,7 @@ import { validateId } from '../state/store';
 import type { ContainerState } from '../state/container-state';
 import { readProcStat } from '../state/liveness';
 import { NS_PROC_NAME } from '../plan/namespaces';
-import { spawnStage2, stage2Script, readLastCap, callerUmask } from '../spawn/stage1';
+import { spawnStage2, stage2Script, readLastCap, callerUmask, writeIdMaps } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
 import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
 import type { Context } from './context';
@@ -65,7 +65,6 @@ export function writePidFile(file: string, pid: number): void {
  * (the same spawn as for user-namespace containers) holds it while we open /proc/PID/ns/user.
  */
 function idmapUserns(ctx: Context, idmaps: NonNullable<InitPlan['idmaps']>, opened: number[]): number[] {
-  const lines = (m: Array<{ containerID: number; hostID: number; size: number }>) => m.map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join('');
   return idmaps.map((map, i) => {
     let fd = -1;
     const pid = ctx.sys.cloneExec({
@@ -77,8 +76,7 @@ function idmapUserns(ctx: Context, idmaps: NonNullable<InitPlan['idmaps']>, open
       timeoutMs: 2000,
       beforeRelease: (child) => {
         try {
-          fs.writeFileSync(`/proc/${child}/uid_map`, lines(map.uidMappings));
-          fs.writeFileSync(`/proc/${child}/gid_map`, lines(map.gidMappings));
+          writeIdMaps(child, map.uidMappings, map.gidMappings);
         } catch (e) {
           throw new RuntimeError(`mounts: idmapped mount ${i}: cannot write its id maps: ${(e as NodeJS.ErrnoException).code ?? e}`);
         }

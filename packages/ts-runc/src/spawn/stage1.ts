@@ -17,8 +17,18 @@ export interface Stage2Request {
 /** How long the clone child of a user-namespace spawn may take to reach execve (it is retried). */
 const CLONE_TIMEOUT_MS = 2000;
 
-function mapLines(m: Stage2Request['uidMappings']): string {
+type IdMap = Array<{ containerID: number; hostID: number; size: number }>;
+
+function mapLines(m: IdMap | undefined): string {
   return (m ?? []).map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join('');
+}
+
+/** Write a new user namespace's id maps (its first process waits for them). Throws ErrnoException. */
+export function writeIdMaps(pid: number, uidMappings: IdMap | undefined, gidMappings: IdMap | undefined): void {
+  fs.writeFileSync(`/proc/${pid}/uid_map`, mapLines(uidMappings));
+  // Unprivileged callers may write gid_map only after giving up setgroups (user_namespaces(7)).
+  if (process.geteuid?.() !== 0) fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
+  fs.writeFileSync(`/proc/${pid}/gid_map`, mapLines(gidMappings));
 }
 
 /**
@@ -39,10 +49,7 @@ function cloneStage2(sys: Sys, req: Stage2Request, flags: number, userNsFd: numb
     beforeRelease: (pid) => {
       if (userNsFd !== undefined) return;
       try {
-        fs.writeFileSync(`/proc/${pid}/uid_map`, mapLines(req.uidMappings));
-        // Unprivileged callers may write gid_map only after giving up setgroups (user_namespaces(7)).
-        if (process.geteuid?.() !== 0) fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
-        fs.writeFileSync(`/proc/${pid}/gid_map`, mapLines(req.gidMappings));
+        writeIdMaps(pid, req.uidMappings, req.gidMappings);
       } catch (e) {
         throw new RuntimeError(`linux.uidMappings/gidMappings: cannot write the id maps: ${(e as NodeJS.ErrnoException).code ?? e}`);
       }
