@@ -57,10 +57,10 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const state = loadRunnable(ctx, opts);
   const proc = opts.process;
   if (proc.terminal && !opts.consoleSocket && opts.detach) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
+  if (!proc.terminal && opts.consoleSocket) throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
   // A terminal in the foreground with nobody else to hold the pty: we proxy it, like runc.
   const proxy = proc.terminal && !opts.consoleSocket ? new TerminalProxy(sys) : null;
   let copying: Promise<void> = Promise.resolve();
-  if (!proc.terminal && opts.consoleSocket) throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
   const plannedProcess = planProcess(proc, { lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m) });
   const nsPaths = state.namespacePaths ?? {};
   const plan: ExecPlan = {
@@ -70,9 +70,10 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     // No notify listener for exec: the listener handshake belongs to the container's start.
     seccomp: withoutListener(planSeccomp(state.config?.linux?.seccomp, { cache: state.config?.linux?.seccomp ? defaultBpfCache() : undefined })),
   };
-  // Joined by stage 1 for stage 2's birth; mount and pid are joined by stage 2 itself.
+  // Joined by stage 1 for stage 2's birth; mount and pid are joined by stage 2 itself. A time
+  // namespace can only be joined by a single-threaded process: exec'd processes stay outside it.
   const join = Object.entries(nsPaths)
-    .filter(([type]) => type !== 'mount' && type !== 'pid')
+    .filter(([type]) => type !== 'mount' && type !== 'pid' && type !== 'time')
     .map(([type, p]) => ({ type, path: p }));
 
   if (!opts.detach) sys.prctl(PR_SET_CHILD_SUBREAPER, 1); // the command is re-parented to us
