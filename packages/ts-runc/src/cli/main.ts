@@ -3,6 +3,7 @@ import { COMMANDS } from './commands/index';
 import type { Command } from './command';
 import { Logger, type LogFormat } from '../log/logger';
 import { RuntimeError, messageOf } from '../errors';
+import { isSysError } from '@tsrt/libc';
 import { VERSION, SPEC } from './version';
 import { writeOut } from './output';
 
@@ -93,7 +94,9 @@ export async function main(argv: string[]): Promise<number> {
     const msg = messageOf(e);
     // create/run failures carry runc's prefix; orchestrators match the text after it.
     log.fatal(cmdName === 'create' || cmdName === 'run' ? `ts-runc ${cmdName} failed: ${msg}` : msg);
-    if (!(e instanceof RuntimeError) && e instanceof Error && e.stack) log.debug(e.stack);
+    // Only a genuine bug earns its stack, and only under --debug: a failed system call's
+    // message already names the call, the path and the errno.
+    if (!(e instanceof RuntimeError) && !isSysError(e) && e instanceof Error && e.stack) log.debug(e.stack);
     return e instanceof RuntimeError ? e.exitCode : 1;
   }
 }

@@ -51,7 +51,8 @@ export class StateStore {
     try {
       lock = Lock.take(this.dir(id));
     } catch (e) {
-      if (isSysError(e, 'ENOENT') || isSysError(e, 'ENOTDIR')) throw new RuntimeError(ERR_NOT_EXIST);
+      // A name longer than NAME_MAX cannot have been created either.
+      if (isSysError(e, 'ENOENT') || isSysError(e, 'ENOTDIR') || isSysError(e, 'ENAMETOOLONG')) throw new RuntimeError(ERR_NOT_EXIST);
       throw e;
     }
     // The directory may have been removed while we waited for the lock.
