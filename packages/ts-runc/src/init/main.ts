@@ -115,13 +115,16 @@ function main(): void {
     const msg = ch.recv();
     if (!msg || msg.type !== 'plan') process.exit(1);
     plan = msg.plan as InitPlan;
-    // The parent moves us into the container's cgroups now that Node's start-up memory is
-    // charged elsewhere; the cgroup namespace must be created after that.
+    // With limits, the parent moves us into the container's cgroups only now that Node's
+    // start-up memory is charged elsewhere (without, it did so at once); the cgroup namespace
+    // must be created after that.
     // execCPUAffinity.initial: the affinity we have when we join the container's cgroup.
-    applyCpuAffinity(sys, plan.process, 'initial');
-    ch.send({ type: 'cgroup' });
-    const joined = ch.recv();
-    if (!joined || joined.type !== 'cgroup-done') process.exit(1);
+    if (!plan.cgroupJoined) {
+      applyCpuAffinity(sys, plan.process, 'initial');
+      ch.send({ type: 'cgroup' });
+      const joined = ch.recv();
+      if (!joined || joined.type !== 'cgroup-done') process.exit(1);
+    }
     if (plan.idmaps?.length) {
       // The parent made one user namespace per idmapped mount; their fds come with SCM_RIGHTS.
       ch.send({ type: 'idmap' });

@@ -6,7 +6,7 @@ import type { Spec } from '@tsrt/oci-spec';
 import { RuntimeError, messageOf } from '../errors';
 import { validateId } from '../state/store';
 import type { ContainerState } from '../state/container-state';
-import { readProcStat } from '../state/liveness';
+import { readProcStat, isAlive } from '../state/liveness';
 import { NS_PROC_NAME } from '../plan/namespaces';
 import { spawnStage2, stage2Script, readLastCap, callerUmask, writeIdMaps } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
@@ -25,6 +25,7 @@ function late() {
     ...(require('../plan/compile') as typeof import('../plan/compile')),
     ...(require('../cgroups/container') as typeof import('../cgroups/container')),
     ...(require('../cgroups/manager') as typeof import('../cgroups/manager')),
+    ...(require('../cgroups/join-timing') as typeof import('../cgroups/join-timing')),
     ...(require('./hooks') as typeof import('./hooks')),
   };
 }
@@ -188,7 +189,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     );
     store.save(state);
 
-    const { compile, hookState, setupContainerCgroups, joinContainerCgroups, checkHooks, runHooks } = late();
+    const { compile, hookState, setupContainerCgroups, joinContainerCgroups, helperJoinsEarly, checkHooks, runHooks } = late();
     const spec = validateConfig(raw);
     const { plan, rootfs } = compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) });
     try {
@@ -216,6 +217,16 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     store.save(state);
 
     plan.sessionKeyring = opts.noNewKeyring ? null : `_ses.${id}`;
+    // Without limits a start-up could trip over, stage 2 joins now, while it is still starting.
+    plan.cgroupJoined = helperJoinsEarly(state.cgroup as CgroupDescription | undefined, spec.linux?.resources, spec.process?.execCPUAffinity);
+    if (plan.cgroupJoined) {
+      try {
+        joinContainerCgroups(state.cgroup as CgroupDescription, pid);
+      } catch (e) {
+        if (!isAlive(pid, state.pidStartTime)) throw new RuntimeError(initExitedMessage(state.cgroup as CgroupDescription));
+        throw e;
+      }
+    }
     const ch = new SyncChannel(sys, parentEnd);
     ch.send({ type: 'plan', plan });
     for (;;) {

@@ -10,6 +10,7 @@ import { planSeccomp, defaultBpfCache } from '../plan/seccomp';
 import { spawnStage2, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
 import { joinContainerCgroups } from '../cgroups/container';
+import { helperJoinsEarly } from '../cgroups/join-timing';
 import type { CgroupDescription } from '../cgroups/types';
 import type { ContainerState } from '../state/container-state';
 import { statusOf } from './status';
@@ -98,6 +99,9 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     });
     sys.close(childEnd);
     opened.splice(opened.indexOf(childEnd), 1);
+    // Without limits its start-up could trip over, the helper joins at once (see join-timing.ts).
+    plan.cgroupJoined = helperJoinsEarly(state.cgroup as CgroupDescription | undefined, state.config?.linux?.resources, proc.execCPUAffinity);
+    if (plan.cgroupJoined) joinContainerCgroups(state.cgroup as CgroupDescription, stage2);
     const ch = new SyncChannel(sys, parentEnd);
     ch.send({ type: 'plan', plan });
     for (;;) {

@@ -7,4 +7,6 @@ export interface ExecPlan {
   process: PlannedProcess;
   /** The container's seccomp filter: exec'd processes are confined like the init (runc). */
   seccomp: PlannedSeccomp | null;
+  /** The parent joined the helper to the container's cgroups already (join-timing.ts). */
+  cgroupJoined?: boolean;
 }

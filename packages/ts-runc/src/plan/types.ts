@@ -119,6 +119,8 @@ export interface InitPlan {
   seccomp?: PlannedSeccomp | null;
   /** Hooks stage 2 runs itself (createContainer before pivot_root, startContainer after the fifo). */
   hooks?: { createContainer: PlannedHook[]; startContainer: PlannedHook[]; runtimeHooks: boolean };
+  /** The parent joined stage 2 to the container's cgroups already (no limit its start-up could trip). */
+  cgroupJoined?: boolean;
   /** The state JSON (status "creating", host pid) for hooks and the seccomp listener. */
   state?: Record<string, unknown>;
   /** A new time namespace (stage 2 unshares it) and its /proc/self/timens_offsets text. */
