@@ -10,12 +10,14 @@ import type { ExecPlan } from '../plan/exec-types';
 import { applyCredentials, applyNoNewPrivileges, applyRlimits, applySchedIo, applyCpuAffinity } from './credentials';
 import { lookPath, withHome } from './exec-lookup';
 import { openPty } from './console';
-import { installSeccomp, seccompBeforeCredentials } from './seccomp';
+import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from './seccomp';
 import { stage2Fds, stage2FdsFromArgv } from './fds';
 
 function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2Fds>, preserve: number, hasConsole: boolean): number {
   // Our own fds must not reach the command (spawned fds 0-2 and preserved ones are dup2'd fresh).
   sys.closeRange(fds.base, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+  // The listener socket is a host path: connect before joining the container's mount namespace.
+  const listener = connectSeccompListener(sys, plan.seccomp);
   const mnt = sys.open(plan.mntNs, O_RDONLY | O_CLOEXEC);
   const pidNs = sys.open(plan.pidNs, O_RDONLY | O_CLOEXEC);
   sys.unshare(CLONE_FS);
@@ -38,7 +40,7 @@ function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2
   applySchedIo(sys, p);
   applyCpuAffinity(sys, p, 'final');
   const early = !!plan.seccomp && seccompBeforeCredentials(p.noNewPrivileges, p.caps ? p.caps.effective : null, p.uid);
-  if (early) installSeccomp(sys, plan.seccomp!, -1, undefined);
+  if (early) installSeccomp(sys, plan.seccomp!, listener, plan.state);
   applyCredentials(sys, p);
   try {
     sys.chdir(p.cwd);
@@ -50,7 +52,7 @@ function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2
   const path = lookPath(p.args[0], env);
   applyNoNewPrivileges(sys, p);
   // On this thread only: the spawned command inherits it; we make just a few more syscalls.
-  if (plan.seccomp && !early) installSeccomp(sys, plan.seccomp, -1, undefined);
+  if (plan.seccomp && !early) installSeccomp(sys, plan.seccomp, listener, plan.state);
   const map: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
   for (let i = 0; i < preserve; i++) map.push([3 + i, 3 + i]);
   const pid = sys.posixSpawn({ path, argv: p.args, env, fds: map, defaultSignals: true, setsid: hasConsole, ttyPath });

@@ -5,7 +5,6 @@ import type { Process } from '@tsrt/oci-spec';
 import { RuntimeError, messageOf } from '../errors';
 import { planProcess } from '../plan/compile';
 import type { ExecPlan } from '../plan/exec-types';
-import type { PlannedSeccomp } from '../plan/types';
 import { planSeccomp, defaultBpfCache } from '../plan/seccomp';
 import { spawnStage2, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
@@ -18,13 +17,8 @@ import { writePidFile } from './create';
 import { waitForeground } from './foreground';
 import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
 import { TerminalProxy } from './terminal-proxy';
+import { hookState } from './hooks';
 import type { Context } from './context';
-
-function withoutListener(s: PlannedSeccomp | null): PlannedSeccomp | null {
-  if (!s) return null;
-  const { listener: _listener, ...rest } = s;
-  return rest as PlannedSeccomp;
-}
 
 export interface ExecOptions {
   id: string;
@@ -68,8 +62,9 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     mntNs: nsPaths.mount ?? `/proc/${state.pid}/ns/mnt`,
     pidNs: nsPaths.pid ?? `/proc/${state.pid}/ns/pid`,
     process: plannedProcess,
-    // No notify listener for exec: the listener handshake belongs to the container's start.
-    seccomp: withoutListener(planSeccomp(state.config?.linux?.seccomp, { cache: state.config?.linux?.seccomp ? defaultBpfCache() : undefined })),
+    // With a notify listener, the helper sends it a new listener fd for this process, as runc.
+    seccomp: planSeccomp(state.config?.linux?.seccomp, { cache: state.config?.linux?.seccomp ? defaultBpfCache() : undefined }),
+    state: { ...hookState(state, 'running') },
   };
   // Joined by stage 1 for stage 2's birth; mount and pid are joined by stage 2 itself. A time
   // namespace can only be joined by a single-threaded process: exec'd processes stay outside it.

@@ -7,6 +7,8 @@ export interface ExecPlan {
   process: PlannedProcess;
   /** The container's seccomp filter: exec'd processes are confined like the init (runc). */
   seccomp: PlannedSeccomp | null;
+  /** The container's state (status running) sent with a seccomp listener fd. */
+  state?: Record<string, unknown>;
   /** The parent joined the helper to the container's cgroups already (join-timing.ts). */
   cgroupJoined?: boolean;
 }

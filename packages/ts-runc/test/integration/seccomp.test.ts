@@ -117,6 +117,44 @@ for f in fds: os.close(f)
     }
   });
 
+  test('SCMP_ACT_NOTIFY and exec: the listener gets a new fd for the exec\'d process, with the running state', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-notify-exec-'));
+    const sock = path.join(dir, 'agent.sock');
+    // Two connections: the container's start, then the exec; each message is written to got-N.json.
+    const agent = spawn('python3', ['-c', `
+import socket, json, os, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(2)
+open(sys.argv[1] + '.ready', 'w').close()
+for n in range(2):
+    c, _ = s.accept()
+    msg, fds, _, _ = socket.recv_fds(c, 65536, 4)
+    st = json.loads(msg)
+    st['fdLink'] = [os.readlink('/proc/self/fd/%d' % f) for f in fds]
+    for f in fds: os.close(f)
+    open(os.path.join(sys.argv[2], 'got-%d.json' % n), 'w').write(json.dumps(st))
+`, sock, dir], { stdio: 'inherit' });
+    const id = uniqueId('notifyexec');
+    try {
+      for (let i = 0; i < 100 && !fs.existsSync(sock + '.ready'); i++) await new Promise((r) => setTimeout(r, 50));
+      const b = bundle(['sleep', '1000'], (c) => {
+        c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: sock, listenerMetadata: 'meta-x', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
+      });
+      expect(suite.rt.run(['run', '-d', '-b', b.dir, id]).status).toBe(0);
+      const r = suite.rt.run(['exec', id, 'sh', '-c', 'mkdir /tmp/e; echo rc=$?']);
+      expect(r.stdout).toBe('rc=1\n');
+      expect(r.stderr).toContain('Function not implemented'); // the agent closed its fd: no answer
+      for (let i = 0; i < 100 && !fs.existsSync(path.join(dir, 'got-1.json')); i++) await new Promise((res) => setTimeout(res, 50));
+      const got = JSON.parse(fs.readFileSync(path.join(dir, 'got-1.json'), 'utf8'));
+      expect(got).toMatchObject({ fds: ['seccompFd'], metadata: 'meta-x', state: { id, status: 'running', bundle: b.dir } });
+      expect(got.fdLink).toEqual(['anon_inode:seccomp notify']);
+    } finally {
+      suite.rt.run(['delete', '-f', id]);
+      agent.kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('bad profiles fail create with the field named, and leave nothing behind', () => {
     const cases: Array<[any, string]> = [
       [{ ...denyMkdir, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }, { names: ['rmdir'], action: 'SCMP_ACT_FOO' }] }, 'linux.seccomp.syscalls[1].action'],
