@@ -3,22 +3,31 @@ import * as path from 'path';
 import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, PR_SET_CHILD_SUBREAPER } from '@tsrt/libc';
 import type { Process } from '@tsrt/oci-spec';
 import { RuntimeError, messageOf } from '../errors';
-import { planProcess } from '../plan/compile';
 import type { ExecPlan } from '../plan/exec-types';
-import { planSeccomp, defaultBpfCache } from '../plan/seccomp';
 import { spawnStage2, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
-import { joinContainerCgroups } from '../cgroups/container';
-import { helperJoinsEarly } from '../cgroups/join-timing';
 import type { CgroupDescription } from '../cgroups/types';
 import type { ContainerState } from '../state/container-state';
 import { statusOf } from './status';
-import { writePidFile } from './create';
-import { waitForeground } from './foreground';
 import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
-import { TerminalProxy } from './terminal-proxy';
-import { hookState } from './hooks';
+import type { TerminalProxy } from './terminal-proxy';
 import type { Context } from './context';
+
+/**
+ * Modules needed only once the helper is spawned: loading them afterwards lets the helper's
+ * Node start-up run on the other core meanwhile.
+ */
+function late() {
+  return {
+    ...(require('../plan/compile') as typeof import('../plan/compile')),
+    ...(require('../plan/seccomp') as typeof import('../plan/seccomp')),
+    ...(require('../cgroups/container') as typeof import('../cgroups/container')),
+    ...(require('../cgroups/join-timing') as typeof import('../cgroups/join-timing')),
+    ...(require('./hooks') as typeof import('./hooks')),
+    ...(require('./create') as typeof import('./create')),
+    ...(require('./foreground') as typeof import('./foreground')),
+  };
+}
 
 export interface ExecOptions {
   id: string;
@@ -54,18 +63,9 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   if (proc.terminal && !opts.consoleSocket && opts.detach) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
   if (!proc.terminal && opts.consoleSocket) throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
   // A terminal in the foreground with nobody else to hold the pty: we proxy it, like runc.
-  const proxy = proc.terminal && !opts.consoleSocket ? new TerminalProxy(sys) : null;
+  const proxy: TerminalProxy | null = proc.terminal && !opts.consoleSocket ? new (require('./terminal-proxy') as typeof import('./terminal-proxy')).TerminalProxy(sys) : null;
   let copying: Promise<void> = Promise.resolve();
-  const plannedProcess = planProcess(proc, { lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m) });
   const nsPaths = state.namespacePaths ?? {};
-  const plan: ExecPlan = {
-    mntNs: nsPaths.mount ?? `/proc/${state.pid}/ns/mnt`,
-    pidNs: nsPaths.pid ?? `/proc/${state.pid}/ns/pid`,
-    process: plannedProcess,
-    // With a notify listener, the helper sends it a new listener fd for this process, as runc.
-    seccomp: planSeccomp(state.config?.linux?.seccomp, { cache: state.config?.linux?.seccomp ? defaultBpfCache() : undefined }),
-    state: { ...hookState(state, 'running') },
-  };
   // Joined by stage 1 for stage 2's birth; mount and pid are joined by stage 2 itself. A time
   // namespace can only be joined by a single-threaded process: exec'd processes stay outside it.
   const join = Object.entries(nsPaths)
@@ -76,6 +76,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const opened: number[] = [];
   let stage2 = 0;
   let pid = 0;
+  let l: ReturnType<typeof late> | undefined;
   try {
     const [parentEnd, childEnd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
     opened.push(parentEnd, childEnd);
@@ -86,6 +87,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     }
     const preserve = opts.preserveFds ?? 0;
     const fds = stage2FdMap(preserve, { sync: childEnd, console: consoleFd });
+    // Spawned before its plan is compiled: the plan is sent when ready; any error kills it.
     stage2 = spawnStage2(sys, {
       namespaces: { create: [], join },
       argv: [process.execPath, path.join(__dirname, '..', 'init', 'exec-main.js'), String(preserve), consoleFd >= 0 ? '1' : '0'],
@@ -94,9 +96,18 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     });
     sys.close(childEnd);
     opened.splice(opened.indexOf(childEnd), 1);
+    l = late();
+    const plan: ExecPlan = {
+      mntNs: nsPaths.mount ?? `/proc/${state.pid}/ns/mnt`,
+      pidNs: nsPaths.pid ?? `/proc/${state.pid}/ns/pid`,
+      process: l.planProcess(proc, { lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m) }),
+      // With a notify listener, the helper sends it a new listener fd for this process, as runc.
+      seccomp: l.planSeccomp(state.config?.linux?.seccomp, { cache: state.config?.linux?.seccomp ? l.defaultBpfCache() : undefined }),
+      state: { ...l.hookState(state, 'running') },
+    };
     // Without limits its start-up could trip over, the helper joins at once (see join-timing.ts).
-    plan.cgroupJoined = helperJoinsEarly(state.cgroup as CgroupDescription | undefined, state.config?.linux?.resources, proc.execCPUAffinity);
-    if (plan.cgroupJoined) joinContainerCgroups(state.cgroup as CgroupDescription, stage2);
+    plan.cgroupJoined = l.helperJoinsEarly(state.cgroup as CgroupDescription | undefined, state.config?.linux?.resources, proc.execCPUAffinity);
+    if (plan.cgroupJoined) l.joinContainerCgroups(state.cgroup as CgroupDescription, stage2);
     const ch = new SyncChannel(sys, parentEnd);
     ch.send({ type: 'plan', plan });
     for (;;) {
@@ -104,7 +115,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
       if (!msg) throw new RuntimeError('exec helper exited before the process started');
       if (msg.type === 'error') throw new RuntimeError(msg.message);
       if (msg.type === 'cgroup') {
-        if (state.cgroup) joinContainerCgroups(state.cgroup as CgroupDescription, stage2);
+        if (state.cgroup) l.joinContainerCgroups(state.cgroup as CgroupDescription, stage2);
         ch.send({ type: 'cgroup-done' });
       } else if (msg.type === 'started') {
         pid = msg.pid;
@@ -132,6 +143,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     }
     if (stage2 > 0) await sys.waitpidAsync(stage2).catch(() => undefined);
   }
+  const { writePidFile, waitForeground } = l ?? late();
   if (opts.pidFile) writePidFile(opts.pidFile, pid);
   if (opts.detach) return 0;
 
