@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Spec } from '@tsrt/oci-spec';
 import { RuntimeError } from '../errors';
+import { findNulByte } from '../plan/nul-byte';
 
 /** Read BUNDLE/config.json as JSON (no schema check yet: see validateConfig). */
 export function readConfig(bundle: string): unknown {
@@ -31,6 +32,8 @@ export function validateConfig(doc: unknown): Spec {
   const { validate } = require('@tsrt/oci-spec') as typeof import('@tsrt/oci-spec');
   const r = validate('config', doc);
   if (!r.ok) throw new RuntimeError(`config.json: ${r.errors[0]}`);
+  const nul = findNulByte(doc);
+  if (nul) throw new RuntimeError(`config.json: ${nul}: must not contain a NUL byte`);
   return doc as Spec;
 }
 

@@ -1,5 +1,6 @@
 import type { Process, Spec } from '@tsrt/oci-spec';
 import { RuntimeError } from '../errors';
+import { findNulByte } from './nul-byte';
 
 /** What `exec` was told on its command line (runc's flags). */
 export interface ExecFlags {
@@ -60,5 +61,7 @@ export function checkExecProcess(doc: unknown, file: string): Process {
   if (typeof p.cwd !== 'string' || !p.cwd.startsWith('/')) throw new RuntimeError(`${file}: cwd: must be an absolute path`);
   if (p.env !== undefined && (!Array.isArray(p.env) || p.env.some((e) => typeof e !== 'string'))) throw new RuntimeError(`${file}: env: must be an array of strings`);
   if (p.user !== undefined && (typeof p.user.uid !== 'number' || typeof p.user.gid !== 'number')) throw new RuntimeError(`${file}: user: uid and gid must be numbers`);
+  const nul = findNulByte(p);
+  if (nul) throw new RuntimeError(`${file}: ${nul}: must not contain a NUL byte`);
   return p;
 }

@@ -35,6 +35,8 @@ export function planNamespaces(namespaces: Array<{ type: string; path?: string }
     if (typeof ns.type !== 'string') throw new RuntimeError(`linux.namespaces[${i}].type: must be a string`);
     if (!Object.hasOwn(NS_FLAGS, ns.type)) throw new RuntimeError(`linux.namespaces[${i}].type: unknown namespace type "${ns.type}"`);
     if (ns.path !== undefined && typeof ns.path !== 'string') throw new RuntimeError(`linux.namespaces[${i}].path: must be a string`);
+    // Checked here, not only with the schema: stage 2 is spawned (joining these) before that.
+    if (ns.path?.includes('\0')) throw new RuntimeError(`config.json: linux.namespaces[${i}].path: must not contain a NUL byte`);
     if (seen.has(ns.type)) throw new RuntimeError(`linux.namespaces[${i}]: duplicate namespace "${ns.type}"`);
     seen.add(ns.type);
     if (ns.path) plan.join.push({ type: ns.type, path: ns.path });

@@ -82,3 +82,15 @@ describe('config.json -> init plan', () => {
     expect(namespaces.create).not.toContain('network');
   });
 });
+
+describe('NUL bytes in config strings', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { findNulByte } = require('../../src/plan/nul-byte') as typeof import('../../src/plan/nul-byte');
+  test('the first string with a NUL byte is named by its field path; annotations may hold anything', () => {
+    expect(findNulByte({ hostname: 'a', mounts: [{ destination: '/proc' }, { destination: '/x\0y' }] })).toBe('mounts[1].destination');
+    expect(findNulByte({ process: { env: ['A=1', 'B=\0'] } })).toBe('process.env[1]');
+    expect(findNulByte({ linux: { sysctl: { 'net.ipv4\0.x': '1' } } })).toBe('linux.sysctl (a key)');
+    expect(findNulByte({ annotations: { a: '\0' }, hostname: 'h' })).toBeNull();
+    expect(findNulByte({ process: { args: ['sh'] } })).toBeNull();
+  });
+});

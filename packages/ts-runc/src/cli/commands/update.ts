@@ -4,6 +4,7 @@ import type { Command } from '../command';
 import type { FlagValues } from '../args';
 import { RuntimeError } from '../../errors';
 import { update, parseIntFlag, parseRamBytes, parseUintFlag } from '../../lifecycle/cgroup-ops';
+import { findNulByte } from '../../plan/nul-byte';
 
 const FLAGS = [
   { name: 'resources', alias: ['r'], kind: 'string' as const, help: "path to the file containing the resources to update or '-' to read from the standard input" },
@@ -39,6 +40,8 @@ function fromFile(file: string): LinuxResources {
   }
   if (!r || typeof r !== 'object' || Array.isArray(r)) throw new RuntimeError('invalid resources JSON: not an object');
   checkTypes(r as Record<string, unknown>);
+  const nul = findNulByte(r);
+  if (nul) throw new RuntimeError(`invalid resources JSON: ${nul}: must not contain a NUL byte`);
   return r as LinuxResources;
 }
 
