@@ -18,23 +18,21 @@ const MIN_PIDS_FOR_EARLY_JOIN = 64;
  * waits for an RCU grace period, ~10 ms). Without any such limit nothing can go wrong by joining
  * early, and the join then overlaps the helper's start-up.
  */
-export function joinEarly(resources: Resources | undefined | null, execCpuAffinity?: unknown): boolean {
+export function joinEarly(resources: Resources | undefined | null, execCpuAffinity?: unknown, into: 'new' | 'running' = 'new'): boolean {
   // execCPUAffinity.initial is the affinity stage 2 sets just before it joins.
   if (execCpuAffinity) return false;
   if (!resources) return true;
   const m = resources.memory;
   if (m && [m.limit, m.reservation, m.swap].some((v) => typeof v === 'number' && v > 0)) return false;
   const p = resources.pids?.limit;
-  if (typeof p === 'number' && p > 0 && p < MIN_PIDS_FOR_EARLY_JOIN) return false;
+  // A running container may be near its pids limit: the helper's threads must exist before it joins.
+  if (typeof p === 'number' && p > 0 && (into === 'running' || p < MIN_PIDS_FOR_EARLY_JOIN)) return false;
   const c = resources.cpu;
   if (c && ((typeof c.quota === 'number' && c.quota > 0) || c.cpus || c.mems || c.idle === 1 || (typeof c.realtimeRuntime === 'number' && c.realtimeRuntime > 0))) return false;
   const u = resources.unified;
   if (u && Object.keys(u).some((k) => /^(memory|pids|cpu|cpuset)\./.test(k))) return false;
   return true;
 }
-
-/** Below this much memory allowed by the cgroup and its ancestors, a Node helper joins late. */
-export const EARLY_JOIN_MIN_MEMORY = 512 * 1024 * 1024;
 
 /**
  * The smallest memory limit from the container's cgroup up to the root, in bytes (Infinity when
@@ -66,7 +64,12 @@ export function effectiveMemoryLimit(desc: CgroupDescription, read: (file: strin
   }
 }
 
-/** joinEarly for the config, and the cgroup (with its parents) leaves the helper room to start. */
-export function helperJoinsEarly(desc: CgroupDescription | undefined, resources: Resources | undefined | null, execCpuAffinity?: unknown): boolean {
-  return !!desc && joinEarly(resources, execCpuAffinity) && effectiveMemoryLimit(desc) >= EARLY_JOIN_MIN_MEMORY;
+/**
+ * joinEarly for the config, and no memory limit on the cgroup or any of its parents.
+ * `into`: a new container's empty cgroup (create) or a running one's (exec).
+ */
+export function helperJoinsEarly(desc: CgroupDescription | undefined, resources: Resources | undefined | null, execCpuAffinity: unknown, into: 'new' | 'running'): boolean {
+  // Any memory limit above us (a pod's, say) could be nearly used up: ~40 MB more might OOM-kill
+  // a process of a neighbour container.
+  return !!desc && joinEarly(resources, execCpuAffinity, into) && effectiveMemoryLimit(desc) === Infinity;
 }

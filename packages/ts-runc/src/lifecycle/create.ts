@@ -218,7 +218,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
 
     plan.sessionKeyring = opts.noNewKeyring ? null : `_ses.${id}`;
     // Without limits a start-up could trip over, stage 2 joins now, while it is still starting.
-    plan.cgroupJoined = helperJoinsEarly(state.cgroup as CgroupDescription | undefined, spec.linux?.resources, spec.process?.execCPUAffinity);
+    plan.cgroupJoined = helperJoinsEarly(state.cgroup as CgroupDescription | undefined, spec.linux?.resources, spec.process?.execCPUAffinity, 'new');
     if (plan.cgroupJoined) {
       try {
         joinContainerCgroups(state.cgroup as CgroupDescription, pid);

@@ -106,7 +106,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
       state: { ...l.hookState(state, 'running') },
     };
     // Without limits its start-up could trip over, the helper joins at once (see join-timing.ts).
-    plan.cgroupJoined = l.helperJoinsEarly(state.cgroup as CgroupDescription | undefined, state.config?.linux?.resources, proc.execCPUAffinity);
+    plan.cgroupJoined = l.helperJoinsEarly(state.cgroup as CgroupDescription | undefined, state.config?.linux?.resources, proc.execCPUAffinity, 'running');
     if (plan.cgroupJoined) l.joinContainerCgroups(state.cgroup as CgroupDescription, stage2);
     const ch = new SyncChannel(sys, parentEnd);
     ch.send({ type: 'plan', plan });

@@ -20,6 +20,11 @@ describe('when a Node helper joins the container cgroups', () => {
     expect(joinEarly({ unified: { 'memory.max': '1M' } })).toBe(false);
     expect(joinEarly({ unified: { 'pids.max': '3' } })).toBe(false);
   });
+  test('a running container (exec) with any pids limit: late, it may be near the limit', () => {
+    expect(joinEarly({ pids: { limit: 2048 } }, undefined, 'running')).toBe(false);
+    expect(joinEarly({ pids: { limit: 0 } }, undefined, 'running')).toBe(true);
+    expect(joinEarly({}, undefined, 'running')).toBe(true);
+  });
   test('execCPUAffinity: late (stage 2 sets the initial affinity right before it joins)', () => {
     expect(joinEarly({}, { initial: '0' })).toBe(false);
   });
