@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../cli/errors';
+import { mkdirAll } from '@tsrt/libc';
 
 export interface Credentials {
   username: string;
@@ -89,7 +90,7 @@ function readDoc(file: string): any {
 }
 
 function writeDoc(file: string, doc: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  mkdirAll(path.dirname(file), 0o700);
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, `${JSON.stringify(doc, null, '\t')}\n`, { mode: 0o600 });
   fs.renameSync(tmp, file);

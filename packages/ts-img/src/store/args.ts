@@ -14,6 +14,7 @@ import { Credentials, parseCreds } from '../registry/authfile';
 import { ClientOptions } from '../registry/client';
 import { formatReference, parseReference, stripTransport } from '../registry/reference';
 import { DEFAULT_STORE, Layout, REF_NAME } from './layout';
+import { mkdirAll } from '@tsrt/libc';
 export { storeOption, registryOptions } from './options';
 
 export interface StoreArgs {
@@ -53,7 +54,7 @@ export function storeDir(a: StoreArgs): string {
 export async function openStore(a: StoreArgs, create = true): Promise<Layout> {
   const dir = storeDir(a);
   if (!create && !Layout.isLayout(dir)) throw new UserError(`no image store at ${dir}`);
-  if (create) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (create) mkdirAll(dir, 0o700);
   return Layout.open(dir, { create });
 }
 

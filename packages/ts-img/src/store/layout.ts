@@ -15,6 +15,7 @@ import { Annotations, Descriptor, ImageIndex, MediaType } from '@tsrt/oci-spec';
 import { UserError } from '../cli/errors';
 import { VerifyingStream, assertDigest, digestOf, isValidDigest } from '../registry/digest';
 import { Lock, lockFile, withLock } from './lock';
+import { mkdirAll } from '@tsrt/libc';
 
 export const REF_NAME = Annotations.RefName;
 export const DEFAULT_STORE = '/var/lib/ts-img';
@@ -34,7 +35,7 @@ export class Layout {
     const marker = path.join(abs, 'oci-layout');
     if (!fs.existsSync(marker)) {
       if (!opts.create) throw new UserError(`${dir} is not an OCI image layout (no oci-layout file)`);
-      fs.mkdirSync(path.join(abs, 'blobs', 'sha256'), { recursive: true });
+      mkdirAll(path.join(abs, 'blobs', 'sha256'));
       l.writeFileAtomic(marker, Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
       if (!fs.existsSync(path.join(abs, 'index.json'))) {
         l.writeFileAtomic(path.join(abs, 'index.json'), Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] })));
@@ -56,7 +57,7 @@ export class Layout {
 
   tmpPath(): string {
     const d = path.join(this.privDir, 'tmp');
-    fs.mkdirSync(d, { recursive: true });
+    mkdirAll(d);
     return path.join(d, `${process.pid}-${randomBytes(6).toString('hex')}`);
   }
 
@@ -64,7 +65,7 @@ export class Layout {
   partialPath(digest: string): string {
     assertDigest(digest);
     const d = path.join(this.privDir, 'partial');
-    fs.mkdirSync(d, { recursive: true });
+    mkdirAll(d);
     return path.join(d, digest.replace(':', '-'));
   }
 
@@ -98,7 +99,7 @@ export class Layout {
   /** Move a fully written and verified file into blobs/. */
   commitFile(file: string, digest: string): void {
     const dest = this.blobPath(digest);
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    mkdirAll(path.dirname(dest));
     const fd = fs.openSync(file, 'r');
     try {
       fs.fsyncSync(fd);
@@ -161,18 +162,18 @@ export class Layout {
   }
 
   private indexLockPath(): string {
-    fs.mkdirSync(this.privDir, { recursive: true });
+    mkdirAll(this.privDir);
     return path.join(this.privDir, 'index.lock');
   }
 
   /** Shared "writer" lock; gc takes it exclusively. Hold it while writing blobs not yet referenced. */
   async writerLock(): Promise<Lock> {
-    fs.mkdirSync(this.privDir, { recursive: true });
+    mkdirAll(this.privDir);
     return lockFile(path.join(this.privDir, 'gc.lock'), false);
   }
 
   async gcLock(): Promise<Lock> {
-    fs.mkdirSync(this.privDir, { recursive: true });
+    mkdirAll(this.privDir);
     return lockFile(path.join(this.privDir, 'gc.lock'), true);
   }
 

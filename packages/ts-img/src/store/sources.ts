@@ -6,12 +6,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { withLock } from './lock';
 import { Layout } from './layout';
+import { mkdirAll } from '@tsrt/libc';
 
 type Sources = Record<string, Record<string, string[]>>; // digest -> registry -> repos
 
 function file(layout: Layout): string {
   const d = path.join(layout.dir, '.ts-img');
-  fs.mkdirSync(d, { recursive: true });
+  mkdirAll(d);
   return path.join(d, 'sources.json');
 }
 

@@ -4,6 +4,7 @@ import { MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC,
 import { copyTree } from './tmpcopyup';
 import type { PlannedMount } from '../plan/types';
 import { mkdirInRoot, touchInRoot } from './resolve';
+import { mkdirAll } from '@tsrt/libc';
 
 function mountError(m: PlannedMount, e: unknown): Error {
   const code = (e as { code?: string }).code ?? String(e);
@@ -120,7 +121,7 @@ function mountCgroup(sys: Sys, rootfs: string, m: PlannedMount, userns?: boolean
       const name = path.basename(c.mountpoint);
       const rel = path.relative(c.root, ownCgroupPath(c, lines) ?? c.root);
       const dst = path.join(target, name);
-      fs.mkdirSync(dst, { recursive: true });
+      mkdirAll(dst);
       if (rel === '' || rel.startsWith('..')) {
         // Our cgroup looks like the hierarchy's root: in a new cgroup namespace the real path is
         // hidden. A fresh mount of the same hierarchy is rooted at the namespace's cgroup (the

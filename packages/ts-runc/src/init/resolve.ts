@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { mkdirAll } from '@tsrt/libc';
 
 const MAX_LINKS = 255;
 
@@ -48,14 +49,14 @@ export function resolveInRoot(root: string, unsafe: string): string {
 /** mkdir -p inside the root, each step resolved so a symlink cannot redirect it outside. */
 export function mkdirInRoot(root: string, p: string, mode = 0o755): string {
   const host = resolveInRoot(root, p);
-  fs.mkdirSync(host, { recursive: true, mode });
+  mkdirAll(host, mode);
   return host;
 }
 
 /** Create an empty file (and its parents) inside the root, for bind mounts of files. */
 export function touchInRoot(root: string, p: string): string {
   const host = resolveInRoot(root, p);
-  fs.mkdirSync(path.dirname(host), { recursive: true, mode: 0o755 });
+  mkdirAll(path.dirname(host), 0o755);
   if (!fs.existsSync(host)) fs.closeSync(fs.openSync(host, 'a', 0o644));
   return host;
 }

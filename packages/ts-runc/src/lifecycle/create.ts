@@ -141,9 +141,10 @@ export function create(ctx: Context, opts: CreateOptions): Created {
   const namespaces = planNamespaces(Array.isArray(raw.linux?.namespaces) ? raw.linux?.namespaces : undefined);
   checkUserNamespace(namespaces, raw.linux);
 
-  const lock = store.reserve(id);
   const state: ContainerState = {
-    ociVersion: String(raw.ociVersion),
+    // Not String(): a fuzzed ociVersion nested 10,000 arrays deep overflows the stack, and
+    // the schema check that rejects it comes later.
+    ociVersion: typeof raw.ociVersion === 'string' ? raw.ociVersion : '',
     id,
     pid: 0,
     bundle,
@@ -152,6 +153,8 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     config: null,
     creating: true,
   };
+  // Nothing may throw between taking this lock and the try below: its finally releases it.
+  const lock = store.reserve(id);
   const opened: number[] = [];
   let pid = 0;
   try {

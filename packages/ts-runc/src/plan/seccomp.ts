@@ -4,6 +4,7 @@ import type { LinuxSeccomp } from '@tsrt/oci-spec';
 import { libseccomp, SCMP_FLTATR_CTL_NNP, type ScmpRule, type ScmpArgCmp } from '@tsrt/libc';
 import { RuntimeError } from '../errors';
 import type { PlannedSeccomp } from './types';
+import { mkdirAll } from '@tsrt/libc';
 
 /**
  * linux.seccomp -> classic BPF, compiled in the parent through libseccomp (stage 2 only loads
@@ -121,7 +122,7 @@ export function fileBpfCache(dir: string, max = 32): BpfCache {
     },
     put(key, value) {
       try {
-        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        mkdirAll(dir, 0o700);
         if (!safe()) return;
         const tmp = path.join(dir, `.${key}.${process.pid}`);
         fs.writeFileSync(tmp, value, { mode: 0o600 });

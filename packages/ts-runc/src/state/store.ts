@@ -3,6 +3,7 @@ import * as path from 'path';
 import { libc, LOCK_EX, O_RDONLY, O_DIRECTORY, O_CLOEXEC, isSysError } from '@tsrt/libc';
 import { RuntimeError, ERR_NOT_EXIST, ERR_EXISTS } from '../errors';
 import type { ContainerState } from './container-state';
+import { mkdirAll } from '@tsrt/libc';
 
 const ID_RE = /^[\w+\-.]+$/;
 
@@ -29,7 +30,11 @@ export class StateStore {
   }
 
   private ensureRoot(): void {
-    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      mkdirAll(this.root, 0o711);
+    } catch (e) {
+      throw new RuntimeError((e as Error).message);
+    }
   }
 
   /** Reserve a new ID: mkdir is the atomic "exactly one create wins" step. Returns a held lock. */

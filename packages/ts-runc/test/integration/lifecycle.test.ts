@@ -228,6 +228,28 @@ describe('errors leave nothing behind', () => {
     expect(suite.rt.ids()).not.toContain(id);
   });
 
+  test('found by fuzzing: a mount under /proc, a NUL byte, a 10,000-deep ociVersion fail at once, naming the field', () => {
+    const cases: Array<[(c: any) => void, string]> = [
+      // mkdir under /proc says ENOENT; Node's recursive mkdirSync looped on it forever.
+      [(c) => c.mounts.push({ destination: '/proc/nope/deeper', type: 'tmpfs', source: 'tmpfs' }), 'rootfs/proc/nope: ENOENT'],
+      [(c) => (c.hostname = 'a\0b'), 'hostname: must not contain a NUL byte'],
+      // String() of it overflowed the stack while create held its lock: run deadlocked on it.
+      [(c) => (c.ociVersion = '@DEEP@'), 'ociVersion: must be string'],
+    ];
+    for (const [edit, text] of cases) {
+      const b = bundle(['true'], edit);
+      const file = path.join(b.dir, 'config.json');
+      // Written as text: JSON.stringify itself overflows on 10,000 levels.
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('"@DEEP@"', '['.repeat(10000) + ']'.repeat(10000)));
+      const id = uniqueId('fz');
+      const r = suite.rt.run(['run', '-b', b.dir, id], { timeout: 20000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(text);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(suite.rt.ids()).not.toContain(id);
+    }
+  });
+
   test('duplicate id', () => {
     const b = bundle(['sleep', '100']);
     const id = uniqueId('dup');

@@ -3,7 +3,8 @@
  * types, missing required fields, out-of-range and huge values, unicode, deep nesting, broken
  * JSON), and random command lines (commands, flags, orders, values). Each must end with exit 0
  * (a valid one) or a one-line error and a non-zero exit: never a stack trace, a hang or a
- * leftover (state dir, cgroup dir, process, mount). Seeded: FUZZ_SEED=N reproduces a run.
+ * leftover (state dir, cgroup dir, process, mount). Seeded: FUZZ_SEED=N reproduces a run;
+ * FUZZ_DUMP=DIR keeps the offending configs.
  * CI: 60 configs + 80 command lines; SOAK=1: 1,000 each.
  */
 import * as fs from 'fs';
@@ -308,6 +309,8 @@ test(`${CONFIGS} fuzzed config.json files: exit 0 or a one-line error, never a s
     const left = await leftovers([id]);
     if (bad || left.length) {
       problems.push(`#${i} [${label}] ${bad ?? ''} ${left.length ? 'left: ' + left.join('; ') : ''} :: ${text.slice(0, 300)}`);
+      // FUZZ_DUMP=DIR keeps each offending config whole, to reproduce it by hand.
+      if (process.env.FUZZ_DUMP) fs.writeFileSync(path.join(process.env.FUZZ_DUMP, `seed${SEED}-c${i}.json`), text);
       rtAsync(TS_RUNC, root, ['delete', '-f', id]);
     }
     for (const l of labels) {
