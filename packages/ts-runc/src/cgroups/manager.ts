@@ -236,7 +236,9 @@ abstract class BaseManager implements CgroupManager {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') return;
-        if (code !== 'EBUSY' || attempt >= 6) throw e;
+        // EBUSY while killed tasks finish exiting: they leave cgroup.procs first (a Node helper
+        // of ~50 MB can take a second under load), so allow about 5 s in all.
+        if (code !== 'EBUSY' || attempt >= 9) throw e;
         this.sleep(delay);
         delay *= 2;
       }
