@@ -1,6 +1,6 @@
 import { POLLIN } from '@tsrt/libc';
 import type { ContainerState } from '../state/container-state';
-import { isAlive } from '../state/liveness';
+import { isAlive, isExiting } from '../state/liveness';
 import { RuntimeError } from '../errors';
 import type { Context } from './context';
 import { killContainerProcesses, removeContainerCgroups } from '../cgroups/container';
@@ -18,7 +18,8 @@ export function waitForExit(ctx: Context, state: ContainerState, timeoutMs = 100
   }
   try {
     const deadline = Date.now() + timeoutMs;
-    while (isAlive(state.pid, state.pidStartTime)) {
+    // Exiting is enough: everything in the container is killed; cgroups and state can go.
+    while (isAlive(state.pid, state.pidStartTime) && !isExiting(state.pid, state.pidStartTime)) {
       if (Date.now() > deadline) throw new RuntimeError(`container init ${state.pid} did not exit within ${timeoutMs} ms`);
       sys.poll([{ fd: pidfd, events: POLLIN }], 50);
     }

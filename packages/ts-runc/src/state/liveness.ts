@@ -3,13 +3,18 @@ import * as fs from 'fs';
 export interface ProcStat {
   state: string;
   startTime: string;
+  /** The kernel's task flags (field 9). */
+  flags: number;
 }
+
+/** PF_EXITING: the task is in exit(); for a pid namespace's init, its processes were all killed. */
+const PF_EXITING = 0x4;
 
 /** Parse /proc/PID/stat: the command may contain spaces and parentheses, so split after the last ')'. */
 export function parseProcStat(text: string): ProcStat {
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state); field 22 (starttime) is rest[19].
-  return { state: rest[0], startTime: rest[19] };
+  // rest[0] is field 3 (state); field 9 (flags) is rest[6]; field 22 (starttime) is rest[19].
+  return { state: rest[0], startTime: rest[19], flags: Number(rest[6]) };
 }
 
 export function readProcStat(pid: number): ProcStat | null {
@@ -29,4 +34,14 @@ export function isAlive(pid: number, startTime: string | undefined): boolean {
   const st = readProcStat(pid);
   if (!st || st.state === 'Z' || st.state === 'X') return false;
   return startTime === undefined || st.startTime === startTime;
+}
+
+/**
+ * Has `pid` (the process we started) begun to exit? A pid namespace's init stays in exit() until
+ * every process of its namespace is reaped, and those whose parent is outside it (detached exec
+ * processes adopted by the host's init) wait for that parent: seconds, with a slow host init.
+ */
+export function isExiting(pid: number, startTime: string | undefined): boolean {
+  const st = pid > 0 ? readProcStat(pid) : null;
+  return !!st && (startTime === undefined || st.startTime === startTime) && (st.flags & PF_EXITING) !== 0;
 }

@@ -1,9 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { libc, LOCK_EX, O_RDONLY, O_DIRECTORY, O_CLOEXEC, isSysError } from '@tsrt/libc';
+import { libc, mkdirAll, LOCK_EX, O_RDONLY, O_DIRECTORY, O_CLOEXEC, isSysError } from '@tsrt/libc';
 import { RuntimeError, ERR_NOT_EXIST, ERR_EXISTS } from '../errors';
 import type { ContainerState } from './container-state';
-import { mkdirAll } from '@tsrt/libc';
 
 const ID_RE = /^[\w+\-.]+$/;
 

@@ -50,7 +50,8 @@ export interface Runtime {
 
 /** Cgroup directories named after a container (v1 controllers, unified; under our own cgroup). */
 export function leftoverCgroupDirs(id: string): string[] {
-  const r = spawnSync('find', ['/sys/fs/cgroup', '-mindepth', '2', '-maxdepth', '5', '-type', 'd', '-name', id], { encoding: 'utf8' });
+  // -depth: a container's own sub-cgroups come before it, so rmdir can go down the list.
+  const r = spawnSync('find', ['/sys/fs/cgroup', '-mindepth', '2', '-maxdepth', '5', '-depth', '-type', 'd', '(', '-path', `*/${id}`, '-o', '-path', `*/${id}/*`, ')'], { encoding: 'utf8' });
   return (r.stdout ?? '').split('\n').filter(Boolean);
 }
 
