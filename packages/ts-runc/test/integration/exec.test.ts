@@ -136,3 +136,40 @@ test('foreground exec -t without a console socket proxies a pty (under script)',
   expect(r.stdout).toContain('got hello');
   expect(r.stdout).toContain('rc=4');
 });
+
+test('delete -f does not wait for a detached exec process whose zombie its adopter has not reaped yet', () => {
+  // We become the subreaper that adopts the detached process (as a slow host init would): while
+  // its zombie waits for us, the container's init stays in exit() and cannot finish.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { libc, PR_SET_CHILD_SUBREAPER } = require('@tsrt/libc') as typeof import('@tsrt/libc');
+  const sys = libc();
+  const zid = uniqueId('zomb');
+  const zb = makeBundle(['sleep', '1000']);
+  sys.prctl(PR_SET_CHILD_SUBREAPER, 1);
+  let pid = 0;
+  try {
+    expect(rt.run(['run', '-d', '-b', zb.dir, zid]).status).toBe(0);
+    const pidFile = path.join(zb.dir, 'z.pid');
+    expect(rt.run(['exec', '-d', '--pid-file', pidFile, zid, 'sleep', '1000']).status).toBe(0);
+    pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]).toBe(String(process.pid)); // adopted by us
+    const t0 = Date.now();
+    const r = rt.run(['delete', '-f', zid]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000); // it used to give up after 10 s, leaving everything
+    expect(rt.ids()).not.toContain(zid);
+    expect(spawnSync('find', ['/sys/fs/cgroup', '-mindepth', '2', '-maxdepth', '5', '-type', 'd', '-name', zid], { encoding: 'utf8' }).stdout).toBe('');
+  } finally {
+    sys.prctl(PR_SET_CHILD_SUBREAPER, 0);
+    if (pid > 0) {
+      try {
+        sys.waitpid(pid, 0); // reap the zombie we adopted
+      } catch {
+        /* not ours after all */
+      }
+    }
+    rt.run(['delete', '-f', zid]);
+    removeBundle(zb);
+  }
+});
