@@ -7,7 +7,7 @@ import { killContainerProcesses, removeContainerCgroups } from '../cgroups/conta
 import { checkHooks, runHooks, hookState } from './hooks';
 
 /** Wait (bounded) until the init is gone; it is usually not our child, so a pidfd is polled. */
-export function waitForExit(ctx: Context, state: ContainerState, timeoutMs = 10000): void {
+export function waitForExit(ctx: Context, state: ContainerState, timeoutMs = 10000, exitingIsEnough = false): void {
   const { sys } = ctx;
   if (!isAlive(state.pid, state.pidStartTime)) return;
   let pidfd = -1;
@@ -18,8 +18,9 @@ export function waitForExit(ctx: Context, state: ContainerState, timeoutMs = 100
   }
   try {
     const deadline = Date.now() + timeoutMs;
-    // Exiting is enough: everything in the container is killed; cgroups and state can go.
-    while (isAlive(state.pid, state.pidStartTime) && !isExiting(state.pid, state.pidStartTime)) {
+    // For destroy, exiting is enough: everything in the container is killed, cgroups and state
+    // can go (its status would still read "running" until the init is a zombie).
+    while (isAlive(state.pid, state.pidStartTime) && !(exitingIsEnough && isExiting(state.pid, state.pidStartTime))) {
       if (Date.now() > deadline) throw new RuntimeError(`container init ${state.pid} did not exit within ${timeoutMs} ms`);
       sys.poll([{ fd: pidfd, events: POLLIN }], 50);
     }
@@ -48,7 +49,7 @@ export function killAll(ctx: Context, state: ContainerState, sig: number): void 
 export function destroy(ctx: Context, state: ContainerState): void {
   if (isAlive(state.pid, state.pidStartTime)) {
     killAll(ctx, state, 9);
-    waitForExit(ctx, state);
+    waitForExit(ctx, state, 10000, true);
   }
   removeContainerCgroups(state.cgroup as never);
   ctx.store.remove(state.id);
