@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { makedev, S_IFMT, S_IFIFO, MS_BIND, type Sys } from '@tsrt/libc';
+import { makedev, mkdirAll, S_IFMT, S_IFIFO, MS_BIND, type Sys } from '@tsrt/libc';
 import type { PlannedDevice } from '../plan/types';
 import { DEV_SYMLINKS } from '../plan/defaults';
 import { resolveInRoot } from './resolve';
@@ -35,7 +35,7 @@ function bindHostDevice(sys: Sys, host: string, d: PlannedDevice): void {
 export function createDevices(sys: Sys, rootfs: string, devices: PlannedDevice[], userns?: boolean): void {
   for (const d of devices) {
     const host = resolveInRoot(rootfs, d.path);
-    fs.mkdirSync(path.dirname(host), { recursive: true, mode: 0o755 });
+    mkdirAll(path.dirname(host), 0o755);
     if (d.strict && sameDevice(host, d)) {
       fs.chmodSync(host, d.mode & 0o7777);
       sys.lchown(host, d.uid, d.gid);

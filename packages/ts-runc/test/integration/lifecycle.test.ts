@@ -232,6 +232,7 @@ describe('errors leave nothing behind', () => {
     const cases: Array<[(c: any) => void, string]> = [
       // mkdir under /proc says ENOENT; Node's recursive mkdirSync looped on it forever.
       [(c) => c.mounts.push({ destination: '/proc/nope/deeper', type: 'tmpfs', source: 'tmpfs' }), 'rootfs/proc/nope: ENOENT'],
+      [(c) => (c.linux.devices = [{ path: '/proc/nope/mydev', type: 'c', major: 1, minor: 3, fileMode: 0o666 }]), 'rootfs/proc/nope: ENOENT'],
       [(c) => (c.hostname = 'a\0b'), 'hostname: must not contain a NUL byte'],
       // String() of it overflowed the stack while create held its lock: run deadlocked on it.
       [(c) => (c.ociVersion = '@DEEP@'), 'ociVersion: must be string'],
