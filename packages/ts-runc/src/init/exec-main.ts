@@ -70,11 +70,7 @@ function main(): void {
   try {
     const msg = ch.recv();
     if (!msg || msg.type !== 'plan') process.exit(1);
-    if (!(msg.plan as ExecPlan).cgroupJoined) {
-      ch.send({ type: 'cgroup' });
-      const joined = ch.recv();
-      if (!joined || joined.type !== 'cgroup-done') process.exit(1);
-    }
+    if (!(msg.plan as ExecPlan).cgroupJoined && !ch.ask('cgroup', 'cgroup-done')) process.exit(1);
     const pid = execInContainer(sys, msg.plan as ExecPlan, fds, preserve, hasConsole);
     ch.send({ type: 'started', pid });
   } catch (e) {

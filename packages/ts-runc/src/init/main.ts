@@ -121,9 +121,7 @@ function main(): void {
     // execCPUAffinity.initial: the affinity we have when we join the container's cgroup.
     if (!plan.cgroupJoined) {
       applyCpuAffinity(sys, plan.process, 'initial');
-      ch.send({ type: 'cgroup' });
-      const joined = ch.recv();
-      if (!joined || joined.type !== 'cgroup-done') process.exit(1);
+      if (!ch.ask('cgroup', 'cgroup-done')) process.exit(1);
     }
     if (plan.idmaps?.length) {
       // The parent made one user namespace per idmapped mount; their fds come with SCM_RIGHTS.
@@ -132,9 +130,7 @@ function main(): void {
     }
     target = setup(sys, plan, fds, hasConsole, () => {
       // prestart and createRuntime run in the runtime's namespaces: the parent runs them now.
-      ch.send({ type: 'hooks' });
-      const done = ch.recv();
-      if (!done || done.type !== 'hooks-done') process.exit(1);
+      if (!ch.ask('hooks', 'hooks-done')) process.exit(1);
     });
     ch.send({ type: 'ready' });
   } catch (e) {

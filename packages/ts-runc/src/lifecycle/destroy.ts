@@ -1,6 +1,6 @@
 import { POLLIN } from '@tsrt/libc';
 import type { ContainerState } from '../state/container-state';
-import { isAlive, isExiting } from '../state/liveness';
+import { isAlive, lifeOf } from '../state/liveness';
 import { RuntimeError } from '../errors';
 import type { Context } from './context';
 import { killContainerProcesses, removeContainerCgroups } from '../cgroups/container';
@@ -20,7 +20,11 @@ export function waitForExit(ctx: Context, state: ContainerState, timeoutMs = 100
     const deadline = Date.now() + timeoutMs;
     // For destroy, exiting is enough: everything in the container is killed, cgroups and state
     // can go (its status would still read "running" until the init is a zombie).
-    while (isAlive(state.pid, state.pidStartTime) && !(exitingIsEnough && isExiting(state.pid, state.pidStartTime))) {
+    const waiting = () => {
+      const life = lifeOf(state.pid, state.pidStartTime);
+      return life === 'running' || (life === 'exiting' && !exitingIsEnough);
+    };
+    while (waiting()) {
       if (Date.now() > deadline) throw new RuntimeError(`container init ${state.pid} did not exit within ${timeoutMs} ms`);
       sys.poll([{ fd: pidfd, events: POLLIN }], 50);
     }

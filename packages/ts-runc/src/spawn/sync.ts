@@ -43,6 +43,12 @@ export class SyncChannel {
     }
   }
 
+  /** Send `{type}` and wait (without limit: stage 2 side) for the reply; false if another came, or EOF. */
+  ask(type: string, reply: string): boolean {
+    this.send({ type });
+    return this.recv()?.type === reply;
+  }
+
   close(): void {
     try {
       fs.closeSync(this.fd);

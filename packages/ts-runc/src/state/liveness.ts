@@ -30,18 +30,18 @@ export function readProcStat(pid: number): ProcStat | null {
  * counts as gone (it has exited, only its parent has not reaped it yet).
  */
 export function isAlive(pid: number, startTime: string | undefined): boolean {
-  if (pid <= 0) return false;
-  const st = readProcStat(pid);
-  if (!st || st.state === 'Z' || st.state === 'X') return false;
-  return startTime === undefined || st.startTime === startTime;
+  return lifeOf(pid, startTime) !== 'gone';
 }
 
 /**
- * Has `pid` (the process we started) begun to exit? A pid namespace's init stays in exit() until
- * every process of its namespace is reaped, and those whose parent is outside it (detached exec
- * processes adopted by the host's init) wait for that parent: seconds, with a slow host init.
+ * One read of /proc/PID/stat: "gone" (no such process, a zombie, or pid reused), "exiting" or
+ * "running". Exiting: in exit(). A pid namespace's init stays there until every process of its
+ * namespace is reaped, and those whose parent is outside it (detached exec processes adopted by
+ * the host's init) wait for that parent: seconds, with a slow host init.
  */
-export function isExiting(pid: number, startTime: string | undefined): boolean {
+export function lifeOf(pid: number, startTime: string | undefined): 'gone' | 'exiting' | 'running' {
   const st = pid > 0 ? readProcStat(pid) : null;
-  return !!st && (startTime === undefined || st.startTime === startTime) && (st.flags & PF_EXITING) !== 0;
+  if (!st || st.state === 'Z' || st.state === 'X') return 'gone';
+  if (startTime !== undefined && st.startTime !== startTime) return 'gone';
+  return (st.flags & PF_EXITING) !== 0 ? 'exiting' : 'running';
 }
