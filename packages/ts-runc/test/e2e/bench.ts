@@ -11,7 +11,11 @@
  *
  * Environment: BENCH_RUNS (latency samples, default 15), BENCH_PAR (parallelism, 4),
  * BENCH_PAR_TOTAL (containers per throughput round, 24), BENCH_RSS_RUNS (5),
- * BENCH_RUNTIMES (comma list of variants), BENCH_SKIP (comma list: run,csd,exec,state,par,rss,mem).
+ * BENCH_RUNTIMES (comma list of variants), BENCH_SKIP (comma list: run,csd,exec,state,par,rss,mem,floor).
+ *
+ * Floors (bench-floor.ts): `node -e 0`, the least a ONE-process Node runtime does (koffi, unshare,
+ * posix_spawn /bin/true in new namespaces, wait), and Node starting a second Node (a stage-2 design),
+ * each timed in the same rounds as `runc run` by runc's worker, as ratios to it.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -22,6 +26,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from 'child_process
 const REPO = path.resolve(__dirname, '../../../../..');
 const TS_RUNC_BIN = path.join(REPO, 'packages/ts-runc/bin/ts-runc');
 const TS_RUNC_ENTRY = path.join(REPO, 'packages/ts-runc/dist/src/cli/entry.js');
+const FLOOR_JS = path.join(__dirname, 'bench-floor.js');
 const CA = process.env.NODE_EXTRA_CA_CERTS || '/etc/ssl/certs/ca-certificates.crt';
 
 // ---------------------------------------------------------------- worker side
@@ -268,6 +273,29 @@ export async function benchMain(): Promise<void> {
       if (!skip.has('state')) await timed('state (ms)', RUNS, (v) => [rt(v, 'state', long[v.name])]);
       for (const v of live()) await v.worker!.call({ op: 'run', cmd: rt(v, 'delete', '-f', long[v.name]) });
     }
+    const floors: Array<[string, number]> = [];
+    const runcV = live().find((v) => v.name === 'runc');
+    if (!skip.has('floor') && runcV) {
+      // Everything by runc's worker (no NODE_EXTRA_CA_CERTS), interleaved round by round.
+      const probes: Array<[string, (i: number) => string[]]> = [
+        ['runc run /bin/true', (i) => rt(runcV, 'run', '-b', bTrue, id(runcV, `floor${i}`))],
+        ['node -e 0', () => [process.execPath, '-e', '0']],
+        ['node + koffi + unshare + posix_spawn /bin/true + wait', () => [process.execPath, FLOOR_JS, 'spawn']],
+        ['node starting node -e 0 (two starts in series)', () => [process.execPath, FLOOR_JS, 'node']],
+      ];
+      const samples = probes.map(() => [] as number[]);
+      log('bench: floors ');
+      for (let i = 0; i < RUNS && !interrupted; i++) {
+        for (const [k, [, cmd]] of probes.entries()) {
+          const r = await runcV.worker!.call<{ ms: number; statuses: number[]; stderr: string }>({ op: 'time', cmds: [cmd(i)] });
+          samples[k].push(r.statuses[0] === 0 ? r.ms : NaN);
+          if (r.statuses[0] !== 0 && i === 0) log(`\n  ${probes[k][0]}: ${r.stderr.trim().split('\n').pop()}\n`);
+        }
+        log('.');
+      }
+      log('\n');
+      probes.forEach(([name], k) => floors.push([name, median(samples[k])]));
+    }
     if (!skip.has('par')) {
       const row = `containers/s, ${PAR} in parallel`;
       const samples: Record<string, number[]> = {};
@@ -354,6 +382,12 @@ export async function benchMain(): Promise<void> {
     const load1 = os.loadavg();
     console.log(`\nts-runc bench: medians of ${RUNS} interleaved samples (RSS: ${RSS_RUNS}; throughput: 3 rounds of ${PAR_TOTAL}), ${os.cpus().length} CPUs, load ${load0[0].toFixed(1)} -> ${load1[0].toFixed(1)}`);
     console.log(lines.join('\n'));
+    if (floors.length) {
+      const base = floors[0][1];
+      const w = Math.max(...floors.map(([n]) => n.length));
+      console.log(`\nstart-up floors (medians of ${RUNS}, same rounds, ratio to ${floors[0][0]}):`);
+      for (const [n, ms] of floors) console.log(`  ${n.padEnd(w)} ${fmt(ms).padStart(6)} ms ${Number.isFinite(ms / base) ? (ms / base).toFixed(2) + 'x' : ''}`);
+    }
     for (const v of variants) if (v.broken) console.log(`${v.name}: not measured (${v.broken})`);
     console.log('ts-runc: bin/ts-runc (unsets NODE_EXTRA_CA_CERTS); ts-runc+CA: node dist/src/cli/entry.js with NODE_EXTRA_CA_CERTS=' + CA);
     console.log('peak RSS: GNU time %M of the runtime command, i.e. the largest process of its tree that it reaped (ts-runc: stage 1 or stage 2 before execve).');
