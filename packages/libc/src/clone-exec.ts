@@ -3,12 +3,15 @@ import koffi from 'koffi';
 import { SysError } from './errors';
 import type { CloneExecRequest } from './sys';
 
-const SYS = { read: 0, close: 3, madvise: 28, clone: 56, execve: 59, kill: 62, setresuid: 117, setresgid: 119, exit_group: 231, setns: 308, pipe2: 293, poll: 7, wait4: 61 };
+const SYS = { read: 0, write: 1, close: 3, madvise: 28, clone: 56, execve: 59, kill: 62, setresuid: 117, setresgid: 119, exit_group: 231, setns: 308, pipe2: 293, poll: 7, wait4: 61 };
 const SIGCHLD = 17;
 const MADV_DOFORK = 11;
 const O_CLOEXEC = 0o2000000;
 
 type Lib = ReturnType<typeof koffi.load>;
+
+/** Why a clone child gave up before execve: the byte it writes to the exec pipe, then exits. */
+const WHY = ['setns into the user namespace failed', 'setns into the time namespace failed', 'execve failed'];
 
 /** NUL-terminated strings and a NULL-terminated pointer array, in C memory. */
 function cStringArray(strings: string[]): { addr: bigint; keep: unknown[] } {
@@ -57,6 +60,9 @@ export function cloneExec(lib: Lib, req: CloneExecRequest): number {
   const fds = koffi.alloc('int', 2);
   const fdsAddr = koffi.address(fds);
   const fdView = () => Buffer.from(koffi.view(fds, 8));
+  const why = koffi.alloc('uint8', WHY.length + 1); // WHY indexes, then the byte the parent reads
+  Buffer.from(koffi.view(why, WHY.length)).set(WHY.map((_, i) => i));
+  const [whyUser, whyTime, whyExec, gotAddr] = [0n, 1n, 2n, 3n].map((i) => koffi.address(why) + i);
   try {
     for (let attempt = 1; ; attempt++) {
       // go: the child waits on it; exec: close-on-exec, so its EOF tells us execve happened.
@@ -65,16 +71,25 @@ export function cloneExec(lib: Lib, req: CloneExecRequest): number {
       if (Number(syscall(SYS.pipe2, fdsAddr, O_CLOEXEC, 0, 0, 0)) < 0) throw new SysError('pipe2', undefined, errno());
       const [exR, exW] = [fdView().readInt32LE(0), fdView().readInt32LE(4)];
       const userFd = req.userNsFd ?? -1;
+      const timeFd = req.timeNsFd ?? -1;
       undoDontFork(syscall);
       setCloexec(lib, req.keepFds, false);
       const pid = Number(syscall(SYS.clone, BigInt(req.flags | SIGCHLD), 0, 0, 0, 0));
       if (pid === 0) {
         // The child: a copy of this one thread. Only raw syscalls with ready arguments from here.
         syscall(SYS.read, goR, byteAddr, 1, 0, 0);
-        if (userFd >= 0 && Number(syscall(SYS.setns, userFd, 0x10000000, 0, 0, 0)) < 0) syscall(SYS.exit_group, 125, 0, 0, 0, 0);
+        if (userFd >= 0 && Number(syscall(SYS.setns, userFd, 0x10000000, 0, 0, 0)) < 0) {
+          syscall(SYS.write, exW, whyUser, 1, 0, 0);
+          syscall(SYS.exit_group, 125, 0, 0, 0, 0);
+        }
+        if (timeFd >= 0 && Number(syscall(SYS.setns, timeFd, 0x80 /* CLONE_NEWTIME */, 0, 0, 0)) < 0) {
+          syscall(SYS.write, exW, whyTime, 1, 0, 0);
+          syscall(SYS.exit_group, 125, 0, 0, 0, 0);
+        }
         syscall(SYS.setresgid, 0, 0, 0, 0, 0);
         syscall(SYS.setresuid, 0, 0, 0, 0, 0);
         syscall(SYS.execve, pathAddr, argv.addr, env.addr, 0, 0);
+        syscall(SYS.write, exW, whyExec, 1, 0, 0);
         syscall(SYS.exit_group, 127, 0, 0, 0, 0);
       }
       const cloneErr = errno();
@@ -89,13 +104,19 @@ export function cloneExec(lib: Lib, req: CloneExecRequest): number {
       let ok = false;
       try {
         req.beforeRelease(pid);
-        syscall(1 /* write */, goW, byteAddr, 1, 0, 0);
+        syscall(SYS.write, goW, byteAddr, 1, 0, 0);
         // Wait for the exec pipe to close (execve done) or time out.
         const pfd = Buffer.alloc(8);
         pfd.writeInt32LE(exR, 0);
         pfd.writeInt16LE(0x1 | 0x10, 4);
         const pollFn = lib.func('poll', 'int', ['void *', 'uint64', 'int']);
         ok = pollFn(pfd, 1, req.timeoutMs) > 0;
+        // EOF: execve closed the pipe. A byte: the child gave up, and says why.
+        if (ok && Number(syscall(SYS.read, exR, gotAddr, 1, 0, 0)) === 1) {
+          syscall(SYS.wait4, pid, 0, 0, 0, 0);
+          const i = Buffer.from(koffi.view(why, WHY.length + 1))[WHY.length];
+          throw new Error(`clone: ${WHY[i] ?? 'the child failed'} (${req.path})`);
+        }
       } finally {
         syscall(SYS.close, goW, 0, 0, 0, 0);
         syscall(SYS.close, exR, 0, 0, 0, 0);
@@ -108,6 +129,6 @@ export function cloneExec(lib: Lib, req: CloneExecRequest): number {
       if (attempt >= 3) throw new Error(`clone: the child did not reach execve within ${req.timeoutMs} ms (3 attempts)`);
     }
   } finally {
-    for (const m of [...path.keep, ...argv.keep, ...env.keep, byte, fds]) koffi.free(m);
+    for (const m of [...path.keep, ...argv.keep, ...env.keep, byte, fds, why]) koffi.free(m);
   }
 }

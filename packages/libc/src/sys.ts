@@ -36,6 +36,11 @@ export interface CloneExecRequest {
   keepFds: number[];
   /** Join this user namespace (setns) instead of creating one. */
   userNsFd?: number;
+  /**
+   * Join this time namespace (setns, after the user namespace): only a single-threaded
+   * process may, so only the clone child can (EUSERS in any Node thread).
+   */
+  timeNsFd?: number;
   /** Called in the parent with the child's pid before it may go on (write uid_map/gid_map). */
   beforeRelease: (pid: number) => void;
   /** How long the child may take to reach execve before it is killed and retried. */
