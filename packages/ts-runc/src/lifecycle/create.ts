@@ -174,9 +174,9 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     const fds = stage2FdMap(preserve, { sync: childEnd, stateDir: dirFd, console: consoleFd });
 
     pid = spawnStage2(sys, {
-      // A time namespace is unshared by stage 2 itself (setns back into ours would need a
-      // single-threaded process); a join by path is refused by compile.
-      namespaces: { create: namespaces.create.filter((t) => t !== 'time'), join: namespaces.join.filter((j) => j.type !== 'time') },
+      // A new time namespace is unshared by stage 2 itself (setns back into ours would need a
+      // single-threaded process); one joined by path is joined by stage 2's clone child.
+      namespaces: { create: namespaces.create.filter((t) => t !== 'time'), join: namespaces.join },
       argv: [process.execPath, stage2Script(), String(preserve), consoleFd >= 0 ? '1' : '0'],
       fds,
       setsid: true,

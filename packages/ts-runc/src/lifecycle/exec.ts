@@ -66,10 +66,10 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const proxy: TerminalProxy | null = proc.terminal && !opts.consoleSocket ? new (require('./terminal-proxy') as typeof import('./terminal-proxy')).TerminalProxy(sys) : null;
   let copying: Promise<void> = Promise.resolve();
   const nsPaths = state.namespacePaths ?? {};
-  // Joined by stage 1 for stage 2's birth; mount and pid are joined by stage 2 itself. A time
-  // namespace can only be joined by a single-threaded process: exec'd processes stay outside it.
+  // Joined for the helper's birth (user and time by a clone child: setns into them needs a
+  // single-threaded process); mount and pid are joined by the helper itself.
   const join = Object.entries(nsPaths)
-    .filter(([type]) => type !== 'mount' && type !== 'pid' && type !== 'time')
+    .filter(([type]) => type !== 'mount' && type !== 'pid')
     .map(([type, p]) => ({ type, path: p }));
 
   if (!opts.detach) sys.prctl(PR_SET_CHILD_SUBREAPER, 1); // the command is re-parented to us

@@ -174,13 +174,12 @@ export function planStageHooks(hooks: Spec['hooks']): { createContainer: Planned
 /**
  * linux.timeOffsets and a new time namespace: stage 2 unshares CLONE_NEWTIME for its children
  * and writes the offsets before anything enters it; the container process enters on execve.
- * (setns into a time namespace needs a single-threaded caller, so joining one by path cannot
- * be done from Node.)
+ * One joined by path is entered by stage 2's clone child (setns into a time namespace needs a
+ * single-threaded caller), so stage 2 has nothing to do for it.
  */
 type TimeOffsets = Record<string, { secs?: number; nanosecs?: number } | undefined>;
 
 export function planTimeNs(offsets: TimeOffsets | undefined, ns: NamespacePlan): { offsets: string } | null {
-  if (ns.join.some((j) => j.type === 'time')) throw new RuntimeError('linux.namespaces: joining a time namespace by path is not supported by ts-runc');
   const create = ns.create.includes('time');
   if (!offsets || Object.keys(offsets).length === 0) return create ? { offsets: '' } : null;
   if (!create) throw new RuntimeError('linux.timeOffsets: time offsets need a new time namespace in linux.namespaces');

@@ -36,7 +36,7 @@ export function writeIdMaps(pid: number, uidMappings: IdMap | undefined, gidMapp
  * stage 2 in one: a raw clone child does (libc cloneExec). It cannot renumber fds either, so
  * stage 2 is told where its fds are ("fdmap=target:source,...").
  */
-function cloneStage2(sys: Sys, req: Stage2Request, flags: number, userNsFd: number | undefined): number {
+function cloneStage2(sys: Sys, req: Stage2Request, flags: number, userNsFd: number | undefined, timeNsFd: number | undefined): number {
   const fdmap = 'fdmap=' + req.fds.map(([src, dst]) => `${dst}:${src}`).join(',');
   return sys.cloneExec({
     flags,
@@ -45,9 +45,11 @@ function cloneStage2(sys: Sys, req: Stage2Request, flags: number, userNsFd: numb
     env: [],
     keepFds: req.fds.map(([src]) => src),
     userNsFd,
+    timeNsFd,
     timeoutMs: CLONE_TIMEOUT_MS,
     beforeRelease: (pid) => {
-      if (userNsFd !== undefined) return;
+      // Id maps only for a user namespace this child creates (not one it joins, nor none).
+      if (userNsFd !== undefined || !(flags & NS_FLAGS.user)) return;
       try {
         writeIdMaps(pid, req.uidMappings, req.gidMappings);
       } catch (e) {
@@ -58,6 +60,32 @@ function cloneStage2(sys: Sys, req: Stage2Request, flags: number, userNsFd: numb
 }
 
 let fsUnshared = false;
+
+const NS_GET_NSTYPE = 0xb703;
+
+/**
+ * Open a user or time namespace for the clone child to join. Its type is checked here: the
+ * child can only say that setns failed, not which path was wrong.
+ */
+function openForChild(sys: Sys, type: 'user' | 'time', nsPath: string): number {
+  let fd: number;
+  try {
+    fd = sys.open(nsPath, O_RDONLY | O_CLOEXEC);
+  } catch (e) {
+    throw new RuntimeError(`linux.namespaces: cannot open ${type} namespace ${nsPath}: ${(e as SysError).code}`);
+  }
+  let got = -1;
+  try {
+    got = sys.ioctlInt(fd, NS_GET_NSTYPE, 0);
+  } catch {
+    /* not a namespace file at all */
+  }
+  if (got !== NS_FLAGS[type]) {
+    sys.close(fd);
+    throw new RuntimeError(`linux.namespaces: cannot join ${type} namespace ${nsPath}: not a ${type} namespace`);
+  }
+  return fd;
+}
 
 /**
  * Stage 1: move the calling thread into the container's namespaces, posix_spawn stage 2 so it
@@ -72,29 +100,30 @@ let fsUnshared = false;
  */
 export function spawnStage2(sys: Sys, req: Stage2Request): number {
   const touched = new Set([...req.namespaces.create, ...req.namespaces.join.map((j) => j.type)]);
-  // With a user namespace the clone child creates the new namespaces: this thread only moves
-  // for joins by path (and must not try to come back from where it never went: EPERM rootless).
-  const cloning = touched.has('user');
-  const moved = cloning ? new Set(req.namespaces.join.map((j) => j.type).filter((t) => t !== 'user')) : touched;
+  // With a user namespace, or a time namespace to join (setns(CLONE_NEWTIME) wants a
+  // single-threaded caller), a clone child creates the new namespaces and joins those two:
+  // this thread only moves for the other joins by path (and must not try to come back from
+  // where it never went: EPERM rootless).
+  const cloning = touched.has('user') || req.namespaces.join.some((j) => j.type === 'time');
+  const moved = cloning ? new Set(req.namespaces.join.map((j) => j.type).filter((t) => t !== 'user' && t !== 'time')) : touched;
   if (moved.has('mount') && !fsUnshared) {
     sys.unshare(CLONE_FS);
     fsUnshared = true;
   }
   const saved: Array<{ type: string; fd: number }> = [];
   const cwd = sys.open('.', O_PATH | O_DIRECTORY | O_CLOEXEC);
+  let userNsFd: number | undefined;
+  let timeNsFd: number | undefined;
   try {
     for (const type of moved) {
-      if (type === 'user') continue; // entered only by the clone child, never by this thread
+      if (type === 'user' || type === 'time') continue; // entered only by the clone child, never by this thread
       saved.push({ type, fd: sys.open(`/proc/thread-self/ns/${NS_PROC_NAME[type]}`, O_RDONLY | O_CLOEXEC) });
     }
-    let userNsFd: number | undefined;
     for (const j of req.namespaces.join) {
-      if (j.type === 'user') {
-        try {
-          userNsFd = sys.open(j.path, O_RDONLY | O_CLOEXEC);
-        } catch (e) {
-          throw new RuntimeError(`linux.namespaces: cannot open user namespace ${j.path}: ${(e as SysError).code}`);
-        }
+      if (j.type === 'time' || j.type === 'user') {
+        const fd = openForChild(sys, j.type, j.path);
+        if (j.type === 'time') timeNsFd = fd;
+        else userNsFd = fd;
         continue;
       }
       let fd: number;
@@ -112,13 +141,7 @@ export function spawnStage2(sys: Sys, req: Stage2Request): number {
       }
     }
     const flags = req.namespaces.create.reduce((f, t) => f | (NS_FLAGS[t] ?? 0), 0) & ~NS_FLAGS.cgroup;
-    if (cloning) {
-      try {
-        return cloneStage2(sys, req, flags, userNsFd);
-      } finally {
-        if (userNsFd !== undefined) sys.close(userNsFd);
-      }
-    }
+    if (cloning) return cloneStage2(sys, req, flags, userNsFd, timeNsFd);
     if (flags) sys.unshare(flags);
     return sys.posixSpawn({
       path: process.execPath,
@@ -136,6 +159,8 @@ export function spawnStage2(sys: Sys, req: Stage2Request): number {
     }
     sys.fchdir(cwd);
     sys.close(cwd);
+    if (userNsFd !== undefined) sys.close(userNsFd);
+    if (timeNsFd !== undefined) sys.close(timeNsFd);
   }
 }
 

@@ -67,6 +67,40 @@ describe('time namespace', () => {
     expect(plain.stdout.trim()).not.toBe(hostNs);
     createFails((c) => (c.linux.timeOffsets = { boottime: { secs: 10 } }), 'linux.timeOffsets: time offsets need a new time namespace in linux.namespaces');
   });
+
+  test('a time namespace joined by path (create) and the container\'s own one (exec)', () => {
+    const hostNs = fs.readlinkSync('/proc/self/ns/time');
+    const holder = suite.bundle(['sleep', '1000'], (c) => {
+      c.linux.namespaces.push({ type: 'time' });
+      c.linux.timeOffsets = { boottime: { secs: 864000 } };
+    });
+    const hid = uniqueId('time');
+    expect(suite.rt.run(['run', '-d', '-b', holder.dir, hid]).status).toBe(0);
+    const pid = JSON.parse(suite.rt.run(['state', hid]).stdout).pid;
+    const ns = fs.readlinkSync(`/proc/${pid}/ns/time`);
+    expect(ns).not.toBe(hostNs);
+    const uptime = () => Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+
+    // exec'd processes enter the container's time namespace (setns by stage 2's clone child)
+    const host0 = uptime();
+    const e = suite.rt.run(['exec', hid, 'sh', '-c', 'readlink /proc/self/ns/time; cut -d" " -f1 /proc/uptime']);
+    expect(e.status).toBe(0);
+    const [ens, eup] = e.stdout.trim().split('\n');
+    expect(ens).toBe(ns);
+    expect(Number(eup) - host0).toBeGreaterThan(864000 - 60);
+
+    // another container joins it by path
+    const r = suite.runIn(['sh', '-c', 'readlink /proc/self/ns/time; cut -d" " -f1 /proc/uptime'], (c) => c.linux.namespaces.push({ type: 'time', path: `/proc/${pid}/ns/time` }));
+    expect(r.status).toBe(0);
+    const [jns, jup] = r.stdout.trim().split('\n');
+    expect(jns).toBe(ns);
+    expect(Number(jup) - host0).toBeGreaterThan(864000 - 60);
+    expect(suite.rt.run(['delete', '-f', hid]).status).toBe(0);
+
+    // a path that is no time namespace: one clear line, nothing left behind
+    createFails((c) => c.linux.namespaces.push({ type: 'time', path: '/proc/self/ns/net' }), 'linux.namespaces: cannot join time namespace /proc/self/ns/net: not a time namespace');
+    createFails((c) => c.linux.namespaces.push({ type: 'time', path: '/nonexistent/ns' }), 'linux.namespaces: cannot open time namespace /nonexistent/ns: ENOENT');
+  });
 });
 
 describe('process fields', () => {

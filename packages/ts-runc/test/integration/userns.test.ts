@@ -66,6 +66,17 @@ test('a user namespace without mappings is refused, naming the field', () => {
   expect(rt.ids()).not.toContain(id);
 });
 
+test('a user namespace path that is no user namespace is refused by name, with nothing left', () => {
+  const b = makeBundle(['true'], (c) => c.linux.namespaces.push({ type: 'user', path: '/proc/self/ns/net' }));
+  bundles.push(b);
+  const id = uniqueId('up');
+  const r = rt.run(['create', '-b', b.dir, id]);
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain('linux.namespaces: cannot join user namespace /proc/self/ns/net: not a user namespace');
+  expect(rt.ids()).not.toContain(id);
+  expect(fs.existsSync(`/sys/fs/cgroup/pids/${id}`)).toBe(false);
+});
+
 test('many creates in a row: the clone spawn never hangs', () => {
   const b = usernsBundle(['true']);
   for (let i = 0; i < 15; i++) expect(rt.run(['run', '-b', b.dir, uniqueId('ul')], { timeout: 20000 }).status).toBe(0);

@@ -129,7 +129,9 @@ describe('time namespace', () => {
     expect(() => planTimeNs({ boottime: { secs: 1 } }, hostNs)).toThrow('linux.timeOffsets: time offsets need a new time namespace in linux.namespaces');
     expect(() => planTimeNs({ realtime: { secs: 1 } }, withTime)).toThrow('linux.timeOffsets.realtime: unknown clock');
     expect(() => planTimeNs({ boottime: { secs: 1, nanosecs: 1e9 } }, withTime)).toThrow('linux.timeOffsets.boottime.nanosecs: must be 0 to 999999999');
-    expect(() => planTimeNs(undefined, { create: ['mount'], join: [{ type: 'time', path: '/proc/1/ns/time' }] })).toThrow('joining a time namespace by path is not supported');
+    const joined: NamespacePlan = { create: ['mount'], join: [{ type: 'time', path: '/proc/1/ns/time' }] };
+    expect(planTimeNs(undefined, joined)).toBeNull(); // the clone child joins it: nothing for stage 2
+    expect(() => planTimeNs({ boottime: { secs: 1 } }, joined)).toThrow('linux.timeOffsets: time offsets need a new time namespace');
   });
 });
 

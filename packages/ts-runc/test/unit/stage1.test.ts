@@ -1,4 +1,4 @@
-import { FakeSys, CLONE_FS, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUTS } from '@tsrt/libc';
+import { FakeSys, CLONE_FS, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWTIME } from '@tsrt/libc';
 import { spawnStage2 } from '../../src/spawn/stage1';
 
 test('stage 1 unshares on the calling thread, spawns, and restores every namespace it touched', () => {
@@ -29,4 +29,37 @@ test('a failing spawn still moves the thread back', () => {
   fake.respond('open', () => 5).fail('posixSpawn', 'EAGAIN');
   expect(() => spawnStage2(fake.sys, { namespaces: { create: ['pid'], join: [] }, argv: ['x'], fds: [], setsid: false })).toThrow('EAGAIN');
   expect(fake.named('setns')).toEqual([[5, CLONE_NEWPID]]);
+});
+
+test('a time namespace to join goes to a clone child (setns needs one thread); the thread moves only for the other joins', () => {
+  const fake = new FakeSys();
+  let nextFd = 10;
+  fake.respond('open', () => nextFd++).respond('ioctlInt', () => CLONE_NEWTIME).respond('cloneExec', () => 4343);
+  const pid = spawnStage2(fake.sys, {
+    namespaces: { create: ['mount', 'pid'], join: [{ type: 'time', path: '/proc/9/ns/time' }, { type: 'network', path: '/proc/9/ns/net' }] },
+    argv: ['node', 'init.js'],
+    fds: [[7, 3]],
+    setsid: true,
+  });
+  expect(pid).toBe(4343);
+  expect(fake.named('posixSpawn')).toEqual([]);
+  const [req] = fake.named('cloneExec')[0] as [{ flags: number; timeNsFd: number; userNsFd?: number }];
+  expect(req.flags).toBe(CLONE_NEWNS | CLONE_NEWPID); // the child creates them
+  expect(req.userNsFd).toBeUndefined();
+  const timeFd = fake.named('open').findIndex((a) => a[0] === '/proc/9/ns/time') + 10;
+  expect(req.timeNsFd).toBe(timeFd);
+  // this thread joins the network namespace only, never the time one, and comes back
+  expect(fake.named('setns').every((a) => a[1] !== CLONE_NEWTIME)).toBe(true);
+  expect(fake.named('setns')[0]).toEqual([expect.any(Number), CLONE_NEWNET]);
+  expect(fake.named('close')).toContainEqual([timeFd]);
+});
+
+test('joining a path that is not a time namespace fails before anything is spawned', () => {
+  const fake = new FakeSys();
+  fake.respond('open', () => 12).respond('ioctlInt', () => CLONE_NEWNET);
+  expect(() => spawnStage2(fake.sys, { namespaces: { create: ['pid'], join: [{ type: 'time', path: '/proc/self/ns/net' }] }, argv: ['x'], fds: [], setsid: false })).toThrow(
+    'linux.namespaces: cannot join time namespace /proc/self/ns/net: not a time namespace',
+  );
+  expect(fake.named('cloneExec')).toEqual([]);
+  expect(fake.named('close')).toContainEqual([12]);
 });
