@@ -30,8 +30,9 @@ function usage(cmd?: Command): string {
   const flagLines = (flags: FlagSpec[]) =>
     flags.map((f) => `   ${['--' + f.name, ...(f.alias ?? []).map((a) => (a.length === 1 ? '-' : '--') + a)].join(', ')}${f.kind === 'bool' ? '' : ' value'}\t${f.help ?? ''}`).join('\n');
   if (cmd) return `Usage: ts-runc ${cmd.usage}\n\n${cmd.description}\n${cmd.flags.length ? '\nOptions:\n' + flagLines(cmd.flags) + '\n' : ''}`;
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
   const names = Object.keys(COMMANDS)
-    .map((n) => `   ${n.padEnd(10)}${COMMANDS[n]().description}`)
+    .map((n) => `   ${n.padEnd(width)}${COMMANDS[n]().description}`)
     .join('\n');
   return `Usage: ts-runc [global options] command [command options] [arguments...]\n\nCommands:\n${names}\n\nGlobal options:\n${flagLines(GLOBAL_FLAGS)}\n`;
 }

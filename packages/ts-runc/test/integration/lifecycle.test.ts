@@ -271,6 +271,23 @@ describe('errors leave nothing behind', () => {
     expect(suite.rt.run(['delete', '-f', 'nope']).status).toBe(0);
   });
 
+  test('checkpoint and restore (no CRIU support) take runc\'s flags and say so in one line', () => {
+    expect(suite.rt.run(['checkpoint', '--image-path', '/tmp/x', 'nope']).stderr).toContain('container does not exist');
+    const b = bundle(['sleep', '100']);
+    const id = uniqueId('ck');
+    expect(suite.rt.run(['run', '-d', '-b', b.dir, id]).status).toBe(0);
+    const c = suite.rt.run(['checkpoint', '--image-path', '/tmp/x', '--leave-running', '--manage-cgroups-mode', 'soft', id]);
+    expect(c.status).toBe(1);
+    expect(c.stderr.trim()).toMatch(/msg="checkpoint is not supported by ts-runc: it has no CRIU support"$/);
+    expect(JSON.parse(suite.rt.run(['state', id]).stdout).status).toBe('running');
+    const rid = uniqueId('rs');
+    const r = suite.rt.run(['restore', '-d', '-b', b.dir, '--image-path', '/tmp/x', rid]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toMatch(/msg="restore is not supported by ts-runc: it has no CRIU support"$/);
+    expect(suite.rt.ids()).not.toContain(rid);
+    suite.rt.run(['delete', '-f', id]);
+  });
+
   test('--log with json format writes runc-style lines', () => {
     const log = path.join(suite.rt.root, '..', `log-${process.pid}.json`);
     const r = suite.rt.run(['--log', log, '--log-format', 'json', 'state', 'nope']);

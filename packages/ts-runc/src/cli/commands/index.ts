@@ -17,4 +17,6 @@ export const COMMANDS: Record<string, () => Command> = {
   ps: () => require('./ps').command,
   events: () => require('./events').command,
   update: () => require('./update').command,
+  checkpoint: () => require('./checkpoint').checkpoint,
+  restore: () => require('./checkpoint').restore,
 };
