@@ -2,26 +2,15 @@
  * inspect: a summary of an image (skopeo-inspect-like fields) from any source: a registry
  * reference (manifest and config only), a store name, an OCI layout, or an archive.
  */
-import fs from 'node:fs';
 import type { Descriptor, ImageConfig, ImageManifest } from '@tsrt/oci-spec';
 import type { ImageSource } from '../sources/types';
 import { UserError } from '../cli/errors';
 import { clientOptions, findInStore, RegistryArgs, StoreArgs, storeDir } from '../store/args';
 import { Layout } from '../store/layout';
-import { looksLikeRegistryReference } from './reference';
+import { existsOnDisk, looksLikeRegistryReference } from './reference';
 
 export interface InspectArgs extends StoreArgs, RegistryArgs {
   platform?: string;
-}
-
-function existsOnDisk(arg: string): boolean {
-  let s = arg.replace(/^(oci|oci-archive|docker-archive):/, '');
-  for (;;) {
-    if (fs.existsSync(s)) return true;
-    const i = Math.max(s.lastIndexOf(':'), s.lastIndexOf('@'));
-    if (i <= 0) return false;
-    s = s.slice(0, i);
-  }
 }
 
 export async function openAnySource(arg: string, a: InspectArgs): Promise<ImageSource> {

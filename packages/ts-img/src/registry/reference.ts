@@ -4,6 +4,7 @@
  * "latest" the default tag when no digest is given. A first component is a registry host
  * when it contains "." or ":" or is "localhost".
  */
+import fs from 'node:fs';
 import { UserError } from '../cli/errors';
 
 export const DEFAULT_REGISTRY = 'docker.io';
@@ -81,6 +82,20 @@ export function looksLikeRegistryReference(s: string): boolean {
 }
 
 /** Strip an optional docker:// transport prefix. */
+/**
+ * Does this source argument name something on disk (a layout, an archive), with or without
+ * a transport prefix and a :tag or @digest suffix? Then it is no registry reference.
+ */
+export function existsOnDisk(arg: string): boolean {
+  let s = arg.replace(/^(oci|oci-archive|docker-archive):/, '');
+  for (;;) {
+    if (fs.existsSync(s)) return true;
+    const i = Math.max(s.lastIndexOf(':'), s.lastIndexOf('@'));
+    if (i <= 0) return false;
+    s = s.slice(0, i);
+  }
+}
+
 export function stripTransport(s: string): string {
   return s.startsWith('docker://') ? s.slice('docker://'.length) : s;
 }

@@ -13,7 +13,7 @@ import { Layout } from '../store/layout';
 import { parsePlatform } from '../store/image';
 import { Progress } from './progress';
 import { pull } from './pull';
-import { looksLikeRegistryReference, stripTransport } from './reference';
+import { existsOnDisk, looksLikeRegistryReference, stripTransport } from './reference';
 import { writeOrigin } from '../repack/repack';
 
 export { unpackRegistryOptions } from '../store/options';
@@ -22,16 +22,6 @@ export interface ResolvedSource {
   source: string | ImageSource;
   /** A layout directory the image lives in (for the bundle's origin record). */
   layoutDir?: string;
-}
-
-function existsOnDisk(arg: string): boolean {
-  let s = arg.replace(/^(oci|oci-archive|docker-archive):/, '');
-  for (;;) {
-    if (fs.existsSync(s)) return true;
-    const i = Math.max(s.lastIndexOf(':'), s.lastIndexOf('@'));
-    if (i <= 0) return false;
-    s = s.slice(0, i);
-  }
 }
 
 export async function resolveUnpackSource(arg: string, a: StoreArgs & RegistryArgs & { pull?: string; platform?: string; quiet?: boolean }): Promise<ResolvedSource> {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatReference, parseReference, looksLikeRegistryReference } from '../../src/registry/reference';
+import { formatReference, parseReference, looksLikeRegistryReference, existsOnDisk } from '../../src/registry/reference';
 import { parseChallenges } from '../../src/registry/challenge';
 import { lookupCredentials, parseCreds } from '../../src/registry/authfile';
 import { isValidDigest } from '../../src/registry/digest';
@@ -90,4 +90,19 @@ test('digest validation', () => {
   expect(isValidDigest('sha256:' + 'A'.repeat(64))).toBe(false);
   expect(isValidDigest('sha256:../../etc/passwd')).toBe(false);
   expect(isValidDigest('md5:abc')).toBe(false);
+});
+
+test('existsOnDisk: a path with or without transport and :tag/@digest; registry references are not', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ts-img-ondisk-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'img.tar'), '');
+    expect(existsOnDisk(path.join(dir, 'img.tar'))).toBe(true);
+    expect(existsOnDisk(`docker-archive:${dir}/img.tar:app:1`)).toBe(true);
+    expect(existsOnDisk(`oci:${dir}:latest`)).toBe(true);
+    expect(existsOnDisk(`${dir}@sha256:${'a'.repeat(64)}`)).toBe(true);
+    expect(existsOnDisk(`${dir}/nope.tar`)).toBe(false);
+    expect(existsOnDisk('127.0.0.1:5000/app:1')).toBe(false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -94,6 +94,20 @@ export function parseKeyValues(text: string | undefined): Record<string, U64> {
   return out;
 }
 
+/** runc leaves out a memory entry's usage and max when they are zero. */
+function withoutZeroes(e: MemoryEntry): MemoryEntry {
+  if (!e.usage) delete e.usage;
+  if (!e.max) delete e.max;
+  return e;
+}
+
+/** memory.stat as runc prints it under "raw": keys in order. */
+function sortedByKey(raw: Record<string, U64>): Record<string, U64> {
+  const out: Record<string, U64> = {};
+  for (const k of Object.keys(raw).sort()) out[k] = raw[k];
+  return out;
+}
+
 export function emptyStats(): RuncStats {
   const entry = (): MemoryEntry => ({ limit: 0n, failcnt: 0n });
   return {
@@ -226,19 +240,14 @@ export function statsV1(fs: CgroupFs, paths: Record<string, string>, hugeSizes =
   const mem = paths['memory'];
   if (mem) {
     const raw = parseKeyValues(r.get(mem, 'memory.stat'));
-    const entry = (prefix: string): MemoryEntry => {
-      const e: MemoryEntry = {
+    const entry = (prefix: string): MemoryEntry =>
+      withoutZeroes({
         limit: u64(r.get(mem, `${prefix}.limit_in_bytes`)),
         usage: u64(r.get(mem, `${prefix}.usage_in_bytes`)),
         max: u64(r.get(mem, `${prefix}.max_usage_in_bytes`)),
         failcnt: u64(r.get(mem, `${prefix}.failcnt`)),
-      };
-      if (!e.usage) delete e.usage;
-      if (!e.max) delete e.max;
-      return e;
-    };
-    const sorted: Record<string, U64> = {};
-    for (const k of Object.keys(raw).sort()) sorted[k] = raw[k];
+      });
+    const sorted = sortedByKey(raw);
     st.memory = {
       ...(raw.cache ? { cache: raw.cache } : {}),
       usage: entry('memory'),
@@ -304,13 +313,8 @@ export function statsV2(fs: CgroupFs, dir: string, pidCount: number, hugeSizes =
     const swapUsage = u64(r.get(dir, 'memory.swap.current'));
     const swapMax = r.get(dir, 'memory.swap.max');
     const swapLimit = swapMax === undefined ? 0n : u64(swapMax) === MAX_U64 ? MAX_U64 : u64(swapMax) + limit;
-    const entry = (e: MemoryEntry) => {
-      if (!e.usage) delete e.usage;
-      if (!e.max) delete e.max;
-      return e;
-    };
-    const sorted: Record<string, U64> = {};
-    for (const k of Object.keys(raw).sort()) sorted[k] = raw[k];
+    const entry = withoutZeroes;
+    const sorted = sortedByKey(raw);
     st.memory = {
       ...(raw.file ? { cache: raw.file } : {}),
       usage: entry({ limit, usage, max: u64(r.get(dir, 'memory.peak')), failcnt }),
