@@ -81,7 +81,6 @@ export function looksLikeRegistryReference(s: string): boolean {
   }
 }
 
-/** Strip an optional docker:// transport prefix. */
 /**
  * Does this source argument name something on disk (a layout, an archive), with or without
  * a transport prefix and a :tag or @digest suffix? Then it is no registry reference.
@@ -96,6 +95,7 @@ export function existsOnDisk(arg: string): boolean {
   }
 }
 
+/** Strip an optional docker:// transport prefix. */
 export function stripTransport(s: string): string {
   return s.startsWith('docker://') ? s.slice('docker://'.length) : s;
 }

@@ -1,10 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC, type Sys } from '@tsrt/libc';
+import { MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC, mkdirAll, type Sys } from '@tsrt/libc';
 import { copyTree } from './tmpcopyup';
 import type { PlannedMount } from '../plan/types';
 import { mkdirInRoot, touchInRoot } from './resolve';
-import { mkdirAll } from '@tsrt/libc';
 
 function mountError(m: PlannedMount, e: unknown): Error {
   const code = (e as { code?: string }).code ?? String(e);

@@ -1,10 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { LinuxSeccomp } from '@tsrt/oci-spec';
-import { libseccomp, SCMP_FLTATR_CTL_NNP, type ScmpRule, type ScmpArgCmp } from '@tsrt/libc';
+import { libseccomp, mkdirAll, SCMP_FLTATR_CTL_NNP, type ScmpRule, type ScmpArgCmp } from '@tsrt/libc';
 import { RuntimeError } from '../errors';
 import type { PlannedSeccomp } from './types';
-import { mkdirAll } from '@tsrt/libc';
 
 /**
  * linux.seccomp -> classic BPF, compiled in the parent through libseccomp (stage 2 only loads
