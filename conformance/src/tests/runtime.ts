@@ -18,7 +18,7 @@ function sleeper(t: Parameters<typeof runIn>[0], script = 'sleep 1000'): Contain
 }
 
 /** Wait until the container printed `word` (e.g. "ready" once its signal traps are installed). */
-function waitOutput(c: Container, word: string, timeoutMs = 5000): boolean {
+function waitOutput(c: Container, word: string, timeoutMs = 10_000): boolean {
   const deadline = Date.now() + timeoutMs;
   while (!c.stdout().includes(word)) {
     if (Date.now() > deadline) return false;
@@ -71,7 +71,7 @@ test(S, 'pid (running) is the host pid of the user process', (t) => {
   const pid = s.pid as number;
   ok(pidAlive(pid), `pid ${pid} not alive`);
   // After start the process has executed the user program.
-  const deadline = Date.now() + 3000;
+  const deadline = Date.now() + 10_000; // generous: only a failure waits this long
   let cmd = '';
   while (Date.now() < deadline) {
     cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
@@ -179,11 +179,13 @@ test(L, 'updates to config.json after create do not affect the container', (t) =
 });
 
 test(L, 'the process exiting by itself moves the container to "stopped"', (t) => {
-  const c = sleeper(t, 'sleep 0.3');
+  // It exits by itself once /exit-now exists: after "running" was seen, however slow `state` is.
+  const c = sleeper(t, 'while [ ! -e /exit-now ]; do sleep 0.02; done');
   c.mustCreate();
   c.mustStart();
   eq(c.mustState().status, 'running', 'status while running');
-  const s = c.waitStatus('stopped', 5000);
+  fs.writeFileSync(path.join(c.rootfs, 'exit-now'), '');
+  const s = c.waitStatus('stopped', 10_000);
   eq(s?.status, 'stopped', 'status after exit');
 });
 
@@ -295,7 +297,7 @@ test(ST, 'start runs the user-specified program and the status becomes "running"
   c.mustCreate();
   c.mustStart();
   eq(c.mustState().status, 'running', 'status after start');
-  const deadline = Date.now() + 3000;
+  const deadline = Date.now() + 10_000; // generous: only a failure waits this long
   while (!c.stdout().includes('started') && Date.now() < deadline) sleepMs(20);
   ok(c.stdout().includes('started'), 'the program produced no output');
 });
@@ -465,7 +467,7 @@ test(X, 'delete -f of a running container kills and deletes it', (t) => {
   const r = c.delete(true);
   ok(r.code === 0, `delete -f failed: ${describe(r)}`);
   ok(c.stateCmd().code !== 0, 'container still exists');
-  const deadline = Date.now() + 3000;
+  const deadline = Date.now() + 10_000; // generous: only a failure waits this long
   while (pidAlive(pid) && Date.now() < deadline) sleepMs(20);
   ok(!pidAlive(pid), `process ${pid} still alive`);
 });
@@ -489,7 +491,7 @@ test(X, 'kill accepts signal names with and without SIG and numbers', (t) => {
     ok(waitOutput(c, 'ready'), 'the container did not start its program');
     const r = c.kill(sig);
     ok(r.code === 0, `kill ${sig} failed: ${describe(r)}`);
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + 10_000; // generous: only a failure waits this long
     while (!c.stdout().includes('got') && Date.now() < deadline) sleepMs(20);
     ok(c.stdout().includes('got'), `signal ${sig} not received`);
     c.destroy();

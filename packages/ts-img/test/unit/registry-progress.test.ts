@@ -17,7 +17,12 @@ test('progress bars: one line per layer on a terminal, redrawn in place', async 
   const b = p.bar('layer-b', 2000);
   a.update(500);
   b.update(2000);
-  await new Promise((r) => setTimeout(r, 200));
+  // Redraws are throttled (a timer): wait for the first drawing of both lines, not a guessed time.
+  for (const until = Date.now() + 10_000; !/layer-b.*\n/.test(s.out); ) {
+    if (Date.now() > until) throw new Error(`no progress drawn within 10 s: ${JSON.stringify(s.out)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  expect(s.out).not.toContain('\x1b[2A'); // the first drawing moves nothing
   a.finish();
   p.stop();
   expect(s.out).toContain('layer-a');

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn, type ChildProcess } from 'child_process';
 import {
-  run, ok, runtimeWrapper, demoImageLayout, unmountBelow, pidsWithCmdline, killPids, waitFor, sleep,
+  run, ok, runtimeWrapper, demoImageLayout, unmountBelow, pidsWithCmdline, killPids, waitFor,
   existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, type Result,
 } from './helpers';
 import { shq } from './podman-harness';
@@ -112,7 +112,9 @@ export class Containerd {
       for (const t of tasks) {
         this.ctr(['task', 'kill', '-a', '-s', 'KILL', t]);
       }
-      if (tasks.length) await sleep(300);
+      // Wait (bounded) for the kills to land; delete -f copes with a task still running.
+      const running = () => this.ctr(['task', 'ls']).stdout.split('\n').filter((l) => tasks.includes(l.split(/\s+/)[0]) && /\b(RUNNING|PAUSED)\b/.test(l));
+      if (tasks.length) await waitFor('the killed tasks to stop', () => running().length === 0, 15000).catch(() => undefined);
       for (const t of tasks) this.ctr(['task', 'delete', '-f', t]);
       for (const c of this.ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) this.ctr(['container', 'rm', c]);
       for (const i of this.ctr(['image', 'ls', '-q']).stdout.split('\n').filter(Boolean)) this.ctr(['image', 'rm', i]);
@@ -125,7 +127,7 @@ export class Containerd {
     const shims = pidsWithCmdline(this.sock);
     if (shims.length) {
       killPids(shims, 'SIGTERM');
-      await sleep(500);
+      await waitFor('the shims to exit on SIGTERM', () => pidsWithCmdline(this.sock).length === 0, 5000).catch(() => undefined);
       killPids(pidsWithCmdline(this.sock));
     }
     // runtime state the shim left in the private --runc-root

@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { execFileSync, spawn, spawnSync } from 'child_process';
 import { REPO, TS_RUNC } from '../helpers/runtime';
+import { waitFor as waitForEvent } from '../helpers/wait';
 
 export { REPO, TS_RUNC };
 export const RUNC = '/usr/sbin/runc';
@@ -96,20 +97,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((res) => setTimeout(res, ms));
 }
 
-/** Polls fn until it returns a truthy value (or throws the last error after timeoutMs). */
-export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 15000, everyMs = 100): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(everyMs);
-  }
+/** Polls fn until it returns a truthy value (or throws, naming what was awaited, after timeoutMs). */
+export function waitFor<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 15000, everyMs = 100): Promise<T> {
+  return waitForEvent(what, fn, { timeoutMs, everyMs });
 }
 
 /**
@@ -318,7 +308,22 @@ export function cgroupDirOf(pid: number, controller: string): string {
   return path.join(CG, controller, line.split(':').slice(2).join(':'));
 }
 
+/** Is this host's cgroup layout pure v2 (cgroup2 at /sys/fs/cgroup)? Else v1 or hybrid: limits in v1 controllers. */
+export const CGROUP_V2 = fs.existsSync(path.join(CG, 'cgroup.controllers'));
+
+/** The file holding a container process's memory limit on this host (v1 controller or unified). */
+export function memoryLimitFileOf(pid: number): string {
+  if (!CGROUP_V2) return `${cgroupDirOf(pid, 'memory')}/memory.limit_in_bytes`;
+  const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  if (!line) throw new Error(`no unified line in /proc/${pid}/cgroup`);
+  return path.join(CG, line.slice(3), 'memory.max');
+}
+
 /** A long-running container command that reports signals on stdout and exits 3 on TERM. */
 export const SIGNAL_LOOP = 'trap "echo got-usr1" USR1; trap "echo got-hup" HUP; trap "echo got-term; exit 3" TERM; echo ready; while :; do sleep 0.1; done';
-/** A command that prints a growing counter (to see whether a container is frozen). */
-export const COUNTER_LOOP = 'i=0; while :; do i=$((i+1)); echo tick-$i; sleep 0.1; done';
+/**
+ * A command that prints a growing counter (to see whether a container is frozen), also kept in
+ * /tmp/count: read through /proc/PID/root, that file is the process's own doing, with no log
+ * pipeline between (a log may still grow after a freeze with lines written before it).
+ */
+export const COUNTER_LOOP = 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; echo tick-$i; sleep 0.1; done';

@@ -7,13 +7,21 @@ export const REPO = path.resolve(__dirname, '../../../../..');
 export const TS_RUNC = path.join(REPO, 'packages/ts-runc/bin/ts-runc');
 
 let cachedRootfs: string | undefined;
-/** One busybox-static rootfs per test process, copied into each bundle (cp -a is cheap). */
+/** One busybox-static rootfs per test file, copied into each bundle (cp -a is cheap). */
 export function baseRootfs(): string {
   if (!cachedRootfs) {
     cachedRootfs = fs.mkdtempSync(path.join(os.tmpdir(), 'ts-runc-rootfs-'));
     execFileSync(path.join(REPO, 'scripts/make-rootfs'), [cachedRootfs]);
   }
   return cachedRootfs;
+}
+// Under jest (this module is loaded afresh for each test file), the file's cache goes with it:
+// bundles are copies, so containers still running for other hooks do not need it.
+if (typeof afterAll === 'function') {
+  afterAll(() => {
+    if (cachedRootfs) fs.rmSync(cachedRootfs, { recursive: true, force: true });
+    cachedRootfs = undefined;
+  });
 }
 
 export interface Bundle {

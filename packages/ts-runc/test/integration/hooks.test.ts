@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { containerSuite, uniqueId } from '../helpers/runtime';
+import { waitForSync } from '../helpers/wait';
 
 jest.setTimeout(60000);
 
@@ -62,7 +63,7 @@ describe('hooks in real containers', () => {
     const pid = Number(JSON.parse(suite.rt.run(['state', id]).stdout).pid);
     const st = suite.rt.run(['start', id]);
     expect(st.status).toBe(0);
-    for (let i = 0; i < 100 && JSON.parse(suite.rt.run(['state', id]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    waitForSync(`container ${id} to be stopped`, () => JSON.parse(suite.rt.run(['state', id]).stdout).status === 'stopped');
     const del = suite.rt.run(['delete', id]);
     expect(del.status).toBe(0);
 

@@ -1,21 +1,38 @@
 /**
- * Real containers on a pure cgroup v2 layout. This machine is hybrid, so the test makes a
- * private mount namespace whose /sys/fs/cgroup is a cgroup2 mount (the same hierarchy the host
- * sees at /sys/fs/cgroup/unified) and runs every ts-runc command inside it with nsenter. ts-runc
- * detects v2 there and uses the v2 driver end to end: eBPF device filter, cgroup.freeze,
- * cgroup.kill, recursive pids, stats, clear errors for controllers bound to v1.
+ * Real containers on a pure cgroup v2 layout. The project machines are hybrid, so the test makes
+ * a private mount namespace whose /sys/fs/cgroup is a cgroup2 mount (the same hierarchy the host
+ * sees at /sys/fs/cgroup/unified, or at /sys/fs/cgroup on a pure v2 machine) and runs every
+ * ts-runc command inside it with nsenter. ts-runc detects v2 there and uses the v2 driver end to
+ * end: eBPF device filter, cgroup.freeze, cgroup.kill, recursive pids, stats. Which controllers
+ * that hierarchy has depends on the machine (on a hybrid one, those bound to v1 are missing): a
+ * limit must be applied where the controller is there and be a clear error where it is not.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import { waitFor, waitForSync } from '../../helpers/wait';
+
+jest.setTimeout(120_000);
 
 const BIN = path.join(__dirname, '../../../../bin/ts-runc');
 const MAKE_ROOTFS = path.join(__dirname, '../../../../../../scripts/make-rootfs');
-const HOST_V2 = '/sys/fs/cgroup/unified';
-const usable = process.getuid?.() === 0 && fs.existsSync('/bin/busybox') && fs.existsSync(HOST_V2) && spawnSync('which', ['nsenter', 'unshare']).status === 0;
+const usable = process.getuid?.() === 0 && fs.existsSync('/bin/busybox') && spawnSync('which', ['nsenter', 'unshare']).status === 0;
 const maybe = usable ? describe : describe.skip;
 
+/** Where the host sees the cgroup2 hierarchy (its root), from /proc/self/mountinfo; '' when none. */
+function hostCgroup2Mount(): string {
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = line.split(' - ');
+    const f = pre?.split(' ') ?? [];
+    if (post?.split(' ')[0] === 'cgroup2' && f[3] === '/') return f[4];
+  }
+  return '';
+}
+
+/** The host's view of the hierarchy: its own cgroup2 mount, or one made for the test (v1-only machine). */
+let HOST_V2 = '';
+let mountedV2 = false;
 let ns: ChildProcess | undefined;
 let work = '';
 let root = '';
@@ -34,6 +51,7 @@ function ok(...args: string[]): string {
   return r.out;
 }
 const read = (p: string) => fs.readFileSync(p, 'utf8').trim();
+const comm = (pid: number) => read(`/proc/${pid}/comm`);
 
 function start(tag: string, edit: (cfg: any) => void): { id: string; hostDir: string; pid: number } {
   const id = `tsrt-v2c-${tag}-${process.pid}`;
@@ -58,11 +76,34 @@ function start(tag: string, edit: (cfg: any) => void): { id: string; hostDir: st
   return { id, hostDir: path.join(HOST_V2, id), pid: JSON.parse(ok('state', id)).pid };
 }
 
+/** The controllers the v2 hierarchy offers its children (the root's cgroup.controllers). */
+function v2Controllers(): string[] {
+  return read(path.join(HOST_V2, 'cgroup.controllers')).split(/\s+/).filter(Boolean);
+}
+
+/** ts-runc state says "stopped" (polled: the init's exit is reaped asynchronously). */
+function waitStopped(id: string): void {
+  waitForSync(`container ${id} to be stopped`, () => JSON.parse(ok('state', id)).status === 'stopped', { lastSeen: () => JSON.parse(ok('state', id)).status });
+}
+
 maybe('real containers on a pure cgroup v2 layout (private mount namespace)', () => {
   beforeAll(async () => {
+    HOST_V2 = hostCgroup2Mount();
+    if (!HOST_V2) {
+      // No cgroup2 on this host (v1 only): mount the hierarchy where the test can look at it.
+      HOST_V2 = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrt-v2c-host-'));
+      const r = spawnSync('mount', ['-t', 'cgroup2', 'none', HOST_V2], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`mount cgroup2 at ${HOST_V2}: ${r.stderr}`);
+      mountedV2 = true;
+    }
     subtreeBefore = read(path.join(HOST_V2, 'cgroup.subtree_control'));
     ns = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '900'], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 100));
+    // nsenter must not run before unshare has made the namespace private (the umount below would
+    // hit the host's mounts): unshare execs sleep only once that is done.
+    const hostMntNs = fs.readlinkSync('/proc/self/ns/mnt');
+    await waitFor('unshare to set up the private mount namespace and exec sleep', () => comm(ns!.pid!) === 'sleep' && fs.readlinkSync(`/proc/${ns!.pid}/ns/mnt`) !== hostMntNs, {
+      lastSeen: () => ({ comm: comm(ns!.pid!), exitCode: ns!.exitCode }),
+    });
     const m = spawnSync('nsenter', ['-t', String(ns.pid), '-m', 'sh', '-c', 'umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup'], { encoding: 'utf8' });
     if (m.status !== 0) throw new Error(`v2 namespace: ${m.stderr}`);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrt-v2c-'));
@@ -81,15 +122,21 @@ maybe('real containers on a pure cgroup v2 layout (private mount namespace)', ()
 
   afterAll(() => {
     ns?.kill('SIGKILL');
-    const before = new Set(subtreeBefore.split(/\s+/).filter(Boolean));
-    for (const c of read(path.join(HOST_V2, 'cgroup.subtree_control')).split(/\s+/).filter(Boolean)) {
-      if (!before.has(c)) {
-        try {
-          fs.writeFileSync(path.join(HOST_V2, 'cgroup.subtree_control'), `-${c}`);
-        } catch {
-          /* another cgroup uses it now */
+    if (HOST_V2) {
+      const before = new Set(subtreeBefore.split(/\s+/).filter(Boolean));
+      for (const c of read(path.join(HOST_V2, 'cgroup.subtree_control')).split(/\s+/).filter(Boolean)) {
+        if (!before.has(c)) {
+          try {
+            fs.writeFileSync(path.join(HOST_V2, 'cgroup.subtree_control'), `-${c}`);
+          } catch {
+            /* another cgroup uses it now */
+          }
         }
       }
+    }
+    if (mountedV2) {
+      spawnSync('umount', [HOST_V2]);
+      fs.rmdirSync(HOST_V2);
     }
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
@@ -119,18 +166,24 @@ maybe('real containers on a pure cgroup v2 layout (private mount namespace)', ()
     expect(ev.data.pids.current).toBe(1);
     expect(ev.data.cpu.usage.total).toBeGreaterThan(0);
 
-    // Controllers bound to v1 on this machine: a clear error, nothing silently accepted.
+    // pids in v2: applied when this hierarchy has the controller; on a hybrid machine it is bound
+    // to v1, and the update is a clear error, nothing silently accepted.
     const upd = runc(['update', '--pids-limit', '5', c.id]);
-    expect(upd.code).toBe(1);
-    expect(upd.err).toContain('cannot set pids limit: the pids controller is not available in this cgroup v2 hierarchy');
+    if (v2Controllers().includes('pids')) {
+      expect([upd.code, upd.err]).toEqual([0, '']);
+      expect(read(path.join(c.hostDir, 'pids.max'))).toBe('5');
+    } else {
+      expect(upd.code).toBe(1);
+      expect(upd.err).toContain('cannot set pids limit: the pids controller is not available in this cgroup v2 hierarchy');
+    }
 
     ok('kill', '--all', c.id, 'KILL');
-    for (let i = 0; i < 100 && JSON.parse(ok('state', c.id)).status !== 'stopped'; i++) spawnSync('sleep', ['0.02']);
+    waitStopped(c.id);
     ok('delete', c.id);
     expect(fs.existsSync(c.hostDir)).toBe(false);
   });
 
-  test('a limit whose controller v2 lacks here fails create and leaves no cgroup', () => {
+  test('a memory limit: in memory.max when v2 has the controller, else create fails and leaves no cgroup', () => {
     const id = `tsrt-v2c-fail-${process.pid}`;
     const cfgDir = path.join(work, id);
     fs.mkdirSync(cfgDir);
@@ -144,6 +197,12 @@ maybe('real containers on a pure cgroup v2 layout (private mount namespace)', ()
     const errFd = fs.openSync(errFile, 'w');
     const r = spawnSync('nsenter', ['-t', String(ns!.pid), '-m', '--', BIN, '--root', root, 'create', '--bundle', cfgDir, id], { stdio: ['ignore', 'ignore', errFd] });
     fs.closeSync(errFd);
+    if (v2Controllers().includes('memory')) {
+      ids.push(id); // deleted after the test
+      expect([r.status, fs.readFileSync(errFile, 'utf8')]).toEqual([0, '']);
+      expect(read(path.join(HOST_V2, id, 'memory.max'))).toBe(String(64 << 20));
+      return;
+    }
     expect(r.status).toBe(1);
     expect(fs.readFileSync(errFile, 'utf8')).toContain('cannot set memory limit: the memory controller is not available in this cgroup v2 hierarchy');
     expect(fs.existsSync(path.join(HOST_V2, id))).toBe(false);

@@ -257,7 +257,8 @@ interface Verdict {
 
 async function leftovers(ids: string[]): Promise<string[]> {
   const out: string[] = [];
-  const deadline = Date.now() + 5000;
+  // Bounded generously: only a real leftover waits this long.
+  const deadline = Date.now() + 30_000;
   let alive = descendants().filter((p) => p.state !== 'Z');
   while (alive.length && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));

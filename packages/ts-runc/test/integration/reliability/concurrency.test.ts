@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { SOAK, TS_RUNC, becomeSubreaper, reapOrphans, startReaper, snapshot, descendants, workDir, bundleIn, rt, rtAsync, cleanAll, median, oneLineError, type Result } from './probe';
+import { waitFor } from '../../helpers/wait';
 
 const PARALLEL = Number(process.env.PARALLEL_CONTAINERS ?? (SOAK ? 200 : 50));
 const RACES = SOAK ? 50 : 5;
@@ -51,9 +52,18 @@ test(`${PARALLEL} containers created and started in parallel all succeed, then a
   const t1 = Date.now();
   const dels = await Promise.all(ids.map((id) => rtAsync(TS_RUNC, root, ['delete', '-f', id])));
   const delWall = Date.now() - t1;
-  await new Promise((r) => setTimeout(r, 300));
-  reapOrphans();
-  const after = snapshot(prefix, base, root);
+  // The killed inits finish exiting (and are reaped by us, the subreaper) after delete returns:
+  // wait until nothing of ours is left, however long that takes here; the figures are asserted below.
+  let after = snapshot(prefix, base, root);
+  await waitFor(
+    'the deleted containers to leave no process, cgroup, state dir or mount',
+    () => {
+      reapOrphans();
+      after = snapshot(prefix, base, root);
+      return after.procs + after.cgroupDirs + after.stateDirs + after.mounts === 0;
+    },
+    { timeoutMs: 60_000 },
+  ).catch(() => undefined);
   console.log(
     [
       `concurrency: ${PARALLEL} x (create; start) in parallel`,
@@ -102,6 +112,8 @@ test('racing starts of one container: exactly one wins; racing delete -f all suc
     expect(dels.map((d) => d.status)).toEqual([0, 0, 0]);
     expect(fs.existsSync(path.join(root, id))).toBe(false);
   }
-  await new Promise((r) => setTimeout(r, 200));
-  expect(descendants().filter((p) => p.state !== 'Z')).toEqual([]);
+  // Killed inits finish exiting after delete returns: wait for that (asserted right after).
+  const alive = () => descendants().filter((p) => p.state !== 'Z');
+  await waitFor('no live process of ours', () => (reapOrphans(), alive().length === 0)).catch(() => undefined);
+  expect(alive()).toEqual([]);
 });
