@@ -95,6 +95,16 @@ export const POSIX_SPAWN_SETSID = 0x80;
 
 export const CLOSE_RANGE_CLOEXEC = 4;
 
+export const MOUNT_ATTR_RDONLY = 0x1;
+
+export const MFD_CLOEXEC = 0x1;
+export const MFD_ALLOW_SEALING = 0x2;
+export const MFD_EXEC = 0x10;
+export const F_SEAL_SEAL = 0x1;
+export const F_SEAL_SHRINK = 0x2;
+export const F_SEAL_GROW = 0x4;
+export const F_SEAL_WRITE = 0x8;
+
 export const WNOHANG = 1;
 export const WUNTRACED = 2;
 export const __WALL = 0x40000000;
@@ -130,3 +140,6 @@ export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;
+
+/** statfs f_type of procfs. */
+export const PROC_SUPER_MAGIC = 0x9fa0;

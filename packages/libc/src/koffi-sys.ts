@@ -1,6 +1,6 @@
 import koffi from 'koffi';
 import { SysError } from './errors';
-import type { BpfPointer, CapSets, CloneExecRequest, Rlimit, SpawnRequest, StatResult, Sys, WaitResult } from './sys';
+import type { BpfPointer, CapSets, CloneExecRequest, Rlimit, SpawnRequest, StatResult, StatxResult, Sys, WaitResult } from './sys';
 import { POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, NSIG, SOL_SOCKET, SCM_RIGHTS } from './constants';
 
 // x86_64 syscall numbers for calls glibc has no wrapper for (or wraps with policy we do not want).
@@ -85,6 +85,13 @@ export class KoffiSys implements Sys {
     const flags = 1 /* OPEN_TREE_CLONE */ | 0o2000000 /* O_CLOEXEC */ | (recursive ? 0x8000 : 0);
     return this.check('open_tree', path, f(428, -100, path, flags));
   }
+  mountSetattrFd(fd: number, set: number, clr: number, recursive: boolean): void {
+    const attr = Buffer.alloc(32);
+    attr.writeBigUInt64LE(BigInt(set), 0);
+    attr.writeBigUInt64LE(BigInt(clr), 8);
+    const f = this.fn('syscall:mount_setattr', 'syscall', 'long', ['long', 'int', 'const char *', 'uint32', 'void *', 'size_t']);
+    this.check('mount_setattr', `fd ${fd}`, f(442, fd, '', 0x1000 /* AT_EMPTY_PATH */ | (recursive ? 0x8000 : 0), attr, 32));
+  }
   idmapTree(treeFd: number, usernsFd: number, recursive: boolean): void {
     const attr = Buffer.alloc(32);
     attr.writeBigUInt64LE(0x100000n /* MOUNT_ATTR_IDMAP */, 0);
@@ -95,6 +102,16 @@ export class KoffiSys implements Sys {
   moveMount(treeFd: number, target: string): void {
     const f = this.fn('syscall:move_mount', 'syscall', 'long', ['long', 'int', 'const char *', 'int', 'const char *', 'uint32']);
     this.check('move_mount', target, f(429, treeFd, '', -100, target, 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */));
+  }
+  moveMountToFd(treeFd: number, targetFd: number): void {
+    const f = this.fn('syscall:move_mount', 'syscall', 'long', ['long', 'int', 'const char *', 'int', 'const char *', 'uint32']);
+    // MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH
+    this.check('move_mount', `fd ${targetFd}`, f(429, treeFd, '', targetFd, '', 0x4 | 0x40));
+  }
+  cloneTreeFd(dirfd: number, recursive: boolean): number {
+    const f = this.fn('syscall:open_tree', 'syscall', 'long', ['long', 'int', 'const char *', 'uint32']);
+    const flags = 1 /* OPEN_TREE_CLONE */ | 0o2000000 /* O_CLOEXEC */ | 0x1000 /* AT_EMPTY_PATH */ | (recursive ? 0x8000 : 0);
+    return this.check('open_tree', `fd ${dirfd}`, f(428, dirfd, '', flags));
   }
   pivotRoot(newRoot: string, putOld: string): void {
     this.check('pivot_root', newRoot, this.sc('pivot_root', NR.pivot_root, ['const char *', 'const char *'], newRoot, putOld)());
@@ -163,6 +180,13 @@ export class KoffiSys implements Sys {
   closeRange(first: number, last: number, flags: number): void {
     const f = this.sc('close_range', NR.close_range, ['uint32', 'uint32', 'uint32'], first, last >>> 0, flags);
     this.check('close_range', undefined, f());
+  }
+  memfdCreate(name: string, flags: number): number {
+    return this.check('memfd_create', name, this.fn('memfd_create', 'memfd_create', 'int', ['const char *', 'uint32'])(name, flags));
+  }
+  addSeals(fd: number, seals: number): void {
+    const f = this.fn('fcntl:int', 'fcntl', 'int', ['int', 'int', 'long']);
+    this.check('fcntl F_ADD_SEALS', `fd ${fd}`, f(fd, 1033 /* F_ADD_SEALS */, seals));
   }
   setCloexec(fd: number, on: boolean): void {
     const f = this.fn('fcntl:int', 'fcntl', 'int', ['int', 'int', 'long']);
@@ -308,10 +332,21 @@ export class KoffiSys implements Sys {
     };
     posixErr('posix_spawn_file_actions_init', faInit(fa));
     posixErr('posix_spawnattr_init', attrInit(attr));
+    let execCopy = -1;
     try {
+      const top = Math.max(...req.fds.map(([s, t]) => Math.max(s, t)), 2);
+      let execFd = req.execFd;
+      if (execFd !== undefined && (req.fds.some(([, t]) => t === execFd) || (req.ttyPath && execFd <= 2))) {
+        // An fd action would replace it before execve: run a copy above every fd they touch.
+        const fcntl = this.fn('fcntl:int', 'fcntl', 'int', ['int', 'int', 'long']);
+        execCopy = this.check('fcntl F_DUPFD_CLOEXEC', `fd ${execFd}`, fcntl(execFd, 1030 /* F_DUPFD_CLOEXEC */, top + 1));
+        execFd = execCopy;
+      }
+      const path = execFd === undefined ? req.path : `/proc/self/fd/${execFd}`;
       const dup2 = this.fn('psfa_dup2', 'posix_spawn_file_actions_adddup2', 'int', ['void *', 'int', 'int']);
-      // Targets may collide with sources of later pairs: stage every source above all targets first.
-      const high = Math.max(...req.fds.map(([s, t]) => Math.max(s, t)), 2) + 1;
+      // Targets may collide with sources of later pairs: stage every source above all targets
+      // first (and above the fd to execute, which the staging must not overwrite).
+      const high = Math.max(top, execFd ?? 0) + 1;
       req.fds.forEach(([src], i) => posixErr('posix_spawn_file_actions_adddup2', dup2(fa, src, high + i)));
       req.fds.forEach(([, dst], i) => posixErr('posix_spawn_file_actions_adddup2', dup2(fa, high + i, dst)));
       const close = this.fn('psfa_close', 'posix_spawn_file_actions_addclose', 'int', ['void *', 'int']);
@@ -326,11 +361,27 @@ export class KoffiSys implements Sys {
         const chdir = this.fn('psfa_chdir', 'posix_spawn_file_actions_addchdir_np', 'int', ['void *', 'const char *']);
         posixErr('posix_spawn_file_actions_addchdir_np', chdir(fa, req.cwd));
       }
+      if (req.gate) {
+        // Last action before execve: the child blocks opening the fifo until a reader opens it.
+        // Looked up from the directory fd, so no path of the child's mount namespace is involved.
+        const fchdir = this.fn('psfa_fchdir', 'posix_spawn_file_actions_addfchdir_np', 'int', ['void *', 'int']);
+        const open = this.fn('psfa_open', 'posix_spawn_file_actions_addopen', 'int', ['void *', 'int', 'const char *', 'int', 'uint32']);
+        const gateFd = high + req.fds.length;
+        posixErr('posix_spawn_file_actions_addfchdir_np', fchdir(fa, req.gate.dirFd));
+        posixErr('posix_spawn_file_actions_addopen', open(fa, gateFd, req.gate.name, 0o1 /* O_WRONLY */ | 0o2000000 /* O_CLOEXEC */, 0));
+        posixErr('posix_spawn_file_actions_addfchdir_np', fchdir(fa, req.gate.cwdFd));
+        // glibc dup2()s the opened fd onto gateFd, which drops O_CLOEXEC: close it ourselves.
+        posixErr('posix_spawn_file_actions_addclose', close(fa, gateFd));
+      }
       let flags = 0;
       if (req.defaultSignals) {
         // Workers and Node block or ignore signals; the child must start with a clean slate.
         const all = Buffer.alloc(SIGSET_SIZE), none = Buffer.alloc(SIGSET_SIZE);
         this.fn('sigfillset', 'sigfillset', 'int', ['void *'])(all);
+        // glibc's sigfillset leaves out its internal signals 32 and 33, and its spawn child then
+        // sets them to SIG_IGN, which survives execve (SigIgn 0x180000000): set their bits too.
+        all[3] |= 0x80; // signal 32: bit 31
+        all[4] |= 0x01; // signal 33: bit 32
         this.fn('sigemptyset', 'sigemptyset', 'int', ['void *'])(none);
         posixErr('posix_spawnattr_setsigdefault', this.fn('psa_sigdef', 'posix_spawnattr_setsigdefault', 'int', ['void *', 'void *'])(attr, all));
         posixErr('posix_spawnattr_setsigmask', this.fn('psa_sigmask', 'posix_spawnattr_setsigmask', 'int', ['void *', 'void *'])(attr, none));
@@ -340,11 +391,12 @@ export class KoffiSys implements Sys {
       posixErr('posix_spawnattr_setflags', this.fn('psa_flags', 'posix_spawnattr_setflags', 'int', ['void *', 'short'])(attr, flags));
       const spawn = this.fn('posix_spawn', 'posix_spawn', 'int', ['void *', 'const char *', 'void *', 'void *', 'const char **', 'const char **']);
       const pid = Buffer.alloc(4);
-      posixErr('posix_spawn', spawn(pid, req.path, fa, attr, [...req.argv, null], [...req.env, null]));
+      posixErr('posix_spawn', spawn(pid, path, fa, attr, [...req.argv, null], [...req.env, null]));
       return pid.readInt32LE(0);
     } finally {
       faDestroy(fa);
       attrDestroy(attr);
+      if (execCopy >= 0) this.close(execCopy);
     }
   }
 
@@ -357,6 +409,32 @@ export class KoffiSys implements Sys {
     const buf = Buffer.alloc(120);
     this.check('statfs', path, this.fn('statfs', 'statfs', 'int', ['const char *', 'void *'])(path, buf));
     return Number(buf.readBigUInt64LE(80));
+  }
+
+  fstatfs(fd: number): { type: number; flags: number } {
+    const buf = Buffer.alloc(120);
+    this.check('fstatfs', `fd ${fd}`, this.fn('fstatfs', 'fstatfs', 'int', ['int', 'void *'])(fd, buf));
+    return { type: Number(buf.readBigInt64LE(0)), flags: Number(buf.readBigUInt64LE(80)) };
+  }
+
+  statxFd(fd: number): StatxResult {
+    const buf = Buffer.alloc(256); // struct statx
+    const f = this.fn('statx', 'statx', 'int', ['int', 'const char *', 'int', 'uint32', 'void *']);
+    // AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW; STATX_BASIC_STATS | STATX_MNT_ID
+    this.check('statx', `fd ${fd}`, f(fd, '', 0x1000 | 0x100, 0x7ff | 0x1000, buf));
+    const mask = buf.readUInt32LE(0);
+    if (!(mask & 0x1000)) throw new SysError('statx', `fd ${fd}: no mount id`, 95 /* EOPNOTSUPP */);
+    const dev = (major: number, minor: number) => (BigInt(major) << 32n) | BigInt(minor);
+    return {
+      mode: buf.readUInt16LE(28),
+      uid: buf.readUInt32LE(20),
+      gid: buf.readUInt32LE(24),
+      ino: buf.readBigUInt64LE(32),
+      rdev: dev(buf.readUInt32LE(128), buf.readUInt32LE(132)),
+      dev: dev(buf.readUInt32LE(136), buf.readUInt32LE(140)),
+      mountId: buf.readBigUInt64LE(144),
+      mountRoot: (buf.readBigUInt64LE(8) & 0x2000n) !== 0n, // STATX_ATTR_MOUNT_ROOT
+    };
   }
 
   execve(path: string, argv: string[], env: string[]): never {

@@ -5,6 +5,12 @@
 
 export interface SpawnRequest {
   path: string;
+  /**
+   * Execute this open file (as /proc/self/fd/N) instead of `path`, which then only names it
+   * in errors. It may be close-on-exec (an ELF needs no fd after execve); the fd actions never
+   * overwrite it.
+   */
+  execFd?: number;
   argv: string[];
   env: string[];
   /** [source, target] pairs applied in order (dup2); every target is inherited by the child. */
@@ -14,6 +20,13 @@ export interface SpawnRequest {
   setsid?: boolean;
   /** Working directory of the child (posix_spawn_file_actions_addchdir_np). */
   cwd?: string;
+  /**
+   * Hold the child just before its execve: it opens `name` (a fifo) in the directory `dirFd`
+   * for writing, which blocks until someone opens the fifo for reading, then fchdir()s to
+   * `cwdFd`. Meanwhile its parent's caller can find it (/proc/PID/task/TID/children) and act on
+   * it (move it into cgroups). Both fds must stay open until posix_spawn returns.
+   */
+  gate?: { dirFd: number; name: string; cwdFd: number };
   /**
    * Open this terminal as fds 0-2 after the fd mapping. With setsid the open makes it the
    * child's controlling terminal (a session leader opening a tty without O_NOCTTY acquires it).
@@ -76,10 +89,16 @@ export interface Sys {
   mountSetattr(path: string, set: number, clr: number, recursive: boolean): void;
   /** open_tree(OPEN_TREE_CLONE): a detached copy of the mount at `path` (of its subtree when recursive). */
   openTree(path: string, recursive: boolean): number;
+  /** mount_setattr(2) on the mount `fd` refers to (AT_EMPTY_PATH), such as a detached tree. */
+  mountSetattrFd(fd: number, set: number, clr: number, recursive: boolean): void;
   /** mount_setattr on a detached tree: MOUNT_ATTR_IDMAP with the user namespace `usernsFd`. */
   idmapTree(treeFd: number, usernsFd: number, recursive: boolean): void;
   /** move_mount of a detached tree onto `target`. */
   moveMount(treeFd: number, target: string): void;
+  /** move_mount of a detached tree onto what the fd `targetFd` (O_PATH is enough) refers to. */
+  moveMountToFd(treeFd: number, targetFd: number): void;
+  /** open_tree(OPEN_TREE_CLONE) of what `dirfd` refers to (AT_EMPTY_PATH): a detached bind of it. */
+  cloneTreeFd(dirfd: number, recursive: boolean): number;
   pivotRoot(newRoot: string, putOld: string): void;
   chroot(path: string): void;
   chdir(path: string): void;
@@ -102,6 +121,10 @@ export interface Sys {
   fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void;
   umask(mask: number): number;
   closeRange(first: number, last: number, flags: number): void;
+  /** memfd_create(2). */
+  memfdCreate(name: string, flags: number): number;
+  /** fcntl(F_ADD_SEALS): F_SEAL_* bits on a memfd. */
+  addSeals(fd: number, seals: number): void;
   /** fcntl(F_SETFD): set or clear FD_CLOEXEC. */
   setCloexec(fd: number, on: boolean): void;
   ioctlInt(fd: number, request: number, arg: number): number;
@@ -125,6 +148,10 @@ export interface Sys {
   cloneExec(req: CloneExecRequest): number;
   /** statfs(2) f_flags (ST_* = MS_* values for rdonly/nosuid/nodev/noexec/atime). */
   statfsFlags(path: string): number;
+  /** fstatfs(2) of an fd (O_PATH is enough): the filesystem's magic and its f_flags. */
+  fstatfs(fd: number): { type: number; flags: number };
+  /** statx(2) of what `fd` refers to (AT_EMPTY_PATH, no symlink following). */
+  statxFd(fd: number): StatxResult;
   execve(path: string, argv: string[], env: string[]): never;
   waitpid(pid: number, options: number): WaitResult | null;
   /** waitpid on a libuv pool thread so the event loop keeps running (signal forwarding). */
@@ -196,6 +223,19 @@ export interface Sys {
 export interface BpfPointer {
   offset: number;
   data: Buffer;
+}
+
+export interface StatxResult {
+  mode: number;
+  uid: number;
+  gid: number;
+  ino: bigint;
+  dev: bigint;
+  rdev: bigint;
+  /** The mount's unique id (STATX_MNT_ID). */
+  mountId: bigint;
+  /** The fd names the root of a mount (STATX_ATTR_MOUNT_ROOT). */
+  mountRoot: boolean;
 }
 
 export interface StatResult {

@@ -9,8 +9,10 @@ type Resources = NonNullable<NonNullable<Spec['linux']>['resources']>;
 const MIN_PIDS_FOR_EARLY_JOIN = 64;
 
 /**
- * May a freshly spawned Node helper (create's stage 2, exec's helper) join the container's
- * cgroups at once, while it is still starting up, instead of after its start-up?
+ * May a freshly spawned Node helper (create's stage 2) join the container's cgroups at once,
+ * while it is still starting up, instead of after its start-up? (exec's helper never joins:
+ * only the command it spawns does, see lifecycle/exec-gate.ts; `into: 'running'` is kept for
+ * callers that would put a helper into a running container.)
  *
  * Joining late keeps Node's start-up memory (~40 MB) charged outside the container, so tiny
  * memory limits work, and keeps a pids or CPU limit from throttling the helper's start-up; but

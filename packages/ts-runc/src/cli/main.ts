@@ -2,7 +2,7 @@ import { parseArgs, type FlagSpec } from './args';
 import { COMMANDS } from './commands/index';
 import type { Command } from './command';
 import { Logger, type LogFormat } from '../log/logger';
-import { RuntimeError, messageOf } from '../errors';
+import { RuntimeError, messageOf, withErrnoTexts } from '../errors';
 import { isSysError } from '@tsrt/libc';
 import { VERSION, SPEC } from './version';
 import { writeOut } from './output';
@@ -92,9 +92,9 @@ export async function main(argv: string[]): Promise<number> {
     const code = await cmd.run(ctx, p);
     return typeof code === 'number' ? code : 0;
   } catch (e) {
-    const msg = messageOf(e);
-    // create/run failures carry runc's prefix; orchestrators match the text after it.
-    log.fatal(cmdName === 'create' || cmdName === 'run' ? `ts-runc ${cmdName} failed: ${msg}` : msg);
+    const msg = withErrnoTexts(messageOf(e));
+    // create/run/exec failures carry runc's prefixes; orchestrators match the text after them.
+    log.fatal(cmdName === 'create' || cmdName === 'run' ? `ts-runc ${cmdName} failed: ${msg}` : cmdName === 'exec' ? `exec failed: ${msg}` : msg);
     // Only a genuine bug earns its stack, and only under --debug: a failed system call's
     // message already names the call, the path and the errno.
     if (!(e instanceof RuntimeError) && !isSysError(e) && e instanceof Error && e.stack) log.debug(e.stack);

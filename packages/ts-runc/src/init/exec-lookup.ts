@@ -1,5 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { AT_FDCWD, O_PATH, O_CLOEXEC, RESOLVE_NO_MAGICLINKS, type Sys } from '@tsrt/libc';
+import { errCode, cwdProblem } from '../paths/in-root';
 
 function isExecutableFile(p: string): boolean {
   try {
@@ -33,6 +35,22 @@ export function lookPath(file: string, env: string[]): string {
     if (isExecutableFile(candidate)) return candidate;
   }
   throw new Error(`exec: "${file}": executable file not found in $PATH`);
+}
+
+/**
+ * lookPath works on strings, which is fine after pivot_root or setns(mnt): "/" is the
+ * container's root, and so is every symlink's. Except a /proc magic link to an fd still open
+ * while execve resolves the path (args[0] = /proc/self/fd/N/../../bin/x would run a host file):
+ * the found path is opened once more without following magic links, and refused if it needs one.
+ */
+export function checkNoMagicLinks(sys: Sys, found: string, file: string): void {
+  try {
+    sys.close(sys.openat2(AT_FDCWD, found, O_PATH | O_CLOEXEC, 0, RESOLVE_NO_MAGICLINKS));
+  } catch (e) {
+    const code = errCode(e);
+    if (code === 'ELOOP' || code === 'EXDEV') throw new Error(`exec: "${file}": ${cwdProblem(e)}`);
+    // Anything else: execve reports it as it would have.
+  }
 }
 
 /** HOME from the container's /etc/passwd when the config does not set it (runc does the same). */

@@ -1,19 +1,27 @@
+process.title = 'ts-runc exec'; // first: /proc/PID/cmdline (and comm) show no host path, see stage2Command
 import * as fs from 'fs';
 // Stage 2 of `exec`: a fresh Node spawned in the container's uts/ipc/net/cgroup namespaces but
 // NOT in its pid namespace, so no container process can see it (or open its /proc/PID/exe).
 // It becomes non-dumpable, joins the mount and pid namespaces on its own thread, takes the
 // process's credentials, and posix_spawns the command: the vfork child shares this
 // non-dumpable memory until its execve, so the runtime is never reachable from inside.
-import { libc, CLONE_FS, CLONE_NEWNS, CLONE_NEWPID, PR_SET_DUMPABLE, O_RDONLY, O_CLOEXEC, CLOSE_RANGE_CLOEXEC, type Sys } from '@tsrt/libc';
+import { libc, CLONE_FS, CLONE_NEWNS, CLONE_NEWPID, PR_SET_DUMPABLE, O_RDONLY, O_CLOEXEC, O_PATH, O_DIRECTORY, CLOSE_RANGE_CLOEXEC, type Sys } from '@tsrt/libc';
 import { SyncChannel } from '../spawn/sync';
 import type { ExecPlan } from '../plan/exec-types';
 import { applyCredentials, applyNoNewPrivileges, applyRlimits, applySchedIo, applyCpuAffinity } from './credentials';
-import { lookPath, withHome } from './exec-lookup';
+import { lookPath, withHome, checkNoMagicLinks } from './exec-lookup';
 import { openPty } from './console';
 import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from './seccomp';
 import { stage2Fds, stage2FdsFromArgv } from './fds';
+import { enterCwd, cwdProblem } from '../paths/in-root';
 
-function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2Fds>, preserve: number, hasConsole: boolean): number {
+/** The exec gate (see lifecycle/exec-gate.ts): its directory's fd, and the call made right before spawning. */
+interface Gate {
+  dirFd: number;
+  spawning: () => void;
+}
+
+function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2Fds>, preserve: number, hasConsole: boolean, gate: Gate | null): number {
   // Our own fds must not reach the command (spawned fds 0-2 and preserved ones are dup2'd fresh).
   sys.closeRange(fds.base, 0xffffffff, CLOSE_RANGE_CLOEXEC);
   // The listener socket is a host path: connect before joining the container's mount namespace.
@@ -38,24 +46,42 @@ function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2
   applyRlimits(sys, p);
   // Per-thread settings the spawned command inherits (process.scheduler, ioPriority, execCPUAffinity).
   applySchedIo(sys, p);
-  applyCpuAffinity(sys, p, 'final');
+  // Held at the gate, the command joins the container's cpuset, which resets its affinity: the
+  // runtime sets the final one after that; ours is the one it has when it joins.
+  applyCpuAffinity(sys, p, gate ? 'initial' : 'final');
   const early = !!plan.seccomp && seccompBeforeCredentials(p.noNewPrivileges, p.caps ? p.caps.effective : null, p.uid);
   if (early) installSeccomp(sys, plan.seccomp!, listener, plan.state);
   applyCredentials(sys, p);
+  // Inside the container's root only (we are in its mount namespace, our other threads are
+  // not): a magic link such as /proc/self/task/TID/root or /proc/1/fd/N is refused.
   try {
-    sys.chdir(p.cwd);
+    enterCwd(sys, p.cwd);
   } catch (e) {
-    throw new Error(`chdir to cwd ("${p.cwd}") set in the process failed: ${(e as { code?: string }).code ?? e}`);
+    throw new Error(`chdir to cwd ("${p.cwd}") set in the process failed: ${cwdProblem(e)}`);
   }
   sys.umask(p.umask);
   const env = withHome(p.env, p.uid);
   const path = lookPath(p.args[0], env);
+  checkNoMagicLinks(sys, path, p.args[0]);
   applyNoNewPrivileges(sys, p);
+  // The child goes back to this cwd after opening the gate's fifo in the gate's directory.
+  const cwdFd = gate ? sys.open('.', O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+  // From now on the runtime watches for our child; the filter below would see the message.
+  gate?.spawning();
   // On this thread only: the spawned command inherits it; we make just a few more syscalls.
   if (plan.seccomp && !early) installSeccomp(sys, plan.seccomp, listener, plan.state);
   const map: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
   for (let i = 0; i < preserve; i++) map.push([3 + i, 3 + i]);
-  const pid = sys.posixSpawn({ path, argv: p.args, env, fds: map, defaultSignals: true, setsid: hasConsole, ttyPath });
+  const pid = sys.posixSpawn({
+    path,
+    argv: p.args,
+    env,
+    fds: map,
+    defaultSignals: true,
+    setsid: hasConsole,
+    ttyPath,
+    gate: gate && plan.gate ? { dirFd: gate.dirFd, name: plan.gate, cwdFd } : undefined,
+  });
   if (slave >= 0) sys.close(slave);
   return pid;
 }
@@ -70,8 +96,16 @@ function main(): void {
   try {
     const msg = ch.recv();
     if (!msg || msg.type !== 'plan') process.exit(1);
-    if (!(msg.plan as ExecPlan).cgroupJoined && !ch.ask('cgroup', 'cgroup-done')) process.exit(1);
-    const pid = execInContainer(sys, msg.plan as ExecPlan, fds, preserve, hasConsole);
+    const plan = msg.plan as ExecPlan;
+    let gate: Gate | null = null;
+    if (plan.gate) {
+      // The gate's directory is the runtime's: its fd comes over the socket (close-on-exec).
+      ch.send({ type: 'gate' });
+      const dirFd = sys.recvFds(fds.sync, 16, 1).fds[0];
+      if (dirFd === undefined) throw new Error('exec: the runtime sent no gate directory');
+      gate = { dirFd, spawning: () => ch.send({ type: 'spawning' }) };
+    }
+    const pid = execInContainer(sys, plan, fds, preserve, hasConsole, gate);
     ch.send({ type: 'started', pid });
   } catch (e) {
     try {

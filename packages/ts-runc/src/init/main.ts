@@ -1,3 +1,4 @@
+process.title = 'ts-runc init'; // first: /proc/PID/cmdline (and comm) show no host path, see stage2Command
 // Stage 2: a fresh Node started by posix_spawn inside the container's namespaces. It loads all
 // its code first (nothing can be loaded after pivot_root), executes the plan it receives on
 // the sync socket, reports "ready", waits on the exec fifo, then execve()s the container process.
@@ -9,10 +10,11 @@ import { prepareRootfs, switchRoot, finishRootfs, applySysctl } from './rootfs';
 import { applyCredentials, applyNoNewPrivileges, applyRlimits, applyOomScoreAdj, applySchedIo, applyCpuAffinity, applyMemoryPolicy } from './credentials';
 import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from './seccomp';
 import { runHooks } from '../lifecycle/hooks';
-import { lookPath, withHome } from './exec-lookup';
+import { lookPath, withHome, checkNoMagicLinks } from './exec-lookup';
 import { setupConsole } from './console';
-import { stage2Fds, stage2FdsFromArgv } from './fds';
+import { stage2Fds, stage2FdsFromArgv, isolateFifoDir, markRuntimeFds, sweepFds } from './fds';
 import { setIdmapFds } from './mounts';
+import { enterCwd, cwdProblem } from '../paths/in-root';
 
 interface Target {
   path: string;
@@ -46,16 +48,16 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   }
   // A host path: connect while the host filesystem is visible.
   const listener = connectSeccompListener(sys, plan.seccomp);
-  prepareRootfs(sys, plan);
+  const root = prepareRootfs(sys, plan);
   // Hooks: prestart/createRuntime by the runtime, then createContainer here, before pivot_root.
   if (plan.hooks?.runtimeHooks) runtimeHooks();
   stageHooks(plan, 'createContainer', 'creating');
-  switchRoot(sys, plan);
+  switchRoot(sys, plan, root);
   if (plan.hostname !== null) sys.sethostname(plan.hostname);
   if (plan.domainname !== null) sys.setdomainname(plan.domainname);
-  applySysctl(plan.sysctl);
+  applySysctl(sys, plan.sysctl);
   if (hasConsole) setupConsole(sys, fds.console, plan.process.uid, plan.process.gid, plan.process.consoleSize);
-  finishRootfs(sys, plan);
+  finishRootfs(sys, plan, root);
   joinKeyring(sys, plan.sessionKeyring);
   applyOomScoreAdj(plan.process);
   applyRlimits(sys, plan.process);
@@ -72,16 +74,23 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the caps go if they do.
   const p = plan.process;
   const early = !!plan.seccomp && seccompBeforeCredentials(p.noNewPrivileges, p.caps ? p.caps.effective : null, p.uid);
-  if (early) installSeccomp(sys, plan.seccomp!, listener, plan.state);
+  if (early) {
+    // The filter binds this process from here on: the fds take their final state first.
+    sweepFds(sys, fds, true);
+    installSeccomp(sys, plan.seccomp!, listener, plan.state);
+  }
   applyCredentials(sys, plan.process);
+  // Opened inside the container's root, never following a magic link: a cwd such as
+  // /proc/self/fd/N would otherwise lead to a runtime fd's directory on the host.
   try {
-    sys.chdir(plan.process.cwd);
+    enterCwd(sys, plan.process.cwd);
   } catch (e) {
-    throw new Error(`chdir to cwd ("${plan.process.cwd}") set in config.json failed: ${(e as { code?: string }).code ?? e}`);
+    throw new Error(`chdir to cwd ("${plan.process.cwd}") set in config.json failed: ${cwdProblem(e)}`);
   }
   sys.umask(plan.process.umask);
   const env = withHome(plan.process.env, plan.process.uid);
   const path = lookPath(plan.process.args[0], env);
+  checkNoMagicLinks(sys, path, plan.process.args[0]);
   applyNoNewPrivileges(sys, plan.process);
   return { path, env, lateSeccomp: !!plan.seccomp && !early, listener: early ? -1 : listener };
 }
@@ -111,7 +120,14 @@ function main(): void {
   const ch = new SyncChannel(sys, fds.sync);
   let target: Target;
   let plan: InitPlan;
+  let fifoDir = -1;
   try {
+    // Before anything runs in the container (hooks, then the process): our fds are not
+    // inherited, and the state directory is not held: only the exec fifo's own directory, as
+    // a detached mount whose ".." leads nowhere (a ptrace-capable process in the container can
+    // reach /proc/1/fd/N).
+    markRuntimeFds(sys, fds);
+    fifoDir = isolateFifoDir(sys, fds.stateDir);
     const msg = ch.recv();
     if (!msg || msg.type !== 'plan') process.exit(1);
     plan = msg.plan as InitPlan;
@@ -142,14 +158,15 @@ function main(): void {
     process.exit(1);
   }
   // Block until `start` opens the fifo for reading.
-  const fifo = sys.openat(fds.stateDir, 'exec.fifo', O_WRONLY | O_CLOEXEC);
+  const fifo = sys.openat(fifoDir, 'exec.fifo', O_WRONLY | O_CLOEXEC);
   // Released: remove the fifo ourselves, so a `start` killed after its read cannot leave the
   // container looking "created" with a fifo nobody will ever write again.
   try {
-    sys.unlinkat(fds.stateDir, 'exec.fifo', 0);
+    sys.unlinkat(fifoDir, 'exec.fifo', 0);
   } catch {
     /* start removed it already */
   }
+  sys.close(fifoDir);
   // startContainer hooks run now, inside the container; `start` reads "0", or "1" and the error.
   try {
     stageHooks(plan, 'startContainer', 'created');
@@ -159,15 +176,13 @@ function main(): void {
   }
   fs.writeSync(fifo, '0');
   sys.close(fifo);
-  // Node marks its stdio close-on-exec; the container must inherit 0-2 and the preserved fds.
-  for (let fd = 0; fd < fds.base; fd++) {
-    try {
-      sys.setCloexec(fd, false);
-    } catch {
-      /* not open: the caller passed fewer */
-    }
+  // Again, for what was opened since; under an early filter a refused sweep is no failure.
+  try {
+    sweepFds(sys, fds, target.lateSeccomp || !plan.seccomp);
+  } catch (e) {
+    fs.writeSync(2, `ts-runc init: ${(e as Error).message}\n`);
+    process.exit(1);
   }
-  sys.closeRange(fds.base, 0xffffffff, CLOSE_RANGE_CLOEXEC);
   if (target.lateSeccomp) {
     // The last step before execve: as few syscalls as possible run under the filter.
     try {

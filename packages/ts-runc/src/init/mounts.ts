@@ -1,23 +1,22 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC, mkdirAll, type Sys } from '@tsrt/libc';
+import { MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, O_PATH, O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_CLOEXEC, AT_SYMLINK_NOFOLLOW, S_IFMT, S_IFDIR, S_IFLNK, type Sys } from '@tsrt/libc';
 import { copyTree } from './tmpcopyup';
 import type { PlannedMount } from '../plan/types';
-import { mkdirInRoot, touchInRoot } from './resolve';
+import { ensureInRoot, parentInRoot, reopenMounted, sameFile, errCode, type Root } from '../paths/in-root';
 
 function mountError(m: PlannedMount, e: unknown): Error {
-  const code = (e as { code?: string }).code ?? String(e);
-  return new Error(`mount ${m.source || m.fstype} to ${m.destination}: ${code}`);
+  return new Error(`mount ${m.source || m.fstype} to ${m.destination}: ${errCode(e)}`);
 }
 
 const LOCKABLE = MS_NOSUID | MS_NODEV | MS_NOEXEC | 0x400 /* NOATIME */ | 0x800 /* NODIRATIME */ | 0x200000 /* RELATIME */;
 
 /**
  * In a user namespace the flags a mount had when it came from the host are locked: a remount
- * must repeat them or fail with EPERM. Outside one nothing is added.
+ * must repeat them or fail with EPERM. Outside one nothing is added. `fd` names the mount.
  */
-export function keepLocked(sys: Sys, target: string, userns: boolean | undefined): number {
-  return userns ? sys.statfsFlags(target) & LOCKABLE : 0;
+export function keepLocked(sys: Sys, fd: number, userns: boolean | undefined): number {
+  return userns ? sys.fstatfs(fd).flags & LOCKABLE : 0;
 }
 
 /** User namespace fds for idmapped mounts, received from the parent (InitPlan.idmaps order). */
@@ -26,45 +25,100 @@ export function setIdmapFds(fds: number[]): void {
   idmapFds = fds;
 }
 
-/** An idmapped bind: a detached copy of the source tree, idmapped, moved onto the target. */
-function mountIdmapped(sys: Sys, m: PlannedMount, target: string): void {
+/** The idmap user namespaces are needed for the mounts only: nothing later may hold them. */
+export function closeIdmapFds(sys: Sys): void {
+  for (const fd of idmapFds) {
+    try {
+      sys.close(fd);
+    } catch {
+      /* already closed */
+    }
+  }
+  idmapFds = [];
+}
+
+/** An idmapped bind: a detached copy of the source tree, idmapped, moved onto the target fd. */
+function mountIdmapped(sys: Sys, m: PlannedMount, target: number): void {
   const idmap = m.idmap!;
   const userns = idmapFds[idmap.index];
   if (userns === undefined) throw new Error('no user namespace received for the idmapped mount');
   const tree = sys.openTree(m.source, idmap.recursive);
   try {
     sys.idmapTree(tree, userns, idmap.recursive);
-    sys.moveMount(tree, target);
+    sys.moveMountToFd(tree, target);
   } finally {
     sys.close(tree);
   }
 }
 
-/** Mount one planned mount under the (not yet pivoted) rootfs. */
-export function mountOne(sys: Sys, rootfs: string, m: PlannedMount, userns?: boolean): void {
-  if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') return mountCgroup(sys, rootfs, m, userns);
-  const target = m.isFile ? touchInRoot(rootfs, m.destination) : mkdirInRoot(rootfs, m.destination);
+/**
+ * proc and sysfs go on an ordinary directory only (as runc): a symlink there is refused, not
+ * followed, and the directory is opened without following whatever replaced it since.
+ */
+function ordinaryDir(sys: Sys, root: Root, m: PlannedMount): number {
+  const { dir, name } = parentInRoot(sys, root.fd, m.destination);
   try {
+    let st;
+    try {
+      st = sys.fstatat(dir, name, AT_SYMLINK_NOFOLLOW);
+    } catch (e) {
+      if (errCode(e) !== 'ENOENT') throw e;
+      try {
+        sys.mkdirat(dir, name, 0o755);
+      } catch (e2) {
+        if (errCode(e2) !== 'EEXIST') throw e2;
+      }
+    }
+    if (st && (st.mode & S_IFMT) !== S_IFDIR) {
+      const what = (st.mode & S_IFMT) === S_IFLNK ? 'a symlink' : 'not a directory';
+      throw new Error(`${m.fstype} must be mounted on an ordinary directory: ${m.destination} is ${what}`);
+    }
+    return sys.openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  } finally {
+    sys.close(dir);
+  }
+}
+
+/**
+ * The destination of a mount, opened (created when missing) inside the root. It can never be
+ * outside; it may not be the root itself either (only a symlink swapped in gets it there).
+ */
+function destination(sys: Sys, root: Root, m: PlannedMount): number {
+  const fd = m.fstype === 'proc' || m.fstype === 'sysfs' ? ordinaryDir(sys, root, m) : ensureInRoot(sys, root.fd, m.destination, m.isFile ? 'file' : 'dir');
+  if (sameFile(sys, fd, root.fd)) {
+    sys.close(fd);
+    throw new Error(`${m.destination} resolves to the container's root`);
+  }
+  return fd;
+}
+
+/** Mount one planned mount under the (not yet pivoted) rootfs. */
+export function mountOne(sys: Sys, root: Root, m: PlannedMount, userns?: boolean): void {
+  const opened: number[] = [];
+  try {
+    if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') return mountCgroup(sys, root, m, userns, opened);
+    const target = destination(sys, root, m);
+    opened.push(target);
+    let held = -1;
     if (m.fstype === 'bind') {
       if (m.idmap) mountIdmapped(sys, m, target);
-      else sys.mount(m.source, target, null, m.flags, null);
-      if (m.remountFlags !== null) sys.mount(null, target, null, MS_BIND | MS_REMOUNT | m.remountFlags | keepLocked(sys, target, userns), null);
-    } else if (m.tmpcopyup) {
-      // Hold the directory by fd before the tmpfs hides it, then copy it in.
-      const held = sys.open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-      try {
-        sys.mount(m.source || m.fstype, target, m.fstype, m.flags, m.data || null);
-        copyTree(`/proc/self/fd/${held}`, target);
-      } finally {
-        sys.close(held);
-      }
+      else root.names.mount(m.source, target, null, m.flags, null);
     } else {
-      sys.mount(m.source || m.fstype, target, m.fstype, m.flags, m.data || null);
+      // tmpcopyup: hold the directory (readable) before the tmpfs hides it, then copy it in.
+      if (m.tmpcopyup) opened.push((held = sys.openat(target, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
+      root.names.mount(m.source || m.fstype, target, m.fstype, m.flags, m.data || null);
     }
-    for (const p of m.propagation) sys.mount(null, target, null, p, null);
-    if (m.recursive) sys.mountSetattr(target, m.recursive.set, m.recursive.clr, true);
+    // What follows acts on the new mount: reached by its name again, and checked to be it.
+    const mounted = reopenMounted(sys, root.fd, m.destination, target);
+    opened.push(mounted);
+    if (held >= 0) copyTree(sys, root.names, held, mounted);
+    if (m.fstype === 'bind' && m.remountFlags !== null) root.names.mount(null, mounted, null, MS_BIND | MS_REMOUNT | m.remountFlags | keepLocked(sys, mounted, userns), null);
+    for (const p of m.propagation) root.names.mount(null, mounted, null, p, null);
+    if (m.recursive) sys.mountSetattrFd(mounted, m.recursive.set, m.recursive.clr, true);
   } catch (e) {
     throw mountError(m, e);
+  } finally {
+    for (const fd of opened) sys.close(fd);
   }
 }
 
@@ -99,52 +153,70 @@ function ownCgroupPath(c: CgroupMountInfo, lines: string[]): string | undefined 
 /**
  * A cgroup mount shows the container its own cgroups: on cgroup2 a fresh cgroup2 mount
  * (rooted at the cgroup namespace); on v1/hybrid a tmpfs with each hierarchy bound from the
- * container's own cgroup directory, like runc.
+ * container's own cgroup directory, like runc. Every directory is reached through the fd of
+ * the tmpfs made here, never by a host path string.
  */
-function mountCgroup(sys: Sys, rootfs: string, m: PlannedMount, userns?: boolean): void {
-  const target = mkdirInRoot(rootfs, m.destination);
+function mountCgroup(sys: Sys, root: Root, m: PlannedMount, userns: boolean | undefined, opened: number[]): void {
+  const target = destination(sys, root, m);
+  opened.push(target);
   const ro = m.flags & MS_RDONLY;
   const base = (m.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)) | ro;
-  try {
-    const mounts = hostCgroupMounts();
-    const v1 = mounts.filter((c) => c.fstype === 'cgroup');
-    if (v1.length === 0) {
-      sys.mount('cgroup2', target, 'cgroup2', base, null);
-      return;
-    }
-    sys.mount('tmpfs', target, 'tmpfs', base & ~MS_RDONLY, 'mode=755');
-    const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n');
-    for (const c of mounts) {
-      // Only the host's hierarchies (not cgroup filesystems mounted elsewhere, e.g. by tests).
-      if (path.dirname(c.mountpoint) !== path.dirname(v1[0].mountpoint)) continue;
-      const name = path.basename(c.mountpoint);
-      const rel = path.relative(c.root, ownCgroupPath(c, lines) ?? c.root);
-      const dst = path.join(target, name);
-      mkdirAll(dst);
-      if (rel === '' || rel.startsWith('..')) {
-        // Our cgroup looks like the hierarchy's root: in a new cgroup namespace the real path is
-        // hidden. A fresh mount of the same hierarchy is rooted at the namespace's cgroup (the
-        // container's own), and equals the root when there is no cgroup namespace.
-        const opts = c.superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro').join(',');
-        try {
-          sys.mount(c.fstype, dst, c.fstype, base, c.fstype === 'cgroup2' ? null : opts);
-          continue;
-        } catch (e) {
-          // A user namespace may not mount v1 hierarchies (rootless): bind what we can see instead.
-          if ((e as { code?: string }).code !== 'EPERM' || !userns) throw e;
-        }
-      }
-      const src = rel.startsWith('..') ? c.mountpoint : path.join(c.mountpoint, rel);
-      sys.mount(src, dst, null, MS_BIND | MS_REC, null);
-      sys.mount(null, dst, null, MS_BIND | MS_REMOUNT | base | keepLocked(sys, dst, userns), null);
-    }
-    if (ro) sys.mount(null, target, null, MS_REMOUNT | base, 'mode=755');
-  } catch (e) {
-    throw mountError(m, e);
+  const mounts = hostCgroupMounts();
+  const v1 = mounts.filter((c) => c.fstype === 'cgroup');
+  if (v1.length === 0) {
+    root.names.mount('cgroup2', target, 'cgroup2', base, null);
+    return;
   }
+  root.names.mount('tmpfs', target, 'tmpfs', base & ~MS_RDONLY, 'mode=755');
+  const tmpfs = reopenMounted(sys, root.fd, m.destination, target);
+  opened.push(tmpfs);
+  const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n');
+  for (const c of mounts) {
+    // Only the host's hierarchies (not cgroup filesystems mounted elsewhere, e.g. by tests).
+    if (path.dirname(c.mountpoint) !== path.dirname(v1[0].mountpoint)) continue;
+    const name = path.basename(c.mountpoint);
+    const rel = path.relative(c.root, ownCgroupPath(c, lines) ?? c.root);
+    try {
+      sys.mkdirat(tmpfs, name, 0o755);
+    } catch (e) {
+      if (errCode(e) !== 'EEXIST') throw e;
+    }
+    const dst = sys.openat(tmpfs, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    opened.push(dst);
+    if (rel === '' || rel.startsWith('..')) {
+      // Our cgroup looks like the hierarchy's root: in a new cgroup namespace the real path is
+      // hidden. A fresh mount of the same hierarchy is rooted at the namespace's cgroup (the
+      // container's own), and equals the root when there is no cgroup namespace.
+      const opts = c.superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro').join(',');
+      try {
+        root.names.mount(c.fstype, dst, c.fstype, base, c.fstype === 'cgroup2' ? null : opts);
+        continue;
+      } catch (e) {
+        // A user namespace may not mount v1 hierarchies (rootless): bind what we can see instead.
+        if (errCode(e) !== 'EPERM' || !userns) throw e;
+      }
+    }
+    // The source is the host's own cgroup tree (from its mountinfo), not a container path.
+    const src = rel.startsWith('..') ? c.mountpoint : path.join(c.mountpoint, rel);
+    root.names.mount(src, dst, null, MS_BIND | MS_REC, null);
+    const bound = sys.openat(tmpfs, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    opened.push(bound);
+    if (sys.statxFd(bound).mountId === sys.statxFd(dst).mountId) throw new Error(`${name}: the bind did not take`);
+    root.names.mount(null, bound, null, MS_BIND | MS_REMOUNT | base | keepLocked(sys, bound, userns), null);
+  }
+  if (ro) root.names.mount(null, tmpfs, null, MS_REMOUNT | base, 'mode=755');
 }
 
-export function remountReadonly(sys: Sys, target: string, userns?: boolean): void {
-  sys.mount(target, target, null, MS_BIND | MS_REC, null);
-  sys.mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | keepLocked(sys, target, userns), null);
+/**
+ * Bind `fd` onto itself and make the new mount read-only (readonlyPaths). `p` is its name in
+ * the root, opened again to reach the new mount.
+ */
+export function remountReadonly(sys: Sys, root: Root, fd: number, p: string, userns?: boolean): void {
+  root.names.mount(fd, fd, null, MS_BIND | MS_REC, null);
+  const mounted = reopenMounted(sys, root.fd, p, fd);
+  try {
+    root.names.mount(null, mounted, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | keepLocked(sys, mounted, userns), null);
+  } finally {
+    sys.close(mounted);
+  }
 }

@@ -1,23 +1,44 @@
 import * as fs from 'fs';
-import { MS_BIND, MS_REC, MS_MOVE, MS_SLAVE, MS_RDONLY, MS_REMOUNT, MNT_DETACH, type Sys } from '@tsrt/libc';
+import { MS_BIND, MS_REC, MS_MOVE, MS_SLAVE, MS_RDONLY, MS_REMOUNT, MNT_DETACH, O_PATH, O_DIRECTORY, O_WRONLY, O_CLOEXEC, S_IFMT, S_IFDIR, S_IFCHR, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV, RESOLVE_BENEATH, PROC_SUPER_MAGIC, type Sys } from '@tsrt/libc';
 import type { InitPlan } from '../plan/types';
-import { mountOne, remountReadonly, keepLocked } from './mounts';
+import { mountOne, remountReadonly, keepLocked, closeIdmapFds } from './mounts';
 import { createDevices, createDevSymlinks } from './devices';
-import { mkdirInRoot } from './resolve';
+import { FdNames, ensureInRoot, openIfExists, openInRoot, errCode, cwdProblem, type Root } from '../paths/in-root';
 
-/** Everything before the root switch: propagation, the rootfs bind, mounts, devices, cwd. */
-export function prepareRootfs(sys: Sys, plan: InitPlan): void {
+/**
+ * Everything before the root switch: propagation, the rootfs bind, mounts, devices, cwd. Returns
+ * the open root (used until finishRootfs closes it): every path below it is resolved through it.
+ */
+export function prepareRootfs(sys: Sys, plan: InitPlan): Root {
   sys.mount(null, '/', null, plan.rootPropagation, null);
   // pivot_root needs the new root to be a mount point.
   sys.mount(plan.rootfs, plan.rootfs, null, MS_BIND | MS_REC, null);
-  for (const m of plan.mounts) mountOne(sys, plan.rootfs, m, plan.userns);
-  createDevices(sys, plan.rootfs, plan.devices, plan.userns);
-  if (plan.defaultDevices) createDevSymlinks(plan.rootfs);
-  mkdirInRoot(plan.rootfs, plan.process.cwd);
+  const root: Root = { fd: sys.open(plan.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC), names: new FdNames(sys) };
+  try {
+    for (const m of plan.mounts) mountOne(sys, root, m, plan.userns);
+    closeIdmapFds(sys);
+    createDevices(sys, root, plan.devices, plan.userns);
+    if (plan.defaultDevices) createDevSymlinks(sys, root);
+    try {
+      sys.close(ensureInRoot(sys, root.fd, plan.process.cwd, 'dir'));
+    } catch (e) {
+      throw new Error(`mkdir cwd ("${plan.process.cwd}") set in config.json failed: ${cwdProblem(e)}`);
+    }
+  } catch (e) {
+    closeRoot(sys, root);
+    throw e;
+  }
+  return root;
 }
 
-export function switchRoot(sys: Sys, plan: InitPlan): void {
-  sys.chdir(plan.rootfs);
+export function closeRoot(sys: Sys, root: Root): void {
+  root.names.close();
+  if (root.fd >= 0) sys.close(root.fd);
+  root.fd = -1;
+}
+
+export function switchRoot(sys: Sys, plan: InitPlan, root: Root): void {
+  sys.fchdir(root.fd);
   if (plan.noPivot) {
     sys.mount(plan.rootfs, '/', null, MS_MOVE, null);
     sys.chroot('.');
@@ -30,32 +51,99 @@ export function switchRoot(sys: Sys, plan: InitPlan): void {
   sys.chdir('/');
 }
 
-/** After the switch: masked and read-only paths, then the read-only root. */
-export function finishRootfs(sys: Sys, plan: InitPlan): void {
-  for (const p of plan.maskedPaths) {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(p);
-    } catch {
-      continue; // nothing to hide
-    }
-    if (st.isDirectory()) sys.mount('tmpfs', p, 'tmpfs', MS_RDONLY, null);
-    else sys.mount('/dev/null', p, null, MS_BIND, null);
+/** The container's /dev/null, checked to be the null device (the image may have put anything there). */
+function devNull(sys: Sys, root: Root): number {
+  const fd = openInRoot(sys, root.fd, '/dev/null');
+  const st = sys.statxFd(fd);
+  if ((st.mode & S_IFMT) !== S_IFCHR || st.rdev !== ((1n << 32n) | 3n)) {
+    sys.close(fd);
+    throw new Error('maskedPaths: /dev/null in the container is not the null device');
   }
-  for (const p of plan.readonlyPaths) {
-    if (!fs.existsSync(p)) continue;
-    remountReadonly(sys, p, plan.userns);
-  }
-  if (plan.readonlyRoot) sys.mount(null, '/', null, MS_BIND | MS_REMOUNT | MS_RDONLY | keepLocked(sys, '/', plan.userns), null);
+  return fd;
 }
 
-export function applySysctl(sysctl: Record<string, string>): void {
-  for (const [key, value] of Object.entries(sysctl)) {
-    if (!/^[A-Za-z0-9_.\-/]+$/.test(key) || key.includes('..')) throw new Error(`linux.sysctl: invalid key "${key}"`);
-    try {
-      fs.writeFileSync('/proc/sys/' + key.replace(/\./g, '/'), value);
-    } catch (e) {
-      throw new Error(`linux.sysctl: cannot set ${key}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+/**
+ * After the switch: masked and read-only paths, then the read-only root. The paths are opened
+ * inside the new root (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) and mounted on by fd. Closes the root.
+ */
+export function finishRootfs(sys: Sys, plan: InitPlan, root: Root): void {
+  let nul = -1;
+  try {
+    for (const p of plan.maskedPaths) {
+      const fd = openIfExists(sys, root.fd, p);
+      if (fd < 0) continue; // nothing to hide
+      try {
+        if ((sys.statxFd(fd).mode & S_IFMT) === S_IFDIR) root.names.mount('tmpfs', fd, 'tmpfs', MS_RDONLY, null);
+        else root.names.mount(nul >= 0 ? nul : (nul = devNull(sys, root)), fd, null, MS_BIND, null);
+      } catch (e) {
+        throw new Error(`maskedPaths: ${p}: ${errCode(e)}`);
+      } finally {
+        sys.close(fd);
+      }
     }
+    for (const p of plan.readonlyPaths) {
+      const fd = openIfExists(sys, root.fd, p);
+      if (fd < 0) continue;
+      try {
+        remountReadonly(sys, root, fd, p, plan.userns);
+      } catch (e) {
+        throw new Error(`readonlyPaths: ${p}: ${errCode(e)}`);
+      } finally {
+        sys.close(fd);
+      }
+    }
+    if (plan.readonlyRoot) root.names.mount(null, root.fd, null, MS_BIND | MS_REMOUNT | MS_RDONLY | keepLocked(sys, root.fd, plan.userns), null);
+  } finally {
+    if (nul >= 0) sys.close(nul);
+    closeRoot(sys, root);
+  }
+}
+
+/**
+ * The container's /proc for writing to it: the root of a procfs mount, reached inside the root
+ * without any symlink (an image's own /proc directory is never written to).
+ */
+function procRoot(sys: Sys): number {
+  const root = sys.open('/', O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    const proc = sys.openat2(root, 'proc', O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS);
+    if (sys.fstatfs(proc).type !== PROC_SUPER_MAGIC || !sys.statxFd(proc).mountRoot) {
+      sys.close(proc);
+      throw new Error('/proc is not a procfs mount');
+    }
+    return proc;
+  } finally {
+    sys.close(root);
+  }
+}
+
+/**
+ * linux.sysctl after the switch: each key is a file of that procfs, opened beneath it without
+ * following symlinks or crossing into another mount (a file bound over /proc/sys/... by a
+ * racing mount would redirect the write, even to another procfs file).
+ */
+export function applySysctl(sys: Sys, sysctl: Record<string, string>): void {
+  if (Object.keys(sysctl).length === 0) return;
+  let root: number;
+  try {
+    root = procRoot(sys);
+  } catch (e) {
+    throw new Error(`linux.sysctl: ${errCode(e)}`);
+  }
+  try {
+    for (const [key, value] of Object.entries(sysctl)) {
+      if (!/^[A-Za-z0-9_.\-/]+$/.test(key) || key.includes('..')) throw new Error(`linux.sysctl: invalid key "${key}"`);
+      let fd = -1;
+      try {
+        fd = sys.openat2(root, 'sys/' + key.replace(/\./g, '/'), O_WRONLY | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS);
+        fs.writeSync(fd, value);
+      } catch (e) {
+        throw new Error(`linux.sysctl: cannot set ${key}: ${errCode(e)}`);
+      } finally {
+        if (fd >= 0) sys.close(fd);
+      }
+    }
+  } finally {
+    sys.close(root);
   }
 }

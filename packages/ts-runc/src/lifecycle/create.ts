@@ -3,12 +3,12 @@ import * as path from 'path';
 import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY } from '@tsrt/libc';
 import type { InitPlan } from '../plan/types';
 import type { Spec } from '@tsrt/oci-spec';
-import { RuntimeError, messageOf } from '../errors';
+import { RuntimeError, messageOf, INIT_FAILED } from '../errors';
 import { validateId } from '../state/store';
 import type { ContainerState } from '../state/container-state';
 import { readProcStat, isAlive } from '../state/liveness';
 import { NS_PROC_NAME } from '../plan/namespaces';
-import { spawnStage2, stage2Script, readLastCap, callerUmask, writeIdMaps } from '../spawn/stage1';
+import { spawnStage2, stage2Command, stage2Script, readLastCap, callerUmask, writeIdMaps } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
 import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
 import type { Context } from './context';
@@ -46,18 +46,35 @@ export interface Created {
   state: ContainerState;
 }
 
+/** The directory in a container's state that holds the exec fifo, and nothing else. */
+export const FIFO_DIR = 'fifo.d';
+
 /** How long stage 2 may take for each step before create gives up and cleans up. */
 const STEP_TIMEOUT_MS = Number(process.env.TS_RUNC_INIT_TIMEOUT_MS ?? 30000);
 
-/** Atomic pid file: a bare number, written beside the target and renamed over it (as runc). */
+/**
+ * Atomic pid file: a bare number, written beside the target and renamed over it (as runc).
+ * The temporary name is created, never opened: a symlink or file planted there (the directory
+ * may be writable by others) must not redirect a root write elsewhere.
+ */
 export function writePidFile(file: string, pid: number): void {
   const abs = path.resolve(file);
   const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp`);
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants; // libuv adds O_CLOEXEC
+  let fd = -1;
+  let created = false;
   try {
-    fs.writeFileSync(tmp, String(pid), { mode: 0o644 });
+    fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+    created = true;
+    fs.writeSync(fd, String(pid));
+    fs.closeSync(fd);
+    fd = -1;
     fs.renameSync(tmp, abs);
   } catch (e) {
-    throw new RuntimeError(`write pid file ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (fd >= 0) fs.closeSync(fd);
+    if (created) fs.rmSync(tmp, { force: true }); // only what we made: never a planted link
+    throw new RuntimeError(`write pid file ${file}: ${code === 'EEXIST' || code === 'ELOOP' ? `${tmp} already exists` : code ?? e}`);
   }
 }
 
@@ -159,11 +176,16 @@ export function create(ctx: Context, opts: CreateOptions): Created {
   let pid = 0;
   try {
     store.save(state);
-    sys.mkfifo(store.fifoPath(id), 0o622);
-    fs.chmodSync(store.fifoPath(id), 0o622);
+    // The fifo lives alone in its own directory, which is all the init keeps of the state
+    // (see isolateFifoDir); exec.fifo, where start and status look, is a symlink to it.
+    const fifoDir = path.join(store.dir(id), FIFO_DIR);
+    fs.mkdirSync(fifoDir, { mode: 0o711 });
+    sys.mkfifo(path.join(fifoDir, 'exec.fifo'), 0o622);
+    fs.chmodSync(path.join(fifoDir, 'exec.fifo'), 0o622);
+    fs.symlinkSync(`${FIFO_DIR}/exec.fifo`, store.fifoPath(id));
     const [parentEnd, childEnd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
     opened.push(parentEnd, childEnd);
-    const dirFd = sys.open(store.dir(id), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const dirFd = sys.open(fifoDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     opened.push(dirFd);
     let consoleFd = opts.consoleSocketFd ?? -1;
     if (opts.consoleSocket) {
@@ -177,7 +199,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
       // A new time namespace is unshared by stage 2 itself (setns back into ours would need a
       // single-threaded process); one joined by path is joined by stage 2's clone child.
       namespaces: { create: namespaces.create.filter((t) => t !== 'time'), join: namespaces.join },
-      argv: [process.execPath, stage2Script(), String(preserve), consoleFd >= 0 ? '1' : '0'],
+      ...stage2Command(stage2Script(), 'init', [String(preserve), consoleFd >= 0 ? '1' : '0']),
       fds,
       setsid: true,
       uidMappings: raw.linux?.uidMappings,
@@ -235,7 +257,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     for (;;) {
       const msg = ch.recv(STEP_TIMEOUT_MS, 'the container init');
       if (!msg) throw new RuntimeError(initExitedMessage(state.cgroup as CgroupDescription | undefined));
-      if (msg.type === 'error') throw new RuntimeError(msg.message);
+      if (msg.type === 'error') throw new RuntimeError(INIT_FAILED + msg.message);
       if (msg.type === 'idmap') {
         sys.sendFds(parentEnd, Buffer.from('{"type":"idmap-fds"}\n'), idmapUserns(ctx, plan.idmaps ?? [], opened));
         continue;

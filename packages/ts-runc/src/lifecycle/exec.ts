@@ -1,16 +1,16 @@
 import * as fs from 'fs';
-import * as path from 'path';
-import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, PR_SET_CHILD_SUBREAPER } from '@tsrt/libc';
+import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, PR_SET_CHILD_SUBREAPER, POLLIN, POLLHUP } from '@tsrt/libc';
 import type { Process } from '@tsrt/oci-spec';
-import { RuntimeError, messageOf } from '../errors';
+import { RuntimeError, messageOf, INIT_FAILED } from '../errors';
 import type { ExecPlan } from '../plan/exec-types';
-import { spawnStage2, readLastCap, callerUmask } from '../spawn/stage1';
+import { spawnStage2, stage2Command, stage2Script, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../spawn/sync';
 import type { CgroupDescription } from '../cgroups/types';
 import type { ContainerState } from '../state/container-state';
 import { statusOf } from './status';
 import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
 import type { TerminalProxy } from './terminal-proxy';
+import { ExecGate, admitToContainer } from './exec-gate';
 import type { Context } from './context';
 
 /**
@@ -22,7 +22,6 @@ function late() {
     ...(require('../plan/compile') as typeof import('../plan/compile')),
     ...(require('../plan/seccomp') as typeof import('../plan/seccomp')),
     ...(require('../cgroups/container') as typeof import('../cgroups/container')),
-    ...(require('../cgroups/join-timing') as typeof import('../cgroups/join-timing')),
     ...(require('./hooks') as typeof import('./hooks')),
     ...(require('./create') as typeof import('./create')),
     ...(require('./foreground') as typeof import('./foreground')),
@@ -76,6 +75,8 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const opened: number[] = [];
   let stage2 = 0;
   let pid = 0;
+  let child = 0;
+  let gate: ExecGate | undefined;
   let l: ReturnType<typeof late> | undefined;
   try {
     const [parentEnd, childEnd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
@@ -90,12 +91,13 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     // Spawned before its plan is compiled: the plan is sent when ready; any error kills it.
     stage2 = spawnStage2(sys, {
       namespaces: { create: [], join },
-      argv: [process.execPath, path.join(__dirname, '..', 'init', 'exec-main.js'), String(preserve), consoleFd >= 0 ? '1' : '0'],
+      ...stage2Command(stage2Script('exec-main'), 'exec', [String(preserve), consoleFd >= 0 ? '1' : '0']),
       fds,
       setsid: false,
     });
     sys.close(childEnd);
     opened.splice(opened.indexOf(childEnd), 1);
+    gate = ExecGate.create(sys, ctx.store.dir(opts.id));
     l = late();
     const plan: ExecPlan = {
       mntNs: nsPaths.mount ?? `/proc/${state.pid}/ns/mnt`,
@@ -104,19 +106,33 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
       // With a notify listener, the helper sends it a new listener fd for this process, as runc.
       seccomp: l.planSeccomp(state.config?.linux?.seccomp, { cache: state.config?.linux?.seccomp ? l.defaultBpfCache() : undefined }),
       state: { ...l.hookState(state, 'running') },
+      // The helper never joins the container's cgroups: only the command does (exec-gate.ts).
+      gate: ExecGate.FIFO,
     };
-    // Without limits its start-up could trip over, the helper joins at once (see join-timing.ts).
-    plan.cgroupJoined = l.helperJoinsEarly(state.cgroup as CgroupDescription | undefined, state.config?.linux?.resources, proc.execCPUAffinity, 'running');
-    if (plan.cgroupJoined) l.joinContainerCgroups(state.cgroup as CgroupDescription, stage2);
     const ch = new SyncChannel(sys, parentEnd);
     ch.send({ type: 'plan', plan });
     for (;;) {
       const msg = ch.recv(STEP_TIMEOUT_MS, 'the exec helper');
       if (!msg) throw new RuntimeError('exec helper exited before the process started');
-      if (msg.type === 'error') throw new RuntimeError(msg.message);
-      if (msg.type === 'cgroup') {
-        if (state.cgroup) l.joinContainerCgroups(state.cgroup as CgroupDescription, stage2);
-        ch.send({ type: 'cgroup-done' });
+      if (msg.type === 'error') throw new RuntimeError(INIT_FAILED + msg.message);
+      if (msg.type === 'gate') {
+        sys.sendFds(parentEnd, Buffer.from('g'), [gate.dirFd]);
+      } else if (msg.type === 'spawning') {
+        child = gate.waitForChild(stage2, ch, STEP_TIMEOUT_MS);
+        const { joinContainerCgroups } = l;
+        const cgroup = state.cgroup as CgroupDescription | undefined;
+        try {
+          admitToContainer(sys, child, {
+            cgroup: cgroup && (() => joinContainerCgroups(cgroup, child)),
+            oomScoreAdj: state.config?.process?.oomScoreAdj,
+            finalAffinity: plan.process.cpuAffinity?.final,
+          });
+        } catch (e) {
+          // A child that failed before its execve is gone: the helper's error says why.
+          const why = ch.hasMessage() || sys.poll([{ fd: parentEnd, events: POLLIN | POLLHUP }], 200) ? ch.recv(0) : null;
+          throw why?.type === 'error' ? new RuntimeError(INIT_FAILED + why.message) : e;
+        }
+        gate.release();
       } else if (msg.type === 'started') {
         pid = msg.pid;
         break;
@@ -125,6 +141,14 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     if (proxy) copying = proxy.start();
   } catch (e) {
     proxy?.stop();
+    // A held child has not exec'd: it dies with nothing of the command run.
+    if (child > 0 && !pid) {
+      try {
+        sys.kill(child, 9);
+      } catch {
+        /* gone */
+      }
+    }
     if (stage2 > 0) {
       try {
         sys.kill(stage2, 9);
@@ -142,6 +166,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
       }
     }
     if (stage2 > 0) await sys.waitpidAsync(stage2).catch(() => undefined);
+    gate?.dispose();
   }
   const { writePidFile, waitForeground } = l ?? late();
   if (opts.pidFile) writePidFile(opts.pidFile, pid);

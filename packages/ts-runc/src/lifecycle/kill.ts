@@ -3,6 +3,8 @@ import type { Context } from './context';
 import { statusOf } from './status';
 import { parseSignal } from './signals';
 import { killAll } from './destroy';
+import { openCgroupManager } from '../cgroups/manager';
+import type { CgroupDescription } from '../cgroups/types';
 
 export function kill(ctx: Context, id: string, signal: string | undefined, all: boolean): void {
   const sig = parseSignal(signal);
@@ -23,6 +25,15 @@ export function kill(ctx: Context, id: string, signal: string | undefined, all: 
     } catch (e) {
       if ((e as { code?: string }).code === 'ESRCH') throw new RuntimeError(ERR_NOT_RUNNING);
       throw e;
+    }
+    // A frozen process cannot act on SIGKILL (cgroup v1 leaves it in D state until thawed): as
+    // runc, thaw after SIGKILL only; any other signal leaves the container paused.
+    if (status === 'paused' && sig === 9 && state.cgroup) {
+      try {
+        openCgroupManager(state.cgroup as CgroupDescription).thaw();
+      } catch {
+        /* runc ignores a failed thaw too: the signal was sent */
+      }
     }
   } finally {
     lock.release();

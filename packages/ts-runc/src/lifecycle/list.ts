@@ -1,13 +1,24 @@
 import * as fs from 'fs';
 import type { Context } from './context';
-import { toRuncState, ownerName, type RuncState } from './state';
+import { toRuncState, ownerName, loadForReading, type RuncState } from './state';
+import type { ContainerState } from '../state/container-state';
+import { messageOf, ERR_NOT_EXIST } from '../errors';
 
-/** Every container under --root; ones whose state cannot be read are skipped, as runc does. */
-export function listContainers(ctx: Context): RuncState[] {
+/**
+ * Every container under --root, runc's included (a shared root). One whose state cannot be read
+ * is skipped with a line on stderr, as runc's "load container ID: reason"; a directory without
+ * any state is skipped quietly: a create that is still starting (or was killed before it wrote one).
+ */
+export function listContainers(ctx: Context, warn: (line: string) => void = (l) => fs.writeSync(2, l + '\n')): RuncState[] {
   const out: RuncState[] = [];
   for (const id of ctx.store.ids()) {
-    const s = ctx.store.tryLoad(id);
-    if (!s) continue;
+    let s: ContainerState;
+    try {
+      s = loadForReading(ctx, id);
+    } catch (e) {
+      if (messageOf(e) !== ERR_NOT_EXIST) warn(`load container ${id}: ${messageOf(e)}`);
+      continue;
+    }
     let uid = 0;
     try {
       uid = fs.statSync(ctx.store.dir(id)).uid;

@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { O_RDONLY, O_NONBLOCK, O_CLOEXEC, POLLIN, POLLHUP } from '@tsrt/libc';
+import { O_RDONLY, O_NONBLOCK, O_CLOEXEC, O_PATH, O_DIRECTORY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_XDEV, POLLIN, POLLHUP } from '@tsrt/libc';
 import { RuntimeError } from '../errors';
 import { isAlive } from '../state/liveness';
 import type { Context } from './context';
@@ -26,6 +26,26 @@ function readFailure(ctx: Context, fd: number): string {
   return text.split('\n')[0] || 'the container init failed before exec';
 }
 
+/**
+ * Open the exec fifo for reading: exec.fifo is a symlink into fifo.d, which the init holds
+ * (a process in the container that can ptrace it can reach it too). Resolved beneath the state
+ * directory only, and checked to be a fifo before anything is read from it: nothing planted
+ * there makes us open a host file.
+ */
+function openExecFifo(ctx: Context, id: string): number {
+  const dir = ctx.sys.open(ctx.store.dir(id), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    const fd = ctx.sys.openat2(dir, 'exec.fifo', O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+    if (!fs.fstatSync(fd).isFIFO()) {
+      ctx.sys.close(fd);
+      throw new RuntimeError(`${ctx.store.fifoPath(id)} is not a fifo`);
+    }
+    return fd;
+  } finally {
+    ctx.sys.close(dir);
+  }
+}
+
 const START_MESSAGES: Record<string, string> = {
   running: 'cannot start an already running container',
   stopped: 'cannot start a container that has stopped',
@@ -42,7 +62,7 @@ export function start(ctx: Context, id: string): void {
     const status = statusOf(store, state);
     if (status !== 'created') throw new RuntimeError(START_MESSAGES[status] ?? `cannot start a container in state ${status}`);
     const fifoPath = store.fifoPath(id);
-    const fd = sys.open(fifoPath, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    const fd = openExecFifo(ctx, id);
     try {
       const buf = Buffer.alloc(1);
       // Poll in slices so an init that dies meanwhile is noticed instead of waited on forever.

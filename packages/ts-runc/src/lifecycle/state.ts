@@ -3,6 +3,7 @@ import type { ContainerState, Status } from '../state/container-state';
 import type { Context } from './context';
 import { validateId } from '../state/store';
 import { statusOf } from './status';
+import { ForeignStateError } from '../state/foreign';
 
 /** The state JSON runc prints (field order and names as runc's). */
 export interface RuncState {
@@ -55,5 +56,15 @@ export function toRuncState(ctx: Context, s: ContainerState, owner = ''): RuncSt
  */
 export function stateOf(ctx: Context, id: string): RuncState {
   validateId(id);
-  return toRuncState(ctx, ctx.store.load(id));
+  return toRuncState(ctx, loadForReading(ctx, id));
+}
+
+/** Our state, or the read-only view of a runc container sharing --root (state and list only). */
+export function loadForReading(ctx: Context, id: string): ContainerState {
+  try {
+    return ctx.store.load(id);
+  } catch (e) {
+    if (e instanceof ForeignStateError) return e.view;
+    throw e;
+  }
 }

@@ -118,7 +118,8 @@ export function planProcess(proc: Process, ctx: Pick<CompileContext, 'lastCap' |
     cwd: proc.cwd,
     uid: user.uid,
     gid: user.gid,
-    additionalGids: user.additionalGids ?? [],
+    // Each group once, as runc (its group lookup collects them in a set): setgroups keeps repeats.
+    additionalGids: [...new Set(user.additionalGids ?? [])],
     umask: user.umask ?? ctx.callerUmask ?? 0o022,
     noNewPrivileges: proc.noNewPrivileges === true,
     caps: planCaps(proc, ctx),
@@ -146,9 +147,10 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
   if (!namespaces.create.includes('mount') && !namespaces.join.some((n) => n.type === 'mount')) {
     throw new RuntimeError('linux.namespaces: a mount namespace is required');
   }
-  if (spec.hostname && !namespaces.create.includes('uts')) {
-    throw new RuntimeError('hostname: setting the hostname needs a new uts namespace');
-  }
+  // A uts namespace joined by path is the container's own too: runc and crun set the name there.
+  const uts = namespaces.create.includes('uts') || namespaces.join.some((n) => n.type === 'uts');
+  if (spec.hostname && !uts) throw new RuntimeError('hostname: unable to set hostname without a private UTS namespace');
+  if (spec.domainname && !uts) throw new RuntimeError('domainname: unable to set domainname without a private UTS namespace');
   checkUserNamespace(namespaces, linux);
 
   const idmaps: NonNullable<InitPlan['idmaps']> = [];

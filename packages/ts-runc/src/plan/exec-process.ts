@@ -43,10 +43,13 @@ export function execProcessFromFlags(config: Spec, f: ExecFlags): Process {
     const [u, g] = f.user.split(':');
     p.user = { ...p.user, uid: parseId('--user', u), gid: g === undefined ? p.user?.gid ?? 0 : parseId('--user', g) };
   }
-  if (f.additionalGids.length) p.user = { ...p.user, additionalGids: f.additionalGids.map((g) => parseId('--additional-gids', g)) };
+  // Added to the config's groups, not instead of them (runc's exec appends).
+  if (f.additionalGids.length) p.user = { ...p.user, additionalGids: [...(p.user?.additionalGids ?? []), ...f.additionalGids.map((g) => parseId('--additional-gids', g))] };
   if (f.caps.length) {
     const c = (p.capabilities = p.capabilities ?? {});
-    for (const set of ['bounding', 'effective', 'permitted', 'ambient', 'inheritable'] as const) c[set] = [...new Set([...(c[set] ?? []), ...f.caps])];
+    // Not inheritable or ambient: those would pass the capability on across execve of any
+    // program, even one without file capabilities (runc's CVE-2022-29162).
+    for (const set of ['bounding', 'effective', 'permitted'] as const) c[set] = [...new Set([...(c[set] ?? []), ...f.caps])];
   }
   if (f.noNewPrivs) p.noNewPrivileges = true;
   delete p.oomScoreAdj; // inherited from the container, not set per exec

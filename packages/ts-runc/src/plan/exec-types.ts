@@ -9,6 +9,10 @@ export interface ExecPlan {
   seccomp: PlannedSeccomp | null;
   /** The container's state (status running) sent with a seccomp listener fd. */
   state?: Record<string, unknown>;
-  /** The parent joined the helper to the container's cgroups already (join-timing.ts). */
-  cgroupJoined?: boolean;
+  /**
+   * The fifo (its name) that holds the spawned command before execve while the runtime moves
+   * it into the container's cgroups; the helper asks for the directory's fd ("gate" message).
+   * See lifecycle/exec-gate.ts: the helper itself never joins them.
+   */
+  gate?: string;
 }

@@ -3,10 +3,13 @@ import * as path from 'path';
 import { CLONE_FS, O_RDONLY, O_CLOEXEC, O_PATH, O_DIRECTORY, type Sys, SysError } from '@tsrt/libc';
 import { NS_FLAGS, NS_PROC_NAME, type NamespacePlan } from '../plan/namespaces';
 import { RuntimeError } from '../errors';
+import { runtimeExe, type RuntimeExe } from './self-exe';
 
 export interface Stage2Request {
   namespaces: NamespacePlan;
   argv: string[];
+  /** Stage 2's whole environment (none by default: it needs nothing from ours). */
+  env?: string[];
   fds: Array<[number, number]>;
   setsid: boolean;
   /** ID mappings written for a new user namespace before its first process goes on. */
@@ -36,13 +39,14 @@ export function writeIdMaps(pid: number, uidMappings: IdMap | undefined, gidMapp
  * stage 2 in one: a raw clone child does (libc cloneExec). It cannot renumber fds either, so
  * stage 2 is told where its fds are ("fdmap=target:source,...").
  */
-function cloneStage2(sys: Sys, req: Stage2Request, flags: number, userNsFd: number | undefined, timeNsFd: number | undefined): number {
+function cloneStage2(sys: Sys, req: Stage2Request, exe: RuntimeExe, flags: number, userNsFd: number | undefined, timeNsFd: number | undefined): number {
   const fdmap = 'fdmap=' + req.fds.map(([src, dst]) => `${dst}:${src}`).join(',');
   return sys.cloneExec({
     flags,
-    path: process.execPath,
+    // The clone child keeps our fd numbers (it renumbers nothing) until its execve.
+    path: exe.path,
     argv: [...req.argv, fdmap],
-    env: [],
+    env: req.env ?? [],
     keepFds: req.fds.map(([src]) => src),
     userNsFd,
     timeNsFd,
@@ -110,11 +114,14 @@ export function spawnStage2(sys: Sys, req: Stage2Request): number {
     sys.unshare(CLONE_FS);
     fsUnshared = true;
   }
+  // Never the host's node binary itself: see self-exe.ts (CVE-2019-5736).
+  const exe = runtimeExe(sys);
   const saved: Array<{ type: string; fd: number }> = [];
-  const cwd = sys.open('.', O_PATH | O_DIRECTORY | O_CLOEXEC);
+  let cwd = -1;
   let userNsFd: number | undefined;
   let timeNsFd: number | undefined;
   try {
+    cwd = sys.open('.', O_PATH | O_DIRECTORY | O_CLOEXEC);
     for (const type of moved) {
       if (type === 'user' || type === 'time') continue; // entered only by the clone child, never by this thread
       saved.push({ type, fd: sys.open(`/proc/thread-self/ns/${NS_PROC_NAME[type]}`, O_RDONLY | O_CLOEXEC) });
@@ -141,12 +148,13 @@ export function spawnStage2(sys: Sys, req: Stage2Request): number {
       }
     }
     const flags = req.namespaces.create.reduce((f, t) => f | (NS_FLAGS[t] ?? 0), 0) & ~NS_FLAGS.cgroup;
-    if (cloning) return cloneStage2(sys, req, flags, userNsFd, timeNsFd);
+    if (cloning) return cloneStage2(sys, req, exe, flags, userNsFd, timeNsFd);
     if (flags) sys.unshare(flags);
     return sys.posixSpawn({
       path: process.execPath,
+      execFd: exe.fd >= 0 ? exe.fd : undefined,
       argv: req.argv,
-      env: [],
+      env: req.env ?? [],
       fds: req.fds,
       defaultSignals: true,
       setsid: req.setsid,
@@ -157,16 +165,30 @@ export function spawnStage2(sys: Sys, req: Stage2Request): number {
       sys.setns(s.fd, NS_FLAGS[s.type]);
       sys.close(s.fd);
     }
-    sys.fchdir(cwd);
-    sys.close(cwd);
+    if (cwd >= 0) {
+      sys.fchdir(cwd);
+      sys.close(cwd);
+    }
+    // The child has exec()ed (or failed): the executable's fd is ours alone now.
+    if (exe.fd >= 0) sys.close(exe.fd);
     if (userNsFd !== undefined) sys.close(userNsFd);
     if (timeNsFd !== undefined) sys.close(timeNsFd);
   }
 }
 
+/**
+ * argv and env of a stage 2 Node running `script`. argv names no host path: it is anyone's to
+ * read in /proc/PID/cmdline, from inside the container too, and an exec'd command's vfork
+ * child shows it until its execve. The script's path comes in the environment, which only
+ * ptrace rights can read. process.argv stays [node, role, ...args].
+ */
+export function stage2Command(script: string, role: 'init' | 'exec', args: string[]): { argv: string[]; env: string[] } {
+  return { argv: ['ts-runc', '-e', 'require(process.env.TS_RUNC_STAGE2)', role, ...args], env: [`TS_RUNC_STAGE2=${script}`] };
+}
+
 /** The stage 2 entry script (compiled JS next to this file's package). */
-export function stage2Script(): string {
-  return path.join(__dirname, '..', 'init', 'main.js');
+export function stage2Script(name: 'main' | 'exec-main' = 'main'): string {
+  return path.join(__dirname, '..', 'init', `${name}.js`);
 }
 
 export function readLastCap(): number {

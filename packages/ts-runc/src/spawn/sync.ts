@@ -43,6 +43,11 @@ export class SyncChannel {
     }
   }
 
+  /** A whole message has been read already (recv returns it without touching the fd). */
+  hasMessage(): boolean {
+    return this.buf.includes('\n');
+  }
+
   /** Send `{type}` and wait (without limit: stage 2 side) for the reply; false if another came, or EOF. */
   ask(type: string, reply: string): boolean {
     this.send({ type });

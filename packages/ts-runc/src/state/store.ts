@@ -3,6 +3,7 @@ import * as path from 'path';
 import { libc, mkdirAll, LOCK_EX, O_RDONLY, O_DIRECTORY, O_CLOEXEC, isSysError } from '@tsrt/libc';
 import { RuntimeError, ERR_NOT_EXIST, ERR_EXISTS } from '../errors';
 import type { ContainerState } from './container-state';
+import { checkOwnState, ForeignStateError } from './foreign';
 
 const ID_RE = /^[\w+\-.]+$/;
 
@@ -28,9 +29,16 @@ export class StateStore {
     return path.join(this.dir(id), 'exec.fifo');
   }
 
+  /**
+   * The root is 0700, as runc's: below it are exec.fifo (0622, so that a non-root init can open
+   * it) and state.json, which no other host user may reach. A root made 0711 by an older version
+   * is tightened when it is ours.
+   */
   private ensureRoot(): void {
     try {
-      mkdirAll(this.root, 0o711);
+      mkdirAll(this.root, 0o700);
+      const st = fs.statSync(this.root);
+      if (st.mode & 0o077 && st.uid === process.geteuid?.()) fs.chmodSync(this.root, st.mode & 0o700);
     } catch (e) {
       throw new RuntimeError((e as Error).message);
     }
@@ -74,18 +82,25 @@ export class StateStore {
     } catch {
       throw new RuntimeError(ERR_NOT_EXIST);
     }
+    let doc: unknown;
     try {
-      return JSON.parse(text) as ContainerState;
+      doc = JSON.parse(text);
     } catch {
       throw new RuntimeError(`state of container ${id} is corrupt: ${path.join(this.dir(id), 'state.json')}`);
     }
+    // A shared --root may hold runc's containers: refused (ForeignStateError), never misread.
+    return checkOwnState(doc, id, path.join(this.dir(id), 'state.json'));
   }
 
-  /** Load, or null when the directory exists without a readable state (a crashed create). */
+  /**
+   * Load, or null when the directory exists without a readable state (a crashed create).
+   * Another runtime's container still throws: it is not ours to clean up.
+   */
   tryLoad(id: string): ContainerState | null {
     try {
       return this.load(id);
-    } catch {
+    } catch (e) {
+      if (e instanceof ForeignStateError) throw e;
       return null;
     }
   }

@@ -3,13 +3,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { TS_RUNC, makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../helpers/runtime';
+import { waitFor, waitForSync } from '../helpers/wait';
 
 jest.setTimeout(60000);
 
 let rt: Runtime;
 let b: Bundle;
 const id = uniqueId('exec');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(() => {
   rt = runtime();
@@ -60,7 +60,8 @@ test('detach with a pid file', async () => {
 test('missing executable says "executable file not found"', () => {
   const r = rt.run(['exec', id, 'no-such-binary']);
   expect(r.status).not.toBe(0);
-  expect(r.stderr).toContain('executable file not found in $PATH');
+  // runc's words: `exec failed: unable to start container process: exec: "x": ...`
+  expect(r.stderr).toContain('exec failed: unable to start container process: exec: \\"no-such-binary\\": executable file not found in $PATH');
 });
 
 test('no runtime fd reaches the process', () => {
@@ -73,7 +74,8 @@ test('tty exec through a console socket', async () => {
   let out = '';
   srv.stdout.on('data', (d) => (out += d));
   const done = new Promise((r) => srv.on('exit', r));
-  while (!out.includes('ready')) await sleep(20);
+  await waitFor('the console socket server to listen', () => out.includes('ready') || srv.exitCode !== null, { lastSeen: () => ({ out, exit: srv.exitCode }) });
+  expect(out).toContain('ready');
   const r = rt.run(['exec', '-t', '--console-socket', sock, id, 'sh', '-c', 'tty; echo on-the-pty']);
   expect(r.status).toBe(0);
   await done;
@@ -84,15 +86,22 @@ test('tty exec through a console socket', async () => {
 
 test('container root cannot open the runtime binary through /proc during exec', async () => {
   // A watcher inside the container opens every /proc/PID/exe it can see, looking for something
-  // the size of a Node binary, while execs run next to it.
-  const watcher = rt.run(['exec', '-d', id, 'sh', '-c',
-    'end=$(($(date +%s)+4)); while [ $(date +%s) -lt $end ]; do for e in /proc/[0-9]*/exe; do s=$(wc -c < $e 2>/dev/null); [ "${s:-0}" -gt 20000000 ] && echo "LEAK $e $s" >> /tmp/leak; done; done; echo done > /tmp/watch-done']);
-  expect(watcher.status).toBe(0);
-  for (let i = 0; i < 15; i++) expect(rt.run(['exec', id, 'true']).status).toBe(0);
+  // the size of a Node binary, while execs run next to it. It watches from before the first exec
+  // until told to stop after the last one, however long they take on this machine.
   const rootfs = path.join(b.dir, 'rootfs');
-  for (let i = 0; i < 100 && !fs.existsSync(path.join(rootfs, 'tmp/watch-done')); i++) await sleep(100);
-  expect(fs.existsSync(path.join(rootfs, 'tmp/watch-done'))).toBe(true);
-  expect(fs.existsSync(path.join(rootfs, 'tmp/leak')) ? fs.readFileSync(path.join(rootfs, 'tmp/leak'), 'utf8') : '').toBe('');
+  const tmp = (f: string) => path.join(rootfs, 'tmp', f);
+  const watcher = rt.run(['exec', '-d', id, 'sh', '-c',
+    'touch /tmp/watch-started; while [ ! -e /tmp/watch-stop ]; do for e in /proc/[0-9]*/exe; do s=$(wc -c < $e 2>/dev/null); [ "${s:-0}" -gt 20000000 ] && echo "LEAK $e $s" >> /tmp/leak; done; done; echo done > /tmp/watch-done']);
+  expect(watcher.status).toBe(0);
+  try {
+    await waitFor('the watcher to start', () => fs.existsSync(tmp('watch-started')));
+    for (let i = 0; i < 15; i++) expect(rt.run(['exec', id, 'true']).status).toBe(0);
+  } finally {
+    fs.writeFileSync(tmp('watch-stop'), '');
+  }
+  await waitFor('the watcher to finish its last round', () => fs.existsSync(tmp('watch-done')));
+  expect(fs.existsSync(tmp('leak')) ? fs.readFileSync(tmp('leak'), 'utf8') : '').toBe('');
+  for (const f of ['watch-started', 'watch-stop', 'watch-done', 'leak']) fs.rmSync(tmp(f), { force: true });
 });
 
 test('errors: missing, stopped and paused containers', () => {
@@ -100,7 +109,7 @@ test('errors: missing, stopped and paused containers', () => {
   const b2 = makeBundle(['true']);
   const id2 = uniqueId('stopped');
   rt.run(['run', '-d', '-b', b2.dir, id2]);
-  for (let i = 0; i < 50 && JSON.parse(rt.run(['state', id2]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  waitForSync(`container ${id2} (true) to be stopped`, () => JSON.parse(rt.run(['state', id2]).stdout).status === 'stopped');
   expect(rt.run(['exec', id2, 'true']).stderr).toContain('cannot exec in a stopped container');
   rt.run(['delete', '-f', id2]);
   removeBundle(b2);
@@ -172,4 +181,73 @@ test('delete -f does not wait for a detached exec process whose zombie its adopt
     rt.run(['delete', '-f', zid]);
     removeBundle(zb);
   }
+});
+
+/** A container of its own for one test, deleted (with its bundle) whatever happens. */
+function withContainer(prefix: string, edit: (c: any) => void, fn: (cid: string, initPid: number) => void): void {
+  const cb = makeBundle(['sleep', '1000'], edit);
+  const cid = uniqueId(prefix);
+  try {
+    const r = rt.run(['run', '-d', '-b', cb.dir, cid]);
+    expect(r.stderr).toBe('');
+    fn(cid, JSON.parse(rt.run(['state', cid]).stdout).pid);
+  } finally {
+    rt.run(['delete', '-f', cid]);
+    removeBundle(cb);
+  }
+}
+
+const statusField = (pid: number, field: string) => new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1].trim();
+
+test('a pids limit of 8 with one task running leaves room for exec, as runc: only the command joins the cgroups', () => {
+  withContainer('pids', (c) => (c.linux.resources = { ...c.linux.resources, pids: { limit: 8 } }), (cid, initPid) => {
+    const r = rt.run(['exec', cid, 'echo', 'in-the-box']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('in-the-box\n');
+    expect(r.status).toBe(0);
+    // The command is in every cgroup of the container (moved there before its execve).
+    const pidFile = path.join(os.tmpdir(), `${cid}.pid`);
+    expect(rt.run(['exec', '-d', '--pid-file', pidFile, cid, 'sleep', '30']).status).toBe(0);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    fs.rmSync(pidFile, { force: true });
+    expect(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toBe(fs.readFileSync(`/proc/${initPid}/cgroup`, 'utf8'));
+    // Nothing but the init and that command was ever charged: no helper remains either.
+    expect(rt.run(['ps', '-f', 'json', cid]).stdout.trim()).toBe(JSON.stringify([initPid, pid].sort((a, b) => a - b)));
+  });
+});
+
+test("exec'd processes: the container's oomScoreAdj, and no signal ignored (glibc's 32 and 33 neither), like the init", () => {
+  withContainer('oom', (c) => (c.process.oomScoreAdj = 123), (cid, initPid) => {
+    const r = rt.run(['exec', cid, 'sh', '-c', 'grep SigIgn /proc/self/status; cat /proc/self/oom_score_adj']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('SigIgn:\t0000000000000000\n123\n');
+    // A command's children inherit what it starts with: a detached one, seen from the host.
+    const pidFile = path.join(os.tmpdir(), `${cid}.pid`);
+    expect(rt.run(['exec', '-d', '--pid-file', pidFile, cid, 'sleep', '30']).status).toBe(0);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    fs.rmSync(pidFile, { force: true });
+    expect(statusField(pid, 'SigIgn')).toBe('0000000000000000');
+    expect(fs.readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim()).toBe('123');
+    // The init (stage 2 path) too.
+    expect(statusField(initPid, 'SigIgn')).toBe('0000000000000000');
+    expect(fs.readFileSync(`/proc/${initPid}/oom_score_adj`, 'utf8').trim()).toBe('123');
+  });
+});
+
+test('supplementary groups: repeats are dropped, --additional-gids adds to the config\'s (runc 1.1.5)', () => {
+  withContainer('grp', (c) => (c.process.user = { uid: 0, gid: 0, additionalGids: [10, 10, 0, 20, 10] }), (cid, initPid) => {
+    expect(statusField(initPid, 'Groups')).toBe('0 10 20');
+    const groups = (...args: string[]) => rt.run(['exec', ...args, cid, 'grep', 'Groups', '/proc/self/status']).stdout.trim();
+    expect(groups()).toBe('Groups:\t0 10 20');
+    expect(groups('-g', '10', '-g', '10', '-g', '0')).toBe('Groups:\t0 10 20');
+    expect(groups('-u', '1000:100', '-g', '100', '-g', '5', '-g', '5')).toBe('Groups:\t0 5 10 20 100');
+  });
+});
+
+test('execCPUAffinity final holds for exec too (the cpuset join resets what the helper set)', () => {
+  const cpus = fs.readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+  const last = cpus.split(/[-,]/).pop()!;
+  withContainer('aff', (c) => (c.process.execCPUAffinity = { initial: '0', final: last }), (cid) => {
+    expect(rt.run(['exec', cid, 'grep', 'Cpus_allowed_list', '/proc/self/status']).stdout).toMatch(new RegExp(`^Cpus_allowed_list:\\s+${last}\\n$`));
+  });
 });

@@ -63,3 +63,23 @@ test('joining a path that is not a time namespace fails before anything is spawn
   expect(fake.named('cloneExec')).toEqual([]);
   expect(fake.named('close')).toContainEqual([12]);
 });
+
+test('stage 2 runs the read-only clone of node through its fd, closed once spawned', () => {
+  const fake = new FakeSys();
+  fake.respond('openTree', () => 33).respond('open', () => 10).respond('posixSpawn', () => 4242);
+  spawnStage2(fake.sys, { namespaces: { create: ['pid'], join: [] }, argv: ['ts-runc'], env: ['A=1'], fds: [[0, 0]], setsid: false });
+  expect(fake.named('posixSpawn')[0][0]).toMatchObject({ path: process.execPath, execFd: 33, env: ['A=1'] });
+  const names = fake.calls.map((c) => c.name);
+  expect(names.indexOf('openTree')).toBeLessThan(names.indexOf('unshare'));
+  expect(fake.named('close')).toContainEqual([33]);
+  const lastClose = fake.calls.map((c) => c.name === 'close' && c.args[0] === 33).lastIndexOf(true);
+  expect(lastClose).toBeGreaterThan(names.indexOf('posixSpawn'));
+});
+
+test('a clone child (user namespace) execs the same fd by path', () => {
+  const fake = new FakeSys();
+  fake.respond('openTree', () => 34).respond('open', () => 10).respond('cloneExec', () => 4343);
+  spawnStage2(fake.sys, { namespaces: { create: ['user', 'mount'], join: [] }, argv: ['ts-runc'], fds: [[7, 3]], setsid: true });
+  expect(fake.named('cloneExec')[0][0]).toMatchObject({ path: '/proc/self/fd/34', env: [] });
+  expect(fake.named('close')).toContainEqual([34]);
+});

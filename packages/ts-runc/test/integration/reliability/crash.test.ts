@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { SOAK, TS_RUNC, becomeSubreaper, reapOrphans, startReaper, snapshot, descendants, workDir, bundleIn, rt, rtAsync, cleanAll, median, oneLineError } from './probe';
+import { waitFor } from '../../helpers/wait';
 
 const PER_OP = Number(process.env.CRASH_KILLS ?? (SOAK ? 50 : 5));
 jest.setTimeout(SOAK ? 4 * 3600_000 : 15 * 60_000);
@@ -32,8 +33,8 @@ afterAll(() => {
 
 const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Wait (bounded) until none of our descendants is alive; returns those still alive. */
-async function settle(ms = 5000): Promise<number[]> {
+/** Wait (bounded, generously: only a failure waits that long) until none of our descendants is alive; returns those still alive. */
+async function settle(ms = 30_000): Promise<number[]> {
   const deadline = Date.now() + ms;
   for (;;) {
     reapOrphans();
@@ -173,8 +174,8 @@ describe('a stage 2 that hangs or dies is detected in bounded time', () => {
     const p = rtAsync(TS_RUNC, root, ['create', '-b', b, id], {
       onSpawn: (c) => {
         const poll = setInterval(() => {
-          // Stage 2: the create CLI's child running init/main.js.
-          const s2 = descendants(c.pid!).find((d) => d.ppid === c.pid && d.state !== 'Z' && fs.readFileSync(`/proc/${d.pid}/cmdline`, 'utf8').includes('init/main.js'));
+          // Stage 2: the create CLI's child running init/main.js (it calls itself "ts-runc init").
+          const s2 = descendants(c.pid!).find((d) => d.ppid === c.pid && d.state !== 'Z' && fs.readFileSync(`/proc/${d.pid}/cmdline`, 'utf8').startsWith('ts-runc init'));
           // Wait until it runs the hook (its own child): then it is blocked mid-setup.
           if (s2 && descendants(s2.pid).some((d) => d.comm === 'sleep')) {
             process.kill(s2.pid, 'SIGKILL');
@@ -209,8 +210,8 @@ describe('a stage 2 that hangs or dies is detected in bounded time', () => {
       // Synchronously: our reaper must not take the exit status of a child libuv waits for.
       const head = require('child_process').spawnSync('head', ['-c1', path.join(root, id, 'exec.fifo')], { stdio: 'ignore', timeout: 10000 });
       expect(head.status).toBe(0);
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline && fs.readFileSync(`/proc/${init}/comm`, 'utf8').trim() !== 'sleep') await sleepMs(20);
+      // The released init execs the user program: wait for that before asking for the state.
+      await waitFor('the released init to exec sleep', () => fs.readFileSync(`/proc/${init}/comm`, 'utf8').trim() === 'sleep');
       const status = JSON.parse(rt(TS_RUNC, root, ['state', id]).stdout).status;
       const again = await rtAsync(TS_RUNC, root, ['start', id], { timeout: 5000 });
       console.log(`start killed after its read (played by head -c1): state says ${status}; a second start: ${again.signal ?? 'exit ' + again.status} after ${again.ms} ms ${again.stderr.trim()}`);
@@ -228,7 +229,7 @@ describe('a stage 2 that hangs or dies is detected in bounded time', () => {
     mustOk(['create', '-b', sleeper, id]);
     const st = JSON.parse(rt(TS_RUNC, root, ['state', id]).stdout);
     process.kill(st.pid, 'SIGKILL');
-    await settle(1000);
+    expect(await settle()).toEqual([]); // the init is dead (and reaped) before start is asked
     const r = rt(TS_RUNC, root, ['start', id], { timeout: 20000 });
     console.log(`dead init before start: start exit ${r.status} in ${r.ms} ms: ${r.stderr.trim()}`);
     expect(r.status).not.toBe(0);

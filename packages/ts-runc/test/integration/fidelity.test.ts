@@ -1,0 +1,35 @@
+// Configs that runc and crun run: ts-runc must run them the same way.
+import { containerSuite, uniqueId } from '../helpers/runtime';
+
+jest.setTimeout(60000);
+
+const suite = containerSuite('fid');
+
+describe('hostname with a uts namespace joined by path', () => {
+  test('is set in the joined namespace, as runc does', () => {
+    const a = suite.bundle(['sleep', '1000'], (c) => (c.hostname = 'first'));
+    const ida = uniqueId('fid-uts');
+    expect(suite.rt.run(['run', '-d', '-b', a.dir, ida]).stderr).toBe('');
+    const pid = JSON.parse(suite.rt.run(['state', ida]).stdout).pid;
+    const r = suite.runIn(['hostname'], (c) => {
+      c.hostname = 'joined-name';
+      c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === 'uts' ? { type: 'uts', path: `/proc/${pid}/ns/uts` } : n));
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('joined-name');
+    // The same namespace: the first container sees the new name.
+    expect(suite.rt.run(['exec', ida, 'hostname']).stdout.trim()).toBe('joined-name');
+  });
+
+  test('without any uts namespace, hostname and domainname are refused with runc\'s words', () => {
+    for (const field of ['hostname', 'domainname'] as const) {
+      const r = suite.runIn(['true'], (c) => {
+        c[field] = 'x';
+        if (field === 'domainname') delete c.hostname;
+        c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts');
+      });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(`unable to set ${field} without a private UTS namespace`);
+    }
+  });
+});
