@@ -174,6 +174,8 @@ function mountCgroup(sys: Sys, root: Root, m: PlannedMount, userns: boolean | un
   for (const c of mounts) {
     // Only the host's hierarchies (not cgroup filesystems mounted elsewhere, e.g. by tests).
     if (path.dirname(c.mountpoint) !== path.dirname(v1[0].mountpoint)) continue;
+    // Hybrid host: the v1 hierarchies only, as runc shows (no cgroup2 at .../unified inside).
+    if (c.fstype === 'cgroup2') continue;
     const name = path.basename(c.mountpoint);
     const rel = path.relative(c.root, ownCgroupPath(c, lines) ?? c.root);
     try {

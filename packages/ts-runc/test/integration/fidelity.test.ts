@@ -1,5 +1,5 @@
 // Configs that runc and crun run: ts-runc must run them the same way.
-import { containerSuite, uniqueId } from '../helpers/runtime';
+import { containerSuite, uniqueId, runtime } from '../helpers/runtime';
 
 jest.setTimeout(60000);
 
@@ -30,6 +30,24 @@ describe('hostname with a uts namespace joined by path', () => {
       });
       expect(r.status).not.toBe(0);
       expect(r.stderr).toContain(`unable to set ${field} without a private UTS namespace`);
+    }
+  });
+});
+
+describe('the container\'s mount table', () => {
+  test('the cgroup mounts are the ones runc makes for the same config', () => {
+    // Mount point and filesystem type (the field after " - "; optional fields vary in number).
+    const cmd = ['sh', '-c', "grep cgroup /proc/self/mountinfo | sed 's/^[^ ]* [^ ]* [^ ]* [^ ]* \\([^ ]*\\) .* - \\([^ ]*\\) .*/\\1 \\2/' | sort"];
+    const ours = suite.runIn(cmd);
+    expect(ours.stderr).toBe('');
+    const runc = runtime('/usr/sbin/runc');
+    try {
+      const b = suite.bundle(cmd);
+      const theirs = runc.run(['run', '-b', b.dir, uniqueId('fid-runc')]);
+      expect(theirs.stderr).toBe('');
+      expect(ours.stdout).toBe(theirs.stdout);
+    } finally {
+      runc.cleanup();
     }
   });
 });
