@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { MS_BIND, MS_REC, MS_MOVE, MS_SLAVE, MS_RDONLY, MS_REMOUNT, MNT_DETACH, O_PATH, O_DIRECTORY, O_WRONLY, O_CLOEXEC, S_IFMT, S_IFDIR, S_IFCHR, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV, RESOLVE_BENEATH, PROC_SUPER_MAGIC, type Sys } from '@tsrt/libc';
+import { MS_BIND, MS_REC, MS_MOVE, MS_SLAVE, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MNT_DETACH, O_PATH, O_DIRECTORY, O_WRONLY, O_CLOEXEC, S_IFMT, S_IFDIR, S_IFCHR, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV, RESOLVE_BENEATH, PROC_SUPER_MAGIC, type Sys } from '@tsrt/libc';
 import type { InitPlan } from '../plan/types';
 import { mountOne, remountReadonly, keepLocked, closeIdmapFds } from './mounts';
 import { createDevices, createDevSymlinks } from './devices';
@@ -11,6 +11,12 @@ import { FdNames, ensureInRoot, openIfExists, openInRoot, errCode, cwdProblem, t
  */
 export function prepareRootfs(sys: Sys, plan: InitPlan): Root {
   sys.mount(null, '/', null, plan.rootPropagation, null);
+  // pivot_root refuses a new root that is, or sits on, a shared mount (rootfsPropagation
+  // "shared", or a host mount left shared by a non-recursive one), and an unbindable one cannot
+  // be bound: make the mount that holds the rootfs private first, as runc does. The bind below
+  // is then private too.
+  const parent = parentMount(plan.rootfs);
+  if (parent?.refuses) sys.mount(null, parent.mountpoint, null, MS_PRIVATE, null);
   // pivot_root needs the new root to be a mount point.
   sys.mount(plan.rootfs, plan.rootfs, null, MS_BIND | MS_REC, null);
   const root: Root = { fd: sys.open(plan.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC), names: new FdNames(sys) };
@@ -29,6 +35,27 @@ export function prepareRootfs(sys: Sys, plan: InitPlan): Root {
     throw e;
   }
   return root;
+}
+
+/** The mount that holds `p` (the longest mount point above it); `refuses`: shared or unbindable. */
+function parentMount(p: string): { mountpoint: string; refuses: boolean } | null {
+  let real: string;
+  try {
+    real = fs.realpathSync(p);
+  } catch {
+    return null; // create checked the rootfs already: the bind below reports what is wrong
+  }
+  let best: { mountpoint: string; refuses: boolean } | null = null;
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre] = line.split(' - ');
+    const f = pre.split(' ');
+    if (f.length < 6) continue;
+    const mp = f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    const inside = mp === '/' || real === mp || real.startsWith(mp + '/');
+    // Later lines are mounted over earlier ones at the same point: the last one is on top.
+    if (inside && (!best || mp.length >= best.mountpoint.length)) best = { mountpoint: mp, refuses: f.slice(6).some((o) => o.startsWith('shared:') || o === 'unbindable') };
+  }
+  return best;
 }
 
 export function closeRoot(sys: Sys, root: Root): void {
@@ -93,6 +120,10 @@ export function finishRootfs(sys: Sys, plan: InitPlan, root: Root): void {
       }
     }
     if (plan.readonlyRoot) root.names.mount(null, root.fd, null, MS_BIND | MS_REMOUNT | MS_RDONLY | keepLocked(sys, root.fd, plan.userns), null);
+    // rootfsPropagation for the container's own root, now that it is "/" and its masks are in
+    // place (runbindable would refuse their binds). The default, rslave, came with the copy
+    // of the host's mounts already.
+    if (plan.rootPropagation !== (MS_SLAVE | MS_REC)) sys.mount(null, '/', null, plan.rootPropagation, null);
   } finally {
     if (nul >= 0) sys.close(nul);
     closeRoot(sys, root);

@@ -51,3 +51,18 @@ describe('the container\'s mount table', () => {
     }
   });
 });
+
+describe('rootfsPropagation', () => {
+  // pivot_root refuses a shared new root or parent: runc makes the rootfs's parent private first.
+  for (const prop of ['shared', 'rshared', 'slave', 'private', 'unbindable', 'runbindable']) {
+    test(`${prop}: the container runs and its / has that propagation`, () => {
+      const r = suite.runIn(['sh', '-c', "awk '$5 == \"/\"' /proc/self/mountinfo"], (c) => (c.linux.rootfsPropagation = prop));
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const tags = r.stdout.split(' - ')[0].split(' ').slice(6);
+      if (prop.endsWith('shared')) expect(tags.some((t) => t.startsWith('shared:'))).toBe(true);
+      else if (prop.endsWith('unbindable')) expect(tags).toContain('unbindable');
+      else expect(tags.some((t) => t.startsWith('shared:'))).toBe(false);
+    });
+  }
+});
