@@ -3,10 +3,14 @@
  * create/delete/kill/state each need a single line. Everything here works from the stored
  * description (state.cgroup), so any later ts-runc process can use it.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import type { Spec } from '@tsrt/oci-spec';
 import { containerResources } from './resources';
 import { cgroupManagerFor, openCgroupManager, sleepSync, type CgroupManager, type CreateRequest, type ManagerDeps } from './manager';
 import { CgroupError, type CgroupDescription } from './types';
+import { detectHierarchies, hierarchyDir, parseProcCgroup, type Hierarchies } from './paths';
+import { realFs } from './fs';
 
 export interface SetupResult {
   manager: CgroupManager;
@@ -40,6 +44,52 @@ export function setupContainerCgroups(id: string, spec: Pick<Spec, 'linux'>, opt
 /** create, when stage 2 asks (its start-up memory is charged elsewhere by then). */
 export function joinContainerCgroups(desc: CgroupDescription, pid: number, deps: ManagerDeps = {}): void {
   openCgroupManager(desc, deps).join(pid);
+}
+
+export interface HomeDeps extends ManagerDeps {
+  /** Test hooks: the layout and our own /proc/self/cgroup. */
+  hierarchies?: Hierarchies;
+  ownCgroup?: Record<string, string>;
+}
+
+/** The container's directory in the hierarchy that charges memory (v1: memory's; v2: its one dir). */
+function memoryChargeDir(desc: CgroupDescription): string | undefined {
+  return desc.driver === 'v2' ? desc.paths[''] : desc.paths['memory'];
+}
+
+/**
+ * create, stage 2 under a memory limit, once it has joined and made its cgroup namespace (rooted
+ * at the container's cgroups): move it back to our own cgroup in the hierarchy that charges
+ * memory, so what Node allocates while it sets up the root is charged to us, not the container
+ * (v1 charges a page to the cgroup of the process that faults it in, and never moves it). Returns
+ * false when it could not (it then stays in the container's cgroup: more is charged, nothing breaks).
+ */
+export function parkOutsideMemoryCgroup(desc: CgroupDescription, pid: number, deps: HomeDeps = {}): boolean {
+  const ours = memoryChargeDir(desc);
+  if (!ours) return false;
+  try {
+    const h = deps.hierarchies ?? detectHierarchies();
+    const mount = desc.driver === 'v2' ? h.unified : h.v1['memory'];
+    if (!mount) return false;
+    const own = deps.ownCgroup ?? parseProcCgroup(fs.readFileSync('/proc/self/cgroup', 'utf8'));
+    const home = hierarchyDir(mount, '', own[desc.driver === 'v2' ? '' : 'memory']);
+    if (home === ours) return false;
+    (deps.fs ?? realFs).write(path.join(home, 'cgroup.procs'), String(pid));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Undo parkOutsideMemoryCgroup: before anything of the container's own runs (hooks, its process). */
+export function chargeMemoryToContainer(desc: CgroupDescription, pid: number, deps: ManagerDeps = {}): void {
+  const dir = memoryChargeDir(desc);
+  if (!dir) return;
+  try {
+    (deps.fs ?? realFs).write(path.join(dir, 'cgroup.procs'), String(pid));
+  } catch (e) {
+    throw new CgroupError(`failed to join cgroup ${dir} with pid ${pid}: ${(e as Error).message}`);
+  }
 }
 
 /** state/list: is the container paused (frozen or freezing)? Never throws. */

@@ -32,8 +32,7 @@ function stageHooks(plan: InitPlan, phase: 'createContainer' | 'startContainer',
   runHooks(phase, list, { ...(plan.state ?? {}), status }, true);
 }
 
-function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasConsole: boolean, runtimeHooks: () => void): Target {
-  if (plan.newCgroupNs) sys.unshare(CLONE_NEWCGROUP);
+function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasConsole: boolean, runtimeHooks: () => void, chargeContainer: () => void): Target {
   if (plan.timeNs) {
     // For our children (hooks) and, at execve, for the container process: offsets go in
     // before anything enters it. This is the main thread, so /proc/self is this thread.
@@ -51,6 +50,8 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   const root = prepareRootfs(sys, plan);
   // Hooks: prestart/createRuntime by the runtime, then createContainer here, before pivot_root.
   if (plan.hooks?.runtimeHooks) runtimeHooks();
+  // The container's own code runs from here on: charged to the container like everything after.
+  if (plan.hooks?.createContainer.length) chargeContainer();
   stageHooks(plan, 'createContainer', 'creating');
   switchRoot(sys, plan, root);
   if (plan.hostname !== null) sys.sethostname(plan.hostname);
@@ -132,13 +133,21 @@ function main(): void {
     if (!msg || msg.type !== 'plan') process.exit(1);
     plan = msg.plan as InitPlan;
     // With limits, the parent moves us into the container's cgroups only now that Node's
-    // start-up memory is charged elsewhere (without, it did so at once); the cgroup namespace
-    // must be created after that.
+    // start-up memory is charged elsewhere (without, it did so at once).
     // execCPUAffinity.initial: the affinity we have when we join the container's cgroup.
     if (!plan.cgroupJoined) {
       applyCpuAffinity(sys, plan.process, 'initial');
       if (!ch.ask('cgroup', 'cgroup-done')) process.exit(1);
     }
+    // Rooted at the cgroups we are in: after the join.
+    if (plan.newCgroupNs) sys.unshare(CLONE_NEWCGROUP);
+    // Under a memory limit, what Node allocates while it sets up is charged outside it.
+    if (plan.parkMemory && !ch.ask('park-memory', 'park-memory-done')) process.exit(1);
+    let parked = !!plan.parkMemory;
+    const chargeContainer = () => {
+      if (parked && !ch.ask('charge-memory', 'charge-memory-done')) process.exit(1);
+      parked = false;
+    };
     if (plan.idmaps?.length) {
       // The parent made one user namespace per idmapped mount; their fds come with SCM_RIGHTS.
       ch.send({ type: 'idmap' });
@@ -147,7 +156,8 @@ function main(): void {
     target = setup(sys, plan, fds, hasConsole, () => {
       // prestart and createRuntime run in the runtime's namespaces: the parent runs them now.
       if (!ch.ask('hooks', 'hooks-done')) process.exit(1);
-    });
+    }, chargeContainer);
+    // The parent charges us to the container again (if parked) before create returns.
     ch.send({ type: 'ready' });
   } catch (e) {
     try {

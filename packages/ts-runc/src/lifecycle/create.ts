@@ -214,7 +214,7 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     );
     store.save(state);
 
-    const { compile, hookState, setupContainerCgroups, joinContainerCgroups, helperJoinsEarly, checkHooks, runHooks } = late();
+    const { compile, hookState, setupContainerCgroups, joinContainerCgroups, helperJoinsEarly, effectiveMemoryLimit, parkOutsideMemoryCgroup, chargeMemoryToContainer, checkHooks, runHooks } = late();
     const spec = validateConfig(raw);
     const { plan, rootfs } = compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) });
     try {
@@ -244,6 +244,15 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     plan.sessionKeyring = opts.noNewKeyring ? null : `_ses.${id}`;
     // Without limits a start-up could trip over, stage 2 joins now, while it is still starting.
     plan.cgroupJoined = helperJoinsEarly(state.cgroup as CgroupDescription | undefined, spec.linux?.resources, spec.process?.execCPUAffinity, 'new');
+    // Parked only inside a cgroup namespace: its cgroup mounts then show the container's cgroups
+    // wherever stage 2 sits; without one they are bound from stage 2's own cgroup paths.
+    const cgDesc = state.cgroup as CgroupDescription | undefined;
+    plan.parkMemory = !plan.cgroupJoined && plan.newCgroupNs && !!cgDesc && effectiveMemoryLimit(cgDesc) !== Infinity;
+    let parked = false;
+    const chargeContainer = () => {
+      if (parked) chargeMemoryToContainer(cgDesc!, pid);
+      parked = false;
+    };
     if (plan.cgroupJoined) {
       try {
         joinContainerCgroups(state.cgroup as CgroupDescription, pid);
@@ -268,6 +277,17 @@ export function create(ctx: Context, opts: CreateOptions): Created {
         ch.send({ type: 'cgroup-done' });
         continue;
       }
+      if (msg.type === 'park-memory') {
+        parked = parkOutsideMemoryCgroup(cgDesc!, pid);
+        if (!parked) ctx.log.debug('stage 2 stays charged to the container memory cgroup while it sets up');
+        ch.send({ type: 'park-memory-done' });
+        continue;
+      }
+      if (msg.type === 'charge-memory') {
+        chargeContainer();
+        ch.send({ type: 'charge-memory-done' });
+        continue;
+      }
       if (msg.type === 'hooks') {
         // prestart (deprecated) then createRuntime, in the runtime namespace: stage 2 has its
         // namespaces and mounts and waits for us before createContainer and pivot_root.
@@ -278,7 +298,11 @@ export function create(ctx: Context, opts: CreateOptions): Created {
         ch.send({ type: 'hooks-done' });
         continue;
       }
-      if (msg.type === 'ready') break;
+      if (msg.type === 'ready') {
+        // Stage 2 is done with Node work: from here on it only waits for start, then execs.
+        chargeContainer();
+        break;
+      }
     }
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     delete state.creating;

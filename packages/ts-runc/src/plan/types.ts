@@ -121,6 +121,11 @@ export interface InitPlan {
   hooks?: { createContainer: PlannedHook[]; startContainer: PlannedHook[]; runtimeHooks: boolean };
   /** The parent joined stage 2 to the container's cgroups already (no limit its start-up could trip). */
   cgroupJoined?: boolean;
+  /**
+   * Under a memory limit: once joined and in its cgroup namespace, stage 2 asks to be charged to
+   * the runtime's memory cgroup again while it sets up (see cgroups/container.ts).
+   */
+  parkMemory?: boolean;
   /** The state JSON (status "creating", host pid) for hooks and the seccomp listener. */
   state?: Record<string, unknown>;
   /** A new time namespace (stage 2 unshares it) and its /proc/self/timens_offsets text. */

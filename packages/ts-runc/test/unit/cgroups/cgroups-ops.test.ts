@@ -1,5 +1,5 @@
 import { MemoryCgroupFs } from '../../../src/cgroups/fs';
-import { setupContainerCgroups, removeContainerCgroups, containerPaused, killContainerProcesses, detectHierarchies } from '../../../src/cgroups';
+import { setupContainerCgroups, removeContainerCgroups, containerPaused, killContainerProcesses, detectHierarchies, parkOutsideMemoryCgroup, chargeMemoryToContainer } from '../../../src/cgroups';
 import { mergeResources, parseDuration, parseRamBytes, parseUintFlag, updatable } from '../../../src/lifecycle/cgroup-ops';
 import { fromFlags } from '../../../src/cli/commands/update';
 import { FakeSys } from '@tsrt/libc';
@@ -100,6 +100,26 @@ describe('lifecycle glue on an in-memory v1 tree', () => {
     expect(mfs.exists('/cg/pids/c3')).toBe(false);
   });
 
+  test('stage 2 parked: only the memory hierarchy moves, to our own memory cgroup, and back', () => {
+    const mfs = tree();
+    mfs.mkdirp('/cg/memory/runtime');
+    mfs.files.set('/cg/memory/runtime/cgroup.procs', '');
+    const cg = setupContainerCgroups('c5', { linux: { cgroupsPath: '/c5', resources: { memory: { limit: 1 << 20 } } } }, { fs: mfs, hierarchies, ownCgroup: {}, sleep: () => undefined });
+    const before = mfs.writes.length;
+    expect(parkOutsideMemoryCgroup(cg.description, 42, { fs: mfs, hierarchies, ownCgroup: { memory: '/runtime', pids: '/' } })).toBe(true);
+    chargeMemoryToContainer(cg.description, 42, { fs: mfs });
+    expect(mfs.writes.slice(before)).toEqual([
+      { file: '/cg/memory/runtime/cgroup.procs', value: '42' },
+      { file: '/cg/memory/c5/cgroup.procs', value: '42' },
+    ]);
+    // Our own cgroup is the container's (a shared cgroupsPath) or refuses us: nothing to do, no error.
+    expect(parkOutsideMemoryCgroup(cg.description, 42, { fs: mfs, hierarchies, ownCgroup: { memory: '/c5' } })).toBe(false);
+    mfs.failWrite = (f) => (f.startsWith('/cg/memory/runtime/') ? 'EACCES' : undefined);
+    expect(parkOutsideMemoryCgroup(cg.description, 42, { fs: mfs, hierarchies, ownCgroup: { memory: '/runtime' } })).toBe(false);
+    mfs.failWrite = (f) => (f.startsWith('/cg/memory/c5/') ? 'ESRCH' : undefined);
+    expect(() => chargeMemoryToContainer(cg.description, 42, { fs: mfs })).toThrow('failed to join cgroup /cg/memory/c5 with pid 42: write /cg/memory/c5/cgroup.procs: ESRCH');
+  });
+
   test('a cgroup that existed before the container is neither emptied nor removed', () => {
     const mfs = tree();
     for (const c of ['memory', 'freezer', 'pids', 'devices']) mfs.mkdirp(`/cg/${c}/shared`);
@@ -110,5 +130,19 @@ describe('lifecycle glue on an in-memory v1 tree', () => {
     removeContainerCgroups(cg.description, { fs: mfs, sys: fake.sys, sleep: () => undefined });
     expect(fake.named('kill')).toEqual([]);
     expect(mfs.exists('/cg/pids/shared')).toBe(true);
+  });
+});
+
+describe('parking on a cgroup v2 host', () => {
+  test('the whole process goes to our own cgroup and back', () => {
+    const hierarchies = detectHierarchies('30 1 0:26 / /cg rw - cgroup2 cgroup2 rw\n', '/cg');
+    const mfs = new MemoryCgroupFs().seed({ '/cg/user/cgroup.procs': '', '/cg/pod/c6/cgroup.procs': '' });
+    const desc = { driver: 'v2' as const, mode: 'v2' as const, path: '/pod/c6', paths: { '': '/cg/pod/c6' }, created: ['/cg/pod/c6'], root: '/cg' };
+    expect(parkOutsideMemoryCgroup(desc, 7, { fs: mfs, hierarchies, ownCgroup: { '': '/user' } })).toBe(true);
+    chargeMemoryToContainer(desc, 7, { fs: mfs });
+    expect(mfs.writes).toEqual([
+      { file: '/cg/user/cgroup.procs', value: '7' },
+      { file: '/cg/pod/c6/cgroup.procs', value: '7' },
+    ]);
   });
 });
