@@ -32,7 +32,13 @@ function stageHooks(plan: InitPlan, phase: 'createContainer' | 'startContainer',
   runHooks(phase, list, { ...(plan.state ?? {}), status }, true);
 }
 
-function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasConsole: boolean, runtimeHooks: () => void, chargeContainer: () => void): Target {
+/** How stage 2 is charged while parked (see cgroups/container.ts): for good, or around one step. */
+interface Charging {
+  toContainer(): void;
+  around(step: () => void): void;
+}
+
+function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasConsole: boolean, runtimeHooks: () => void, charging: Charging): Target {
   if (plan.timeNs) {
     // For our children (hooks) and, at execve, for the container process: offsets go in
     // before anything enters it. This is the main thread, so /proc/self is this thread.
@@ -47,11 +53,11 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   }
   // A host path: connect while the host filesystem is visible.
   const listener = connectSeccompListener(sys, plan.seccomp);
-  const root = prepareRootfs(sys, plan);
+  const root = prepareRootfs(sys, plan, (mount) => charging.around(mount));
   // Hooks: prestart/createRuntime by the runtime, then createContainer here, before pivot_root.
   if (plan.hooks?.runtimeHooks) runtimeHooks();
   // The container's own code runs from here on: charged to the container like everything after.
-  if (plan.hooks?.createContainer.length) chargeContainer();
+  if (plan.hooks?.createContainer.length) charging.toContainer();
   stageHooks(plan, 'createContainer', 'creating');
   switchRoot(sys, plan, root);
   if (plan.hostname !== null) sys.sethostname(plan.hostname);
@@ -144,9 +150,18 @@ function main(): void {
     // Under a memory limit, what Node allocates while it sets up is charged outside it.
     if (plan.parkMemory && !ch.ask('park-memory', 'park-memory-done')) process.exit(1);
     let parked = !!plan.parkMemory;
-    const chargeContainer = () => {
-      if (parked && !ch.ask('charge-memory', 'charge-memory-done')) process.exit(1);
-      parked = false;
+    const charging: Charging = {
+      toContainer() {
+        if (parked && !ch.ask('charge-memory', 'charge-memory-done')) process.exit(1);
+        parked = false;
+      },
+      around(step) {
+        if (!parked) return step();
+        this.toContainer();
+        step();
+        if (!ch.ask('park-memory', 'park-memory-done')) process.exit(1);
+        parked = true;
+      },
     };
     if (plan.idmaps?.length) {
       // The parent made one user namespace per idmapped mount; their fds come with SCM_RIGHTS.
@@ -156,7 +171,7 @@ function main(): void {
     target = setup(sys, plan, fds, hasConsole, () => {
       // prestart and createRuntime run in the runtime's namespaces: the parent runs them now.
       if (!ch.ask('hooks', 'hooks-done')) process.exit(1);
-    }, chargeContainer);
+    }, charging);
     // The parent charges us to the container again (if parked) before create returns.
     ch.send({ type: 'ready' });
   } catch (e) {

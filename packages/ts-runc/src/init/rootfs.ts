@@ -8,8 +8,10 @@ import { FdNames, ensureInRoot, openIfExists, openInRoot, errCode, cwdProblem, t
 /**
  * Everything before the root switch: propagation, the rootfs bind, mounts, devices, cwd. Returns
  * the open root (used until finishRootfs closes it): every path below it is resolved through it.
+ * `inContainerCgroups` runs the cgroup mounts: a fresh v1 hierarchy mount is rooted where the
+ * mounting process is, so stage 2 must be in the container's cgroups (not parked) for them.
  */
-export function prepareRootfs(sys: Sys, plan: InitPlan): Root {
+export function prepareRootfs(sys: Sys, plan: InitPlan, inContainerCgroups: (mount: () => void) => void = (mount) => mount()): Root {
   sys.mount(null, '/', null, plan.rootPropagation, null);
   // pivot_root refuses a new root that is, or sits on, a shared mount (rootfsPropagation
   // "shared", or a host mount left shared by a non-recursive one), and an unbindable one cannot
@@ -21,7 +23,10 @@ export function prepareRootfs(sys: Sys, plan: InitPlan): Root {
   sys.mount(plan.rootfs, plan.rootfs, null, MS_BIND | MS_REC, null);
   const root: Root = { fd: sys.open(plan.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC), names: new FdNames(sys) };
   try {
-    for (const m of plan.mounts) mountOne(sys, root, m, plan.userns);
+    for (const m of plan.mounts) {
+      if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') inContainerCgroups(() => mountOne(sys, root, m, plan.userns));
+      else mountOne(sys, root, m, plan.userns);
+    }
     closeIdmapFds(sys);
     createDevices(sys, root, plan.devices, plan.userns);
     if (plan.defaultDevices) createDevSymlinks(sys, root);

@@ -195,6 +195,21 @@ test('under a memory limit stage 2 sets up outside it, yet the container and its
     console.log('memory: no memory controller on this host: the parked set-up is not observable');
     return;
   }
+  // Its cgroup mount shows the container's own memory cgroup, wherever stage 2 was parked: also
+  // when that is not an ancestor of the container's (an absolute cgroupsPath).
+  const cat = v2Host() ? '/sys/fs/cgroup/memory.max' : '/sys/fs/cgroup/memory/memory.limit_in_bytes';
+  const abs = bundleIn(base, 'parked-abs', ['cat', cat], (c) => {
+    c.linux.resources = { memory: { limit: 64 * 1024 * KiB } };
+    c.linux.cgroupsPath = `/${prefix}-abs/c`;
+  });
+  const id = `${prefix}-parked-abs`;
+  try {
+    const r = rt(TS_RUNC, root, ['run', '-b', abs, id]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe(String(64 * 1024 * KiB));
+  } finally {
+    rt(TS_RUNC, root, ['delete', '-f', id]);
+  }
   // A createContainer hook is the container's own code: it runs in the container's memory cgroup
   // ("/" in its cgroup namespace).
   created({ createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `cat /proc/self/cgroup > ${out}`] }] }, (_dir, v2) => {
@@ -202,3 +217,8 @@ test('under a memory limit stage 2 sets up outside it, yet the container and its
     expect(line?.replace(/^\d+:[^:]*:/, '')).toBe('/');
   });
 });
+
+/** Is /sys/fs/cgroup itself cgroup2 (no v1 hierarchies)? */
+function v2Host(): boolean {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => / \/sys\/fs\/cgroup .* - cgroup2 /.test(l));
+}
