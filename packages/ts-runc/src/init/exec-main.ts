@@ -33,6 +33,17 @@ function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2
   sys.setns(pidNs, CLONE_NEWPID);
   sys.close(mnt);
   sys.close(pidNs);
+  if (plan.root) {
+    // Our namespace is the host's: the container's root is a chroot there (a host path, opened
+    // before anything of the container's is trusted). Only this thread moves (CLONE_FS above).
+    const r = sys.open(plan.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    try {
+      sys.fchdir(r);
+      sys.chroot('.');
+    } finally {
+      sys.close(r);
+    }
+  }
   const p = plan.process;
   let ttyPath: string | undefined;
   let slave = -1;

@@ -38,7 +38,15 @@ interface Charging {
   around(step: () => void): void;
 }
 
-function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasConsole: boolean, runtimeHooks: () => void, charging: Charging): Target {
+/** What stage 2 asks of, or tells, the runtime while it sets up. */
+interface Parent {
+  runtimeHooks(): void;
+  charging: Charging;
+  /** The rootfs bind made in the runtime's mount namespace (no mount namespace of our own). */
+  hostMount(mountId: bigint): void;
+}
+
+function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasConsole: boolean, parent: Parent): Target {
   if (plan.timeNs) {
     // For our children (hooks) and, at execve, for the container process: offsets go in
     // before anything enters it. This is the main thread, so /proc/self is this thread.
@@ -53,11 +61,11 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   }
   // A host path: connect while the host filesystem is visible.
   const listener = connectSeccompListener(sys, plan.seccomp);
-  const root = prepareRootfs(sys, plan, (mount) => charging.around(mount));
+  const root = prepareRootfs(sys, plan, (mount) => parent.charging.around(mount), (id) => parent.hostMount(id));
   // Hooks: prestart/createRuntime by the runtime, then createContainer here, before pivot_root.
-  if (plan.hooks?.runtimeHooks) runtimeHooks();
+  if (plan.hooks?.runtimeHooks) parent.runtimeHooks();
   // The container's own code runs from here on: charged to the container like everything after.
-  if (plan.hooks?.createContainer.length) charging.toContainer();
+  if (plan.hooks?.createContainer.length) parent.charging.toContainer();
   stageHooks(plan, 'createContainer', 'creating');
   switchRoot(sys, plan, root);
   if (plan.hostname !== null) sys.sethostname(plan.hostname);
@@ -168,10 +176,17 @@ function main(): void {
       ch.send({ type: 'idmap' });
       setIdmapFds(sys.recvFds(fds.sync, 64, plan.idmaps.length).fds);
     }
-    target = setup(sys, plan, fds, hasConsole, () => {
-      // prestart and createRuntime run in the runtime's namespaces: the parent runs them now.
-      if (!ch.ask('hooks', 'hooks-done')) process.exit(1);
-    }, charging);
+    target = setup(sys, plan, fds, hasConsole, {
+      runtimeHooks() {
+        // prestart and createRuntime run in the runtime's namespaces: the parent runs them now.
+        if (!ch.ask('hooks', 'hooks-done')) process.exit(1);
+      },
+      charging,
+      // Before anything is mounted below it: a create killed from here on leaves delete the id.
+      hostMount: (mountId) => {
+        if (!ch.ask('host-mount', 'host-mount-done', { mountId: String(mountId) })) process.exit(1);
+      },
+    });
     // The parent charges us to the container again (if parked) before create returns.
     ch.send({ type: 'ready' });
   } catch (e) {

@@ -11,18 +11,27 @@ import { FdNames, ensureInRoot, openIfExists, openInRoot, errCode, cwdProblem, t
  * `inContainerCgroups` runs the cgroup mounts: a fresh v1 hierarchy mount is rooted where the
  * mounting process is, so stage 2 must be in the container's cgroups (not parked) for them.
  */
-export function prepareRootfs(sys: Sys, plan: InitPlan, inContainerCgroups: (mount: () => void) => void = (mount) => mount()): Root {
-  sys.mount(null, '/', null, plan.rootPropagation, null);
-  // pivot_root refuses a new root that is, or sits on, a shared mount (rootfsPropagation
-  // "shared", or a host mount left shared by a non-recursive one), and an unbindable one cannot
-  // be bound: make the mount that holds the rootfs private first, as runc does. The bind below
-  // is then private too.
-  const parent = parentMount(plan.rootfs);
-  if (parent?.refuses) sys.mount(null, parent.mountpoint, null, MS_PRIVATE, null);
-  // pivot_root needs the new root to be a mount point.
+export function prepareRootfs(sys: Sys, plan: InitPlan, inContainerCgroups: (mount: () => void) => void = (mount) => mount(), hostMount: (mountId: bigint) => void = () => undefined): Root {
+  // In the runtime's own mount namespace nothing outside the rootfs is touched.
+  if (!plan.hostMountNs) {
+    sys.mount(null, '/', null, plan.rootPropagation, null);
+    // pivot_root refuses a new root that is, or sits on, a shared mount (rootfsPropagation
+    // "shared", or a host mount left shared by a non-recursive one), and an unbindable one cannot
+    // be bound: make the mount that holds the rootfs private first, as runc does. The bind below
+    // is then private too.
+    const parent = parentMount(plan.rootfs);
+    if (parent?.refuses) sys.mount(null, parent.mountpoint, null, MS_PRIVATE, null);
+  }
+  // pivot_root needs the new root to be a mount point; in the host's namespace it is the one
+  // mount that holds all the others, so delete can detach them all at once.
   sys.mount(plan.rootfs, plan.rootfs, null, MS_BIND | MS_REC, null);
   const root: Root = { fd: sys.open(plan.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC), names: new FdNames(sys) };
   try {
+    if (plan.hostMountNs) {
+      hostMount(sys.statxFd(root.fd).mountId);
+      // Nothing mounted below it propagates to the host's peers, nor back.
+      root.names.mount(null, root.fd, null, MS_PRIVATE | MS_REC, null);
+    }
     for (const m of plan.mounts) {
       if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') inContainerCgroups(() => mountOne(sys, root, m, plan.userns));
       else mountOne(sys, root, m, plan.userns);
@@ -71,7 +80,10 @@ export function closeRoot(sys: Sys, root: Root): void {
 
 export function switchRoot(sys: Sys, plan: InitPlan, root: Root): void {
   sys.fchdir(root.fd);
-  if (plan.noPivot) {
+  if (plan.hostMountNs) {
+    // The host's namespace: pivot_root or a move onto "/" would change every host process's root.
+    sys.chroot('.');
+  } else if (plan.noPivot) {
     sys.mount(plan.rootfs, '/', null, MS_MOVE, null);
     sys.chroot('.');
   } else {
@@ -128,7 +140,7 @@ export function finishRootfs(sys: Sys, plan: InitPlan, root: Root): void {
     // rootfsPropagation for the container's own root, now that it is "/" and its masks are in
     // place (runbindable would refuse their binds). The default, rslave, came with the copy
     // of the host's mounts already.
-    if (plan.rootPropagation !== (MS_SLAVE | MS_REC)) sys.mount(null, '/', null, plan.rootPropagation, null);
+    if (plan.rootPropagation !== (MS_SLAVE | MS_REC) && !plan.hostMountNs) sys.mount(null, '/', null, plan.rootPropagation, null);
   } finally {
     if (nul >= 0) sys.close(nul);
     closeRoot(sys, root);

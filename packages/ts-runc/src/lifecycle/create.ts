@@ -15,6 +15,7 @@ import type { Context } from './context';
 import { readConfig, validateConfig } from './config';
 import { planNamespaces, checkUserNamespace } from '../plan/namespaces';
 import type { CgroupDescription } from '../cgroups/types';
+import { detachHostRootfs } from './host-rootfs';
 
 /**
  * Modules needed only once stage 2 is spawned: loading them afterwards lets stage 2's Node
@@ -277,6 +278,13 @@ export function create(ctx: Context, opts: CreateOptions): Created {
         ch.send({ type: 'cgroup-done' });
         continue;
       }
+      if (msg.type === 'host-mount') {
+        // Saved before anything is mounted below it: delete detaches it, even after a crash.
+        state.hostRootfsMount = { path: rootfs, mountId: String(msg.mountId) };
+        store.save(state);
+        ch.send({ type: 'host-mount-done' });
+        continue;
+      }
       if (msg.type === 'park-memory') {
         parked = parkOutsideMemoryCgroup(cgDesc!, pid);
         if (!parked) ctx.log.debug('stage 2 stays charged to the container memory cgroup while it sets up');
@@ -324,6 +332,8 @@ export function create(ctx: Context, opts: CreateOptions): Created {
         ctx.log.warn(messageOf(ce));
       }
     }
+    const left = detachHostRootfs(sys, state.hostRootfsMount);
+    if (left) ctx.log.warn(left);
     store.remove(id);
     throw e instanceof RuntimeError ? e : new RuntimeError(messageOf(e));
   } finally {

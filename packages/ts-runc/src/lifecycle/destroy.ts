@@ -5,6 +5,7 @@ import { RuntimeError } from '../errors';
 import type { Context } from './context';
 import { killContainerProcesses, removeContainerCgroups } from '../cgroups/container';
 import { checkHooks, runHooks, hookState } from './hooks';
+import { detachHostRootfs } from './host-rootfs';
 
 /** Wait (bounded) until the init is gone; it is usually not our child, so a pidfd is polled. */
 export function waitForExit(ctx: Context, state: ContainerState, timeoutMs = 10000, exitingIsEnough = false): void {
@@ -56,6 +57,9 @@ export function destroy(ctx: Context, state: ContainerState): void {
     waitForExit(ctx, state, 10000, true);
   }
   removeContainerCgroups(state.cgroup as never);
+  // Its init is gone: nothing holds its mounts in our namespace any more.
+  const left = detachHostRootfs(ctx.sys, state.hostRootfsMount);
+  if (left) ctx.log.warn(left);
   ctx.store.remove(state.id);
   // poststop: after the container is deleted, before delete returns; failures only warn.
   // A create that never finished has no config and runs none.

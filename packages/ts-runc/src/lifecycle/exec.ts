@@ -102,6 +102,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     const plan: ExecPlan = {
       mntNs: nsPaths.mount ?? `/proc/${state.pid}/ns/mnt`,
       pidNs: nsPaths.pid ?? `/proc/${state.pid}/ns/pid`,
+      root: state.namespacePaths && !nsPaths.mount ? `/proc/${state.pid}/root` : undefined,
       process: l.planProcess(proc, { lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m) }),
       // With a notify listener, the helper sends it a new listener fd for this process, as runc.
       seccomp: l.planSeccomp(state.config?.linux?.seccomp, { cache: state.config?.linux?.seccomp ? l.defaultBpfCache() : undefined }),

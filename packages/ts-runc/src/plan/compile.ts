@@ -144,9 +144,8 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
 
   const linux = spec.linux ?? {};
   const namespaces = planNamespaces(linux.namespaces);
-  if (!namespaces.create.includes('mount') && !namespaces.join.some((n) => n.type === 'mount')) {
-    throw new RuntimeError('linux.namespaces: a mount namespace is required');
-  }
+  // Absent means the runtime's namespace (config-linux.md): runc and crun then mount there.
+  const hostMountNs = !namespaces.create.includes('mount') && !namespaces.join.some((n) => n.type === 'mount');
   // A uts namespace joined by path is the container's own too: runc and crun set the name there.
   const uts = namespaces.create.includes('uts') || namespaces.join.some((n) => n.type === 'uts');
   if (spec.hostname && !uts) throw new RuntimeError('hostname: unable to set hostname without a private UTS namespace');
@@ -171,6 +170,7 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
     defaultDevices: !devBound,
     devices: [...(devBound ? [] : DEFAULT_DEVICES), ...(linux.devices ?? []).map(planDevice)],
     noPivot: ctx.noPivot,
+    hostMountNs,
     readonlyRoot: spec.root.readonly === true,
     maskedPaths: linux.maskedPaths ?? [],
     readonlyPaths: linux.readonlyPaths ?? [],

@@ -4,6 +4,8 @@ import type { PlannedProcess, PlannedSeccomp } from './types';
 export interface ExecPlan {
   mntNs: string;
   pidNs: string;
+  /** A container without its own mount namespace: its root (/proc/INIT/root), entered with chroot. */
+  root?: string;
   process: PlannedProcess;
   /** The container's seccomp filter: exec'd processes are confined like the init (runc). */
   seccomp: PlannedSeccomp | null;

@@ -101,6 +101,12 @@ export interface InitPlan {
   defaultDevices: boolean;
   devices: PlannedDevice[];
   noPivot: boolean;
+  /**
+   * No mount namespace (none created, none joined): the mounts are made in the runtime's own,
+   * below a private bind of the rootfs, and the root is entered with chroot (pivot_root would
+   * move the host's root). Stage 2 reports that bind's mount id ("host-mount").
+   */
+  hostMountNs?: boolean;
   readonlyRoot: boolean;
   maskedPaths: string[];
   readonlyPaths: string[];

@@ -48,9 +48,9 @@ export class SyncChannel {
     return this.buf.includes('\n');
   }
 
-  /** Send `{type}` and wait (without limit: stage 2 side) for the reply; false if another came, or EOF. */
-  ask(type: string, reply: string): boolean {
-    this.send({ type });
+  /** Send `{type, ...fields}` and wait (without limit: stage 2 side) for the reply; false if another came, or EOF. */
+  ask(type: string, reply: string, fields: Record<string, unknown> = {}): boolean {
+    this.send({ ...fields, type });
     return this.recv()?.type === reply;
   }
 

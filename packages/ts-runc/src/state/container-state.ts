@@ -19,6 +19,12 @@ export interface ContainerState {
   /** Set while create runs; a crash leaves it so delete --force can clean up. */
   creating?: boolean;
   useSystemdCgroup?: boolean;
+  /**
+   * Without a mount namespace of its own, the container's mounts are made in ours, all below one
+   * bind of the rootfs onto itself: that mount (its path and statx mount id, as a decimal
+   * string), detached with everything below it when the container is deleted.
+   */
+  hostRootfsMount?: { path: string; mountId: string };
 }
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';

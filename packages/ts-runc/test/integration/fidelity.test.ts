@@ -1,5 +1,7 @@
 // Configs that runc and crun run: ts-runc must run them the same way.
-import { containerSuite, uniqueId, runtime } from '../helpers/runtime';
+import * as fs from 'fs';
+import { containerSuite, uniqueId, runtime, leftoverCgroupDirs } from '../helpers/runtime';
+import { unmountBelow } from '../e2e/helpers';
 
 jest.setTimeout(60000);
 
@@ -65,4 +67,61 @@ describe('rootfsPropagation', () => {
       else expect(tags.some((t) => t.startsWith('shared:'))).toBe(false);
     });
   }
+});
+
+describe('a config without a mount namespace', () => {
+  // config-linux.md: an absent namespace type is the runtime's. runc and crun then mount in
+  // their own namespace (and leave the mounts there); ts-runc mounts below one private bind of
+  // the rootfs and detaches it at delete.
+  const noMountNs = (c: any) => (c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'mount'));
+  /** Mount points at or below dir in our (the host's) mount namespace. */
+  const mountsBelow = (dir: string): string[] => {
+    const real = fs.realpathSync(dir);
+    return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((p) => p && (p === real || p.startsWith(real + '/')));
+  };
+  // Whatever a test did, no mount stays below its bundle (the suite's rm -rf must not walk /sys).
+  const dirs: string[] = [];
+  afterEach(() => dirs.splice(0).forEach(unmountBelow));
+  const bundle = (args: string[], edit?: (c: any) => void) => {
+    const b = suite.bundle(args, (c) => {
+      noMountNs(c);
+      edit?.(c);
+    });
+    fs.writeFileSync(`${b.dir}/rootfs/no-mount-ns-marker`, '');
+    dirs.push(b.dir);
+    return b;
+  };
+
+  test('run: the container sees its rootfs (masked, read-only), and no mount is left on the host', () => {
+    const b = bundle(['sh', '-c', 'ls /no-mount-ns-marker && touch /x 2>&1; grep -c " /proc/keys " /proc/self/mountinfo'], (c) => (c.root.readonly = true));
+    const r = suite.rt.run(['run', '-b', b.dir, uniqueId('fid-nomnt')]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('/no-mount-ns-marker\n');
+    expect(r.stdout).toContain('Read-only file system');
+    expect(r.stdout.trim().split('\n').pop()).toBe('1'); // maskedPaths: /proc/keys has /dev/null on it
+    expect(mountsBelow(b.dir)).toEqual([]);
+  });
+
+  test('exec enters the container root; delete -f of a running container detaches its mounts', () => {
+    const b = bundle(['sleep', '1000']);
+    const id = uniqueId('fid-nomnt');
+    expect(suite.rt.run(['run', '-d', '-b', b.dir, id]).stderr).toBe('');
+    expect(mountsBelow(b.dir).length).toBeGreaterThan(1); // the bind, /proc, /dev, /sys, ...
+    const e = suite.rt.run(['exec', id, 'ls', '/no-mount-ns-marker']);
+    expect(e.stderr).toBe('');
+    expect(e.stdout).toBe('/no-mount-ns-marker\n');
+    expect(suite.rt.run(['delete', '-f', id]).status).toBe(0);
+    expect(mountsBelow(b.dir)).toEqual([]);
+  });
+
+  test('a create that fails after mounting leaves no mount, state or cgroup', () => {
+    const b = bundle(['true'], (c) => c.mounts.push({ destination: '/late', type: 'bind', source: '/nonexistent-source-dir', options: ['bind'] }));
+    const id = uniqueId('fid-nomnt');
+    const r = suite.rt.run(['create', '-b', b.dir, id]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(mountsBelow(b.dir)).toEqual([]);
+    expect(suite.rt.ids()).not.toContain(id);
+    expect(leftoverCgroupDirs(id)).toEqual([]);
+  });
 });

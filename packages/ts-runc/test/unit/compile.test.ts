@@ -68,10 +68,15 @@ describe('config.json -> init plan', () => {
     expect(p).toMatchObject({ uid: 0, gid: 0, umask: 0o022, additionalGids: [], noNewPrivileges: true });
   });
 
+  test('no mount namespace: the runtime namespace is used (hostMountNs), as runc and crun do', () => {
+    const { plan } = compile(spec((s) => (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount'))), ctx);
+    expect(plan.hostMountNs).toBe(true);
+    expect(compile(spec(), ctx).plan.hostMountNs).toBe(false);
+  });
+
   test('missing pieces are named', () => {
     expect(() => compile(spec((s) => (s.process.args = [])), ctx)).toThrow('process.args');
     expect(() => compile(spec((s) => (s.process.cwd = 'rel')), ctx)).toThrow('process.cwd');
-    expect(() => compile(spec((s) => (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount'))), ctx)).toThrow('mount namespace');
     expect(() => compile(spec((s) => s.linux.namespaces.push({ type: 'pid' })), ctx)).toThrow('duplicate namespace "pid"');
     expect(() => compile(spec((s) => (s.linux.rootfsPropagation = 'weird')), ctx)).toThrow('linux.rootfsPropagation');
   });
