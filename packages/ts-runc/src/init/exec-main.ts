@@ -6,13 +6,13 @@ import * as fs from 'fs';
 // process's credentials, and posix_spawns the command: the vfork child shares this
 // non-dumpable memory until its execve, so the runtime is never reachable from inside.
 import { libc, CLONE_FS, CLONE_NEWNS, CLONE_NEWPID, PR_SET_DUMPABLE, O_RDONLY, O_CLOEXEC, O_PATH, O_DIRECTORY, CLOSE_RANGE_CLOEXEC, type Sys } from '@tsrt/libc';
-import { SyncChannel } from '../spawn/sync';
+import { SyncChannel } from '../protocol/sync';
 import type { ExecPlan } from '../plan/exec-types';
 import { applyCredentials, applyNoNewPrivileges, applyRlimits, applySchedIo, applyCpuAffinity } from './credentials';
 import { lookPath, withHome, checkNoMagicLinks } from './exec-lookup';
 import { openPty } from './console';
 import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from './seccomp';
-import { stage2Fds, stage2FdsFromArgv } from './fds';
+import { stage2Fds, stage2FdsFromArgv } from '../protocol/fd-layout';
 import { enterCwd, cwdProblem } from '../paths/in-root';
 
 /** The exec gate (see lifecycle/exec-gate.ts): its directory's fd, and the call made right before spawning. */

@@ -1,27 +1,6 @@
 import * as fs from 'fs';
 import { O_PATH, O_DIRECTORY, O_NOFOLLOW, O_CLOEXEC, CLOSE_RANGE_CLOEXEC, type Sys } from '@tsrt/libc';
-
-/**
- * Fd layout of stage 2: 0-2 stdio, 3..3+N-1 the --preserve-fds, then the runtime's own fds.
- * Every fd from `base` up is closed (close-on-exec) before the container process starts.
- */
-export function stage2Fds(preserveFds: number): { base: number; sync: number; stateDir: number; console: number } {
-  const base = 3 + preserveFds;
-  return { base, sync: base, stateDir: base + 1, console: base + 2 };
-}
-
-/**
- * Stage 2's fds from its argv: the fixed layout above, or, after a clone spawn that could not
- * renumber them, the "fdmap=target:source,..." translation its spawner appended.
- */
-export function stage2FdsFromArgv(argv: string[]): { base: number; sync: number; stateDir: number; console: number } {
-  const layout = stage2Fds(Number(argv[2] ?? 0));
-  const spec = argv.find((a) => a.startsWith('fdmap='));
-  if (!spec) return layout;
-  const map = new Map(spec.slice(6).split(',').map((p) => p.split(':').map(Number) as [number, number]));
-  const at = (n: number) => map.get(n) ?? -1;
-  return { base: layout.base, sync: at(layout.sync), stateDir: at(layout.stateDir), console: at(layout.console) };
-}
+import type { stage2Fds } from '../protocol/fd-layout';
 
 /** Close-on-exec for every runtime fd (from `base` up, and the mapped ones wherever they are). */
 export function markRuntimeFds(sys: Sys, fds: ReturnType<typeof stage2Fds>): void {

@@ -4,15 +4,16 @@ process.title = 'ts-runc init'; // first: /proc/PID/cmdline (and comm) show no h
 // the sync socket, reports "ready", waits on the exec fifo, then execve()s the container process.
 import * as fs from 'fs';
 import { libc, CLONE_NEWCGROUP, CLONE_NEWTIME, PR_SET_DUMPABLE, O_WRONLY, O_CLOEXEC, CLOSE_RANGE_CLOEXEC, type Sys } from '@tsrt/libc';
-import { SyncChannel } from '../spawn/sync';
+import { SyncChannel } from '../protocol/sync';
 import type { InitPlan } from '../plan/types';
 import { prepareRootfs, switchRoot, finishRootfs, applySysctl } from './rootfs';
 import { applyCredentials, applyNoNewPrivileges, applyRlimits, applyOomScoreAdj, applySchedIo, applyCpuAffinity, applyMemoryPolicy } from './credentials';
 import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from './seccomp';
-import { runHooks } from '../lifecycle/hooks';
+import { runHooks } from '../hooks/run-hooks';
 import { lookPath, withHome, checkNoMagicLinks } from './exec-lookup';
 import { setupConsole } from './console';
-import { stage2Fds, stage2FdsFromArgv, isolateFifoDir, markRuntimeFds, sweepFds } from './fds';
+import { stage2Fds, stage2FdsFromArgv } from '../protocol/fd-layout';
+import { isolateFifoDir, markRuntimeFds, sweepFds } from './fds';
 import { setIdmapFds } from './mounts';
 import { enterCwd, cwdProblem } from '../paths/in-root';
 

@@ -9,7 +9,7 @@ import type { ContainerState } from '../state/container-state';
 import { readProcStat, isAlive } from '../state/liveness';
 import { NS_PROC_NAME } from '../plan/namespaces';
 import { spawnStage2, stage2Command, stage2Script, readLastCap, callerUmask, writeIdMaps } from '../spawn/stage1';
-import { SyncChannel } from '../spawn/sync';
+import { SyncChannel } from '../protocol/sync';
 import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
 import type { Context } from './context';
 import { readConfig, validateConfig } from './config';
@@ -27,7 +27,7 @@ function late() {
     ...(require('../cgroups/container') as typeof import('../cgroups/container')),
     ...(require('../cgroups/manager') as typeof import('../cgroups/manager')),
     ...(require('../cgroups/join-timing') as typeof import('../cgroups/join-timing')),
-    ...(require('./hooks') as typeof import('./hooks')),
+    ...(require('../hooks/run-hooks') as typeof import('../hooks/run-hooks')),
   };
 }
 

@@ -4,7 +4,7 @@ import { isAlive, lifeOf } from '../state/liveness';
 import { RuntimeError } from '../errors';
 import type { Context } from './context';
 import { killContainerProcesses, removeContainerCgroups } from '../cgroups/container';
-import { checkHooks, runHooks, hookState } from './hooks';
+import { checkHooks, runHooks, hookState } from '../hooks/run-hooks';
 import { detachHostRootfs } from './host-rootfs';
 
 /** Wait (bounded) until the init is gone; it is usually not our child, so a pidfd is polled. */

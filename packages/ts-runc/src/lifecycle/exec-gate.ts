@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { O_RDONLY, O_NONBLOCK, O_PATH, O_DIRECTORY, O_CLOEXEC, POLLIN, POLLHUP, type Sys } from '@tsrt/libc';
 import { RuntimeError, INIT_FAILED } from '../errors';
-import type { SyncChannel } from '../spawn/sync';
+import type { SyncChannel } from '../protocol/sync';
 
 /**
  * Holds an exec'd command just before its execve until the runtime has put it into the

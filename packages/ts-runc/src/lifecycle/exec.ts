@@ -4,7 +4,7 @@ import type { Process } from '@tsrt/oci-spec';
 import { RuntimeError, messageOf, INIT_FAILED } from '../errors';
 import type { ExecPlan } from '../plan/exec-types';
 import { spawnStage2, stage2Command, stage2Script, readLastCap, callerUmask } from '../spawn/stage1';
-import { SyncChannel } from '../spawn/sync';
+import { SyncChannel } from '../protocol/sync';
 import type { CgroupDescription } from '../cgroups/types';
 import type { ContainerState } from '../state/container-state';
 import { statusOf } from './status';
@@ -22,7 +22,7 @@ function late() {
     ...(require('../plan/compile') as typeof import('../plan/compile')),
     ...(require('../plan/seccomp') as typeof import('../plan/seccomp')),
     ...(require('../cgroups/container') as typeof import('../cgroups/container')),
-    ...(require('./hooks') as typeof import('./hooks')),
+    ...(require('../hooks/run-hooks') as typeof import('../hooks/run-hooks')),
     ...(require('./create') as typeof import('./create')),
     ...(require('./foreground') as typeof import('./foreground')),
   };

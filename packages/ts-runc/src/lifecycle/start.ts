@@ -4,7 +4,7 @@ import { RuntimeError } from '../errors';
 import { isAlive } from '../state/liveness';
 import type { Context } from './context';
 import { statusOf } from './status';
-import { checkHooks, runHooks, hookState } from './hooks';
+import { checkHooks, runHooks, hookState } from '../hooks/run-hooks';
 
 /** After a non-"0" first byte the init wrote why it fails (a startContainer hook): read it to EOF. */
 function readFailure(ctx: Context, fd: number): string {

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import type { Spec, Process } from '@tsrt/oci-spec';
 import { RuntimeError } from '../errors';
-import { checkHooks } from '../lifecycle/hooks';
+import { checkHooks } from '../hooks/run-hooks';
 import type { NamespacePlan } from './namespaces';
 import type { PlannedHook } from './types';
 

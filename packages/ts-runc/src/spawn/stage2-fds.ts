@@ -1,6 +1,6 @@
 import type { Sys, SysError } from '@tsrt/libc';
 import { RuntimeError } from '../errors';
-import { stage2Fds } from '../init/fds';
+import { stage2Fds } from '../protocol/fd-layout';
 
 /** Connect to --console-socket (a path given by the caller), with the error naming it. */
 export function connectConsoleSocket(sys: Sys, socketPath: string): number {
@@ -13,7 +13,7 @@ export function connectConsoleSocket(sys: Sys, socketPath: string): number {
 
 /**
  * The [source, target] fd map stage 2 is spawned with: stdio, the --preserve-fds, then the
- * runtime's own fds at the places init/fds.ts expects them.
+ * runtime's own fds at the places protocol/fd-layout.ts puts them.
  */
 export function stage2FdMap(preserve: number, own: { sync: number; stateDir?: number; console: number }): Array<[number, number]> {
   const at = stage2Fds(preserve);

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { planSysctl, planPersonality, planScheduler, planIoPriority, checkLsm, planStageHooks, planTimeNs, parseBitList, planCpuAffinity, planMemoryPolicy, checkUnsupported } from '../../src/plan/fields';
-import { runHooks, checkHooks } from '../../src/lifecycle/hooks';
+import { runHooks, checkHooks } from '../../src/hooks/run-hooks';
 import type { NamespacePlan } from '../../src/plan/namespaces';
 
 const allNs: NamespacePlan = { create: ['pid', 'network', 'ipc', 'uts', 'mount'], join: [] };
