@@ -3,7 +3,7 @@ import * as path from 'path';
 import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY } from '@tsrt/libc';
 import type { InitPlan } from '../plan/types';
 import type { Spec } from '@tsrt/oci-spec';
-import { RuntimeError, messageOf, INIT_FAILED } from '../errors';
+import { RuntimeError, messageOf } from '../errors';
 import { validateId } from '../state/store';
 import type { ContainerState } from '../state/container-state';
 import { readProcStat, isAlive } from '../state/liveness';
@@ -28,6 +28,8 @@ function late() {
     ...(require('../cgroups/manager') as typeof import('../cgroups/manager')),
     ...(require('../cgroups/join-timing') as typeof import('../cgroups/join-timing')),
     ...(require('../hooks/run-hooks') as typeof import('../hooks/run-hooks')),
+    ...(require('./create-dialogue') as typeof import('./create-dialogue')),
+    ...(require('./init-cgroups') as typeof import('./init-cgroups')),
   };
 }
 
@@ -49,9 +51,6 @@ export interface Created {
 
 /** The directory in a container's state that holds the exec fifo, and nothing else. */
 export const FIFO_DIR = 'fifo.d';
-
-/** How long stage 2 may take for each step before create gives up and cleans up. */
-const STEP_TIMEOUT_MS = Number(process.env.TS_RUNC_INIT_TIMEOUT_MS ?? 30000);
 
 /**
  * Atomic pid file: a bare number, written beside the target and renamed over it (as runc).
@@ -141,21 +140,91 @@ function rootlessCgroups<T>(ctx: Context, setup: () => T, spec: Spec): T | null 
   }
 }
 
+/** runc's two refusals of a terminal setting that does not fit the console socket. */
+function checkTerminal(raw: Spec, opts: CreateOptions): void {
+  const terminal = raw.process?.terminal === true;
+  const hasConsole = opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined;
+  if (terminal && !hasConsole) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
+  if (!terminal && hasConsole) throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
+}
+
+/**
+ * The exec fifo, alone in its own directory, which is all the init keeps of the state (see
+ * isolateFifoDir); exec.fifo, where start and status look, is a symlink to it. Returns the
+ * directory's path.
+ */
+function makeFifo(ctx: Context, id: string): string {
+  const fifoDir = path.join(ctx.store.dir(id), FIFO_DIR);
+  fs.mkdirSync(fifoDir, { mode: 0o711 });
+  ctx.sys.mkfifo(path.join(fifoDir, 'exec.fifo'), 0o622);
+  fs.chmodSync(path.join(fifoDir, 'exec.fifo'), 0o622);
+  fs.symlinkSync(`${FIFO_DIR}/exec.fifo`, ctx.store.fifoPath(id));
+  return fifoDir;
+}
+
+/** The rootfs the config names, which must be a directory. */
+function checkRootfs(rootfs: string): void {
+  try {
+    if (!fs.statSync(rootfs).isDirectory()) throw new Error('not a directory');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new RuntimeError(`root.path: rootfs ${rootfs} is not a directory${code ? ': ' + code : ''}`);
+  }
+}
+
+/**
+ * The container's cgroups, created with every resource applied. Saved as pending before any
+ * directory is made: a create killed while making them (tens of ms on a hybrid host) left
+ * cgroups no state knew of; delete -f removes the ones that were new.
+ */
+function setUpCgroups(ctx: Context, state: ContainerState, spec: Spec): void {
+  try {
+    state.cgroup = pendingCgroups(state.id, spec, ctx.systemdCgroup);
+    ctx.store.save(state);
+  } catch {
+    delete state.cgroup; // the setup below reports the problem
+  }
+  const cg = rootlessCgroups(ctx, () => late().setupContainerCgroups(state.id, spec, { systemd: ctx.systemdCgroup }), spec);
+  if (cg) {
+    state.cgroup = cg.description;
+    cg.warnings.forEach((w) => ctx.log.warn(w));
+  } else delete state.cgroup;
+  ctx.store.save(state);
+}
+
+/** A failed create leaves nothing: the init killed, its cgroups, host mounts and state removed. */
+function abandon(ctx: Context, state: ContainerState): void {
+  if (state.pid > 0) {
+    try {
+      ctx.sys.kill(state.pid, 9);
+      ctx.sys.waitpid(state.pid, 0);
+    } catch {
+      /* already gone */
+    }
+  }
+  if (state.cgroup) {
+    try {
+      late().removeContainerCgroups(state.cgroup as CgroupDescription);
+    } catch (ce) {
+      ctx.log.warn(messageOf(ce));
+    }
+  }
+  const left = detachHostRootfs(ctx.sys, state.hostRootfsMount);
+  if (left) ctx.log.warn(left);
+  ctx.store.remove(state.id);
+}
+
+/**
+ * create: spawn stage 2 at once (only the namespaces are needed: its Node start-up overlaps
+ * with the schema check, plan compilation and cgroup set-up here), then answer it until it is
+ * ready, blocked on the exec fifo. Any error kills it and removes everything (abandon).
+ */
 export function create(ctx: Context, opts: CreateOptions): Created {
   const { sys, store } = ctx;
   const id = validateId(opts.id);
   const bundle = path.resolve(opts.bundle);
   const raw = readConfig(bundle) as Spec;
-  const terminal = raw.process?.terminal === true;
-  const hasConsole = opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined;
-  if (terminal && !hasConsole) {
-    throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
-  }
-  if (!terminal && hasConsole) {
-    throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
-  }
-  // Only the namespaces are needed to spawn stage 2: its Node start-up then overlaps with the
-  // schema check and plan compilation here. Any error below kills it and cleans up.
+  checkTerminal(raw, opts);
   const namespaces = planNamespaces(Array.isArray(raw.linux?.namespaces) ? raw.linux?.namespaces : undefined);
   checkUserNamespace(namespaces, raw.linux);
 
@@ -174,16 +243,9 @@ export function create(ctx: Context, opts: CreateOptions): Created {
   // Nothing may throw between taking this lock and the try below: its finally releases it.
   const lock = store.reserve(id);
   const opened: number[] = [];
-  let pid = 0;
   try {
     store.save(state);
-    // The fifo lives alone in its own directory, which is all the init keeps of the state
-    // (see isolateFifoDir); exec.fifo, where start and status look, is a symlink to it.
-    const fifoDir = path.join(store.dir(id), FIFO_DIR);
-    fs.mkdirSync(fifoDir, { mode: 0o711 });
-    sys.mkfifo(path.join(fifoDir, 'exec.fifo'), 0o622);
-    fs.chmodSync(path.join(fifoDir, 'exec.fifo'), 0o622);
-    fs.symlinkSync(`${FIFO_DIR}/exec.fifo`, store.fifoPath(id));
+    const fifoDir = makeFifo(ctx, id);
     const [parentEnd, childEnd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
     opened.push(parentEnd, childEnd);
     const dirFd = sys.open(fifoDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -194,14 +256,12 @@ export function create(ctx: Context, opts: CreateOptions): Created {
       opened.push(consoleFd);
     }
     const preserve = opts.preserveFds ?? 0;
-    const fds = stage2FdMap(preserve, { sync: childEnd, stateDir: dirFd, console: consoleFd });
-
-    pid = spawnStage2(sys, {
+    const pid = spawnStage2(sys, {
       // A new time namespace is unshared by stage 2 itself (setns back into ours would need a
       // single-threaded process); one joined by path is joined by stage 2's clone child.
       namespaces: { create: namespaces.create.filter((t) => t !== 'time'), join: namespaces.join },
       ...stage2Command(stage2Script(), 'init', [String(preserve), consoleFd >= 0 ? '1' : '0']),
-      fds,
+      fds: stage2FdMap(preserve, { sync: childEnd, stateDir: dirFd, console: consoleFd }),
       setsid: true,
       uidMappings: raw.linux?.uidMappings,
       gidMappings: raw.linux?.gidMappings,
@@ -215,126 +275,47 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     );
     store.save(state);
 
-    const { compile, hookState, setupContainerCgroups, joinContainerCgroups, helperJoinsEarly, effectiveMemoryLimit, parkOutsideMemoryCgroup, chargeMemoryToContainer, checkHooks, runHooks } = late();
+    const l = late();
     const spec = validateConfig(raw);
-    const { plan, rootfs } = compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) });
-    try {
-      if (!fs.statSync(rootfs).isDirectory()) throw new Error('not a directory');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new RuntimeError(`root.path: rootfs ${rootfs} is not a directory${code ? ': ' + code : ''}`);
-    }
+    const { plan, rootfs } = l.compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) });
+    checkRootfs(rootfs);
     Object.assign(state, { rootfs, config: spec, annotations: spec.annotations });
     // What hooks and the seccomp listener read (runtime.md "State"); stage 2 sets the status.
-    plan.state = { ...hookState(state, 'creating') };
-    // Saved before any directory is made: a create killed while making them (tens of ms on a
-    // hybrid host) left cgroups no state knew of; now delete -f removes the ones that were new.
-    try {
-      state.cgroup = pendingCgroups(id, spec, ctx.systemdCgroup);
-      store.save(state);
-    } catch {
-      delete state.cgroup; // the setup below reports the problem
-    }
-    const cg = rootlessCgroups(ctx, () => setupContainerCgroups(id, spec, { systemd: ctx.systemdCgroup }), spec);
-    if (cg) {
-      state.cgroup = cg.description;
-      cg.warnings.forEach((w) => ctx.log.warn(w));
-    } else delete state.cgroup;
-    store.save(state);
-
+    plan.state = { ...l.hookState(state, 'creating') };
+    setUpCgroups(ctx, state, spec);
     plan.sessionKeyring = opts.noNewKeyring ? null : `_ses.${id}`;
+
+    const desc = state.cgroup as CgroupDescription | undefined;
+    const cgroups = new l.InitCgroups(desc, pid);
     // Without limits a start-up could trip over, stage 2 joins now, while it is still starting.
-    plan.cgroupJoined = helperJoinsEarly(state.cgroup as CgroupDescription | undefined, spec.linux?.resources, spec.process?.execCPUAffinity, 'new');
+    plan.cgroupJoined = l.helperJoinsEarly(desc, spec.linux?.resources, spec.process?.execCPUAffinity, 'new');
     // Parked only inside a cgroup namespace: its cgroup mounts then show the container's cgroups
     // wherever stage 2 sits; without one they are bound from stage 2's own cgroup paths.
-    const cgDesc = state.cgroup as CgroupDescription | undefined;
-    plan.parkMemory = !plan.cgroupJoined && plan.newCgroupNs && !!cgDesc && effectiveMemoryLimit(cgDesc) !== Infinity;
-    let parked = false;
-    const chargeContainer = () => {
-      if (parked) chargeMemoryToContainer(cgDesc!, pid);
-      parked = false;
-    };
+    plan.parkMemory = !plan.cgroupJoined && plan.newCgroupNs && !!desc && l.effectiveMemoryLimit(desc) !== Infinity;
     if (plan.cgroupJoined) {
       try {
-        joinContainerCgroups(state.cgroup as CgroupDescription, pid);
+        cgroups.join();
       } catch (e) {
-        if (!isAlive(pid, state.pidStartTime)) throw new RuntimeError(initExitedMessage(state.cgroup as CgroupDescription));
+        if (!isAlive(pid, state.pidStartTime)) throw new RuntimeError(initExitedMessage(desc));
         throw e;
       }
     }
-    const ch = new SyncChannel(sys, parentEnd);
-    ch.send({ type: 'plan', plan });
-    for (;;) {
-      const msg = ch.recv(STEP_TIMEOUT_MS, 'the container init');
-      if (!msg) throw new RuntimeError(initExitedMessage(state.cgroup as CgroupDescription | undefined));
-      if (msg.type === 'error') throw new RuntimeError(INIT_FAILED + msg.message);
-      if (msg.type === 'idmap') {
-        sys.sendFds(parentEnd, Buffer.from('{"type":"idmap-fds"}\n'), idmapUserns(ctx, plan.idmaps ?? [], opened));
-        continue;
-      }
-      if (msg.type === 'cgroup') {
-        // Joined only now: Node's start-up memory stays charged outside the container's limit.
-        if (state.cgroup) joinContainerCgroups(state.cgroup as CgroupDescription, pid);
-        ch.send({ type: 'cgroup-done' });
-        continue;
-      }
-      if (msg.type === 'host-mount') {
-        // Saved before anything is mounted below it: delete detaches it, even after a crash.
-        state.hostRootfsMount = { path: rootfs, mountId: String(msg.mountId) };
-        store.save(state);
-        ch.send({ type: 'host-mount-done' });
-        continue;
-      }
-      if (msg.type === 'park-memory') {
-        parked = parkOutsideMemoryCgroup(cgDesc!, pid);
-        if (!parked) ctx.log.debug('stage 2 stays charged to the container memory cgroup while it sets up');
-        ch.send({ type: 'park-memory-done' });
-        continue;
-      }
-      if (msg.type === 'charge-memory') {
-        chargeContainer();
-        ch.send({ type: 'charge-memory-done' });
-        continue;
-      }
-      if (msg.type === 'hooks') {
-        // prestart (deprecated) then createRuntime, in the runtime namespace: stage 2 has its
-        // namespaces and mounts and waits for us before createContainer and pivot_root.
-        const hooks = checkHooks(spec.hooks);
-        const st = hookState(state, 'creating');
-        runHooks('prestart', hooks.prestart, st, true);
-        runHooks('createRuntime', hooks.createRuntime, st, true);
-        ch.send({ type: 'hooks-done' });
-        continue;
-      }
-      if (msg.type === 'ready') {
-        // Stage 2 is done with Node work: from here on it only waits for start, then execs.
-        chargeContainer();
-        break;
-      }
-    }
+    l.converse({
+      ctx,
+      ch: new SyncChannel(sys, parentEnd),
+      state,
+      spec,
+      plan,
+      cgroups,
+      exited: () => initExitedMessage(desc),
+      sendIdmapFds: () => sys.sendFds(parentEnd, Buffer.from('{"type":"idmap-fds"}\n'), idmapUserns(ctx, plan.idmaps ?? [], opened)),
+    });
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     delete state.creating;
     store.save(state);
     return { state };
   } catch (e) {
-    if (pid > 0) {
-      try {
-        sys.kill(pid, 9);
-        sys.waitpid(pid, 0);
-      } catch {
-        /* already gone */
-      }
-    }
-    if (state.cgroup) {
-      try {
-        late().removeContainerCgroups(state.cgroup as CgroupDescription);
-      } catch (ce) {
-        ctx.log.warn(messageOf(ce));
-      }
-    }
-    const left = detachHostRootfs(sys, state.hostRootfsMount);
-    if (left) ctx.log.warn(left);
-    store.remove(id);
+    abandon(ctx, state);
     throw e instanceof RuntimeError ? e : new RuntimeError(messageOf(e));
   } finally {
     for (const fd of opened) {
