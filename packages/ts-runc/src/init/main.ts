@@ -12,6 +12,7 @@ import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from
 import { runHooks } from '../hooks/run-hooks';
 import { lookPath, withHome, checkNoMagicLinks } from './exec-lookup';
 import { setupConsole } from './console';
+import { bringLoopbackUp } from './loopback';
 import { stage2Fds, stage2FdsFromArgv } from '../protocol/fd-layout';
 import { isolateFifoDir, markRuntimeFds, sweepFds } from './fds';
 import { setIdmapFds } from './mounts';
@@ -69,6 +70,7 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   if (plan.hooks?.createContainer.length) parent.charging.toContainer();
   stageHooks(plan, 'createContainer', 'creating');
   switchRoot(sys, plan, root);
+  if (plan.newNetNs) bringLoopbackUp(sys);
   if (plan.hostname !== null) sys.sethostname(plan.hostname);
   if (plan.domainname !== null) sys.setdomainname(plan.domainname);
   applySysctl(sys, plan.sysctl);

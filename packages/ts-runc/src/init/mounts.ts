@@ -206,7 +206,7 @@ function mountCgroup(sys: Sys, root: Root, m: PlannedMount, userns: boolean | un
     if (sys.statxFd(bound).mountId === sys.statxFd(dst).mountId) throw new Error(`${name}: the bind did not take`);
     root.names.mount(null, bound, null, MS_BIND | MS_REMOUNT | base | keepLocked(sys, bound, userns), null);
   }
-  if (ro) root.names.mount(null, tmpfs, null, MS_REMOUNT | base, 'mode=755');
+  // The tmpfs itself stays writable, as runc leaves it: only the hierarchies are read-only.
 }
 
 /**

@@ -178,6 +178,7 @@ export function compile(spec: Spec, ctx: CompileContext): Compiled {
     domainname: spec.domainname ?? null,
     sysctl: planSysctl(linux.sysctl, namespaces, spec),
     newCgroupNs: namespaces.create.includes('cgroup'),
+    newNetNs: namespaces.create.includes('network'),
     idmaps,
     userns: namespaces.create.includes('user') || namespaces.join.some((n) => n.type === 'user'),
     process: planProcess(proc, ctx),

@@ -114,6 +114,8 @@ export interface InitPlan {
   domainname: string | null;
   sysctl: Record<string, string>;
   newCgroupNs: boolean;
+  /** A new network namespace: its loopback interface is brought up, as runc does. */
+  newNetNs?: boolean;
   /** Id mappings of the idmapped mounts; the parent makes a user namespace for each. */
   idmaps?: Array<{ uidMappings: IdMapping[]; gidMappings: IdMapping[] }>;
   /** A fresh session keyring ("_ses.ID") so the container cannot reach the caller's keys; null with --no-new-keyring. */

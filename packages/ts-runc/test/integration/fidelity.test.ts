@@ -37,9 +37,10 @@ describe('hostname with a uts namespace joined by path', () => {
 });
 
 describe('the container\'s mount table', () => {
-  test('the cgroup mounts are the ones runc makes for the same config', () => {
-    // Mount point and filesystem type (the field after " - "; optional fields vary in number).
-    const cmd = ['sh', '-c', "grep cgroup /proc/self/mountinfo | sed 's/^[^ ]* [^ ]* [^ ]* [^ ]* \\([^ ]*\\) .* - \\([^ ]*\\) .*/\\1 \\2/' | sort"];
+  test('the cgroup mounts are the ones runc makes for the same config, read-only where runc\'s are', () => {
+    // Mount point, per-mount options (rw/ro...) and filesystem type (the field after " - ";
+    // optional fields vary in number). Docker saw a read-only tmpfs at /sys/fs/cgroup.
+    const cmd = ['sh', '-c', "grep cgroup /proc/self/mountinfo | sed 's/^[^ ]* [^ ]* [^ ]* [^ ]* \\([^ ]*\\) \\([^ ]*\\).* - \\([^ ]*\\) .*/\\1 \\2 \\3/' | sort"];
     const ours = suite.runIn(cmd);
     expect(ours.stderr).toBe('');
     const runc = runtime('/usr/sbin/runc');
@@ -123,5 +124,22 @@ describe('a config without a mount namespace', () => {
     expect(mountsBelow(b.dir)).toEqual([]);
     expect(suite.rt.ids()).not.toContain(id);
     expect(leftoverCgroupDirs(id)).toEqual([]);
+  });
+});
+
+describe('a new network namespace', () => {
+  test('has its loopback interface up, as runc brings it up (docker without a network, buildah --network none)', () => {
+    const cmd = ['cat', '/sys/class/net/lo/flags'];
+    const ours = suite.runIn(cmd);
+    expect(ours.stderr).toBe('');
+    const runc = runtime('/usr/sbin/runc');
+    try {
+      const theirs = runc.run(['run', '-b', suite.bundle(cmd).dir, uniqueId('fid-runc')]);
+      expect(theirs.stderr).toBe('');
+      expect(Number(theirs.stdout.trim()) & 1).toBe(1); // IFF_UP
+      expect(ours.stdout).toBe(theirs.stdout);
+    } finally {
+      runc.cleanup();
+    }
   });
 });
