@@ -7,6 +7,21 @@ jest.setTimeout(60000);
 
 const suite = containerSuite('fid');
 
+/** `cmd` prints the same in ts-runc and runc, run from one bundle (the rootfs mount names its path). */
+function expectSameAsRunc(cmd: string[]): void {
+  const b = suite.bundle(cmd);
+  const ours = suite.rt.run(['run', '-b', b.dir, uniqueId('fid')]);
+  expect(ours.stderr).toBe('');
+  const runc = runtime('/usr/sbin/runc');
+  try {
+    const theirs = runc.run(['run', '-b', b.dir, uniqueId('fid-runc')]);
+    expect(theirs.stderr).toBe('');
+    expect(ours.stdout).toBe(theirs.stdout);
+  } finally {
+    runc.cleanup();
+  }
+}
+
 describe('hostname with a uts namespace joined by path', () => {
   test('is set in the joined namespace, as runc does', () => {
     const a = suite.bundle(['sleep', '1000'], (c) => (c.hostname = 'first'));
@@ -37,21 +52,28 @@ describe('hostname with a uts namespace joined by path', () => {
 });
 
 describe('the container\'s mount table', () => {
-  test('the cgroup mounts are the ones runc makes for the same config, read-only where runc\'s are', () => {
-    // Mount point, per-mount options (rw/ro...) and filesystem type (the field after " - ";
-    // optional fields vary in number). Docker saw a read-only tmpfs at /sys/fs/cgroup.
-    const cmd = ['sh', '-c', "grep cgroup /proc/self/mountinfo | sed 's/^[^ ]* [^ ]* [^ ]* [^ ]* \\([^ ]*\\) \\([^ ]*\\).* - \\([^ ]*\\) .*/\\1 \\2 \\3/' | sort"];
-    const ours = suite.runIn(cmd);
-    expect(ours.stderr).toBe('');
-    const runc = runtime('/usr/sbin/runc');
-    try {
-      const b = suite.bundle(cmd);
-      const theirs = runc.run(['run', '-b', b.dir, uniqueId('fid-runc')]);
-      expect(theirs.stderr).toBe('');
-      expect(ours.stdout).toBe(theirs.stdout);
-    } finally {
-      runc.cleanup();
-    }
+  test('the whole mount table is the one runc makes for the same config, read-only where runc\'s is', () => {
+    // Per mount: mount point, root, per-mount options (rw/ro...), filesystem type and its
+    // options (the fields after " - "; optional fields vary in number). Docker saw a read-only
+    // tmpfs at /sys/fs/cgroup; comparing every line catches the class.
+    const cmd = ['sh', '-c', "sed 's/^[^ ]* [^ ]* [^ ]* \\([^ ]*\\) \\([^ ]*\\) \\([^ ]*\\).* - \\([^ ]*\\) [^ ]* \\(.*\\)/\\2 \\1 \\3 \\4 \\5/' /proc/self/mountinfo | sort"];
+    expectSameAsRunc(cmd);
+  });
+});
+
+describe('the process\'s view', () => {
+  test('credentials, capabilities, signals, limits, /dev, environment, ids are runc\'s for the same config', () => {
+    // What engines and programs read of their own process: any difference is one users see.
+    const cmd = ['sh', '-c', [
+      'grep -E "^(Cap|NoNewPrivs|Seccomp|Sig(Ign|Blk)|Uid|Gid|Groups|Umask|Speculation|Cpus_allowed_list)" /proc/self/status',
+      'cat /proc/self/limits',
+      // Dates vary: only modes, owners, sizes and names.
+      "ls -ln /dev /dev/pts /dev/shm /dev/mqueue | sed 's/[A-Z][a-z][a-z] .*[0-9][0-9]:[0-9][0-9]//'",
+      'env | sort', 'hostname', 'pwd', 'cat /proc/self/oom_score_adj', 'ls /sys/fs/cgroup',
+      // /proc's link count follows the host's process count.
+      "ls -la / | grep -v ' proc$' | sed 's/[A-Z][a-z][a-z] .*[0-9][0-9]:[0-9][0-9]//'",
+    ].join('; ')];
+    expectSameAsRunc(cmd);
   });
 });
 
