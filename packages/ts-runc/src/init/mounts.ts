@@ -9,6 +9,22 @@ function mountError(m: PlannedMount, e: unknown): Error {
   return new Error(`mount ${m.source || m.fstype} to ${m.destination}: ${errCode(e)}`);
 }
 
+/** statfs(2) f_flags (ST_*) -> the mount(2) flag (MS_*) that sets it: they differ for relatime. */
+const ST_TO_MS: Array<[number, number]> = [
+  [0x2, MS_NOSUID],
+  [0x4, MS_NODEV],
+  [0x8, MS_NOEXEC],
+  [0x400, 0x400 /* MS_NOATIME */],
+  [0x800, 0x800 /* MS_NODIRATIME */],
+  [0x1000 /* ST_RELATIME */, 0x200000 /* MS_RELATIME */],
+];
+
+/** The per-mount flags the mount `fd` has now, as mount(2) flags, limited to `wanted`. */
+export function mountFlagsOf(sys: Sys, fd: number, wanted: number): number {
+  const st = sys.fstatfs(fd).flags;
+  return ST_TO_MS.reduce((f, [s, m]) => (st & s && wanted & m ? f | m : f), 0);
+}
+
 const LOCKABLE = MS_NOSUID | MS_NODEV | MS_NOEXEC | 0x400 /* NOATIME */ | 0x800 /* NODIRATIME */ | 0x200000 /* RELATIME */;
 
 /**
@@ -16,7 +32,7 @@ const LOCKABLE = MS_NOSUID | MS_NODEV | MS_NOEXEC | 0x400 /* NOATIME */ | 0x800 
  * must repeat them or fail with EPERM. Outside one nothing is added. `fd` names the mount.
  */
 export function keepLocked(sys: Sys, fd: number, userns: boolean | undefined): number {
-  return userns ? sys.fstatfs(fd).flags & LOCKABLE : 0;
+  return userns ? mountFlagsOf(sys, fd, LOCKABLE) : 0;
 }
 
 /** User namespace fds for idmapped mounts, received from the parent (InitPlan.idmaps order). */
@@ -217,7 +233,10 @@ export function remountReadonly(sys: Sys, root: Root, fd: number, p: string, use
   root.names.mount(fd, fd, null, MS_BIND | MS_REC, null);
   const mounted = reopenMounted(sys, root.fd, p, fd);
   try {
-    root.names.mount(null, mounted, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | keepLocked(sys, mounted, userns), null);
+    // nosuid, nodev and noexec stay (runc keeps them: /proc/sys of a /proc mounted with them
+    // must not lose them by becoming read-only).
+    const kept = mountFlagsOf(sys, mounted, MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    root.names.mount(null, mounted, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | kept | keepLocked(sys, mounted, userns), null);
   } finally {
     sys.close(mounted);
   }

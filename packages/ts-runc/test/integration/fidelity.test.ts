@@ -8,8 +8,8 @@ jest.setTimeout(60000);
 const suite = containerSuite('fid');
 
 /** `cmd` prints the same in ts-runc and runc, run from one bundle (the rootfs mount names its path). */
-function expectSameAsRunc(cmd: string[]): void {
-  const b = suite.bundle(cmd);
+function expectSameAsRunc(cmd: string[], edit?: (c: any) => void): void {
+  const b = suite.bundle(cmd, edit);
   const ours = suite.rt.run(['run', '-b', b.dir, uniqueId('fid')]);
   expect(ours.stderr).toBe('');
   const runc = runtime('/usr/sbin/runc');
@@ -58,6 +58,12 @@ describe('the container\'s mount table', () => {
     // tmpfs at /sys/fs/cgroup; comparing every line catches the class.
     const cmd = ['sh', '-c', "sed 's/^[^ ]* [^ ]* [^ ]* \\([^ ]*\\) \\([^ ]*\\) \\([^ ]*\\).* - \\([^ ]*\\) [^ ]* \\(.*\\)/\\2 \\1 \\3 \\4 \\5/' /proc/self/mountinfo | sort"];
     expectSameAsRunc(cmd);
+    // As containerd and Docker write it: /proc nosuid,noexec,nodev (the read-only /proc/sys
+    // and the masks keep those flags), a read-only root.
+    expectSameAsRunc(cmd, (c) => {
+      c.mounts.find((m: { destination: string }) => m.destination === '/proc').options = ['nosuid', 'noexec', 'nodev'];
+      c.root.readonly = true;
+    });
   });
 });
 
