@@ -21,8 +21,12 @@ beforeAll(() => {
 }, 120000);
 afterAll(() => {
   if (unavailable || !bh) return;
-  const problems = bh.cleanup();
-  removeDemoImage();
+  let problems: string[];
+  try {
+    problems = bh.cleanup();
+  } finally {
+    removeDemoImage();
+  }
   if (problems.length) throw new Error(`clean-up found leftovers:\n${problems.join('\n')}`);
 }, 120000);
 

@@ -28,8 +28,12 @@ beforeAll(() => {
 }, 120000);
 afterAll(() => {
   if (unavailable || !dk) return;
-  const problems = dk.cleanup();
-  removeDemoImage();
+  let problems: string[];
+  try {
+    problems = dk.cleanup();
+  } finally {
+    removeDemoImage();
+  }
   if (problems.length) throw new Error(`clean-up found leftovers:\n${problems.join('\n')}`);
 }, 180000);
 
