@@ -319,6 +319,12 @@ export function memoryLimitFileOf(pid: number): string {
   return path.join(CG, line.slice(3), 'memory.max');
 }
 
+/** The file holding a container process's pids limit on this host (v1 controller or unified). */
+export function pidsLimitFileOf(pid: number): string {
+  if (!CGROUP_V2) return `${cgroupDirOf(pid, 'pids')}/pids.max`;
+  return path.join(path.dirname(memoryLimitFileOf(pid)), 'pids.max');
+}
+
 /** A long-running container command that reports signals on stdout and exits 3 on TERM. */
 export const SIGNAL_LOOP = 'trap "echo got-usr1" USR1; trap "echo got-hup" HUP; trap "echo got-term; exit 3" TERM; echo ready; while :; do sleep 0.1; done';
 /**
