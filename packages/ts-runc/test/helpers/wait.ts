@@ -67,3 +67,23 @@ export function waitForSync<T>(what: string, probe: () => T | undefined | null |
     Atomics.wait(blocker, 0, 0, opts.everyMs ?? DEFAULT_EVERY_MS);
   }
 }
+
+/** The same for probes that are themselves asynchronous (a gRPC call, say): a rejection counts as "not yet". */
+export async function waitForAsync<T>(what: string, probe: () => Promise<T | undefined | null | false>, opts: WaitOptions = {}): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const until = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  let lastValue: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+      lastValue = v;
+      lastErr = undefined;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > until) throw timeoutError(what, timeoutMs, lastErr ?? `probe gave ${JSON.stringify(lastValue)}`, opts.lastSeen);
+    await new Promise((r) => setTimeout(r, opts.everyMs ?? 100));
+  }
+}
