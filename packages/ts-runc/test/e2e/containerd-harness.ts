@@ -65,10 +65,10 @@ export class Containerd {
     const log = fs.openSync(path.join(this.dir, 'containerd.log'), 'w');
     this.daemon = spawn('containerd', ['--config', path.join(this.dir, 'config.toml')], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
-    await waitFor('containerd to serve', () => {
-      if (this.daemon?.exitCode !== null) throw new Error(`containerd exited: ${this.log()}`);
-      return run('ctr', ['--address', this.sock, 'version'], { timeout: 5000 }).status === 0;
-    }, 30000, 200);
+    // A probe that throws counts as "not yet": a daemon that died ends the wait by answering true.
+    const exited = () => this.daemon?.exitCode !== null || this.daemon?.signalCode !== null;
+    await waitFor('containerd to serve', () => exited() || run('ctr', ['--address', this.sock, 'version'], { timeout: 5000 }).status === 0, 30000, 200);
+    if (exited()) throw new Error(`containerd exited: ${this.log()}`);
   }
 
   log(): string {

@@ -117,8 +117,10 @@ export class Podman {
     });
     if (conmons.length) problems.push(`conmon still running after rm -af: ${conmons.join(' ')}`);
     killPids(conmons);
+    // Read while the wrappers' logs still exist (they live in this.dir, removed below).
+    const ids = this.runtimeIds();
     // Runtime state left for ids podman used (default --root of each runtime).
-    for (const id of this.runtimeIds()) {
+    for (const id of ids) {
       for (const w of Object.values(this.wrappers)) {
         const st = run(w.real, ['state', id]);
         if (st.status === 0) {
@@ -133,7 +135,7 @@ export class Podman {
     // libpod_parent may be shared with another podman user: only our containers' cgroups
     // (libpod_parent/libpod-ID) are emptied; libpod_parent/conmon and libpod_parent go only if
     // this test made them and they are empty.
-    const mine = this.runtimeIds().map((id) => `libpod_parent/libpod-${id}`);
+    const mine = ids.map((id) => `libpod_parent/libpod-${id}`);
     problems.push(...removeCgroupTrees(mine).map((s) => `cgroup left: ${s}`));
     if (!this.cgroupsBefore.has('libpod_parent')) {
       for (const h of fs.readdirSync('/sys/fs/cgroup')) {
