@@ -231,7 +231,24 @@ export interface Root {
 export function enterCwd(sys: Sys, cwd: string): void {
   const root = sys.open('/', O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
-    const fd = openInRoot(sys, root, cwd, O_PATH | O_DIRECTORY);
+    let fd: number;
+    try {
+      fd = openInRoot(sys, root, cwd, O_PATH | O_DIRECTORY);
+    } catch (e) {
+      // openat2 refused outright (a seccomp profile without it, loaded early; a kernel before
+      // 5.6): what runc does since CVE-2024-21626, a plain chdir, then getcwd must show a path
+      // inside our root (the kernel says "(unreachable)" for one outside it, glibc ENOENT).
+      if (!['EPERM', 'ENOSYS'].includes(errCode(e))) throw e;
+      process.chdir(cwd);
+      let now: string;
+      try {
+        now = process.cwd();
+      } catch {
+        now = '';
+      }
+      if (!now.startsWith('/')) throw Object.assign(new Error('ELOOP'), { code: 'ELOOP' });
+      return;
+    }
     try {
       sys.fchdir(fd);
     } finally {

@@ -67,6 +67,36 @@ describe('cwd through a leaked runtime fd (CVE-2024-21626 class)', () => {
     expect(seen).toEqual(fds.map(refused));
   });
 
+  test('under a filter loaded early that denies openat2 (plain chdir, then getcwd, as runc): a cwd works, /proc/self/fd/3..9 are refused', () => {
+    // noNewPrivileges false and no CAP_SYS_ADMIN: the filter is loaded before the credentials
+    // change, so the cwd is entered under it (a deny-by-default profile without openat2 made
+    // every such container fail to start).
+    const denyOpenat2 = (c: any) => {
+      c.process.noNewPrivileges = false;
+      c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['openat2', 'close_range'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
+    };
+    const ok = bundle(['sh', '-c', 'pwd; echo ok'], (c) => {
+      denyOpenat2(c);
+      c.process.cwd = '/tmp';
+    });
+    const good = rt.run(['run', '-b', ok.dir, uniqueId('cwdseccomp')]);
+    expect(good.stderr).toBe('');
+    expect(good.stdout).toBe('/tmp\nok\n');
+    const b = bundle(['sh', '-c', 'ls -a; ls -a ../..; ls -a ../../..'], denyOpenat2);
+    const seen = fds.map((fd) => {
+      const cwd = `/proc/self/fd/${fd}`;
+      b.config.process.cwd = cwd;
+      b.write();
+      const id = uniqueId('cwdfd');
+      try {
+        return outcome(fd, rt.run(['run', '-b', b.dir, id]), cwd);
+      } finally {
+        del(id);
+      }
+    });
+    expect(seen).toEqual(fds.map(refused));
+  });
+
   test('an image symlink as the cwd (workdir -> /proc/self/fd/4) is refused', () => {
     const b = bundle(['sh', '-c', 'ls -a; ls -a ../..'], (c) => (c.process.cwd = '/workdir'));
     fs.symlinkSync('/proc/self/fd/4', path.join(b.dir, 'rootfs', 'workdir'));
