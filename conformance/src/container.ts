@@ -51,6 +51,18 @@ export function baseConfig(id: string, args: string[]): Config {
   };
 }
 
+/** Applied to every config.json a test writes while a variant runs it (e.g. adds a seccomp profile). */
+let configOverlay: ((c: Config) => Config) | null = null;
+export function withConfigOverlay<T>(overlay: (c: Config) => Config, body: () => T): T {
+  const prev = configOverlay;
+  configOverlay = overlay;
+  try {
+    return body();
+  } finally {
+    configOverlay = prev;
+  }
+}
+
 export interface State {
   ociVersion?: unknown;
   id?: unknown;
@@ -111,6 +123,11 @@ export class Container {
     }
     this.config = baseConfig(this.id, args);
     t.defer(() => this.destroy());
+    // What the runtime and the container wrote to stderr explains most failures.
+    t.onFailure(() => {
+      const err = this.stderr().trim();
+      return err ? `${this.id} stderr: ${err.split('\n').slice(-5).join(' | ')}` : undefined;
+    });
   }
 
   /** Forced delete, then the bundle and the container's cgroups. Safe to call repeatedly. */
@@ -122,7 +139,8 @@ export class Container {
   }
 
   writeConfig(): void {
-    fs.writeFileSync(path.join(this.bundle, 'config.json'), JSON.stringify(this.config, null, 2));
+    const config = configOverlay ? configOverlay(this.config) : this.config;
+    fs.writeFileSync(path.join(this.bundle, 'config.json'), JSON.stringify(config, null, 2));
   }
 
   /** `create --bundle B ID`; the container's stdout/stderr go to files in the scratch dir. */
@@ -215,6 +233,16 @@ export class Container {
     if (!s || s.status !== 'stopped') fail(`container did not reach "stopped" (last state: ${JSON.stringify(s)})`);
   }
 
+  /** Wait until the container printed the line `word`; false when it timed out or the process died first. */
+  waitLine(word: string, pid?: number, timeoutMs = 10_000): boolean {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.stdout().split('\n').includes(word)) return true;
+      if (Date.now() > deadline || (pid !== undefined && !pidAlive(pid))) return this.stdout().split('\n').includes(word);
+      sleepMs(15);
+    }
+  }
+
   stdout(): string {
     try {
       return fs.readFileSync(this.outFile, 'utf8');
@@ -232,6 +260,36 @@ export class Container {
   }
 }
 
+/** The line a container prints after its real check, so that one that printed nothing, or stopped
+ *  before the end of its script, fails the test. */
+export const OK_MARKER = 'CONFORMANCE-OK';
+
+/** Like runIn with `; echo CONFORMANCE-OK` appended; fails unless that is the last line, and
+ *  returns the output before it. */
+export function runInOk(t: TestContext, script: string, mutate?: (c: Container) => void): { out: string; err: string; c: Container } {
+  const r = runIn(t, `${script}; echo ${OK_MARKER}`, mutate);
+  return { ...r, out: withoutMarker(r.out) };
+}
+
+/** The output before the final CONFORMANCE-OK line; fails when that line is missing. */
+export function withoutMarker(out: string): string {
+  const lines = out.replace(/\n$/, '').split('\n');
+  if (lines[lines.length - 1] !== OK_MARKER) fail(`the container did not print ${OK_MARKER} at the end of its script (it stopped early); output: ${JSON.stringify(out)}`);
+  return lines.slice(0, -1).map((l) => l + '\n').join('');
+}
+
+/** An error from the runtime shows that it rejected the property under test only when the same
+ *  base config without that property runs: this control container must print CONFORMANCE-OK. */
+export function mustRunWithout(t: TestContext, property: string): void {
+  const c = new Container(t, ['/bin/sh', '-c', `echo ${OK_MARKER}`]);
+  const r = c.create();
+  if (r.code !== 0) fail(`rejected, but so is the config without ${property} (create: ${describe(r)})`);
+  const s = c.start();
+  if (s.code !== 0) fail(`rejected, but so is the config without ${property} (start: ${describe(s)})`);
+  c.mustWaitStopped();
+  if (c.stdout().trim() !== OK_MARKER) fail(`rejected, but the config without ${property} does not run either (stdout: ${JSON.stringify(c.stdout())})`);
+}
+
 /** Create, start and wait for the process to exit; returns its stdout (stderr appended on request). */
 export function runIn(t: TestContext, script: string, mutate?: (c: Container) => void): { out: string; err: string; c: Container } {
   const c = new Container(t, ['/bin/sh', '-c', script]);
@@ -242,12 +300,19 @@ export function runIn(t: TestContext, script: string, mutate?: (c: Container) =>
   return { out: c.stdout(), err: c.stderr(), c };
 }
 
-/** A long-running container (sleeps) that has been created and started. */
-export function running(t: TestContext, mutate?: (c: Container) => void, script = 'sleep 1000'): Container {
-  const c = new Container(t, ['/bin/sh', '-c', script]);
+export const READY_MARKER = 'CONFORMANCE-READY';
+
+/** A long-running container (sleeps), created and started, whose program has printed that it runs:
+ *  what a test then observes from the host is the user program, not the runtime's init. */
+export function running(t: TestContext, mutate?: (c: Container) => void): Container {
+  const c = new Container(t, ['/bin/sh', '-c', `echo ${READY_MARKER}; exec sleep 1000`]);
   if (mutate) mutate(c);
   c.mustCreate();
   c.mustStart();
+  const pid = c.state()?.pid;
+  if (!c.waitLine(READY_MARKER, typeof pid === 'number' ? pid : undefined)) {
+    fail(`the container program did not print ${READY_MARKER} (state: ${JSON.stringify(c.state())}, stdout: ${JSON.stringify(c.stdout())})`);
+  }
   return c;
 }
 

@@ -9,6 +9,8 @@ export interface TestContext {
   defer(fn: () => void): void;
   /** Diagnostic line printed with the result (TAP comment). */
   note(msg: string): void;
+  /** A diagnostic computed only when the test fails, before the cleanups (e.g. a container's stderr). */
+  onFailure(fn: () => string | undefined): void;
 }
 
 export interface TestDef {
@@ -16,6 +18,8 @@ export interface TestDef {
   section: string;
   name: string;
   fn: (t: TestContext) => void;
+  /** A config.md / config-linux.md test (builds a bundle, runs a container): variants rerun it. */
+  config?: boolean;
 }
 
 const registry: TestDef[] = [];
@@ -24,8 +28,13 @@ export function setVerbose(v: boolean): void {
   verbose = v;
 }
 
-export function test(section: string, name: string, fn: (t: TestContext) => void): void {
-  registry.push({ section, name, fn });
+export function test(section: string, name: string, fn: (t: TestContext) => void, opts: { config?: boolean } = {}): void {
+  registry.push({ section, name, fn, ...opts });
+}
+
+/** A test of config.md / config-linux.md: rerun by the variants (e.g. --seccomp-deny-default). */
+export function configTest(section: string, name: string, fn: (t: TestContext) => void): void {
+  test(section, name, fn, { config: true });
 }
 
 /**
@@ -33,7 +42,7 @@ export function test(section: string, name: string, fn: (t: TestContext) => void
  * version (`--version` "spec:" line) the field is an unknown property, which config.md
  * (Extensibility) says it MUST ignore: a failure then becomes a skip that shows the failure.
  */
-export function testSince(major: number, minor: number, predates: (major: number, minor: number) => boolean, section: string, name: string, fn: (t: TestContext) => void): void {
+export function testSince(major: number, minor: number, predates: (major: number, minor: number) => boolean, section: string, name: string, fn: (t: TestContext) => void, opts: { config?: boolean } = {}): void {
   test(section, `${name} [spec ${major}.${minor}]`, (t) => {
     try {
       fn(t);
@@ -43,7 +52,11 @@ export function testSince(major: number, minor: number, predates: (major: number
       }
       throw e;
     }
-  });
+  }, opts);
+}
+
+export function configTestSince(major: number, minor: number, predates: (major: number, minor: number) => boolean, section: string, name: string, fn: (t: TestContext) => void): void {
+  testSince(major, minor, predates, section, name, fn, { config: true });
 }
 
 export function allTests(): TestDef[] {
@@ -81,9 +94,11 @@ export interface Result {
 export function runOne(def: TestDef): Result {
   const cleanups: (() => void)[] = [];
   const notes: string[] = [];
+  const onFailure: (() => string | undefined)[] = [];
   const ctx: TestContext = {
     defer: (fn) => cleanups.push(fn),
     note: (m) => notes.push(m),
+    onFailure: (fn) => onFailure.push(fn),
   };
   const t0 = Date.now();
   let outcome: Outcome = 'pass';
@@ -100,6 +115,14 @@ export function runOne(def: TestDef): Result {
         e instanceof AssertionError
           ? e.message
           : `exception: ${e instanceof Error ? (verbose ? e.stack ?? e.message : e.message) : String(e)}`;
+      for (const fn of onFailure) {
+        try {
+          const m = fn();
+          if (m) notes.push(m);
+        } catch {
+          /* a diagnostic only */
+        }
+      }
     }
   }
   while (cleanups.length > 0) {

@@ -10,17 +10,19 @@ import './tests/hooks';
 import './tests/config';
 import './tests/config-linux';
 import './tests/image';
+import { seccompDenyDefault } from './variants';
 
 const REPO = path.resolve(__dirname, '..', '..');
 
 function usage(code: number): never {
   (code === 0 ? process.stdout : process.stderr).write(
     'usage: conformance/run [--runtime PATH] [--hide-cgroup2] [--format tap|table] [--filter REGEX]\n' +
-      '                       [--unpacker ts-img|umoci|PATH] [--list] [--verbose]\n' +
+      '                       [--unpacker ts-img|umoci|PATH] [--seccomp-deny-default] [--list] [--verbose]\n' +
       '  --runtime PATH   runtime binary (default: $RUNTIME, else packages/ts-runc/bin/ts-runc)\n' +
       '  --hide-cgroup2   run in a private mount namespace with /sys/fs/cgroup/unified unmounted\n' +
       '                   (automatic for crun on a hybrid cgroup host)\n' +
-      '  --unpacker X     image unpacker for the image-spec tests (default: $UNPACKER, else ts-img)\n',
+      '  --unpacker X     image unpacker for the image-spec tests (default: $UNPACKER, else ts-img)\n' +
+      '  --seccomp-deny-default  only the config tests, each under a deny-by-default seccomp profile\n',
   );
   process.exit(code);
 }
@@ -33,10 +35,11 @@ interface Opts {
   unpacker?: string;
   list: boolean;
   verbose: boolean;
+  seccompDenyDefault: boolean;
 }
 
 function parse(argv: string[]): Opts {
-  const o: Opts = { hide: false, format: 'tap', list: false, verbose: false };
+  const o: Opts = { hide: false, format: 'tap', list: false, verbose: false, seccompDenyDefault: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = (): string => {
@@ -58,6 +61,7 @@ function parse(argv: string[]): Opts {
       case '--filter': o.filter = new RegExp(val()); break;
       case '--unpacker': o.unpacker = val(); break;
       case '--list': o.list = true; break;
+      case '--seccomp-deny-default': o.seccompDenyDefault = true; break;
       case '--verbose': case '-v': o.verbose = true; break;
       case '--help': case '-h': usage(0); break;
       default: process.stderr.write(`conformance: unknown argument ${a}\n`); usage(2);
@@ -74,7 +78,8 @@ function resolveExe(p: string): string | null {
 
 function main(): number {
   const o = parse(process.argv.slice(2));
-  const tests = allTests().filter((t) => !o.filter || o.filter.test(`[${t.section}] ${t.name}`));
+  const all = o.seccompDenyDefault ? seccompDenyDefault(allTests()) : allTests();
+  const tests = all.filter((t) => !o.filter || o.filter.test(`[${t.section}] ${t.name}`));
   if (o.list) {
     for (const t of tests) process.stdout.write(`[${t.section}] ${t.name}\n`);
     return 0;
@@ -159,6 +164,7 @@ function main(): number {
   const rep = new Reporter(o.format, tests.length);
   rep.begin();
   process.stdout.write(`# runtime: ${runtime} (${version.trim()})${hide ? ', cgroup2 hidden' : ''}; unpacker: ${unpacker}\n`);
+  if (o.seccompDenyDefault) process.stdout.write('# variant: config tests under a deny-by-default seccomp profile (src/seccomp-profile.ts)\n');
   try {
     for (const t of tests) rep.report(runOne(t));
   } finally {
