@@ -14,6 +14,7 @@ import type { IdMapping } from './layers/idmap';
 import { buildRuntimeConfig } from './bundle/config';
 import { readInRoot } from './bundle/passwd';
 import { Progress } from './progress';
+import { removeTree } from './fs/remove-tree';
 
 export interface UnpackOptions {
   /** :tag or @digest (overrides one given in the source string). */
@@ -57,30 +58,6 @@ function warnUnmappedUser(spec: Spec, warn: (m: string) => void): void {
       warn(`gid ${g} of process.user is not in the gid mappings: the container cannot start with it (give --gid-map ranges)`);
       break;
     }
-  }
-}
-
-/** rm -rf that also copes with read-only directories (rootless unpacks); never throws. */
-function removeTree(p: string): void {
-  try {
-    fs.rmSync(p, { recursive: true, force: true });
-    return;
-  } catch {
-    // fall through: make directories writable (never following symlinks) and retry
-  }
-  const walk = (d: string): void => {
-    try {
-      fs.chmodSync(d, 0o700);
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
-    } catch {
-      // best effort
-    }
-  };
-  if (fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p);
-  try {
-    fs.rmSync(p, { recursive: true, force: true });
-  } catch (e) {
-    process.stderr.write(`ts-img: warning: could not remove ${p}: ${(e as Error).message}\n`);
   }
 }
 
