@@ -15,6 +15,7 @@ import { buildRuntimeConfig } from './bundle/config';
 import { readInRoot } from './bundle/passwd';
 import { Progress } from './progress';
 import { removeTree } from './fs/remove-tree';
+import { EventLoopTurns, SLICE } from './layers/event-loop-turns';
 
 export interface UnpackOptions {
   /** :tag or @digest (overrides one given in the source string). */
@@ -171,6 +172,7 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
         : new LayerReader(src, manifest.layers[i], diffIds[i], label, ropts));
     }
     const ahead = Math.max(0, opts.ahead ?? 1);
+    const turns = new EventLoopTurns();
     for (let i = 0; i < n; i++) {
       for (let j = i; j <= Math.min(n - 1, i + ahead); j++) await readers[j].start();
       const r = readers[i];
@@ -179,7 +181,10 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
       for (;;) {
         const c = await r.next();
         if (c === null) break;
-        parser.push(c);
+        for (let off = 0; off < c.length; off += SLICE) {
+          parser.push(c.length <= SLICE ? c : c.subarray(off, off + SLICE));
+          await turns.maybeYield();
+        }
       }
       parser.finish();
       await r.verify();
