@@ -157,7 +157,7 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
     const total = manifest.layers.reduce((a: number, l: Descriptor) => a + (l.size || 0), 0);
     let doneBytes = 0;
     for (let i = 0; i < n; i++) {
-      const label = `layer ${i + 1}/${n} (${manifest.layers[i].digest.slice(0, 19)})`;
+      const label = `layer ${i + 1}/${n} (${manifest.layers[i].digest})`;
       const ropts = {
         sniff: src.sniffCompression,
         maxBytes: opts.maxLayerBytes,

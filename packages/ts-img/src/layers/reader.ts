@@ -7,6 +7,7 @@ import { layerMediaTypeInfo, LayerCompression } from '@tsrt/oci-spec';
 import type { ImageSource } from '../sources/types';
 import { UNVERIFIED_BLOB } from '../sources/docker-archive';
 import { hasher, parseDigest } from '../digest';
+import { checkMagic } from './magic';
 
 /** The host zstd decompressor (Debian package zstd); Node 20's zlib has no zstd. */
 export const ZSTD_BIN = '/usr/bin/zstd';
@@ -66,14 +67,17 @@ export class LayerReader {
   }
 
   private compression(first: Buffer | undefined): LayerCompression {
-    if (this.opts.sniff) {
-      if (first && first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) return 'gzip';
-      if (first && first.length >= 4 && first.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-      return 'none';
+    let declared: LayerCompression | 'sniff' = 'sniff';
+    if (!this.opts.sniff) {
+      const info = layerMediaTypeInfo(this.desc.mediaType);
+      if (!info) throw new LayerStreamError(`${this.label}: unsupported layer media type ${JSON.stringify(this.desc.mediaType)}`);
+      declared = info.compression;
     }
-    const info = layerMediaTypeInfo(this.desc.mediaType);
-    if (!info) throw new LayerStreamError(`${this.label}: unsupported layer media type ${JSON.stringify(this.desc.mediaType)}`);
-    return info.compression;
+    try {
+      return checkMagic(declared, first, this.label, this.desc.mediaType);
+    } catch (e) {
+      throw new LayerStreamError((e as Error).message);
+    }
   }
 
   private fail(e: Error): void {
@@ -279,6 +283,8 @@ export class WorkerLayerReader {
       start: this.loc.start,
       length: this.loc.length,
       compression: this.compression,
+      label: this.label,
+      mediaType: this.desc.mediaType,
       blobAlg: this.unverified ? null : parseDigest(this.desc.digest).algorithm,
       diffAlg: parseDigest(this.diffId).algorithm,
       zstdBin: ZSTD_BIN,
@@ -295,7 +301,7 @@ export class WorkerLayerReader {
         this.end = m;
         this.done = true;
       } else {
-        this.error = new LayerStreamError(`${this.label}: ${m.message}`);
+        this.error = new LayerStreamError(m.whole ? m.message : `${this.label}: ${m.message}`);
       }
       this.wakeUp();
     });

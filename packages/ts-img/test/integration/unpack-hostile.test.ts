@@ -201,12 +201,29 @@ const cases: Case[] = [
     layers: [[{ name: 'zeros', data: Buffer.alloc(64 << 20) }]],
   },
   {
-    name: 'gzip media type on a blob that is not gzip', expect: /gzip: /,
+    name: 'gzip media type on a blob that is not gzip', expect: /^layer 1\/1 \(sha256:[0-9a-f]{64}\): media type \S+\+gzip declares gzip, but the blob is not compressed$/,
     spec: { layers: [{ entries: [{ name: 'x', data: 'x' }], compression: 'none', mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }] },
   },
   {
-    name: 'zstd media type on a blob that is not zstd', expect: /zstd: /,
+    name: 'zstd media type on a blob that is not zstd', expect: /^layer 1\/1 \(sha256:[0-9a-f]{64}\): media type \S+\+zstd declares zstd, but the blob is not compressed$/,
     spec: { layers: [{ entries: [{ name: 'x', data: 'x' }], compression: 'none', mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }] },
+  },
+  // #16 item 5: the magic bytes must match the declared media type
+  {
+    name: 'zstd media type on a gzip blob', expect: /^layer 1\/1 \(sha256:[0-9a-f]{64}\): media type \S+\+zstd declares zstd, but the blob is gzip-compressed$/,
+    spec: { layers: [{ entries: [{ name: 'x', data: 'x' }], compression: 'gzip', mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }] },
+  },
+  {
+    name: 'zstd media type on an xz blob', expect: /^layer 1\/1 \(sha256:[0-9a-f]{64}\): media type \S+\+zstd declares zstd, but the blob is xz-compressed$/,
+    spec: { layers: [{ tar: Buffer.concat([Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), Buffer.alloc(64)]), compression: 'none', mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }] },
+  },
+  {
+    name: 'uncompressed tar media type on a gzip blob', expect: /^layer 1\/1 \(sha256:[0-9a-f]{64}\): media type \S+\.tar declares uncompressed, but the blob is gzip-compressed$/,
+    spec: { layers: [{ entries: [{ name: 'x', data: 'x' }], compression: 'gzip', mediaType: 'application/vnd.oci.image.layer.v1.tar' }] },
+  },
+  {
+    name: 'gzip media type on a zstd blob', expect: /^layer 1\/1 \(sha256:[0-9a-f]{64}\): media type \S+\+gzip declares gzip, but the blob is zstd-compressed$/,
+    spec: { layers: [{ entries: [{ name: 'x', data: 'x' }], compression: 'zstd', mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }] },
   },
   {
     name: 'unknown layer media type', expect: /unsupported layer media type/,
