@@ -16,6 +16,7 @@ import { readInRoot } from './bundle/passwd';
 import { Progress } from './progress';
 import { removeTree } from './fs/remove-tree';
 import { EventLoopTurns, SLICE } from './layers/event-loop-turns';
+import { formatBytes, freeBytes } from './layers/space';
 
 export interface UnpackOptions {
   /** :tag or @digest (overrides one given in the source string). */
@@ -34,7 +35,10 @@ export interface UnpackOptions {
   ahead?: number;
   /** Decompress on the main thread even for local blobs (tests). */
   noWorkers?: boolean;
-  /** Refuse a layer that expands beyond this many bytes (default max(1 GiB, 1000 x blob size)). */
+  /**
+   * Refuse a layer that expands beyond this many bytes (CLI --max-layer-size). Default: no fixed
+   * cap; all layers together may not expand beyond the free space of the bundle's filesystem.
+   */
   maxLayerBytes?: number;
 }
 
@@ -144,6 +148,13 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
       }
     }
 
+    // nothing fits when even the compressed blobs do not: say so before writing anything
+    const free = freeBytes(parent);
+    const compressed = manifest.layers.reduce((a: number, l: Descriptor) => a + (l.size || 0), 0);
+    if (compressed > free) {
+      throw new Error(`bundle ${bundle}: the layers need at least ${formatBytes(compressed)} but ${parent} has ${formatBytes(free)} free`);
+    }
+
     tmp = path.join(parent, `.${path.basename(abs)}.ts-img-${process.pid}-${randomBytes(4).toString('hex')}`);
     fs.mkdirSync(tmp, { mode: 0o700 });
     fs.chmodSync(tmp, 0o700);
@@ -160,7 +171,7 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
       const label = `layer ${i + 1}/${n} (${manifest.layers[i].digest})`;
       const ropts = {
         sniff: src.sniffCompression,
-        maxBytes: opts.maxLayerBytes,
+        maxBytes: opts.maxLayerBytes ?? Infinity,
         onRawBytes: (b: number) => {
           doneBytes += b;
           progress.update(`unpacking ${n} layers`, doneBytes, total);
@@ -173,22 +184,33 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
     }
     const ahead = Math.max(0, opts.ahead ?? 1);
     const turns = new EventLoopTurns();
+    let expanded = 0;
     for (let i = 0; i < n; i++) {
       for (let j = i; j <= Math.min(n - 1, i + ahead); j++) await readers[j].start();
       const r = readers[i];
-      applier.beginLayer(r.label);
-      const parser = new TarParser(applier);
-      for (;;) {
-        const c = await r.next();
-        if (c === null) break;
-        for (let off = 0; off < c.length; off += SLICE) {
-          parser.push(c.length <= SLICE ? c : c.subarray(off, off + SLICE));
-          await turns.maybeYield();
+      try {
+        applier.beginLayer(r.label);
+        const parser = new TarParser(applier);
+        for (;;) {
+          const c = await r.next();
+          if (c === null) break;
+          expanded += c.length;
+          if (expanded > free) {
+            throw new Error(`${r.label}: the layers expand beyond the ${formatBytes(free)} free on ${parent} (a decompression bomb?)`);
+          }
+          for (let off = 0; off < c.length; off += SLICE) {
+            parser.push(c.length <= SLICE ? c : c.subarray(off, off + SLICE));
+            await turns.maybeYield();
+          }
         }
+        parser.finish();
+        await r.verify();
+        applier.endLayer();
+      } catch (e) {
+        // every error of a layer names it (tar format errors, ENOSPC and the like do not by themselves)
+        if (e instanceof Error && !e.message.startsWith('layer ')) e.message = `${r.label}: ${e.message}`;
+        throw e;
       }
-      parser.finish();
-      await r.verify();
-      applier.endLayer();
     }
     applier.finish();
     progress.done();

@@ -18,7 +18,7 @@ export interface LayerReaderOptions {
   /** Sniff compression from magic bytes instead of trusting the media type (docker save). */
   sniff?: boolean;
   onRawBytes?: (n: number) => void;
-  /** Refuse layers that expand beyond this many bytes (default: 1000x the blob size, at least 1 GiB). */
+  /** Refuse layers that expand beyond this many bytes (default: no limit here; unpack bounds all layers by the free space). */
   maxBytes?: number;
 }
 
@@ -63,7 +63,7 @@ export class LayerReader {
     this.blobHash = unverified ? null : hasher(bd);
     this.diffHash = hasher(dd);
     this.limit = opts.aheadBytes ?? 64 << 20;
-    this.maxBytes = opts.maxBytes ?? Math.max(1 << 30, desc.size * 1000);
+    this.maxBytes = opts.maxBytes ?? Infinity;
   }
 
   private compression(first: Buffer | undefined): LayerCompression {
@@ -101,7 +101,7 @@ export class LayerReader {
     const onOut = (c: Buffer): void => {
       this.outBytes += c.length;
       if (this.outBytes > this.maxBytes) {
-        this.fail(new LayerStreamError(`${this.label}: expands beyond ${this.maxBytes} bytes (decompression bomb?)`));
+        this.fail(new LayerStreamError(`${this.label}: expands beyond ${this.maxBytes} bytes, the --max-layer-size (a decompression bomb?)`));
         this.destroy();
         return;
       }
@@ -288,7 +288,7 @@ export class WorkerLayerReader {
       blobAlg: this.unverified ? null : parseDigest(this.desc.digest).algorithm,
       diffAlg: parseDigest(this.diffId).algorithm,
       zstdBin: ZSTD_BIN,
-      maxBytes: this.opts.maxBytes ?? Math.max(1 << 30, this.desc.size * 1000),
+      maxBytes: this.opts.maxBytes ?? Infinity,
       window: this.opts.aheadBytes ?? 48 << 20,
     };
     const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: job });

@@ -98,7 +98,7 @@ function run(job: WorkerJob): void {
     if (failed) return;
     outBytes += c.length;
     if (outBytes > job.maxBytes) {
-      fail(`expands beyond ${job.maxBytes} bytes (decompression bomb?)`);
+      fail(`expands beyond ${job.maxBytes} bytes, the --max-layer-size (a decompression bomb?)`);
       return;
     }
     diffHash.update(c);
