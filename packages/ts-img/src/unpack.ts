@@ -18,6 +18,9 @@ import { removeTree } from './fs/remove-tree';
 import { EventLoopTurns, SLICE } from './layers/event-loop-turns';
 import { formatBytes, freeBytes } from './layers/space';
 
+/** Layer blobs at least this big are read, hashed and inflated in a worker thread. */
+const WORKER_MIN_BYTES = 8 << 20;
+
 export interface UnpackOptions {
   /** :tag or @digest (overrides one given in the source string). */
   ref?: string;
@@ -35,6 +38,8 @@ export interface UnpackOptions {
   ahead?: number;
   /** Decompress on the main thread even for local blobs (tests). */
   noWorkers?: boolean;
+  /** Blobs from this size on use a worker thread (default 8 MiB; tests give 0 to cover that path). */
+  workerMinBytes?: number;
   /**
    * Refuse a layer that expands beyond this many bytes (CLI --max-layer-size). Default: no fixed
    * cap; all layers together may not expand beyond the free space of the bundle's filesystem.
@@ -177,7 +182,10 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
           progress.update(`unpacking ${n} layers`, doneBytes, total);
         },
       };
-      const loc = opts.noWorkers || !src.blobFile ? null : await src.blobFile(manifest.layers[i]);
+      // a worker thread costs tens of ms to start: only big blobs are worth one (small ones
+      // inflate on the libuv pool from the main thread just as well)
+      const big = (manifest.layers[i].size ?? 0) >= (opts.workerMinBytes ?? WORKER_MIN_BYTES);
+      const loc = opts.noWorkers || !big || !src.blobFile ? null : await src.blobFile(manifest.layers[i]);
       readers.push(loc
         ? new WorkerLayerReader(loc, manifest.layers[i], diffIds[i], label, ropts)
         : new LayerReader(src, manifest.layers[i], diffIds[i], label, ropts));

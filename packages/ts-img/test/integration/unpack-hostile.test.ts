@@ -264,7 +264,7 @@ describe('hostile layers', () => {
     const b = path.join(base, `bundle-${k}`);
     let err: Error | undefined;
     try {
-      await unpack(`${dir}:x`, b, { quiet: true, warn: () => {}, ...(c.opts ?? {}) });
+      await unpack(`${dir}:x`, b, { quiet: true, warn: () => {}, workerMinBytes: 0, ...(c.opts ?? {}) });
     } catch (e) {
       err = e as Error;
     }

@@ -53,7 +53,7 @@ describe('non-UTF-8 names are bytes', () => {
       ],
     });
     const bundle = path.join(base, `bundle-${++k}`);
-    await unpack(`${dir}:x`, bundle, { quiet: true, warn: () => {}, noWorkers: mode === 'stream' });
+    await unpack(`${dir}:x`, bundle, { quiet: true, warn: () => {}, noWorkers: mode === 'stream', workerMinBytes: 0 });
     const root = path.join(bundle, 'rootfs');
     expect(namesHex(root)).toEqual([a1, d, Buffer.from('gone'), b('h', [0xff]), b('s', [0xff])].map((x) => x.toString('hex')).sort());
     expect(fs.readFileSync(b(root, '/', a1)).toString()).toBe('one');

@@ -117,7 +117,7 @@ describe('unpack the full test image', () => {
     const want = comparable(t, IMPLICIT);
     for (const src of [`${imgs.layout}:full-gzip`, imgs.ociArchive, `oci-archive:${imgs.ociArchive}:full`, imgs.dockerOld, `${imgs.dockerOld}:test/full:latest`, imgs.dockerOldGzip, imgs.dockerNew, `${imgs.dockerNew}:latest`]) {
       const b2 = bundle();
-      await unpack(src, b2, quiet);
+      await unpack(src, b2, { ...quiet, workerMinBytes: 0 }); // the worker-thread path (small blobs skip it by default)
       expect([src, comparable(dumpTree(path.join(b2, 'rootfs')), IMPLICIT)]).toEqual([src, want]);
       expect(config(b2).process.user.uid).toBe(1234);
       rmrf(b2);
