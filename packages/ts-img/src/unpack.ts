@@ -17,9 +17,15 @@ import { Progress } from './progress';
 import { removeTree } from './fs/remove-tree';
 import { EventLoopTurns, SLICE } from './layers/event-loop-turns';
 import { formatBytes, freeBytes } from './layers/space';
+import { BufferReleaser } from './layers/release-buffers';
 
-/** Layer blobs at least this big are read, hashed and inflated in a worker thread. */
-const WORKER_MIN_BYTES = 8 << 20;
+/**
+ * Layer blobs at least this big are read, hashed and inflated in a worker thread. Off by
+ * default: a worker costs tens of ms to start (the per-layer cost of #16 item 4) and holds its
+ * own V8 heap and buffers (peak RSS 170-230 MB against 105-115 MB without, #16 item 9), while
+ * zlib already inflates on the libuv pool and hashing on the main thread was not slower on 2 cores.
+ */
+const WORKER_MIN_BYTES = Infinity;
 
 export interface UnpackOptions {
   /** :tag or @digest (overrides one given in the source string). */
@@ -34,11 +40,11 @@ export interface UnpackOptions {
   warn?: (msg: string) => void;
   /** Syscall layer (tests); default the real one. */
   sys?: Sys;
-  /** How many layers to decompress ahead of the one being applied (default 1). */
+  /** How many layers to decompress ahead of the one being applied (default 0: memory stays flat). */
   ahead?: number;
   /** Decompress on the main thread even for local blobs (tests). */
   noWorkers?: boolean;
-  /** Blobs from this size on use a worker thread (default 8 MiB; tests give 0 to cover that path). */
+  /** Blobs from this size on use a worker thread (default: never; tests give 0 to cover that path). */
   workerMinBytes?: number;
   /**
    * Refuse a layer that expands beyond this many bytes (CLI --max-layer-size). Default: no fixed
@@ -182,17 +188,16 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
           progress.update(`unpacking ${n} layers`, doneBytes, total);
         },
       };
-      // a worker thread costs tens of ms to start: only big blobs are worth one (small ones
-      // inflate on the libuv pool from the main thread just as well)
       const big = (manifest.layers[i].size ?? 0) >= (opts.workerMinBytes ?? WORKER_MIN_BYTES);
       const loc = opts.noWorkers || !big || !src.blobFile ? null : await src.blobFile(manifest.layers[i]);
       readers.push(loc
         ? new WorkerLayerReader(loc, manifest.layers[i], diffIds[i], label, ropts)
         : new LayerReader(src, manifest.layers[i], diffIds[i], label, ropts));
     }
-    const ahead = Math.max(0, opts.ahead ?? 1);
+    const ahead = Math.max(0, opts.ahead ?? 0);
     const turns = new EventLoopTurns();
     let expanded = 0;
+    const released = new BufferReleaser();
     for (let i = 0; i < n; i++) {
       for (let j = i; j <= Math.min(n - 1, i + ahead); j++) await readers[j].start();
       const r = readers[i];
@@ -210,6 +215,7 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
             parser.push(c.length <= SLICE ? c : c.subarray(off, off + SLICE));
             await turns.maybeYield();
           }
+          released.applied(c.length);
         }
         parser.finish();
         await r.verify();

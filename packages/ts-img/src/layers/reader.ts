@@ -62,7 +62,7 @@ export class LayerReader {
     const unverified = desc.annotations?.[UNVERIFIED_BLOB] === 'true';
     this.blobHash = unverified ? null : hasher(bd);
     this.diffHash = hasher(dd);
-    this.limit = opts.aheadBytes ?? 64 << 20;
+    this.limit = opts.aheadBytes ?? 4 << 20;
     this.maxBytes = opts.maxBytes ?? Infinity;
   }
 
@@ -289,7 +289,7 @@ export class WorkerLayerReader {
       diffAlg: parseDigest(this.diffId).algorithm,
       zstdBin: ZSTD_BIN,
       maxBytes: this.opts.maxBytes ?? Infinity,
-      window: this.opts.aheadBytes ?? 48 << 20,
+      window: this.opts.aheadBytes ?? 4 << 20,
     };
     const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: job });
     this.worker = w;
