@@ -537,6 +537,8 @@ export class Applier implements TarHandler {
   /** After the last layer: directory times (deepest first), then release fds. */
   finish(): void {
     if (this.cur) this.closeCur();
+    // no layer had a root entry: the rootfs gets the epoch, as in umoci, not the time of the unpack
+    if (!this.dirTimes.has('')) this.dirTimes.set('', { atime: 0n, mtime: 0n });
     const paths = [...this.dirTimes.keys()].sort((a, b) => b.length - a.length);
     for (const p of paths) {
       const t = this.dirTimes.get(p)!;

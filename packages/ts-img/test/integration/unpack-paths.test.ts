@@ -121,3 +121,16 @@ describe('a hardlink to itself', () => {
     expect(fs.readFileSync(path.join(bundle, 'rootfs/self'), 'utf8')).toBe('kept');
   });
 });
+
+describe('rootfs/ times', () => {
+  test('the epoch when no layer has a root entry (as umoci), else the last root entry', async () => {
+    const without = layout({ layers: [{ entries: [{ name: 'f', data: 'f' }] }] });
+    const b1 = path.join(base, `bundle-${++k}`);
+    await unpack(`${without}:x`, b1, { quiet: true, warn: () => {} });
+    expect(fs.statSync(path.join(b1, 'rootfs')).mtimeMs).toBe(0);
+    const withRoot = layout({ layers: [{ entries: [{ name: './', type: 'dir', mtime: 1600000000 }, { name: 'f', data: 'f' }] }] });
+    const b2 = path.join(base, `bundle-${++k}`);
+    await unpack(`${withRoot}:x`, b2, { quiet: true, warn: () => {} });
+    expect(fs.statSync(path.join(b2, 'rootfs')).mtimeMs).toBe(1600000000 * 1000);
+  });
+});
