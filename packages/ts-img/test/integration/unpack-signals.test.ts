@@ -33,21 +33,31 @@ beforeAll(() => {
 });
 afterAll(() => rmrf(base));
 
-/** Resolves with the temp rootfs of an unpack into `parent` once it exists. */
+/** Resolves with the temp rootfs of an unpack into `parent` once it exists (watching the temp dir too). */
 function tempRootfs(parent: string): Promise<{ rootfs: string }> {
   return new Promise((resolve) => {
-    const look = (): boolean => {
+    const watchers: fs.FSWatcher[] = [];
+    let done = false;
+    const look = (): void => {
+      if (done) return;
       for (const n of fs.readdirSync(parent)) {
-        const r = path.join(parent, n, 'rootfs');
-        if (n.includes('.ts-img-') && fs.existsSync(r)) {
-          w.close();
+        if (!n.includes('.ts-img-')) continue;
+        const tmp = path.join(parent, n);
+        const r = path.join(tmp, 'rootfs');
+        if (fs.existsSync(r)) {
+          done = true;
+          for (const w of watchers) w.close();
           resolve({ rootfs: r });
-          return true;
+          return;
+        }
+        try {
+          watchers.push(fs.watch(tmp, () => look()));
+        } catch {
+          // gone already
         }
       }
-      return false;
     };
-    const w = fs.watch(parent, { recursive: false }, () => void look());
+    watchers.push(fs.watch(parent, () => look()));
     look();
   });
 }
@@ -60,7 +70,9 @@ test.each([['SIGINT'], ['SIGTERM']])('%s during a layer of 60000 small files sto
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const { rootfs } = await tempRootfs(parent);
+  const found = await Promise.race([tempRootfs(parent), exited.then((code) => ({ exitedFirst: code }))]);
+  if (!('rootfs' in found)) throw new Error(`the unpack ended (exit ${found.exitedFirst}) before its rootfs was seen: ${stderr}`);
+  const { rootfs } = found;
   let sawLast = false;
   let signalled = false;
   const watcher = fs.watch(rootfs, (_ev, name) => {
