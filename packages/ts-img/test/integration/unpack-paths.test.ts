@@ -88,6 +88,29 @@ describe('paths longer than PATH_MAX', () => {
     execFileSync('rm', ['-rf', bundle]);
   });
 
+  test('symlinks met while walking a deep path stay inside the root', async () => {
+    // the walk is the one used beyond PATH_MAX: ".." stops at the root, absolute targets start there
+    const up = Array.from({ length: 400 }, () => '..').join('/');
+    const dir = layout({
+      layers: [{
+        entries: [
+          { name: `${deep}/up`, type: 'symlink', linkname: `${up}${base}` },
+          { name: `${deep}/up/pwned`, data: 'in' },
+          { name: `${deep}/abs`, type: 'symlink', linkname: base },
+          { name: `${deep}/abs/pwned2`, data: 'in' },
+        ],
+      }],
+    });
+    const bundle = path.join(base, `bundle-${++k}`);
+    await unpack(`${dir}:x`, bundle, { quiet: true, warn: () => {} });
+    const root = path.join(bundle, 'rootfs');
+    expect(fs.readFileSync(path.join(root, base, 'pwned'), 'utf8')).toBe('in');
+    expect(fs.readFileSync(path.join(root, base, 'pwned2'), 'utf8')).toBe('in');
+    expect(fs.existsSync(path.join(base, 'pwned'))).toBe(false);
+    expect(fs.existsSync(path.join(base, 'pwned2'))).toBe(false);
+    execFileSync('rm', ['-rf', bundle]);
+  });
+
   test('a failed unpack of a deep tree leaves no temporary directory', async () => {
     const dir = layout({ layers: [{ entries: [{ name: `${deep}/leaf`, data: 'leaf' }] }, { entries: [{ name: 'f', data: 'f' }] }] });
     // break the second layer's digest: the unpack fails after the deep tree exists
