@@ -1,6 +1,6 @@
 import koffi from 'koffi';
 import { SysError } from './errors';
-import type { BpfPointer, CapSets, CloneExecRequest, Rlimit, SpawnRequest, StatResult, StatxResult, Sys, WaitResult } from './sys';
+import type { PathArg, BpfPointer, CapSets, CloneExecRequest, Rlimit, SpawnRequest, StatResult, StatxResult, Sys, WaitResult } from './sys';
 import { POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, NSIG, SOL_SOCKET, SCM_RIGHTS } from './constants';
 
 // x86_64 syscall numbers for calls glibc has no wrapper for (or wraps with policy we do not want).
@@ -29,6 +29,11 @@ const SIGSET_SIZE = 128;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
 type Fn = (...args: any[]) => any;
+
+/** A path for messages: byte paths (NUL-terminated Buffers) shown as UTF-8. */
+function showPath(p: PathArg): string {
+  return typeof p === 'string' ? p : p.toString('utf8', 0, p[p.length - 1] === 0 ? p.length - 1 : p.length);
+}
 type KoffiFunction = ReturnType<ReturnType<typeof koffi.load>["func"]>;
 
 /**
@@ -49,9 +54,9 @@ export class KoffiSys implements Sys {
   }
 
   /** Call and throw SysError when the C function reports -1 (errno set). */
-  private check(call: string, what: string | undefined, r: number | bigint): number {
+  private check(call: string, what: string | Buffer | undefined, r: number | bigint): number {
     const n = Number(r);
-    if (n === -1) throw new SysError(call, what, koffi.errno());
+    if (n === -1) throw new SysError(call, typeof what === 'string' || what === undefined ? what : showPath(what), koffi.errno());
     return n;
   }
 
@@ -137,11 +142,11 @@ export class KoffiSys implements Sys {
   open(path: string, flags: number, mode = 0): number {
     return this.check('open', path, this.fn('open', 'open', 'int', ['const char *', 'int', 'uint32'])(path, flags, mode));
   }
-  openat(dirfd: number, path: string, flags: number, mode = 0): number {
+  openat(dirfd: number, path: PathArg, flags: number, mode = 0): number {
     const f = this.fn('openat', 'openat', 'int', ['int', 'const char *', 'int', 'uint32']);
     return this.check('openat', path, f(dirfd, path, flags, mode));
   }
-  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
+  openat2(dirfd: number, path: PathArg, flags: number, mode: number, resolve: number): number {
     const how = Buffer.alloc(24);
     how.writeBigUInt64LE(BigInt(flags), 0);
     how.writeBigUInt64LE(BigInt(mode), 8);
@@ -160,7 +165,7 @@ export class KoffiSys implements Sys {
   mknod(path: string, mode: number, dev: bigint): void {
     this.check('mknod', path, this.fn('mknod', 'mknod', 'int', ['const char *', 'uint32', 'uint64'])(path, mode, dev));
   }
-  mknodat(dirfd: number, path: string, mode: number, dev: bigint): void {
+  mknodat(dirfd: number, path: PathArg, mode: number, dev: bigint): void {
     const f = this.fn('mknodat', 'mknodat', 'int', ['int', 'const char *', 'uint32', 'uint64']);
     this.check('mknodat', path, f(dirfd, path, mode, dev));
   }
@@ -170,7 +175,7 @@ export class KoffiSys implements Sys {
   lchown(path: string, uid: number, gid: number): void {
     this.check('lchown', path, this.fn('lchown', 'lchown', 'int', ['const char *', 'uint32', 'uint32'])(path, uid, gid));
   }
-  fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void {
+  fchownat(dirfd: number, path: PathArg, uid: number, gid: number, flags: number): void {
     const f = this.fn('fchownat', 'fchownat', 'int', ['int', 'const char *', 'uint32', 'uint32', 'int']);
     this.check('fchownat', path, f(dirfd, path, uid, gid, flags));
   }
@@ -613,25 +618,25 @@ export class KoffiSys implements Sys {
     return { soft: buf.readBigUInt64LE(0), hard: buf.readBigUInt64LE(8) };
   }
 
-  mkdirat(dirfd: number, path: string, mode: number): void {
+  mkdirat(dirfd: number, path: PathArg, mode: number): void {
     this.check('mkdirat', path, this.fn('mkdirat', 'mkdirat', 'int', ['int', 'const char *', 'uint32'])(dirfd, path, mode));
   }
-  symlinkat(target: string, dirfd: number, path: string): void {
+  symlinkat(target: PathArg, dirfd: number, path: PathArg): void {
     const f = this.fn('symlinkat', 'symlinkat', 'int', ['const char *', 'int', 'const char *']);
     this.check('symlinkat', path, f(target, dirfd, path));
   }
-  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void {
+  linkat(olddirfd: number, oldpath: PathArg, newdirfd: number, newpath: PathArg, flags: number): void {
     const f = this.fn('linkat', 'linkat', 'int', ['int', 'const char *', 'int', 'const char *', 'int']);
     this.check('linkat', newpath, f(olddirfd, oldpath, newdirfd, newpath, flags));
   }
-  unlinkat(dirfd: number, path: string, flags: number): void {
+  unlinkat(dirfd: number, path: PathArg, flags: number): void {
     this.check('unlinkat', path, this.fn('unlinkat', 'unlinkat', 'int', ['int', 'const char *', 'int'])(dirfd, path, flags));
   }
   renameat2(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void {
     const f = this.fn('renameat2', 'renameat2', 'int', ['int', 'const char *', 'int', 'const char *', 'uint32']);
     this.check('renameat2', oldpath, f(olddirfd, oldpath, newdirfd, newpath, flags));
   }
-  fchmodat(dirfd: number, path: string, mode: number, flags: number): void {
+  fchmodat(dirfd: number, path: PathArg, mode: number, flags: number): void {
     const f = this.fn('fchmodat', 'fchmodat', 'int', ['int', 'const char *', 'uint32', 'int']);
     this.check('fchmodat', path, f(dirfd, path, mode, flags));
   }
@@ -642,7 +647,7 @@ export class KoffiSys implements Sys {
     this.check('fchown', `fd ${fd}`, this.fn('fchown', 'fchown', 'int', ['int', 'uint32', 'uint32'])(fd, uid, gid));
   }
   private tsBuf: Buffer | undefined;
-  utimensat(dirfd: number, path: string | null, atimeNs: bigint, mtimeNs: bigint, flags: number): void {
+  utimensat(dirfd: number, path: PathArg | null, atimeNs: bigint, mtimeNs: bigint, flags: number): void {
     const ts = (this.tsBuf ??= Buffer.alloc(32)); // calls are synchronous: one buffer serves all
     const G = 1000000000n;
     ts.writeBigInt64LE(atimeNs / G, 0);
@@ -657,7 +662,7 @@ export class KoffiSys implements Sys {
     const f = this.fn('utimensat', 'utimensat', 'int', ['int', 'const char *', 'void *', 'int']);
     this.check('utimensat', path, f(dirfd, path, ts, flags));
   }
-  fstatat(dirfd: number, path: string, flags: number): StatResult {
+  fstatat(dirfd: number, path: PathArg, flags: number): StatResult {
     // struct stat, x86_64 layout (144 bytes).
     const st = Buffer.alloc(144);
     const f = this.fn('fstatat', 'fstatat', 'int', ['int', 'const char *', 'void *', 'int']);
@@ -674,21 +679,21 @@ export class KoffiSys implements Sys {
       mtimeNs: st.readBigInt64LE(88) * 1000000000n + st.readBigInt64LE(96),
     };
   }
-  readlinkat(dirfd: number, path: string): string {
+  readlinkat(dirfd: number, path: PathArg, encoding: BufferEncoding = 'utf8'): string {
     const buf = Buffer.alloc(4096);
     const f = this.fn('readlinkat', 'readlinkat', 'long', ['int', 'const char *', 'void *', 'size_t']);
     const n = this.check('readlinkat', path, f(dirfd, path, buf, buf.length));
-    return buf.subarray(0, n).toString();
+    return buf.subarray(0, n).toString(encoding);
   }
   fsetxattr(fd: number, name: string, value: Buffer, flags: number): void {
     const f = this.fn('fsetxattr', 'fsetxattr', 'int', ['int', 'const char *', 'void *', 'size_t', 'int']);
     this.check('fsetxattr', name, f(fd, name, value, value.length, flags));
   }
-  lsetxattr(path: string, name: string, value: Buffer, flags: number): void {
+  lsetxattr(path: PathArg, name: string, value: Buffer, flags: number): void {
     const f = this.fn('lsetxattr', 'lsetxattr', 'int', ['const char *', 'const char *', 'void *', 'size_t', 'int']);
-    this.check('lsetxattr', `${path} ${name}`, f(path, name, value, value.length, flags));
+    this.check('lsetxattr', `${showPath(path)} ${name}`, f(path, name, value, value.length, flags));
   }
-  llistxattr(path: string): string[] {
+  llistxattr(path: PathArg): string[] {
     const buf = Buffer.alloc(65536);
     const f = this.fn('llistxattr', 'llistxattr', 'long', ['const char *', 'void *', 'size_t']);
     const n = this.check('llistxattr', path, f(path, buf, buf.length));
@@ -704,10 +709,10 @@ export class KoffiSys implements Sys {
     const f = this.fn('fremovexattr', 'fremovexattr', 'int', ['int', 'const char *']);
     this.check('fremovexattr', name, f(fd, name));
   }
-  lgetxattr(path: string, name: string): Buffer {
+  lgetxattr(path: PathArg, name: string): Buffer {
     const buf = Buffer.alloc(65536);
     const f = this.fn('lgetxattr', 'lgetxattr', 'long', ['const char *', 'const char *', 'void *', 'size_t']);
-    const n = this.check('lgetxattr', `${path} ${name}`, f(path, name, buf, buf.length));
+    const n = this.check('lgetxattr', `${showPath(path)} ${name}`, f(path, name, buf, buf.length));
     return Buffer.from(buf.subarray(0, n));
   }
 }

@@ -79,6 +79,12 @@ export interface CapSets {
   inheritable: bigint;
 }
 
+/**
+ * A path argument of the *at() calls: a string (passed as UTF-8) or, for names that are not
+ * UTF-8 (file names are bytes), a Buffer holding the bytes and a terminating NUL.
+ */
+export type PathArg = string | Buffer;
+
 export interface Sys {
   // namespaces and mounts
   unshare(flags: number): void;
@@ -108,17 +114,17 @@ export interface Sys {
 
   // files
   open(path: string, flags: number, mode?: number): number;
-  openat(dirfd: number, path: string, flags: number, mode?: number): number;
+  openat(dirfd: number, path: PathArg, flags: number, mode?: number): number;
   /** openat2 with a resolve mask (RESOLVE_IN_ROOT, ...). */
-  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  openat2(dirfd: number, path: PathArg, flags: number, mode: number, resolve: number): number;
   close(fd: number): void;
   dup(fd: number): number;
   dup3(oldfd: number, newfd: number, flags: number): number;
   mknod(path: string, mode: number, dev: bigint): void;
-  mknodat(dirfd: number, path: string, mode: number, dev: bigint): void;
+  mknodat(dirfd: number, path: PathArg, mode: number, dev: bigint): void;
   mkfifo(path: string, mode: number): void;
   lchown(path: string, uid: number, gid: number): void;
-  fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void;
+  fchownat(dirfd: number, path: PathArg, uid: number, gid: number, flags: number): void;
   umask(mask: number): number;
   closeRange(first: number, last: number, flags: number): void;
   /** memfd_create(2). */
@@ -191,22 +197,23 @@ export interface Sys {
   getrlimit(resource: number): Rlimit;
 
   // *at() file calls (ts-img's root-confined layer applier). Paths are relative to dirfd.
-  mkdirat(dirfd: number, path: string, mode: number): void;
-  symlinkat(target: string, dirfd: number, path: string): void;
-  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void;
-  unlinkat(dirfd: number, path: string, flags: number): void;
+  mkdirat(dirfd: number, path: PathArg, mode: number): void;
+  symlinkat(target: PathArg, dirfd: number, path: PathArg): void;
+  linkat(olddirfd: number, oldpath: PathArg, newdirfd: number, newpath: PathArg, flags: number): void;
+  unlinkat(dirfd: number, path: PathArg, flags: number): void;
   renameat2(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void;
-  fchmodat(dirfd: number, path: string, mode: number, flags: number): void;
+  fchmodat(dirfd: number, path: PathArg, mode: number, flags: number): void;
   fchmod(fd: number, mode: number): void;
   fchown(fd: number, uid: number, gid: number): void;
   /** Times in nanoseconds since the epoch; path null operates on dirfd itself. */
-  utimensat(dirfd: number, path: string | null, atimeNs: bigint, mtimeNs: bigint, flags: number): void;
-  fstatat(dirfd: number, path: string, flags: number): StatResult;
-  readlinkat(dirfd: number, path: string): string;
+  utimensat(dirfd: number, path: PathArg | null, atimeNs: bigint, mtimeNs: bigint, flags: number): void;
+  fstatat(dirfd: number, path: PathArg, flags: number): StatResult;
+  /** The link's target decoded with `encoding` ('latin1' keeps the bytes, one char each). */
+  readlinkat(dirfd: number, path: PathArg, encoding?: BufferEncoding): string;
   fsetxattr(fd: number, name: string, value: Buffer, flags: number): void;
-  lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
-  llistxattr(path: string): string[];
-  lgetxattr(path: string, name: string): Buffer;
+  lsetxattr(path: PathArg, name: string, value: Buffer, flags: number): void;
+  llistxattr(path: PathArg): string[];
+  lgetxattr(path: PathArg, name: string): Buffer;
   flistxattr(fd: number): string[];
   fremovexattr(fd: number, name: string): void;
 

@@ -6,8 +6,10 @@
 import fs from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
+import { byteString, nameBytes } from '../layers/byte-names';
 
 export interface TarEntryHeader {
+  /** Byte string (one char per byte, as TarParser gives and byte-names.ts describes); plain text works too. */
   name: string;
   type: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
   mode?: number;
@@ -46,7 +48,7 @@ function octal(buf: Buffer, off: number, width: number, n: number): void {
 
 function header(name: string, typeflag: string, h: TarEntryHeader, size: number, linkname: string): Buffer {
   const b = Buffer.alloc(512);
-  b.write(name, 0, 100, 'utf8');
+  nameBytes(name).copy(b, 0, 0, 100);
   octal(b, 100, 8, (h.mode ?? 0o644) & 0o7777);
   octal(b, 108, 8, Math.min(h.uid ?? 0, 0o7777777));
   octal(b, 116, 8, Math.min(h.gid ?? 0, 0o7777777));
@@ -54,7 +56,7 @@ function header(name: string, typeflag: string, h: TarEntryHeader, size: number,
   octal(b, 136, 12, Math.max(0, Math.floor((h.mtime?.getTime() ?? 0) / 1000)));
   b.write('        ', 148, 8, 'ascii');
   b.write(typeflag, 156, 1, 'ascii');
-  b.write(linkname, 157, 100, 'utf8');
+  nameBytes(linkname).copy(b, 157, 0, 100);
   b.write('ustar\u000000', 257, 8, 'binary');
   b.write(h.uname ?? '', 265, 32, 'utf8');
   b.write(h.gname ?? '', 297, 32, 'utf8');
@@ -66,7 +68,7 @@ function header(name: string, typeflag: string, h: TarEntryHeader, size: number,
   return b;
 }
 
-const fits = (s: string) => Buffer.byteLength(s) <= 100;
+const fits = (s: string) => nameBytes(s).length <= 100;
 
 export class TarWriter {
   readonly stream = new PassThrough({ highWaterMark: 4 << 20 });
@@ -97,13 +99,13 @@ export class TarWriter {
   private headerBlocks(h: TarEntryHeader, size: number): Buffer[] {
     const recs: Buffer[] = [];
     const link = h.linkname ?? '';
-    if (!fits(h.name)) recs.push(paxRecord('path', Buffer.from(h.name)));
-    if (!fits(link)) recs.push(paxRecord('linkpath', Buffer.from(link)));
+    if (!fits(h.name)) recs.push(paxRecord('path', nameBytes(h.name)));
+    if (!fits(link)) recs.push(paxRecord('linkpath', nameBytes(link)));
     if ((h.uid ?? 0) > 0o7777777) recs.push(paxRecord('uid', Buffer.from(String(h.uid))));
     if ((h.gid ?? 0) > 0o7777777) recs.push(paxRecord('gid', Buffer.from(String(h.gid))));
     if (size > 0o77777777777) recs.push(paxRecord('size', Buffer.from(String(size))));
     for (const k of Object.keys(h.xattrs ?? {}).sort()) recs.push(paxRecord(`SCHILY.xattr.${k}`, h.xattrs![k]));
-    const shortName = fits(h.name) ? h.name : Buffer.from(h.name).subarray(-99).toString('utf8').replace(/^[^/]*\//, '');
+    const shortName = fits(h.name) ? h.name : byteString(nameBytes(h.name).subarray(-99)).replace(/^[^/]*\//, '');
     const out: Buffer[] = [];
     if (recs.length) {
       const body = Buffer.concat(recs);
@@ -130,7 +132,7 @@ export class TarWriter {
   }
 
   /** A regular file whose data comes from a file (opened O_NOFOLLOW); must not change size meanwhile. */
-  async addFile(h: TarEntryHeader, path: string): Promise<void> {
+  async addFile(h: TarEntryHeader, path: string | Buffer): Promise<void> {
     const fh = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
       const size = (await fh.stat()).size;

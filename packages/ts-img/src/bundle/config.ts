@@ -1,6 +1,7 @@
 import * as path from 'path';
 import type { ImageConfig, Spec, Mount, LinuxIDMapping } from '@tsrt/oci-spec';
 import { resolveUser } from './passwd';
+import { dedupeEnv, hasVar } from './env';
 
 export interface ConfigOptions {
   rootless?: boolean;
@@ -57,13 +58,15 @@ export function volumeDestination(v: string): string {
  */
 export function buildRuntimeConfig(img: ImageConfig, opts: ConfigOptions): Spec {
   const c = img.config ?? {};
-  const env = Array.isArray(c.Env) ? [...c.Env] : [];
-  if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
+  const env = dedupeEnv(Array.isArray(c.Env) ? c.Env : []);
+  if (!hasVar(env, 'PATH')) env.unshift(DEFAULT_PATH);
   const ep = Array.isArray(c.Entrypoint) ? c.Entrypoint : [];
   const cmd = Array.isArray(c.Cmd) ? c.Cmd : [];
   let args = [...ep, ...cmd];
   if (args.length === 0) args = ['sh'];
   const user = resolveUser(c.User, opts.passwd, opts.group);
+  // conversion.md allows added entries whose names the image does not set; TERM is not one (no terminal)
+  if (user.home && !hasVar(env, 'HOME')) env.push(`HOME=${user.home}`);
 
   const annotations: Record<string, string> = {};
   const put = (k: string, v: unknown): void => {

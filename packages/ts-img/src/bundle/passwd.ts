@@ -32,7 +32,7 @@ export function readInRoot(sys: Sys, rootfd: number, rel: string): string | null
   }
 }
 
-export interface PasswdEntry { name: string; uid: number; gid: number }
+export interface PasswdEntry { name: string; uid: number; gid: number; home: string }
 export interface GroupEntry { name: string; gid: number; members: string[] }
 
 function id(s: string | undefined): number | undefined {
@@ -49,7 +49,7 @@ export function parsePasswd(text: string | null): PasswdEntry[] {
     const uid = id(f[2]);
     const gid = id(f[3]);
     if (f.length < 4 || uid === undefined || gid === undefined) continue;
-    out.push({ name: f[0], uid, gid });
+    out.push({ name: f[0], uid, gid, home: f[5] ?? '' });
   }
   return out;
 }
@@ -70,21 +70,28 @@ export interface ResolvedUser {
   uid: number;
   gid: number;
   additionalGids?: number[];
+  /** The home directory of the uid's /etc/passwd entry, when it has one (for HOME). */
+  home?: string;
 }
 
 /**
  * Config.User -> process.user per conversion.md: numeric values verbatim; names resolved from
  * the rootfs's /etc/passwd and /etc/group; additionalGids only when a user name was given without
- * a group; an unknown user or group is an error.
+ * a group (conversion.md: not for a numeric user, where umoci adds them); an unknown user or
+ * group is an error. An empty user with a group (":50") is root with that group, as in umoci
+ * and Docker.
  */
 export function resolveUser(user: string | undefined, passwd: string | null, group: string | null): ResolvedUser {
-  if (!user) return { uid: 0, gid: 0 };
-  const i = user.indexOf(':');
-  const u = i < 0 ? user : user.slice(0, i);
-  const g = i < 0 ? undefined : user.slice(i + 1);
-  if (u === '') throw new Error(`Config.User ${JSON.stringify(user)}: empty user`);
-  if (g === '') throw new Error(`Config.User ${JSON.stringify(user)}: empty group`);
   const pw = parsePasswd(passwd);
+  const withHome = (r: ResolvedUser): ResolvedUser => {
+    const home = pw.find((p) => p.uid === r.uid)?.home;
+    return home ? { ...r, home } : r;
+  };
+  if (!user) return withHome({ uid: 0, gid: 0 });
+  const i = user.indexOf(':');
+  const u = i < 0 ? user : user.slice(0, i) || '0';
+  const g = i < 0 ? undefined : user.slice(i + 1);
+  if (g === '') throw new Error(`Config.User ${JSON.stringify(user)}: empty group`);
   let uid: number;
   let gid: number | undefined;
   let name: string | undefined;
@@ -108,7 +115,7 @@ export function resolveUser(user: string | undefined, passwd: string | null, gro
       if (!e) throw new Error(`Config.User ${JSON.stringify(user)}: no group ${JSON.stringify(g)} in the image's /etc/group`);
       gid = e.gid;
     }
-    return { uid, gid };
+    return withHome({ uid, gid });
   }
   const res: ResolvedUser = { uid, gid: gid ?? 0 };
   if (name !== undefined) {
@@ -116,5 +123,5 @@ export function resolveUser(user: string | undefined, passwd: string | null, gro
     const uniq = [...new Set(extra)];
     if (uniq.length > 0) res.additionalGids = uniq;
   }
-  return res;
+  return withHome(res);
 }

@@ -19,13 +19,14 @@ import type { Sys, SysError } from '@tsrt/libc';
 const { isSysError, makedev } = L;
 
 // Read the constants once: re-exported module members are getters, too slow for per-entry use.
-const { O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR,
-  RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO } = L;
-const DIR_OPEN = O_PATH | O_DIRECTORY | O_CLOEXEC;
-const DIR_RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+const { O_DIRECTORY, O_CLOEXEC, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR,
+  S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO } = L;
 const FILE_CREATE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 import type { TarEntry, TarHandler } from './tar';
 import { IdMapping, mapId } from './idmap';
+import { CachedDir, DirCache } from './dirs';
+import { cPath, showName } from './byte-names';
+import { listDirFd } from './list-dir';
 
 export class LayerError extends Error {}
 
@@ -46,13 +47,7 @@ const FS_IO = {
 
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
-const DIR_CACHE_MAX = 1024;
 const S_ISGID = 0o2000;
-
-interface CachedDir {
-  fd: number;
-  mode: number;
-}
 
 interface OpenFile {
   fd: number;
@@ -70,19 +65,19 @@ export function cleanName(name: string, what = 'entry'): string[] {
     if (parts[parts.length - 1] === '') parts.pop();
     return parts;
   }
-  if (name.startsWith('/')) throw new LayerError(`${what} ${JSON.stringify(name)}: absolute path`);
-  if (name.includes('\0')) throw new LayerError(`${what} ${JSON.stringify(name)}: NUL in name`);
+  if (name.startsWith('/')) throw new LayerError(`${what} ${showName(name)}: absolute path`);
+  if (name.includes('\0')) throw new LayerError(`${what} ${showName(name)}: NUL in name`);
   const out: string[] = [];
   for (const c of name.split('/')) {
     if (c === '' || c === '.') continue;
-    if (c === '..') throw new LayerError(`${what} ${JSON.stringify(name)}: ".." in path`);
+    if (c === '..') throw new LayerError(`${what} ${showName(name)}: ".." in path`);
     out.push(c);
   }
   return out;
 }
 
 export class Applier implements TarHandler {
-  private dirs = new Map<string, CachedDir>();
+  private readonly dirs: DirCache;
   private touched = new Set<string>();
   /** Directory times (and, when not root, the final mode) applied after the last layer. */
   private dirTimes = new Map<string, { atime: bigint; mtime: bigint; mode?: number }>();
@@ -93,7 +88,6 @@ export class Applier implements TarHandler {
   private readonly euid = process.geteuid ? process.geteuid() : 0;
   private readonly egid = process.getegid ? process.getegid() : 0;
   private readonly umask = process.umask();
-  private rootMode = 0;
   private readonly io: NonNullable<ApplierOptions['io']>;
   /** Entries applied so far (all layers). */
   entries = 0;
@@ -104,7 +98,10 @@ export class Applier implements TarHandler {
     private readonly rootPath: string,
     private readonly opts: ApplierOptions = {},
   ) {
-    this.rootMode = sys.fstatat(rootfd, '', 0x1000 /* AT_EMPTY_PATH */).mode;
+    this.dirs = new DirCache(sys, rootfd, {
+      created: (p) => this.markTouched(p),
+      fail: (p, msg) => this.fail(p, msg),
+    });
     this.io = opts.io ?? FS_IO;
   }
 
@@ -130,60 +127,17 @@ export class Applier implements TarHandler {
 
   private fail(e: TarEntry | string, msg: string): never {
     const name = typeof e === 'string' ? e : e.name;
-    throw new LayerError(`${this.layer}: ${JSON.stringify(name)}: ${msg}`);
+    throw new LayerError(`${this.layer}: ${showName(name)}: ${msg}`);
   }
 
   // ----- directory handles ------------------------------------------------------------------
 
-  private stale: number[] = [];
-
-  /** Forget cached dir fds (after a dir or symlink was removed); closed once the entry is done. */
   private dropDirCache(): void {
-    for (const d of this.dirs.values()) this.stale.push(d.fd);
-    this.dirs.clear();
+    this.dirs.drop();
   }
 
-  private closeStale(): void {
-    for (const fd of this.stale) this.sys.close(fd);
-    this.stale = [];
-  }
-
-  /** A directory fd for `path` (clean, relative), resolved in the root; missing dirs are created when `create`. */
   private dir(path: string, create: boolean): CachedDir | null {
-    if (path === '') return { fd: this.rootfd, mode: this.rootMode };
-    const hit = this.dirs.get(path);
-    if (hit) return hit;
-    let fd: number;
-    try {
-      fd = this.sys.openat2(this.rootfd, path, DIR_OPEN, 0, DIR_RESOLVE);
-    } catch (err) {
-      if (isSysError(err, 'ENOENT') && create) {
-        const i = path.lastIndexOf('/');
-        const parent = this.dir(i < 0 ? '' : path.slice(0, i), true)!;
-        try {
-          this.sys.mkdirat(parent.fd, path.slice(i + 1), 0o755);
-        } catch (e2) {
-          if (!isSysError(e2, 'EEXIST')) throw e2;
-        }
-        this.markTouched(path);
-        try {
-          fd = this.sys.openat2(this.rootfd, path, DIR_OPEN, 0, DIR_RESOLVE);
-        } catch (e3) {
-          if (isSysError(e3, 'ENOENT')) this.fail(path, 'a parent is a dangling symlink');
-          if (isSysError(e3, 'ENOTDIR')) this.fail(path, 'a parent is not a directory');
-          throw e3;
-        }
-      } else if (isSysError(err, 'ENOENT')) {
-        return null;
-      } else if (isSysError(err, 'ENOTDIR')) {
-        this.fail(path, 'a parent is not a directory');
-      } else throw err;
-    }
-    const d = { fd, mode: this.sys.fstatat(fd, '', 0x1000).mode };
-    // full: forget them all (closed after this entry, as fds in use may be among them)
-    if (this.dirs.size >= DIR_CACHE_MAX) this.dropDirCache();
-    this.dirs.set(path, d);
-    return d;
+    return this.dirs.get(path, create);
   }
 
   /**
@@ -220,21 +174,17 @@ export class Applier implements TarHandler {
 
   // ----- removal ----------------------------------------------------------------------------
 
-  private listDir(fd: number): fs.Dirent[] {
-    return fs.readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true });
-  }
-
   private rmTree(pfd: number, name: string): void {
-    const fd = this.sys.openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const fd = this.sys.openat(pfd, cPath(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     try {
-      for (const c of this.listDir(fd)) {
-        if (c.isDirectory()) this.rmTree(fd, c.name);
-        else this.sys.unlinkat(fd, c.name, 0);
+      for (const c of listDirFd(fd)) {
+        if (c.dir) this.rmTree(fd, c.name);
+        else this.sys.unlinkat(fd, cPath(c.name), 0);
       }
     } finally {
       this.sys.close(fd);
     }
-    this.sys.unlinkat(pfd, name, AT_REMOVEDIR);
+    this.sys.unlinkat(pfd, cPath(name), AT_REMOVEDIR);
   }
 
   /** Remove whatever is at pfd/name (already lstat'ed as `mode`). */
@@ -246,7 +196,7 @@ export class Applier implements TarHandler {
       for (const k of [...this.dirTimes.keys()]) if (k === path || k.startsWith(path + '/')) this.dirTimes.delete(k);
     } else {
       if (t === S_IFLNK) this.dropDirCache();
-      this.sys.unlinkat(pfd, name, 0);
+      this.sys.unlinkat(pfd, cPath(name), 0);
     }
   }
 
@@ -254,7 +204,7 @@ export class Applier implements TarHandler {
   private removeLower(pfd: number, name: string, path: string): void {
     let st;
     try {
-      st = this.sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW);
+      st = this.sys.fstatat(pfd, cPath(name), AT_SYMLINK_NOFOLLOW);
     } catch (e) {
       if (isSysError(e, 'ENOENT')) return;
       throw e;
@@ -264,9 +214,9 @@ export class Applier implements TarHandler {
       return;
     }
     if ((st.mode & S_IFMT) !== S_IFDIR) return;
-    const fd = this.sys.openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const fd = this.sys.openat(pfd, cPath(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     try {
-      for (const c of this.listDir(fd)) this.removeLower(fd, c.name, path + '/' + c.name);
+      for (const c of listDirFd(fd)) this.removeLower(fd, c.name, path + '/' + c.name);
     } finally {
       this.sys.close(fd);
     }
@@ -276,7 +226,7 @@ export class Applier implements TarHandler {
 
   entry(e: TarEntry): void {
     if (this.cur) this.closeCur();
-    if (this.stale.length > 0) this.closeStale();
+    if (this.dirs.hasStale) this.dirs.closeStale();
     this.skip = false;
     this.entries++;
     const comps = cleanName(e.name, `${this.layer}: entry`);
@@ -303,18 +253,21 @@ export class Applier implements TarHandler {
         this.mkdir(e, pfd, name, path);
         break;
       case 'file': {
+        const cname = cPath(name);
         const fd = this.create(pfd, name, path, () =>
-          this.sys.openat(pfd, name, FILE_CREATE, e.mode & 0o777),
+          this.sys.openat(pfd, cname, FILE_CREATE, e.mode & 0o777),
         ) as number;
         this.cur = { fd, e, path, parentMode: parent.mode };
         break;
       }
-      case 'symlink':
-        this.create(pfd, name, path, () => this.sys.symlinkat(e.linkname, pfd, name));
+      case 'symlink': {
+        const cname = cPath(name);
+        this.create(pfd, name, path, () => this.sys.symlinkat(cPath(e.linkname), pfd, cname));
         this.chownAt(e, pfd, name, parent.mode);
         this.xattrsAt(e, pfd, name);
-        this.sys.utimensat(pfd, name, e.atimeNs ?? e.mtimeNs, e.mtimeNs, AT_SYMLINK_NOFOLLOW);
+        this.sys.utimensat(pfd, cname, e.atimeNs ?? e.mtimeNs, e.mtimeNs, AT_SYMLINK_NOFOLLOW);
         break;
+      }
       case 'link':
         this.hardlink(e, pfd, name, path);
         break;
@@ -323,19 +276,20 @@ export class Applier implements TarHandler {
       case 'fifo': {
         const t = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
         const dev = e.type === 'fifo' ? 0n : makedev(e.devmajor, e.devminor);
+        const cname = cPath(name);
         try {
-          this.create(pfd, name, path, () => this.sys.mknodat(pfd, name, t | (e.mode & 0o777), dev));
+          this.create(pfd, name, path, () => this.sys.mknodat(pfd, cname, t | (e.mode & 0o777), dev));
         } catch (err) {
           if (this.opts.rootless && isSysError(err, 'EPERM')) {
-            this.warn('mknod', `rootless: skipping device node ${e.name} (and any others)`);
+            this.warn('mknod', `rootless: skipping device node ${showName(e.name)} (and any others)`);
             return;
           }
           throw err;
         }
         this.chownAt(e, pfd, name, parent.mode);
-        this.sys.fchmodat(pfd, name, e.mode & 0o7777, 0);
+        this.sys.fchmodat(pfd, cname, e.mode & 0o7777, 0);
         this.xattrsAt(e, pfd, name);
-        this.sys.utimensat(pfd, name, e.atimeNs ?? e.mtimeNs, e.mtimeNs, AT_SYMLINK_NOFOLLOW);
+        this.sys.utimensat(pfd, cname, e.atimeNs ?? e.mtimeNs, e.mtimeNs, AT_SYMLINK_NOFOLLOW);
         break;
       }
     }
@@ -386,27 +340,28 @@ export class Applier implements TarHandler {
     } catch (err) {
       if (!isSysError(err, 'EEXIST')) throw err;
     }
-    const st = this.sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW);
+    const st = this.sys.fstatat(pfd, cPath(name), AT_SYMLINK_NOFOLLOW);
     this.removeAt(pfd, name, path, st.mode);
     return make();
   }
 
   private mkdir(e: TarEntry, pfd: number, name: string, path: string): void {
     let existed = false;
+    const cname = cPath(name);
     try {
-      this.sys.mkdirat(pfd, name, 0o700);
+      this.sys.mkdirat(pfd, cname, 0o700);
     } catch (err) {
       if (!isSysError(err, 'EEXIST')) throw err;
-      const st = this.sys.fstatat(pfd, name, AT_SYMLINK_NOFOLLOW);
+      const st = this.sys.fstatat(pfd, cname, AT_SYMLINK_NOFOLLOW);
       if ((st.mode & S_IFMT) !== S_IFDIR) {
         this.removeAt(pfd, name, path, st.mode);
-        this.sys.mkdirat(pfd, name, 0o700);
+        this.sys.mkdirat(pfd, cname, 0o700);
       } else existed = true;
     }
     // Not root (rootless): keep the owner's rwx until the end, or a 0555 dir would stop later entries
     const mode = e.mode & 0o7777;
     const now = this.euid === 0 ? mode : mode | 0o700;
-    const fd = this.sys.openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const fd = this.sys.openat(pfd, cname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     try {
       this.chownFd(e, fd, 0);
       this.sys.fchmod(fd, now);
@@ -416,24 +371,36 @@ export class Applier implements TarHandler {
       this.sys.close(fd);
     }
     // the cached fd (if any) still refers to this same directory: update its mode
-    const c = this.dirs.get(path);
+    const c = this.dirs.peek(path);
     if (c) c.mode = S_IFDIR | now;
     this.dirTimes.set(path, { atime: e.atimeNs ?? e.mtimeNs, mtime: e.mtimeNs, ...(now !== mode ? { mode } : {}) });
   }
 
   private hardlink(e: TarEntry, pfd: number, name: string, path: string): void {
-    const t = cleanName(e.linkname, `${this.layer}: hardlink target of ${JSON.stringify(e.name)}:`);
+    const t = cleanName(e.linkname, `${this.layer}: hardlink target of ${showName(e.name)}:`);
     if (t.length === 0) this.fail(e, 'hardlink to the root');
     const tname = t[t.length - 1];
+    const missing = `hardlink target ${showName(e.linkname)} does not exist`;
     const tparent = this.dir(t.slice(0, -1).join('/'), false);
-    if (!tparent) this.fail(e, `hardlink target ${JSON.stringify(e.linkname)} does not exist`);
+    if (!tparent) this.fail(e, missing);
     const tpath = t.join('/');
-    if (tpath === path) return; // a link to itself: nothing to do
+    const cname = cPath(name);
+    if (tpath === path) {
+      // A link to itself changes nothing when the file is there (a lower layer's); else it names nothing.
+      try {
+        this.sys.fstatat(pfd, cname, AT_SYMLINK_NOFOLLOW);
+      } catch (err) {
+        if (isSysError(err, 'ENOENT')) this.fail(e, `hardlink to itself, and ${missing.slice('hardlink target '.length)}`);
+        throw err;
+      }
+      return;
+    }
+    const ctname = cPath(tname);
     try {
-      this.create(pfd, name, path, () => this.sys.linkat(tparent.fd, tname, pfd, name, 0));
+      this.create(pfd, name, path, () => this.sys.linkat(tparent.fd, ctname, pfd, cname, 0));
     } catch (err) {
-      if (isSysError(err, 'ENOENT')) this.fail(e, `hardlink target ${JSON.stringify(e.linkname)} does not exist`);
-      if (isSysError(err, 'EPERM')) this.fail(e, `hardlink target ${JSON.stringify(e.linkname)} is a directory or not linkable`);
+      if (isSysError(err, 'ENOENT')) this.fail(e, missing);
+      if (isSysError(err, 'EPERM')) this.fail(e, `hardlink target ${showName(e.linkname)} is a directory or not linkable`);
       throw err;
     }
   }
@@ -443,7 +410,7 @@ export class Applier implements TarHandler {
     if (name === OPAQUE) {
       const parent = this.dir(parentPath, true)!;
       this.markTouched(parentPath);
-      for (const c of this.listDir(parent.fd)) {
+      for (const c of listDirFd(parent.fd)) {
         this.removeLower(parent.fd, c.name, parentPath === '' ? c.name : parentPath + '/' + c.name);
       }
       return;
@@ -477,7 +444,7 @@ export class Applier implements TarHandler {
       this.sys.fchown(fd, uid, gid);
     } catch (err) {
       if (this.opts.rootless && isSysError(err, 'EPERM')) {
-        this.warn('chown', `rootless: cannot set ownership ${uid}:${gid} (${e.name} and others)`);
+        this.warn('chown', `rootless: cannot set ownership ${uid}:${gid} (${showName(e.name)} and others)`);
         return false;
       }
       throw err;
@@ -489,10 +456,10 @@ export class Applier implements TarHandler {
     const [uid, gid] = this.ids(e);
     if (uid === this.euid && gid === this.egid && (parentMode & S_ISGID) === 0) return;
     try {
-      this.sys.fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+      this.sys.fchownat(pfd, cPath(name), uid, gid, AT_SYMLINK_NOFOLLOW);
     } catch (err) {
       if (this.opts.rootless && isSysError(err, 'EPERM')) {
-        this.warn('chown', `rootless: cannot set ownership ${uid}:${gid} (${e.name} and others)`);
+        this.warn('chown', `rootless: cannot set ownership ${uid}:${gid} (${showName(e.name)} and others)`);
         return;
       }
       throw err;
@@ -502,7 +469,7 @@ export class Applier implements TarHandler {
   private xattrErr(e: TarEntry, key: string, err: unknown): void {
     const onLink = e.type === 'symlink' && isSysError(err, 'EPERM'); // user.* is not allowed on symlinks
     if (onLink || isSysError(err, 'EOPNOTSUPP') || isSysError(err, 'ENOTSUP') || (this.opts.rootless && isSysError(err, 'EPERM'))) {
-      this.warn(`xattr:${key}`, `cannot set xattr ${key} on ${e.name} (${(err as SysError).code}); skipped`);
+      this.warn(`xattr:${key}`, `cannot set xattr ${key} on ${showName(e.name)} (${(err as SysError).code}); skipped`);
       return;
     }
     throw err;
@@ -560,7 +527,7 @@ export class Applier implements TarHandler {
     for (const [k, v] of e.xattrs) {
       try {
         // the magic link names the (already root-confined) parent; the last component is not followed
-        this.sys.lsetxattr(`/proc/self/fd/${pfd}/${name}`, k, v, 0);
+        this.sys.lsetxattr(cPath(`/proc/self/fd/${pfd}/${name}`), k, v, 0);
       } catch (err) {
         this.xattrErr(e, k, err);
       }
@@ -570,6 +537,8 @@ export class Applier implements TarHandler {
   /** After the last layer: directory times (deepest first), then release fds. */
   finish(): void {
     if (this.cur) this.closeCur();
+    // no layer had a root entry: the rootfs gets the epoch, as in umoci, not the time of the unpack
+    if (!this.dirTimes.has('')) this.dirTimes.set('', { atime: 0n, mtime: 0n });
     const paths = [...this.dirTimes.keys()].sort((a, b) => b.length - a.length);
     for (const p of paths) {
       const t = this.dirTimes.get(p)!;
@@ -580,7 +549,7 @@ export class Applier implements TarHandler {
       const i = p.lastIndexOf('/');
       const parent = this.dir(i < 0 ? '' : p.slice(0, i), false);
       if (!parent) continue;
-      const name = p.slice(i + 1);
+      const name = cPath(p.slice(i + 1));
       try {
         const st = this.sys.fstatat(parent.fd, name, AT_SYMLINK_NOFOLLOW);
         if ((st.mode & S_IFMT) !== S_IFDIR) continue;
@@ -598,8 +567,8 @@ export class Applier implements TarHandler {
       this.io.close(this.cur.fd);
       this.cur = null;
     }
-    this.dropDirCache();
-    this.closeStale();
+    this.dirs.drop();
+    this.dirs.closeStale();
   }
 }
 

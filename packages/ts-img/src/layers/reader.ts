@@ -7,6 +7,7 @@ import { layerMediaTypeInfo, LayerCompression } from '@tsrt/oci-spec';
 import type { ImageSource } from '../sources/types';
 import { UNVERIFIED_BLOB } from '../sources/docker-archive';
 import { hasher, parseDigest } from '../digest';
+import { checkMagic } from './magic';
 
 /** The host zstd decompressor (Debian package zstd); Node 20's zlib has no zstd. */
 export const ZSTD_BIN = '/usr/bin/zstd';
@@ -17,7 +18,7 @@ export interface LayerReaderOptions {
   /** Sniff compression from magic bytes instead of trusting the media type (docker save). */
   sniff?: boolean;
   onRawBytes?: (n: number) => void;
-  /** Refuse layers that expand beyond this many bytes (default: 1000x the blob size, at least 1 GiB). */
+  /** Refuse layers that expand beyond this many bytes (default: no limit here; unpack bounds all layers by the free space). */
   maxBytes?: number;
 }
 
@@ -61,19 +62,22 @@ export class LayerReader {
     const unverified = desc.annotations?.[UNVERIFIED_BLOB] === 'true';
     this.blobHash = unverified ? null : hasher(bd);
     this.diffHash = hasher(dd);
-    this.limit = opts.aheadBytes ?? 64 << 20;
-    this.maxBytes = opts.maxBytes ?? Math.max(1 << 30, desc.size * 1000);
+    this.limit = opts.aheadBytes ?? 4 << 20;
+    this.maxBytes = opts.maxBytes ?? Infinity;
   }
 
   private compression(first: Buffer | undefined): LayerCompression {
-    if (this.opts.sniff) {
-      if (first && first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) return 'gzip';
-      if (first && first.length >= 4 && first.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-      return 'none';
+    let declared: LayerCompression | 'sniff' = 'sniff';
+    if (!this.opts.sniff) {
+      const info = layerMediaTypeInfo(this.desc.mediaType);
+      if (!info) throw new LayerStreamError(`${this.label}: unsupported layer media type ${JSON.stringify(this.desc.mediaType)}`);
+      declared = info.compression;
     }
-    const info = layerMediaTypeInfo(this.desc.mediaType);
-    if (!info) throw new LayerStreamError(`${this.label}: unsupported layer media type ${JSON.stringify(this.desc.mediaType)}`);
-    return info.compression;
+    try {
+      return checkMagic(declared, first, this.label, this.desc.mediaType);
+    } catch (e) {
+      throw new LayerStreamError((e as Error).message);
+    }
   }
 
   private fail(e: Error): void {
@@ -97,7 +101,7 @@ export class LayerReader {
     const onOut = (c: Buffer): void => {
       this.outBytes += c.length;
       if (this.outBytes > this.maxBytes) {
-        this.fail(new LayerStreamError(`${this.label}: expands beyond ${this.maxBytes} bytes (decompression bomb?)`));
+        this.fail(new LayerStreamError(`${this.label}: expands beyond ${this.maxBytes} bytes, the --max-layer-size (a decompression bomb?)`));
         this.destroy();
         return;
       }
@@ -279,11 +283,13 @@ export class WorkerLayerReader {
       start: this.loc.start,
       length: this.loc.length,
       compression: this.compression,
+      label: this.label,
+      mediaType: this.desc.mediaType,
       blobAlg: this.unverified ? null : parseDigest(this.desc.digest).algorithm,
       diffAlg: parseDigest(this.diffId).algorithm,
       zstdBin: ZSTD_BIN,
-      maxBytes: this.opts.maxBytes ?? Math.max(1 << 30, this.desc.size * 1000),
-      window: this.opts.aheadBytes ?? 48 << 20,
+      maxBytes: this.opts.maxBytes ?? Infinity,
+      window: this.opts.aheadBytes ?? 4 << 20,
     };
     const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: job });
     this.worker = w;
@@ -295,7 +301,7 @@ export class WorkerLayerReader {
         this.end = m;
         this.done = true;
       } else {
-        this.error = new LayerStreamError(`${this.label}: ${m.message}`);
+        this.error = new LayerStreamError(m.whole ? m.message : `${this.label}: ${m.message}`);
       }
       this.wakeUp();
     });

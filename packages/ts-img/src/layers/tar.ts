@@ -9,6 +9,7 @@
 export type EntryType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
 export interface TarEntry {
+  /** Byte string (one char per byte, see byte-names.ts), like linkname. */
   name: string;
   type: EntryType;
   mode: number;
@@ -38,11 +39,16 @@ export class TarError extends Error {}
 const BLOCK = 512;
 const MAX_META = 1 << 20; // PAX / long-name records are capped at 1 MiB
 
-function cstr(b: Buffer, off: number, len: number): string {
+function cstr(b: Buffer, off: number, len: number, enc: BufferEncoding = 'utf8'): string {
   let end = off;
   const lim = off + len;
   while (end < lim && b[end] !== 0) end++;
-  return b.toString('utf8', off, end);
+  return b.toString(enc, off, end);
+}
+
+/** Names and link targets are bytes: kept as byte strings (see byte-names.ts). */
+function bstr(b: Buffer, off: number, len: number): string {
+  return cstr(b, off, len, 'latin1');
 }
 
 function num(b: Buffer, off: number, len: number, field: string): number {
@@ -253,12 +259,12 @@ export class TarParser {
     const type = TYPES[flag];
     if (!type) throw new TarError(`tar: unsupported entry type ${JSON.stringify(flag)} at byte ${this.offset - BLOCK}`);
     const magic = b.toString('latin1', off + 257, off + 263);
-    let name = cstr(b, off, 100);
+    let name = bstr(b, off, 100);
     if (magic === 'ustar\0' || magic === 'ustar ') {
-      const prefix = magic === 'ustar\0' ? cstr(b, off + 345, 155) : '';
+      const prefix = magic === 'ustar\0' ? bstr(b, off + 345, 155) : '';
       if (prefix) name = prefix + '/' + name;
     }
-    let linkname = cstr(b, off + 157, 100);
+    let linkname = bstr(b, off + 157, 100);
     const e: TarEntry = {
       name,
       type,
@@ -312,8 +318,8 @@ export class TarParser {
   private applyPax(e: TarEntry, pax: Map<string, Buffer>): void {
     for (const [k, v] of pax) {
       switch (k) {
-        case 'path': e.name = v.toString('utf8'); break;
-        case 'linkpath': e.linkname = v.toString('utf8'); break;
+        case 'path': e.name = v.toString('latin1'); break;
+        case 'linkpath': e.linkname = v.toString('latin1'); break;
         case 'size': {
           const s = Number(v.toString('latin1'));
           if (!Number.isSafeInteger(s) || s < 0) throw new TarError('pax header: invalid size');
@@ -348,8 +354,8 @@ export class TarParser {
     switch (this.metaKind) {
       case 'x': this.pax = parsePax(buf); break;
       case 'g': for (const [k, v] of parsePax(buf)) this.globalPax.set(k, v); break;
-      case 'L': this.longName = cstr(buf, 0, buf.length); break;
-      case 'K': this.longLink = cstr(buf, 0, buf.length); break;
+      case 'L': this.longName = bstr(buf, 0, buf.length); break;
+      case 'K': this.longLink = bstr(buf, 0, buf.length); break;
     }
   }
 }

@@ -9,6 +9,7 @@ import * as zlib from 'zlib';
 import { spawn } from 'child_process';
 import { createHash } from 'crypto';
 import type { Readable } from 'stream';
+import { checkMagic } from './magic';
 
 export interface WorkerJob {
   file: string;
@@ -17,6 +18,9 @@ export interface WorkerJob {
   length: number;
   /** 'gzip' | 'zstd' | 'none' | 'sniff' */
   compression: string;
+  /** For the magic-bytes check's message. */
+  label: string;
+  mediaType: string;
   blobAlg: string | null;
   diffAlg: string;
   zstdBin: string;
@@ -28,7 +32,7 @@ export interface WorkerJob {
 export type WorkerMsg =
   | { t: 'data'; buf: ArrayBuffer; len: number; raw: number }
   | { t: 'end'; rawBytes: number; blobDigest: string | null; diffDigest: string }
-  | { t: 'error'; message: string };
+  | { t: 'error'; message: string; whole?: boolean };
 
 const BATCH = 1 << 20;
 
@@ -54,6 +58,12 @@ function run(job: WorkerJob): void {
     raw?.destroy();
     out?.destroy();
     if (child && child.exitCode === null) child.kill('SIGKILL');
+  };
+  const failWhole = (m: string): void => {
+    if (failed) return;
+    failed = true;
+    port.postMessage({ t: 'error', message: m, whole: true } satisfies WorkerMsg);
+    raw?.destroy();
   };
   const flush = (): void => {
     if (fill === 0) return;
@@ -88,7 +98,7 @@ function run(job: WorkerJob): void {
     if (failed) return;
     outBytes += c.length;
     if (outBytes > job.maxBytes) {
-      fail(`expands beyond ${job.maxBytes} bytes (decompression bomb?)`);
+      fail(`expands beyond ${job.maxBytes} bytes, the --max-layer-size (a decompression bomb?)`);
       return;
     }
     diffHash.update(c);
@@ -120,11 +130,13 @@ function run(job: WorkerJob): void {
   let decided = false;
   const decide = (first: Buffer | undefined): void => {
     decided = true;
-    let comp = job.compression;
-    if (comp === 'sniff') {
-      if (first && first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) comp = 'gzip';
-      else if (first && first.length >= 4 && first.readUInt32LE(0) === 0xfd2fb528) comp = 'zstd';
-      else comp = 'none';
+    let comp: string;
+    try {
+      comp = checkMagic(job.compression as 'gzip' | 'zstd' | 'none' | 'sniff', first, job.label, job.mediaType);
+    } catch (e) {
+      // the message already names the layer: sent whole (the main thread prefixes nothing)
+      failWhole((e as Error).message);
+      return;
     }
     if (comp === 'none') {
       out = raw;

@@ -64,6 +64,14 @@ interface Req {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Marks a transient error that send() already retried: callers retrying whole exchanges let it through. */
+const RETRIED = Symbol('retried');
+
+function giveUp(e: unknown, attempts: number): never {
+  if (attempts > 1 && e instanceof Error && !e.message.includes('attempts')) e.message += ` (gave up after ${attempts} attempts)`;
+  throw Object.assign(e as object, { [RETRIED]: true });
+}
+
 function isLocalHost(host: string): boolean {
   const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return h === 'localhost' || h.startsWith('127.') || h === '::1';
@@ -190,6 +198,29 @@ export class RegistryClient {
     return undefined;
   }
 
+  /** Backoff before retry `attempt` (1, 2, ...): doubling from backoffMs, capped at 10 s. */
+  private backoff(attempt: number): number {
+    return Math.min(10_000, this.opts.backoffMs * 2 ** (attempt - 1));
+  }
+
+  /**
+   * A whole exchange (request and body) retried on network errors: a connection dropped while
+   * a manifest or config body is read fails after send() returned, so send() cannot retry it.
+   */
+  private async exchange<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; ) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isTransientNetworkError(e) || (e as Record<symbol, unknown>)[RETRIED]) throw e;
+        if (attempt >= this.opts.retries) giveUp(e, attempt + 1);
+        attempt++;
+        this.log(`${what}: ${(e as Error).message}, retry ${attempt}`);
+        await sleep(this.backoff(attempt));
+      }
+    }
+  }
+
   /** One HTTP exchange with retries on network errors, 5xx and 429 (only for replayable bodies). */
   private async send(r: HttpRequest): Promise<HttpResponse> {
     let attempt = 0;
@@ -200,7 +231,7 @@ export class RegistryClient {
           await drain(res);
           attempt++;
           this.log(`${r.method} ${r.url.pathname}: HTTP ${res.status}, retry ${attempt}`);
-          await sleep(this.opts.backoffMs * 2 ** (attempt - 1));
+          await sleep(this.backoff(attempt));
           continue;
         }
         return res;
@@ -208,9 +239,10 @@ export class RegistryClient {
         if (isTransientNetworkError(e) && attempt < this.opts.retries) {
           attempt++;
           this.log(`${r.method} ${r.url.pathname}: ${(e as Error).message}, retry ${attempt}`);
-          await sleep(this.opts.backoffMs * 2 ** (attempt - 1));
+          await sleep(this.backoff(attempt));
           continue;
         }
+        if (isTransientNetworkError(e)) giveUp(e, attempt + 1);
         throw e;
       }
     }
@@ -269,13 +301,15 @@ export class RegistryClient {
   }
 
   async getManifest(repository: string, ref: string, accept: string[] = MANIFEST_ACCEPT): Promise<FetchedManifest> {
-    const res = await this.request({
-      method: 'GET',
-      path: `/v2/${repository}/manifests/${ref}`,
-      scopes: [`repository:${repository}:pull`],
-      headers: { Accept: accept.join(', ') },
+    const { res, body } = await this.exchange(`GET manifest ${repository}:${ref}`, async () => {
+      const r = await this.request({
+        method: 'GET',
+        path: `/v2/${repository}/manifests/${ref}`,
+        scopes: [`repository:${repository}:pull`],
+        headers: { Accept: accept.join(', ') },
+      });
+      return { res: r, body: await readBody(r, 8 << 20) };
     });
-    const body = await readBody(res, 8 << 20);
     if (res.status === 404) throw new UserError(`${this.registry}/${repository}:${ref}: manifest not found`);
     if (res.status !== 200) throw registryErrorFrom(res.status, body, `GET manifest ${repository}:${ref}`);
     let mediaType = String(res.headers['content-type'] ?? '').split(';')[0].trim();
@@ -325,8 +359,7 @@ export class RegistryClient {
 
   /** Small blob into memory (configs), verified. */
   async getBlob(repository: string, desc: Descriptor, limit = 64 << 20): Promise<Buffer> {
-    const res = await this.openBlob(repository, desc.digest);
-    const body = await readBody(res, limit);
+    const body = await this.exchange(`GET blob ${desc.digest}`, async () => readBody(await this.openBlob(repository, desc.digest), limit));
     if (body.length !== desc.size) throw new RegistryError(`blob ${desc.digest}: size ${body.length}, descriptor says ${desc.size}`);
     const d = digestOf(body, algorithmOf(desc.digest));
     if (d !== desc.digest) throw new DigestMismatchError(desc.digest, d);
@@ -445,8 +478,12 @@ export class RegistryClient {
         if ((isTransientNetworkError(e) || (e as any)?.code === 'ERR_STREAM_PREMATURE_CLOSE') && attempt < this.opts.retries) {
           attempt++;
           this.log(`blob ${desc.digest}: ${(e as Error).message}; retry ${attempt}`);
-          await sleep(this.opts.backoffMs * 2 ** (attempt - 1));
+          await sleep(this.backoff(attempt));
           continue;
+        }
+        if (isTransientNetworkError(e)) {
+          if (e instanceof Error && !e.message.includes(desc.digest)) e.message = `blob ${desc.digest}: ${e.message}`;
+          giveUp(e, attempt + 1);
         }
         throw e;
       }

@@ -19,6 +19,12 @@ import { FsNode, FsTree, Header, buildTree } from '../archive/flatten';
 import { writeGzipLayer } from '../archive/blobs';
 import { TarEntryHeader, TarWriter } from '../archive/tarwriter';
 import { libc } from '@tsrt/libc';
+import { byteString, fsPath, showName } from '../layers/byte-names';
+
+/** A byte-string rootfs path as a NUL-terminated path for libc. */
+const cFsPath = (abs: string | Buffer): string | Buffer => (typeof abs === 'string' ? abs : Buffer.concat([abs, Buffer.alloc(1)]));
+/** readlink keeping the target's bytes (byte string). */
+const readLinkBytes = (abs: string | Buffer): string => byteString(fs.readlinkSync(abs, { encoding: 'buffer' }) as Buffer);
 
 export const ORIGIN_FILE = 'ts-img-origin.json';
 
@@ -57,8 +63,9 @@ export function unmapId(id: number, map: IdRange[] | undefined, what: string): n
 }
 
 /** xattrs worth keeping in a layer (not security.selinux, which belongs to the host). */
-function readXattrs(abs: string): Record<string, Buffer> {
+function readXattrs(absPath: string | Buffer): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
+  const abs = cFsPath(absPath);
   let names: string[];
   try {
     names = libc().llistxattr(abs);
@@ -139,7 +146,7 @@ function fileType(st: fs.Stats): TarEntryHeader['type'] | undefined {
 const major = (dev: number) => ((dev >>> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & 0xfffff000);
 const minor = (dev: number) => (dev & 0xff) | ((dev >>> 12) & 0xfff00);
 
-function sameAsBase(tree: FsTree, p: string, node: FsNode, st: fs.Stats, abs: string, uid: number, gid: number, xattrs: Record<string, Buffer> | undefined): boolean {
+function sameAsBase(tree: FsTree, p: string, node: FsNode, st: fs.Stats, abs: string | Buffer, uid: number, gid: number, xattrs: Record<string, Buffer> | undefined): boolean {
   let h = node.header;
   if (!h) return st.isDirectory();
   if (h.type === 'link') {
@@ -160,7 +167,7 @@ function sameAsBase(tree: FsTree, p: string, node: FsNode, st: fs.Stats, abs: st
     case 'directory':
       return hsec === ssec;
     case 'symlink':
-      return fs.readlinkSync(abs) === h.linkname;
+      return readLinkBytes(abs) === h.linkname;
     case 'character-device':
     case 'block-device':
       return (h.devmajor ?? 0) === major(st.rdev) && (h.devminor ?? 0) === minor(st.rdev);
@@ -184,7 +191,8 @@ export async function repack(bundle: string, target: Layout, tag: string, base: 
     copyImageBlobs(base.layout, target, base.descriptor);
     const img: LoadedImage = loadImage(target, base.descriptor);
     const tree = await buildTree(target, img.manifest.layers);
-    const exclude = new Set((opts.exclude ?? []).map((e) => e.replace(/^\/+|\/+$/g, '')));
+    // names are bytes (byte strings, see byte-names.ts): so are the --exclude paths compared with them
+    const exclude = new Set((opts.exclude ?? []).map((e) => byteString(Buffer.from(e.replace(/^\/+|\/+$/g, '')))));
     const stats = { added: 0, changed: 0, deleted: 0 };
 
     const tw = new TarWriter();
@@ -192,8 +200,7 @@ export async function repack(bundle: string, target: Layout, tag: string, base: 
     const inodes = new Map<string, string>(); // dev:ino -> first path
 
     const walk = async (rel: string) => {
-      const absDir = rel ? path.join(rootfs, rel) : rootfs;
-      const names = fs.readdirSync(absDir).sort();
+      const names = (fs.readdirSync(fsPath(rootfs, rel), { encoding: 'buffer' }) as Buffer[]).map(byteString).sort();
       const baseDir = tree.lookup(rel);
       // deletions
       if (baseDir && (!baseDir.header || baseDir.header.type === 'directory')) {
@@ -209,12 +216,12 @@ export async function repack(bundle: string, target: Layout, tag: string, base: 
       for (const k of names) {
         const p = rel ? `${rel}/${k}` : k;
         if (exclude.has(p)) continue;
-        if (k.startsWith('.wh.')) throw new UserError(`${p}: a file named like a whiteout cannot be archived`);
-        const abs = path.join(rootfs, p);
+        if (k.startsWith('.wh.')) throw new UserError(`${showName(p)}: a file named like a whiteout cannot be archived`);
+        const abs = fsPath(rootfs, p);
         const st = fs.lstatSync(abs);
         const type = fileType(st);
         if (!type) {
-          opts.log?.(`skipping socket ${p}`);
+          opts.log?.(`skipping socket ${showName(p)}`);
           continue;
         }
         const node = tree.lookup(p);
@@ -231,7 +238,7 @@ export async function repack(bundle: string, target: Layout, tag: string, base: 
           if (xattrs && Object.keys(xattrs).length) h.xattrs = xattrs;
           if (firstLink) await tw.add({ ...h, type: 'link', linkname: firstLink });
           else if (type === 'file') await tw.addFile(h, abs);
-          else if (type === 'symlink') await tw.add({ ...h, linkname: fs.readlinkSync(abs) });
+          else if (type === 'symlink') await tw.add({ ...h, linkname: readLinkBytes(abs) });
           else if (type === 'character-device' || type === 'block-device') await tw.add({ ...h, devmajor: major(st.rdev), devminor: minor(st.rdev) });
           else await tw.add(h);
         }

@@ -72,8 +72,10 @@ export class TarIndex {
   }
 
   private add(e: TarEntry, offset: number): void {
-    const name = path.posix.normalize(e.name.replace(/^\/+/, '')).replace(/\/$/, '');
-    this.members.set(name, { name, type: e.type, offset, size: e.size, linkname: e.linkname });
+    // member names are looked up by the text of manifest.json / index.json: decode the tar's bytes as UTF-8
+    const text = (b: string): string => Buffer.from(b, 'latin1').toString('utf8');
+    const name = path.posix.normalize(text(e.name).replace(/^\/+/, '')).replace(/\/$/, '');
+    this.members.set(name, { name, type: e.type, offset, size: e.size, linkname: text(e.linkname) });
   }
 
   /** A member by name, following symlinks and hardlinks inside the archive (docker layer.tar links). */

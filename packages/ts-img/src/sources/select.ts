@@ -1,4 +1,4 @@
-import { Descriptor, ImageIndex, ImageManifest, ImageConfig, Platform, Annotations, isIndexMediaType, isManifestMediaType } from '@tsrt/oci-spec';
+import { Descriptor, ImageIndex, ImageManifest, ImageConfig, Platform, Annotations, isIndexMediaType, isManifestMediaType, validate } from '@tsrt/oci-spec';
 import type { ImageSource } from './types';
 import { readJson } from './blob';
 import { parseDigest } from '../digest';
@@ -177,8 +177,13 @@ export async function selectImage(src: ImageSource, opts: { ref?: string; platfo
       if (manifest.schemaVersion !== 2) throw new Error(`manifest ${cur.digest}: schemaVersion must be 2`);
       const configDesc = manifest.config;
       const config = await readJson<ImageConfig>(src, configDesc, 'config');
-      if (ctx.explicit && !platformScore({ os: config.os, architecture: config.architecture, variant: config.variant }, ctx.want, true)) {
-        throw new Error(`${src.name}: image is ${platformString(config)}, not ${platformString(ctx.want)}`);
+      // wrong types (Cmd as a string, Env as an object) are refused by name, not dropped
+      const v = validate('image-config', config);
+      if (!v.ok) throw new Error(`config ${configDesc.digest}: ${v.errors.join('; ')}`);
+      // the config says what the image really is, whatever the index did or did not say
+      if (!platformScore({ os: config.os, architecture: config.architecture, variant: config.variant }, ctx.want, ctx.explicit)) {
+        const hint = ctx.explicit ? '' : ` (the host's; choose with --platform ${platformString(config)})`;
+        throw new Error(`${src.name}: image is ${platformString(config)}, not ${platformString(ctx.want)}${hint}`);
       }
       return { manifestDesc: cur, manifest, configDesc, config, chain };
     }

@@ -1,6 +1,7 @@
 /**
- * scripts/bench-unpack: a synthetic image (3 layers, ~20,000 files, ~300 MB raw) unpacked on
- * tmpfs by ts-img, by `umoci unpack` and by `tar -xzf` of the same blobs; median of N runs.
+ * scripts/bench-unpack: a synthetic image (3 layers, ~20,000 files, ~300 MB raw) and an image
+ * of 300 tiny layers, unpacked on tmpfs by ts-img, by `umoci unpack` and (the first) by
+ * `tar -xzf` of the same blobs; median wall time and peak RSS of N runs.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -66,12 +67,26 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function time(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+/** Wall time (s) and peak RSS (KiB, from /usr/bin/time -f %M) of one run. */
+interface Sample {
+  secs: number;
+  rssKb: number;
+}
+
+const TIME = '/usr/bin/time';
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Sample {
+  const rssFile = path.join(fs.mkdtempSync('/tmp/ts-img-bench-'), 'rss');
+  const withRss = fs.existsSync(TIME);
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = withRss
+    ? spawnSync(TIME, ['-f', '%M', '-o', rssFile, cmd, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawnSync(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const t1 = process.hrtime.bigint();
+  const rssKb = withRss ? Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop()) : NaN;
+  fs.rmSync(path.dirname(rssFile), { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr.toString().slice(0, 400)}`);
-  return Number(t1 - t0) / 1e9;
+  return { secs: Number(t1 - t0) / 1e9, rssKb };
 }
 
 export function benchMain(argv: string[]): void {
@@ -80,17 +95,12 @@ export function benchMain(argv: string[]): void {
     benchRun(base);
   } finally {
     if (process.env.BENCH_KEEP !== '1') fs.rmSync(base, { recursive: true, force: true });
-    else process.stderr.write(`bench: image kept in ${path.join(base, 'image')} (BENCH_KEEP=1)\n`);
+    else process.stderr.write(`bench: images kept in ${base} (BENCH_KEEP=1)\n`);
   }
 }
 
-function benchRun(base: string): void {
-  const runs = Number(process.env.RUNS ?? 5);
-  const tsimg = path.resolve(__dirname, '../../../bin/ts-img');
-  const imgDir = path.join(base, 'image');
-  fs.mkdirSync(base, { recursive: true });
-  const st = spawnSync('stat', ['-f', '-c', '%T', base]).stdout.toString().trim();
-  if (st !== 'tmpfs') process.stderr.write(`bench: warning: ${base} is ${st}, not tmpfs\n`);
+/** The synthetic image: 3 layers, ~20,000 files, ~300 MB raw. */
+function syntheticImage(imgDir: string): { label: string; ref: string; blobs: string[] } {
   if (!fs.existsSync(path.join(imgDir, 'index.json'))) {
     process.stderr.write('bench: generating the synthetic image (once)...\n');
     const layers = makeBenchLayers();
@@ -104,39 +114,86 @@ function benchRun(base: string): void {
     fs.writeFileSync(path.join(imgDir, 'stats.json'), JSON.stringify({ files, raw, gz, blobs: img.layers.map((l) => l.desc.digest.slice(7)) }));
   }
   const stats = JSON.parse(fs.readFileSync(path.join(imgDir, 'stats.json'), 'utf8'));
-  process.stdout.write(`image: 3 layers, ${stats.files} entries, ${(stats.raw / 1e6).toFixed(0)} MB raw, ${(stats.gz / 1e6).toFixed(0)} MB gzipped; ${runs} runs each on ${st} (${base})\n`);
+  return {
+    label: `synthetic: 3 layers, ${stats.files} entries, ${(stats.raw / 1e6).toFixed(0)} MB raw, ${(stats.gz / 1e6).toFixed(0)} MB gzipped`,
+    ref: `${imgDir}:bench`,
+    blobs: stats.blobs.map((h: string) => path.join(imgDir, 'blobs/sha256', h)),
+  };
+}
+
+/** 300 tiny layers (one small file each): the fixed cost per layer. */
+export const MANY_LAYERS = 300;
+
+function manyLayersImage(imgDir: string): { label: string; ref: string } {
+  if (!fs.existsSync(path.join(imgDir, 'index.json'))) {
+    const layers = [];
+    for (let i = 0; i < MANY_LAYERS; i++) {
+      layers.push({ entries: [{ name: `d${i % 10}/`, type: 'dir' as const }, { name: `d${i % 10}/f${i}`, data: `file ${i}\n` }], compression: 'gzip' as const });
+    }
+    const w = new LayoutWriter(imgDir);
+    w.add(w.image(buildImage({ layers, exec: { Cmd: ['/bin/sh'] } })), 'many');
+    w.finish();
+  }
+  return { label: `${MANY_LAYERS} tiny layers`, ref: `${imgDir}:many` };
+}
+
+function benchRun(base: string): void {
+  const runs = Number(process.env.RUNS ?? 5);
+  const tsimg = path.resolve(__dirname, '../../../bin/ts-img');
+  fs.mkdirSync(base, { recursive: true });
+  const st = spawnSync('stat', ['-f', '-c', '%T', base]).stdout.toString().trim();
+  if (st !== 'tmpfs') process.stderr.write(`bench: warning: ${base} is ${st}, not tmpfs\n`);
+  const synthetic = syntheticImage(path.join(base, 'image'));
+  const many = manyLayersImage(path.join(base, 'image-many'));
   const out = path.join(base, 'out');
   const clean = (): void => fs.rmSync(out, { recursive: true, force: true });
   const env0 = { ...process.env };
   delete env0.NODE_EXTRA_CA_CERTS;
   const envCA = { ...env0, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' };
-  const blobs: string[] = stats.blobs.map((h: string) => path.join(imgDir, 'blobs/sha256', h));
-  const cases: Array<[string, () => number]> = [
-    ['ts-img unpack', () => time(tsimg, ['unpack', '-q', `${imgDir}:bench`, out], env0)],
-    ['ts-img unpack (NODE_EXTRA_CA_CERTS)', () => time(tsimg, ['unpack', '-q', `${imgDir}:bench`, out], envCA)],
-    ['umoci unpack', () => time('umoci', ['unpack', '--image', `${imgDir}:bench`, out], env0)],
-    ['tar -xzf (3 blobs)', () => {
-      fs.mkdirSync(out);
-      let t = 0;
-      for (const b of blobs) t += time('tar', ['-xzf', b, '-C', out], env0);
-      return t;
-    }],
-  ];
-  const results: Record<string, number> = {};
-  for (const [name, fn] of cases) {
-    const ts: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      clean();
-      ts.push(fn());
+  process.stdout.write(`${runs} runs each on ${st} (${base}); peak RSS from ${TIME} -f %M\n`);
+  const images: Array<{ label: string; ref: string; blobs?: string[] }> = [synthetic, many];
+  for (const img of images) {
+    const cases: Array<[string, () => Sample]> = [
+      ['ts-img unpack', () => run(tsimg, ['unpack', '-q', img.ref, out], env0)],
+      ['ts-img unpack (NODE_EXTRA_CA_CERTS)', () => run(tsimg, ['unpack', '-q', img.ref, out], envCA)],
+      ['umoci unpack', () => run('umoci', ['unpack', '--image', img.ref, out], env0)],
+    ];
+    const blobs = img.blobs;
+    if (blobs) {
+      cases.push(['tar -xzf (3 blobs)', () => {
+        fs.mkdirSync(out);
+        const s = { secs: 0, rssKb: 0 };
+        for (const b of blobs) {
+          const r = run('tar', ['-xzf', b, '-C', out], env0);
+          s.secs += r.secs;
+          s.rssKb = Math.max(s.rssKb, r.rssKb);
+        }
+        return s;
+      }]);
     }
-    clean();
-    results[name] = median(ts);
-    process.stderr.write(`  ${name}: ${ts.map((t) => t.toFixed(2)).join(' ')}\n`);
+    const results: Record<string, Sample> = {};
+    for (const [name, fn] of cases) {
+      const ss: Sample[] = [];
+      for (let i = 0; i < runs; i++) {
+        clean();
+        ss.push(fn());
+      }
+      clean();
+      results[name] = { secs: median(ss.map((x) => x.secs)), rssKb: median(ss.map((x) => x.rssKb)) };
+      process.stderr.write(`  ${name}: ${ss.map((x) => `${x.secs.toFixed(2)}s/${(x.rssKb / 1024).toFixed(0)}MB`).join(' ')}\n`);
+    }
+    const u = results['umoci unpack'];
+    const t = results['tar -xzf (3 blobs)'];
+    process.stdout.write(`\n${img.label}\n${'tool'.padEnd(38)} ${'median'.padStart(9)}   ${'vs umoci'.padStart(11)}   ${t ? 'vs tar'.padStart(8) : ''}   ${'peak RSS'.padStart(9)}   ${'vs umoci'.padStart(8)}\n`);
+    for (const [k, v] of Object.entries(results)) {
+      const vsTar = t ? `${(v.secs / t.secs).toFixed(2).padStart(5)}x tar` : '';
+      process.stdout.write(`${k.padEnd(38)} ${v.secs.toFixed(2).padStart(7)} s   ${(v.secs / u.secs).toFixed(2).padStart(5)}x umoci   ${vsTar.padStart(9)}   ${(v.rssKb / 1024).toFixed(0).padStart(6)} MB   ${(v.rssKb / u.rssKb).toFixed(2).padStart(5)}x\n`);
+    }
+    if (img.ref === many.ref) {
+      const per = (r: Sample): string => ((r.secs * 1000) / MANY_LAYERS).toFixed(1);
+      process.stdout.write(`per layer (whole run / ${MANY_LAYERS}, start-up included): ts-img ${per(results['ts-img unpack'])} ms, umoci ${per(u)} ms\n`);
+    }
   }
-  const u = results['umoci unpack'];
-  const t = results['tar -xzf (3 blobs)'];
-  const rows = Object.entries(results).map(([k, v]) => `${k.padEnd(38)} ${v.toFixed(2).padStart(7)} s   ${(v / u).toFixed(2).padStart(5)}x umoci   ${(v / t).toFixed(2).padStart(5)}x tar`);
-  process.stdout.write(`${'tool'.padEnd(38)} ${'median'.padStart(9)}   ${'vs umoci'.padStart(11)}   ${'vs tar'.padStart(8)}\n${rows.join('\n')}\n`);
-  process.stdout.write(`targets: ts-img <= 0.50x umoci and <= 1.30x tar\n`);
+  process.stdout.write(`targets: ts-img <= 0.50x umoci and <= 1.30x tar in time; peak RSS under 100 MB for any image\n`);
   void createHash;
 }

@@ -5,7 +5,8 @@
  */
 
 export interface WEntry {
-  name: string;
+  /** Text (written as UTF-8), or raw bytes for names that are not UTF-8. */
+  name: string | Buffer;
   type?: 'file' | 'dir' | 'symlink' | 'link' | 'char' | 'block' | 'fifo';
   mode?: number;
   uid?: number;
@@ -14,7 +15,7 @@ export interface WEntry {
   gname?: string;
   /** seconds */
   mtime?: number;
-  linkname?: string;
+  linkname?: string | Buffer;
   data?: Buffer | string;
   devmajor?: number;
   devminor?: number;
@@ -32,9 +33,9 @@ function octal(b: Buffer, off: number, len: number, v: number): void {
   b.write(s + '\0', off, len, 'latin1');
 }
 
-function header(name: string, flag: string, size: number, e: WEntry, linkname: string): Buffer {
+function header(name: Buffer, flag: string, size: number, e: WEntry, linkname: Buffer): Buffer {
   const b = Buffer.alloc(512);
-  b.write(name, 0, 100, 'utf8');
+  name.copy(b, 0, 0, Math.min(100, name.length));
   octal(b, 100, 8, e.mode ?? (flag === '5' ? 0o755 : flag === '2' ? 0o777 : 0o644));
   octal(b, 108, 8, e.uid ?? 0);
   octal(b, 116, 8, e.gid ?? 0);
@@ -42,7 +43,7 @@ function header(name: string, flag: string, size: number, e: WEntry, linkname: s
   octal(b, 136, 12, e.mtime ?? 1700000000);
   b.fill(0x20, 148, 156);
   b.write(flag, 156, 1, 'latin1');
-  b.write(linkname, 157, 100, 'utf8');
+  linkname.copy(b, 157, 0, Math.min(100, linkname.length));
   b.write('ustar\0', 257, 6, 'latin1');
   b.write('00', 263, 2, 'latin1');
   b.write(e.uname ?? '', 265, 32, 'utf8');
@@ -73,19 +74,19 @@ export function tarEntries(entries: WEntry[]): Buffer[] {
     const type = e.type ?? 'file';
     const flag = e.typeflag ?? FLAG[type];
     const data = e.data === undefined ? Buffer.alloc(0) : Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data);
-    const linkname = e.linkname ?? '';
+    const linkname = Buffer.from(e.linkname ?? '');
+    const name = Buffer.from(e.name);
     const recs: Buffer[] = [];
-    const nameBytes = Buffer.byteLength(e.name);
-    if (nameBytes > 99) recs.push(paxRecord('path', Buffer.from(e.name)));
-    if (Buffer.byteLength(linkname) > 99) recs.push(paxRecord('linkpath', Buffer.from(linkname)));
+    if (name.length > 99) recs.push(paxRecord('path', name));
+    if (linkname.length > 99) recs.push(paxRecord('linkpath', linkname));
     for (const [k, v] of Object.entries(e.xattrs ?? {})) recs.push(paxRecord(`SCHILY.xattr.${k}`, Buffer.isBuffer(v) ? v : Buffer.from(v)));
     for (const [k, v] of Object.entries(e.pax ?? {})) recs.push(paxRecord(k, Buffer.from(v)));
     if (recs.length > 0) {
       const body = Buffer.concat(recs);
-      out.push(header('PaxHeaders/' + e.name.slice(0, 80), 'x', body.length, { name: '' }, ''), body, pad(body.length));
+      out.push(header(Buffer.concat([Buffer.from('PaxHeaders/'), name.subarray(0, 80)]), 'x', body.length, { name: '' }, Buffer.alloc(0)), body, pad(body.length));
     }
     const size = flag === '0' || flag === '7' ? data.length : 0;
-    out.push(header(nameBytes > 99 ? e.name.slice(0, 99) : e.name, flag, size, e, Buffer.byteLength(linkname) > 99 ? '' : linkname));
+    out.push(header(name.subarray(0, 99), flag, size, e, linkname.length > 99 ? Buffer.alloc(0) : linkname));
     if (size > 0) out.push(data, pad(size));
   }
   return out;

@@ -111,3 +111,78 @@ test('schema 1 manifests are refused with a clear message', async () => {
   routes.set('/v2/evil/x/manifests/old', (res) => res.writeHead(200, { 'Content-Type': 'application/vnd.docker.distribution.manifest.v1+prettyjws' }).end('{"schemaVersion":1,"name":"evil/x","fsLayers":[]}'));
   await expect(pull(`${host}/evil/x:old`, await store())).rejects.toThrow(/schema 1/);
 });
+
+// #16 item 8: a registry that drops connections mid-transfer. Each route fails its first
+// `drops` requests (half the body, then the socket is destroyed; or no answer at all), then
+// serves whole or from the Range asked for.
+function flaky(body: Buffer, drops: number, how: 'mid-body' | 'hang-up', ranges: string[], type = 'application/octet-stream'): (res: http.ServerResponse) => void {
+  let n = 0;
+  return (res) => {
+    const req = (res as unknown as { req: http.IncomingMessage }).req;
+    ranges.push(String(req.headers.range ?? ''));
+    if (n++ < drops) {
+      if (how === 'hang-up') return void res.socket?.destroy();
+      res.writeHead(200, { 'Content-Type': type, 'Content-Length': body.length });
+      res.write(body.subarray(0, body.length >> 1), () => res.socket?.destroy());
+      return;
+    }
+    const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+    if (m) {
+      const from = Number(m[1]);
+      res.writeHead(206, { 'Content-Type': type, 'Content-Range': `bytes ${from}-${body.length - 1}/${body.length}`, 'Content-Length': body.length - from });
+      return void res.end(body.subarray(from));
+    }
+    res.writeHead(200, { 'Content-Type': type, 'Content-Length': body.length }).end(body);
+  };
+}
+
+describe('connections dropped mid-pull are retried', () => {
+  test.each([['mid-body'], ['hang-up']] as const)('manifest, config and layer (%s)', async (how) => {
+    const layer = Buffer.alloc(300_000);
+    for (let i = 0; i < layer.length; i++) layer[i] = (i * 7919) & 0xff;
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, how }));
+    const ranges = { manifest: [] as string[], config: [] as string[], layer: [] as string[] };
+    const m = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: OCI_M,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }],
+    }));
+    routes.set(`/v2/evil/x/manifests/drop-${how}`, flaky(m, 2, how, ranges.manifest, OCI_M));
+    routes.set(`/v2/evil/x/blobs/${sha(config)}`, flaky(config, 2, how, ranges.config));
+    routes.set(`/v2/evil/x/blobs/${sha(layer)}`, flaky(layer, 2, how, ranges.layer));
+    const s = await store();
+    const r = await pull(`${host}/evil/x:drop-${how}`, s, { backoffMs: 1 });
+    expect(r.descriptor.digest).toBe(sha(m));
+    expect(s.hasBlob(sha(layer), layer.length)).toBe(true);
+    expect(s.hasBlob(sha(config), config.length)).toBe(true);
+    // the layer resumed from the byte reached (Range), not from 0
+    if (how === 'mid-body') expect(ranges.layer).toEqual(['', `bytes=${layer.length >> 1}-`, `bytes=${layer.length >> 1}-`]);
+    else expect(ranges.layer).toEqual(['', '', '']);
+  });
+
+  test('a failed `pull --dest` into a new layout leaves nothing', async () => {
+    const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+    const layer = Buffer.alloc(10_000, 3);
+    const m = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: OCI_M,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }],
+    }));
+    routes.set('/v2/evil/x/manifests/always-drops', (res) => res.writeHead(200, { 'Content-Type': OCI_M }).end(m));
+    routes.set(`/v2/evil/x/blobs/${sha(config)}`, (res) => res.writeHead(200).end(config));
+    routes.set(`/v2/evil/x/blobs/${sha(layer)}`, flaky(layer, 1000, 'mid-body', []));
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'hostile-dest-'));
+    dirs.push(d);
+    const { spawn } = await import('node:child_process');
+    const bin = path.resolve(__dirname, '../../../bin/ts-img');
+    // not spawnSync: the registry is served by this process's event loop
+    const child = spawn(process.execPath, [bin, 'pull', '--quiet', '--retries', '1', '--dest', `${d}/out:t`, `${host}/evil/x:always-drops`]);
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    const status = await new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+    const r = { status, stderr };
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fs.readdirSync(d)).toEqual([]);
+  });
+});

@@ -191,6 +191,36 @@ describe('import / export', () => {
 });
 
 describe('repack', () => {
+  test('non-UTF-8 names keep their bytes through repack, unpack and export (#16 item 2)', async () => {
+    const l = await Layout.open(mk('rpb-'), { create: true });
+    const base = await buildImage(l, 'base', [[{ name: 'keep', content: 'keep' }, { name: 'gone', content: 'gone' }]]);
+    const bundle = path.join(mk('bundle-'), 'b');
+    await unpack(`${l.dir}:base`, bundle, { quiet: true });
+    const rf = Buffer.from(`${bundle}/rootfs/`);
+    const at = (...parts: Array<string | number[]>) => Buffer.concat([rf, ...parts.map((x) => Buffer.from(x as any))]);
+    fs.writeFileSync(at('a', [0xff]), 'one');
+    fs.writeFileSync(at('a', [0xfe]), 'two');
+    fs.mkdirSync(at('d', [0xc3, 0x28]));
+    fs.symlinkSync(Buffer.from([0x61, 0xff]), at('d', [0xc3, 0x28], '/s', [0x80]));
+    fs.rmSync(at('gone'));
+    const r = await repack(bundle, l, 'committed', { layout: l, descriptor: base.manifest });
+    expect(r).toMatchObject({ deleted: 1 });
+    const hex = (d: Buffer) => (fs.readdirSync(d, { encoding: 'buffer' }) as Buffer[]).map((n) => n.toString('hex')).sort();
+    const out = path.join(mk('out-'), 'b');
+    await unpack(`${l.dir}:committed`, out, { quiet: true });
+    const o = (...parts: Array<string | number[]>) => Buffer.concat([Buffer.from(`${out}/rootfs/`), ...parts.map((x) => Buffer.from(x as any))]);
+    expect(hex(o())).toEqual(hex(at()).filter((n) => n !== Buffer.from('ts-img-origin.json').toString('hex')));
+    expect(hex(o())).toEqual(['61fe', '61ff', '64c328', Buffer.from('keep').toString('hex')].sort());
+    expect(fs.readFileSync(o('a', [0xfe]), 'utf8')).toBe('two');
+    expect((fs.readlinkSync(o('d', [0xc3, 0x28], '/s', [0x80]), { encoding: 'buffer' }) as Buffer).toString('hex')).toBe('61ff');
+    // export (flatten) writes the same bytes: GNU tar extracts them unchanged
+    const ex = path.join(mk('exp-'), 'flat.tar');
+    await exportFlattened(l, loadImage(l, r.manifest).manifest.layers, fs.createWriteStream(ex));
+    const xd = mk('xd-');
+    execFileSync('tar', ['-xf', ex, '-C', xd]);
+    expect(hex(Buffer.from(xd))).toEqual(hex(o()));
+  });
+
   test('changes in a bundle become a layer; unpack (ours and umoci) shows them', async () => {
     const l = await Layout.open(mk('rp-'), { create: true });
     const base = await buildImage(l, 'base', [

@@ -49,16 +49,24 @@ describe('resolveUser (conversion.md Config.User)', () => {
   const passwd = 'root:x:0:0::/root:/bin/sh\napp:x:1234:2345::/home/app:/bin/sh\n# comment\nbad line\n';
   const group = 'root:x:0:\nappgrp:x:2345:\nextra:x:3000:other,app\nmore:x:3001:app\nnone:x:3002:\n';
   test.each([
-    [undefined, { uid: 0, gid: 0 }],
-    ['', { uid: 0, gid: 0 }],
-    ['app', { uid: 1234, gid: 2345, additionalGids: [3000, 3001] }],
-    ['app:more', { uid: 1234, gid: 3001 }],
-    ['app:77', { uid: 1234, gid: 77 }],
-    ['1234', { uid: 1234, gid: 2345 }],
+    [undefined, { uid: 0, gid: 0, home: '/root' }],
+    ['', { uid: 0, gid: 0, home: '/root' }],
+    ['app', { uid: 1234, gid: 2345, additionalGids: [3000, 3001], home: '/home/app' }],
+    ['app:more', { uid: 1234, gid: 3001, home: '/home/app' }],
+    ['app:77', { uid: 1234, gid: 77, home: '/home/app' }],
+    // numeric user: no additionalGids (conversion.md; umoci adds them)
+    ['1234', { uid: 1234, gid: 2345, home: '/home/app' }],
     ['4321', { uid: 4321, gid: 0 }],
     ['4321:55', { uid: 4321, gid: 55 }],
-    ['0:appgrp', { uid: 0, gid: 2345 }],
+    ['0:appgrp', { uid: 0, gid: 2345, home: '/root' }],
+    // an empty user with a group is root with that group (umoci, Docker)
+    [':50', { uid: 0, gid: 50, home: '/root' }],
+    [':appgrp', { uid: 0, gid: 2345, home: '/root' }],
   ])('%s', (u, want) => expect(resolveUser(u, passwd, group)).toEqual(want));
+  test('an empty group is an error', () => {
+    expect(() => resolveUser('app:', passwd, group)).toThrow(/empty group/);
+    expect(() => resolveUser(':', passwd, group)).toThrow(/empty group/);
+  });
   test('unknown user or group is an error', () => {
     expect(() => resolveUser('ghost', passwd, group)).toThrow(/no user "ghost"/);
     expect(() => resolveUser('app:ghosts', passwd, group)).toThrow(/no group "ghosts"/);
@@ -108,6 +116,14 @@ describe('buildRuntimeConfig', () => {
     for (const o of [{}, { rootless: true }, { uidMap: m, gidMap: m }]) {
       expect(validate('config', buildRuntimeConfig(img, { passwd: pw, group: '', ...o }))).toEqual({ ok: true });
     }
+  });
+  test('Env: a name given twice keeps its last value in its first place; HOME from /etc/passwd unless set; no TERM', () => {
+    const env = (e: string[], user?: string) =>
+      buildRuntimeConfig({ ...base, config: { Env: e, User: user } } as any, { passwd: 'root:x:0:0::/root:/bin/sh\nu:x:7:7::/home/u:/bin/sh\n', group: '' }).process!.env;
+    expect(env(['A=1', 'PATH=/p', 'B=2', 'A=3', 'C'])).toEqual(['A=3', 'PATH=/p', 'B=2', 'C', 'HOME=/root']);
+    expect(env(['PATH=/p'], 'u')).toEqual(['PATH=/p', 'HOME=/home/u']);
+    expect(env(['PATH=/p', 'HOME=/mine'], 'u')).toEqual(['PATH=/p', 'HOME=/mine']);
+    expect(env(['PATH=/p'], '99')).toEqual(['PATH=/p']);
   });
   test('Cmd alone, Entrypoint alone, neither', () => {
     const mk = (c: object) => buildRuntimeConfig({ ...base, config: c } as any, { passwd: null, group: null }).process!.args;

@@ -22,8 +22,12 @@ export const pullCommand: Command = {
     const { parseReference, stripTransport } = await import('../../registry/reference');
     let layout: LayoutT;
     let name: string | undefined;
+    /** A --dest layout this pull creates: removed again when the pull fails. */
+    let created: string | undefined;
     if (a.dest) {
       const m = /^(?:oci:)?(.*?)(?::([\w][\w.-]{0,127}))?$/.exec(String(a.dest))!;
+      const fs = await import('node:fs');
+      if (!fs.existsSync(m[1])) created = m[1];
       layout = await Layout.open(m[1], { create: true });
       const r = parseReference(stripTransport(String(a.ref)));
       name = m[2] ?? r.tag ?? r.digest;
@@ -31,14 +35,20 @@ export const pullCommand: Command = {
       layout = await openStore(a);
     }
     const progress = new Progress(process.stderr, !!a.quiet);
-    const r = await pull(String(a.ref), layout, {
-      ...clientOptions(a),
-      platform: a.platform ? parsePlatform(a.platform) : undefined,
-      all: a.all,
-      jobs: a.jobs,
-      name,
-      progress,
-    });
+    let r;
+    try {
+      r = await pull(String(a.ref), layout, {
+        ...clientOptions(a),
+        platform: a.platform ? parsePlatform(a.platform) : undefined,
+        all: a.all,
+        jobs: a.jobs,
+        name,
+        progress,
+      });
+    } catch (e) {
+      if (created) (await import('../../fs/remove-tree')).removeTree(created);
+      throw e;
+    }
     if (!a.quiet) process.stdout.write(`${r.name} ${r.descriptor.digest}\n`);
   },
 };

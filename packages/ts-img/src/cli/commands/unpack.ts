@@ -12,6 +12,7 @@ interface Args {
   uidMap?: string | string[];
   gidMap?: string | string[];
   quiet?: boolean;
+  maxLayerSize?: string;
 }
 
 export const unpackCommand: Command<Args> = {
@@ -26,7 +27,11 @@ export const unpackCommand: Command<Args> = {
       .option('rootless', { type: 'boolean', default: false, describe: 'produce a rootless bundle (user namespace, no network ns)' })
       .option('uid-map', { type: 'string', requiresArg: true, describe: 'containerID:hostID:size (repeatable): shift file ownership' })
       .option('gid-map', { type: 'string', requiresArg: true, describe: 'containerID:hostID:size (repeatable)' })
-      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' }) as any,
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' })
+      .option('max-layer-size', {
+        type: 'string', requiresArg: true,
+        describe: 'refuse a layer whose tar expands beyond SIZE (512M, 2G, bytes); default: no per-layer cap, all layers together may not expand beyond the free space of the bundle\'s filesystem',
+      }) as any,
   run: async (a) => {
     let source = a.source;
     let bundle = a.bundle;
@@ -37,6 +42,8 @@ export const unpackCommand: Command<Args> = {
     }
     if (!source) throw new UserError('unpack: SOURCE missing');
     if (!bundle) throw new UserError('unpack: BUNDLE missing');
+    const { parseSize } = await import('../../layers/space');
+    const maxLayerBytes = a.maxLayerSize === undefined ? undefined : parseSize(a.maxLayerSize, '--max-layer-size');
     const { unpack } = await import('../../unpack');
     const { resolveUnpackSource, recordUnpackOrigin } = await import('../../registry/unpack-source');
     const src = await resolveUnpackSource(source, a as any);
@@ -47,6 +54,7 @@ export const unpackCommand: Command<Args> = {
       uidMap: ([] as string[]).concat(a.uidMap ?? []).map((s) => parseIdMap(s, 'uid-map')),
       gidMap: ([] as string[]).concat(a.gidMap ?? []).map((s) => parseIdMap(s, 'gid-map')),
       quiet: a.quiet,
+      maxLayerBytes,
     });
     recordUnpackOrigin(r.bundle, src, r.manifestDigest);
     if (!a.quiet && process.stderr.isTTY) process.stderr.write(`unpacked ${r.manifestDigest} into ${r.bundle} (${r.entries} entries)\n`);
