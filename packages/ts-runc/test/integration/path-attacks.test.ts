@@ -206,9 +206,14 @@ for (let i = 1; ; i++) {
 
 describe('mount destination swapped for a symlink during create (CVE-2021-30465 class)', () => {
   let swapper: ChildProcess | undefined;
-  afterEach(() => {
-    if (swapper?.pid && swapper.exitCode === null) swapper.kill('SIGKILL');
+  afterEach(async () => {
+    const s = swapper;
     swapper = undefined;
+    if (!s?.pid || s.exitCode !== null || s.signalCode !== null) return;
+    // Waited for: a child left running (or unreaped) keeps jest's process from exiting.
+    const gone = new Promise((r) => s.once('exit', r));
+    s.kill('SIGKILL');
+    await gone;
   });
 
   test('a tmpfs under a shared volume never lands outside the volume', async () => {

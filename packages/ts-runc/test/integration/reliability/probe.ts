@@ -74,15 +74,28 @@ export function startReaper(everyMs = 20): () => void {
   return () => clearInterval(t);
 }
 
+/** Does the process live in a pid namespace below ours (a container's)? Zombies keep NSpid. */
+function inNestedPidNs(pid: number): boolean {
+  try {
+    return (/^NSpid:\s+(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1].trim().split(/\s+/).length ?? 1) > 1;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Reap zombie children that nobody else waits for (orphans re-parented to us as subreaper).
- * Only call while no child_process of ours is running, or libuv would lose an exit status.
+ * Reap zombie children that nobody else waits for, re-parented to us as subreaper: container
+ * processes (of a pid namespace below ours) and the runtime's own helpers ("ts-runc init",
+ * "ts-runc exec", children of a ts-runc we killed). Nothing else of our own pid namespace:
+ * under --runInBand every test file shares this process, and a child_process child of another
+ * file reaped here is an exit libuv never sees (jest then waits for it forever).
  */
 export function reapOrphans(): number {
   const sys = libc();
   let n = 0;
   for (const p of descendants()) {
     if (p.ppid !== process.pid || p.state !== 'Z' || ownChildren.has(p.pid)) continue;
+    if (!inNestedPidNs(p.pid) && !/^ts-runc (init|exec)/.test(p.comm)) continue;
     try {
       if (sys.waitpid(p.pid, WNOHANG)) n++;
     } catch {
