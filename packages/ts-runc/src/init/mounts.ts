@@ -108,11 +108,14 @@ function destination(sys: Sys, root: Root, m: PlannedMount): number {
   return fd;
 }
 
+/** Runs the mounts that must be made from inside the container's cgroups (see prepareRootfs). */
+export type InContainerCgroups = (mounts: () => void) => void;
+
 /** Mount one planned mount under the (not yet pivoted) rootfs. */
-export function mountOne(sys: Sys, root: Root, m: PlannedMount, userns?: boolean): void {
+export function mountOne(sys: Sys, root: Root, m: PlannedMount, userns?: boolean, inCgroups: InContainerCgroups = (f) => f()): void {
   const opened: number[] = [];
   try {
-    if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') return mountCgroup(sys, root, m, userns, opened);
+    if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') return mountCgroup(sys, root, m, userns, opened, inCgroups);
     const target = destination(sys, root, m);
     opened.push(target);
     let held = -1;
@@ -172,7 +175,7 @@ function ownCgroupPath(c: CgroupMountInfo, lines: string[]): string | undefined 
  * container's own cgroup directory, like runc. Every directory is reached through the fd of
  * the tmpfs made here, never by a host path string.
  */
-function mountCgroup(sys: Sys, root: Root, m: PlannedMount, userns: boolean | undefined, opened: number[]): void {
+function mountCgroup(sys: Sys, root: Root, m: PlannedMount, userns: boolean | undefined, opened: number[], inCgroups: InContainerCgroups): void {
   const target = destination(sys, root, m);
   opened.push(target);
   const ro = m.flags & MS_RDONLY;
@@ -180,20 +183,22 @@ function mountCgroup(sys: Sys, root: Root, m: PlannedMount, userns: boolean | un
   const mounts = hostCgroupMounts();
   const v1 = mounts.filter((c) => c.fstype === 'cgroup');
   if (v1.length === 0) {
-    root.names.mount('cgroup2', target, 'cgroup2', base, null);
+    inCgroups(() => root.names.mount('cgroup2', target, 'cgroup2', base, null));
     return;
   }
   root.names.mount('tmpfs', target, 'tmpfs', base & ~MS_RDONLY, 'mode=755');
   const tmpfs = reopenMounted(sys, root.fd, m.destination, target);
   opened.push(tmpfs);
   const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n');
+  const fresh: Array<{ c: CgroupMountInfo; dst: number; bind: () => void }> = [];
   for (const c of mounts) {
     // Only the host's hierarchies (not cgroup filesystems mounted elsewhere, e.g. by tests).
     if (path.dirname(c.mountpoint) !== path.dirname(v1[0].mountpoint)) continue;
     // Hybrid host: the v1 hierarchies only, as runc shows (no cgroup2 at .../unified inside).
     if (c.fstype === 'cgroup2') continue;
     const name = path.basename(c.mountpoint);
-    const rel = path.relative(c.root, ownCgroupPath(c, lines) ?? c.root);
+    const own = ownCgroupPath(c, lines) ?? c.root;
+    const rel = path.relative(c.root, own);
     try {
       sys.mkdirat(tmpfs, name, 0o755);
     } catch (e) {
@@ -201,27 +206,39 @@ function mountCgroup(sys: Sys, root: Root, m: PlannedMount, userns: boolean | un
     }
     const dst = sys.openat(tmpfs, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     opened.push(dst);
-    if (rel === '' || rel.startsWith('..')) {
-      // Our cgroup looks like the hierarchy's root: in a new cgroup namespace the real path is
-      // hidden. A fresh mount of the same hierarchy is rooted at the namespace's cgroup (the
-      // container's own), and equals the root when there is no cgroup namespace.
+    const bind = () => {
+      // The source is the host's own cgroup tree (from its mountinfo), not a container path.
+      const src = rel.startsWith('..') ? c.mountpoint : path.join(c.mountpoint, rel);
+      root.names.mount(src, dst, null, MS_BIND | MS_REC, null);
+      const bound = sys.openat(tmpfs, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      opened.push(bound);
+      if (sys.statxFd(bound).mountId === sys.statxFd(dst).mountId) throw new Error(`${name}: the bind did not take`);
+      root.names.mount(null, bound, null, MS_BIND | MS_REMOUNT | base | keepLocked(sys, bound, userns), null);
+    };
+    // Our cgroup looks like the hierarchy's root: in a new cgroup namespace the real path is
+    // hidden. A fresh mount of the same hierarchy shows the container's own cgroup (and equals
+    // the root when there is no cgroup namespace). "/.." first: we are outside the namespace's
+    // root (parked in the runtime's memory cgroup), which path.relative would normalise away.
+    if (rel === '' || rel.startsWith('..') || own.startsWith('/..')) fresh.push({ c, dst, bind });
+    else bind();
+  }
+  // The fresh mounts, all at once: one is rooted where the mounting process is in that
+  // hierarchy, so a stage 2 parked outside the container's memory cgroup goes back in for them
+  // (and only for them: what Node allocates meanwhile is charged to the container).
+  const refused: Array<() => void> = [];
+  inCgroups(() => {
+    for (const { c, dst, bind } of fresh) {
       const opts = c.superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro').join(',');
       try {
-        root.names.mount(c.fstype, dst, c.fstype, base, c.fstype === 'cgroup2' ? null : opts);
-        continue;
+        root.names.mount(c.fstype, dst, c.fstype, base, opts);
       } catch (e) {
         // A user namespace may not mount v1 hierarchies (rootless): bind what we can see instead.
         if (errCode(e) !== 'EPERM' || !userns) throw e;
+        refused.push(bind);
       }
     }
-    // The source is the host's own cgroup tree (from its mountinfo), not a container path.
-    const src = rel.startsWith('..') ? c.mountpoint : path.join(c.mountpoint, rel);
-    root.names.mount(src, dst, null, MS_BIND | MS_REC, null);
-    const bound = sys.openat(tmpfs, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    opened.push(bound);
-    if (sys.statxFd(bound).mountId === sys.statxFd(dst).mountId) throw new Error(`${name}: the bind did not take`);
-    root.names.mount(null, bound, null, MS_BIND | MS_REMOUNT | base | keepLocked(sys, bound, userns), null);
-  }
+  });
+  for (const bind of refused) bind();
   // The tmpfs itself stays writable, as runc leaves it: only the hierarchies are read-only.
 }
 

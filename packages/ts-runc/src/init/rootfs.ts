@@ -32,10 +32,7 @@ export function prepareRootfs(sys: Sys, plan: InitPlan, inContainerCgroups: (mou
       // Nothing mounted below it propagates to the host's peers, nor back.
       root.names.mount(null, root.fd, null, MS_PRIVATE | MS_REC, null);
     }
-    for (const m of plan.mounts) {
-      if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') inContainerCgroups(() => mountOne(sys, root, m, plan.userns));
-      else mountOne(sys, root, m, plan.userns);
-    }
+    for (const m of plan.mounts) mountOne(sys, root, m, plan.userns, inContainerCgroups);
     closeIdmapFds(sys);
     createDevices(sys, root, plan.devices, plan.userns);
     if (plan.defaultDevices) createDevSymlinks(sys, root);

@@ -185,12 +185,18 @@ test('under a memory limit stage 2 sets up outside it, yet the container and its
       reapOrphans();
     }
   };
-  // The init is in the container's memory cgroup, but Node's set-up work (about 200 KiB of
-  // anonymous memory when it was charged there) is not: only what it touched after "ready" may be.
-  const observable = created(undefined, (dir, v2) => {
-    const anon = Number(new RegExp(`^${v2 ? 'anon' : 'rss'} (\\d+)$`, 'm').exec(fs.readFileSync(path.join(dir, 'memory.stat'), 'utf8'))?.[1]);
-    expect(anon).toBeLessThan(64 * KiB);
-  });
+  // The init is in the container's memory cgroup, but Node's set-up work (about 210-230 KiB of
+  // anonymous memory when it was charged there) is not: only what it touches in the short
+  // windows where it is charged (its cgroup mounts, after "ready") may be, sometimes a V8 page
+  // or two. The best of three creates tells the one from the other.
+  const anon: number[] = [];
+  let observable = true;
+  for (let i = 0; i < 3 && observable; i++) {
+    observable = created(undefined, (dir, v2) => {
+      anon.push(Number(new RegExp(`^${v2 ? 'anon' : 'rss'} (\\d+)$`, 'm').exec(fs.readFileSync(path.join(dir, 'memory.stat'), 'utf8'))?.[1]));
+    });
+  }
+  if (observable) expect(Math.min(...anon)).toBeLessThan(64 * KiB);
   if (!observable) {
     console.log('memory: no memory controller on this host: the parked set-up is not observable');
     return;
