@@ -226,7 +226,7 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
         throw e;
       }
     }
-    applier.finish();
+    for (const _ of applier.finishSteps()) await turns.maybeYield();
     progress.done();
 
     const spec = buildRuntimeConfig(config, {

@@ -536,6 +536,16 @@ export class Applier implements TarHandler {
 
   /** After the last layer: directory times (deepest first), then release fds. */
   finish(): void {
+    for (const _ of this.finishSteps()) {
+      /* all at once */
+    }
+  }
+
+  /**
+   * finish, one directory per step: the caller gives the event loop a turn between steps, so a
+   * signal stops an image of many directories here too (close() in its cleanup releases the fds).
+   */
+  *finishSteps(): Generator<void> {
     if (this.cur) this.closeCur();
     // no layer had a root entry: the rootfs gets the epoch, as in umoci, not the time of the unpack
     if (!this.dirTimes.has('')) this.dirTimes.set('', { atime: 0n, mtime: 0n });
@@ -558,6 +568,7 @@ export class Applier implements TarHandler {
       } catch (err) {
         if (!isSysError(err, 'ENOENT')) throw err;
       }
+      yield;
     }
     this.close();
   }
