@@ -632,7 +632,7 @@ export class KoffiSys implements Sys {
   unlinkat(dirfd: number, path: PathArg, flags: number): void {
     this.check('unlinkat', path, this.fn('unlinkat', 'unlinkat', 'int', ['int', 'const char *', 'int'])(dirfd, path, flags));
   }
-  renameat2(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void {
+  renameat2(olddirfd: number, oldpath: PathArg, newdirfd: number, newpath: PathArg, flags: number): void {
     const f = this.fn('renameat2', 'renameat2', 'int', ['int', 'const char *', 'int', 'const char *', 'uint32']);
     this.check('renameat2', oldpath, f(olddirfd, oldpath, newdirfd, newpath, flags));
   }

@@ -201,7 +201,7 @@ export interface Sys {
   symlinkat(target: PathArg, dirfd: number, path: PathArg): void;
   linkat(olddirfd: number, oldpath: PathArg, newdirfd: number, newpath: PathArg, flags: number): void;
   unlinkat(dirfd: number, path: PathArg, flags: number): void;
-  renameat2(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void;
+  renameat2(olddirfd: number, oldpath: PathArg, newdirfd: number, newpath: PathArg, flags: number): void;
   fchmodat(dirfd: number, path: PathArg, mode: number, flags: number): void;
   fchmod(fd: number, mode: number): void;
   fchown(fd: number, uid: number, gid: number): void;

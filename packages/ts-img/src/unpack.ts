@@ -220,6 +220,8 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
         parser.finish();
         await r.verify();
         applier.endLayer();
+        // What the layer's whiteouts put aside, removed with a turn of the loop every few steps.
+        for (const _ of applier.emptyTrashSteps()) await turns.maybeYield();
       } catch (e) {
         // every error of a layer names it (tar format errors, ENOSPC and the like do not by themselves)
         if (e instanceof Error && !e.message.startsWith('layer ')) e.message = `${r.label}: ${e.message}`;

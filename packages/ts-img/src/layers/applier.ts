@@ -174,6 +174,57 @@ export class Applier implements TarHandler {
 
   // ----- removal ----------------------------------------------------------------------------
 
+  /**
+   * A lower directory a whiteout or a type change removes is renamed aside at once, under a name
+   * no image entry can collide with, and emptied later in steps (emptyTrashSteps), so a signal is
+   * not held up by one huge synchronous removal. Where the rename cannot be made, it is removed now.
+   */
+  private discardDir(pfd: number, name: string): void {
+    const aside = `${this.trashPrefix}${this.trash.length}-${this.trashSeq++}`;
+    try {
+      this.sys.renameat2(pfd, cPath(name), this.rootfd, aside, 1 /* RENAME_NOREPLACE */);
+      this.trash.push(aside);
+    } catch {
+      this.rmTree(pfd, name);
+    }
+  }
+  private readonly trash: string[] = [];
+  private trashSeq = 0;
+  private readonly trashPrefix = `.ts-img-removed-${process.pid}-${Date.now().toString(36)}-`;
+
+  /** Remove what discardDir put aside, a few hundred entries per step. */
+  *emptyTrashSteps(): Generator<void> {
+    while (this.trash.length) {
+      const aside = this.trash[this.trash.length - 1];
+      try {
+        this.sys.fstatat(this.rootfd, aside, AT_SYMLINK_NOFOLLOW);
+      } catch (e) {
+        // an opaque root put it aside again, under another name already in the list
+        if (!isSysError(e, 'ENOENT')) throw e;
+        this.trash.pop();
+        continue;
+      }
+      yield* this.rmTreeSteps(this.rootfd, aside);
+      this.trash.pop();
+    }
+  }
+
+  private *rmTreeSteps(pfd: number, name: string): Generator<void> {
+    const fd = this.sys.openat(pfd, cPath(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    try {
+      let n = 0;
+      for (const c of listDirFd(fd)) {
+        if (c.dir) yield* this.rmTreeSteps(fd, c.name);
+        else this.sys.unlinkat(fd, cPath(c.name), 0);
+        if (++n % 256 === 0) yield;
+      }
+    } finally {
+      this.sys.close(fd);
+    }
+    this.sys.unlinkat(pfd, cPath(name), AT_REMOVEDIR);
+    yield;
+  }
+
   private rmTree(pfd: number, name: string): void {
     const fd = this.sys.openat(pfd, cPath(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     try {
@@ -192,7 +243,7 @@ export class Applier implements TarHandler {
     const t = mode & S_IFMT;
     if (t === S_IFDIR) {
       this.dropDirCache();
-      this.rmTree(pfd, name);
+      this.discardDir(pfd, name);
       for (const k of [...this.dirTimes.keys()]) if (k === path || k.startsWith(path + '/')) this.dirTimes.delete(k);
     } else {
       if (t === S_IFLNK) this.dropDirCache();
@@ -547,6 +598,7 @@ export class Applier implements TarHandler {
    */
   *finishSteps(): Generator<void> {
     if (this.cur) this.closeCur();
+    yield* this.emptyTrashSteps();
     // no layer had a root entry: the rootfs gets the epoch, as in umoci, not the time of the unpack
     if (!this.dirTimes.has('')) this.dirTimes.set('', { atime: 0n, mtime: 0n });
     const paths = [...this.dirTimes.keys()].sort((a, b) => b.length - a.length);

@@ -22,15 +22,29 @@ beforeAll(() => {
   const entries: WEntry[] = [];
   for (let i = 0; i < FILES; i++) entries.push({ name: `f${String(i).padStart(6, '0')}` });
   entries.push({ name: 'zzz-last', data: 'last' });
-  const img = buildImage({ layers: [{ entries, compression: 'gzip' }] });
-  image = path.join(base, 'img');
-  const w = new LayoutWriter(image);
+  image = writeLayout('img', [{ entries, compression: 'gzip' }]);
+  // A huge lower directory removed by a whiteout of the next layer, then one more layer.
+  const big: WEntry[] = [{ name: 'big', type: 'dir' }];
+  for (let i = 0; i < FILES; i++) big.push({ name: `big/f${String(i).padStart(6, '0')}` });
+  whiteoutImage = writeLayout('img-wh', [
+    { entries: big, compression: 'gzip' },
+    { entries: [{ name: '.wh.big' }], compression: 'gzip' },
+    { entries: [{ name: 'zzz-last', data: 'last' }], compression: 'gzip' },
+  ]);
+});
+let whiteoutImage: string;
+
+function writeLayout(name: string, layers: Parameters<typeof buildImage>[0]['layers']): string {
+  const img = buildImage({ layers });
+  const dir = path.join(base, name);
+  const w = new LayoutWriter(dir);
   for (const l of img.layers) w.blob(l.blob);
   w.blob(img.config);
   w.blob(img.manifest);
   w.add({ ...img.manifestDesc, platform: undefined } as any, 'x');
   w.finish();
-});
+  return dir;
+}
 afterAll(() => rmrf(base));
 
 /** Resolves with the temp rootfs of an unpack into `parent` once it exists (watching the temp dir too). */
@@ -89,5 +103,31 @@ test.each([['SIGINT'], ['SIGTERM']])('%s during a layer of 60000 small files sto
   expect(sawLast).toBe(false);
   expect(code).toBe(130);
   expect(stderr).toMatch(new RegExp(`interrupted \\(${sig}\\)`));
+  expect(fs.readdirSync(parent)).toEqual([]);
+});
+
+test('SIGINT while a whiteout removes a lower directory of 60000 files stops the unpack there', async () => {
+  const parent = path.join(base, 'p-whiteout');
+  fs.mkdirSync(parent);
+  const child = spawn(process.execPath, [BIN, 'unpack', '--quiet', `${whiteoutImage}:x`, path.join(parent, 'b')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const found = await Promise.race([tempRootfs(parent), exited.then((code) => ({ exitedFirst: code }))]);
+  if (!('rootfs' in found)) throw new Error(`the unpack ended (exit ${found.exitedFirst}) before its rootfs was seen: ${stderr}`);
+  // The removal starts when the directory is put aside under the root: the signal goes then.
+  let sawLast = false;
+  let signalled = false;
+  const watcher = fs.watch(found.rootfs, (_ev, name) => {
+    if (name === 'zzz-last') sawLast = true;
+    if (!signalled && String(name).startsWith('.ts-img-removed-')) {
+      signalled = true;
+      child.kill('SIGINT');
+    }
+  });
+  watcher.on('error', () => undefined);
+  const code = await exited;
+  watcher.close();
+  expect({ signalled, sawLast, code }).toEqual({ signalled: true, sawLast: false, code: 130 });
   expect(fs.readdirSync(parent)).toEqual([]);
 });
