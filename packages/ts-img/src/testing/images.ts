@@ -135,6 +135,13 @@ export class LayoutWriter {
   }
 }
 
+/** An OCI layout of one image, its manifest listed in index.json under `tag`, with no platform. */
+export function writeTaggedLayout(dir: string, img: BuiltImage, tag = 'x'): void {
+  const w = new LayoutWriter(dir);
+  w.add({ ...w.image(img), platform: undefined } as Descriptor, tag);
+  w.finish();
+}
+
 /** tar a directory (an OCI layout) into an oci-archive. */
 export function tarDir(dir: string, out: string): void {
   execFileSync('tar', ['--sort=name', '--numeric-owner', '-C', dir, '-cf', out, '.']);

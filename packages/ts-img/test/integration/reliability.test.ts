@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawn, execFileSync } from 'child_process';
 import { createHash } from 'crypto';
-import { buildImage, LayoutWriter, sha256, type BuiltImage } from '../../src/testing/images';
+import { buildImage, writeTaggedLayout, sha256, type BuiltImage } from '../../src/testing/images';
 import { dumpTree, rmrf, tmpdir } from '../helpers';
 import { haveRegistry, startRegistry, type TestRegistry } from '../e2e/registry-harness';
 
@@ -82,15 +82,6 @@ let base: string;
 let image: string; // OCI layout with tag "x": the demo busybox layer + two small layers (whiteouts)
 let reference: string;
 
-function writeLayout(dir: string, img: BuiltImage): void {
-  const w = new LayoutWriter(dir);
-  for (const l of img.layers) w.blob(l.blob);
-  w.blob(img.config);
-  w.blob(img.manifest);
-  w.add({ ...img.manifestDesc, platform: undefined } as any, 'x');
-  w.finish();
-}
-
 beforeAll(async () => {
   base = tmpdir('ts-img-rel-');
   const demo = path.join(base, 'demo');
@@ -106,7 +97,7 @@ beforeAll(async () => {
     exec: { Cmd: ['/bin/true'] },
   });
   image = path.join(base, 'image');
-  writeLayout(image, img);
+  writeTaggedLayout(image, img);
   const r = await cli(['unpack', `${image}:x`, path.join(base, 'reference'), '-q']);
   expect(r).toMatchObject({ status: 0 });
   reference = tree(path.join(base, 'reference', 'rootfs'));
@@ -274,7 +265,7 @@ test(`${MUTATIONS} mutated images (manifest, config, index, layer bytes) through
       img.manifest = Buffer.from(JSON.stringify(m));
       img.manifestDesc = { ...img.manifestDesc, digest: sha256(img.manifest), size: img.manifest.length };
     }
-    writeLayout(layout, img);
+    writeTaggedLayout(layout, img);
     if (what === 'index') {
       const f = path.join(layout, 'index.json');
       fs.writeFileSync(f, JSON.stringify(mutateJson(JSON.parse(fs.readFileSync(f, 'utf8')), rand)));

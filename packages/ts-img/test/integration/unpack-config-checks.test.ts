@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { buildImage, BuiltImage, ImageSpec, LayoutWriter, sha256 } from '../../src/testing/images';
+import { buildImage, BuiltImage, ImageSpec, writeTaggedLayout, sha256 } from '../../src/testing/images';
 import { rmrf, tmpdir } from '../helpers';
 
 jest.setTimeout(120000);
@@ -31,12 +31,7 @@ function layout(spec: Partial<ImageSpec>, config?: (c: any) => unknown): string 
   const dir = path.join(base, `img-${++k}`);
   const img = buildImage({ layers: [{ entries: [{ name: 'f', data: 'f' }] }], ...spec });
   if (config) withConfig(img, Buffer.from(JSON.stringify(config(JSON.parse(img.config.toString())))));
-  const w = new LayoutWriter(dir);
-  for (const l of img.layers) w.blob(l.blob);
-  w.blob(img.config);
-  w.blob(img.manifest);
-  w.add({ ...img.manifestDesc, platform: undefined } as any, 'x');
-  w.finish();
+  writeTaggedLayout(dir, img);
   return dir;
 }
 

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { unpack } from '../../src';
-import { buildImage, BuiltImage, ImageSpec, LayoutWriter, sha256 } from '../../src/testing/images';
+import { buildImage, BuiltImage, ImageSpec, writeTaggedLayout, sha256 } from '../../src/testing/images';
 import { tarBuffer, WEntry } from '../../src/testing/tarwriter';
 import { dumpTree, rmrf, tmpdir } from '../helpers';
 
@@ -254,12 +254,7 @@ describe('hostile layers', () => {
     const dir = path.join(base, `img-${++k}`);
     const img = buildImage({ layers: (c.layers ?? []).map((entries) => ({ entries })), ...(c.spec ?? {}) });
     c.tamper?.(img);
-    const w = new LayoutWriter(dir);
-    for (const l of img.layers) w.blob(l.blob);
-    w.blob(img.config);
-    w.blob(img.manifest);
-    w.add({ ...img.manifestDesc, platform: undefined } as any, 'x');
-    w.finish();
+    writeTaggedLayout(dir, img);
     c.index?.(dir, img);
     const b = path.join(base, `bundle-${k}`);
     let err: Error | undefined;

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
 import { unpack } from '../../src';
-import { buildImage, ImageSpec, LayoutWriter } from '../../src/testing/images';
+import { buildImage, ImageSpec, writeTaggedLayout } from '../../src/testing/images';
 import { rmrf, tmpdir } from '../helpers';
 
 jest.setTimeout(120000);
@@ -17,12 +17,7 @@ afterAll(() => rmrf(base));
 function layout(spec: ImageSpec): string {
   const dir = path.join(base, `img-${++k}`);
   const img = buildImage(spec);
-  const w = new LayoutWriter(dir);
-  for (const l of img.layers) w.blob(l.blob);
-  w.blob(img.config);
-  w.blob(img.manifest);
-  w.add({ ...img.manifestDesc, platform: undefined } as any, 'x');
-  w.finish();
+  writeTaggedLayout(dir, img);
   return dir;
 }
 

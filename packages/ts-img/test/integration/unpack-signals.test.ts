@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
-import { buildImage, LayoutWriter } from '../../src/testing/images';
+import { buildImage, writeTaggedLayout } from '../../src/testing/images';
 import type { WEntry } from '../../src/testing/tarwriter';
 import { rmrf, tmpdir } from '../helpers';
 
@@ -37,12 +37,7 @@ let whiteoutImage: string;
 function writeLayout(name: string, layers: Parameters<typeof buildImage>[0]['layers']): string {
   const img = buildImage({ layers });
   const dir = path.join(base, name);
-  const w = new LayoutWriter(dir);
-  for (const l of img.layers) w.blob(l.blob);
-  w.blob(img.config);
-  w.blob(img.manifest);
-  w.add({ ...img.manifestDesc, platform: undefined } as any, 'x');
-  w.finish();
+  writeTaggedLayout(dir, img);
   return dir;
 }
 afterAll(() => rmrf(base));
