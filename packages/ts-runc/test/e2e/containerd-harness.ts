@@ -11,7 +11,7 @@ import * as path from 'path';
 import { spawn, type ChildProcess } from 'child_process';
 import {
   run, ok, runtimeWrapper, demoImageLayout, unmountBelow, pidsWithCmdline, killPids, waitFor,
-  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, type Result,
+  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, readOrEmpty, type Result,
 } from './helpers';
 import { shq } from './podman-harness';
 
@@ -72,11 +72,7 @@ export class Containerd {
   }
 
   log(): string {
-    try {
-      return fs.readFileSync(path.join(this.dir, 'containerd.log'), 'utf8');
-    } catch {
-      return '';
-    }
+    return readOrEmpty(path.join(this.dir, 'containerd.log'));
   }
 
   ctr(args: string[], opts: { input?: string; timeout?: number } = {}): Result {

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { spawn, type ChildProcess } from 'child_process';
 import {
   run, ok, runtimeWrapper, demoImageLayout, unmountBelow, pidsWithCmdline, killPids, waitFor,
-  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, type Result,
+  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, readOrEmpty, type Result,
 } from './helpers';
 import { CriClient } from './cri-client';
 
@@ -131,11 +131,7 @@ export class CriContainerd {
   }
 
   log(): string {
-    try {
-      return fs.readFileSync(path.join(this.dir, 'containerd.log'), 'utf8');
-    } catch {
-      return '';
-    }
+    return readOrEmpty(path.join(this.dir, 'containerd.log'));
   }
 
   ctr(args: string[], opts: { input?: string; timeout?: number } = {}): Result {

@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import { waitForSync } from '../helpers/wait';
 import {
   run, ok, have, runtimeWrapper, demoImageLayout, unmountBelow, pidsWithCmdline, killPids,
-  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, type Result,
+  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, readOrEmpty, type Result,
 } from './helpers';
 import { shq } from './podman-harness';
 
@@ -113,11 +113,7 @@ export class Docker {
   }
 
   log(): string {
-    try {
-      return fs.readFileSync(path.join(this.dir, 'dockerd.log'), 'utf8');
-    } catch {
-      return '';
-    }
+    return readOrEmpty(path.join(this.dir, 'dockerd.log'));
   }
 
   docker(args: string[], opts: { input?: string; timeout?: number } = {}): Result {

@@ -93,6 +93,15 @@ export function ok(r: Result): string {
   return r.stdout;
 }
 
+/** A file's text, or '' when it cannot be read (a daemon's log before it wrote one). */
+export function readOrEmpty(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((res) => setTimeout(res, ms));
 }
