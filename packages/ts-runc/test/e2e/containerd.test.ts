@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { runtimes, have, ok, waitFor, sleep, PtySession, removeDemoImage, runAsync, CGROUP_V2 } from './helpers';
+import { runtimes, have, ok, waitFor, sleep, PtySession, removeDemoImage, runAsync, alive, CGROUP_V2 } from './helpers';
 import { Containerd, IMAGE } from './containerd-harness';
 
 jest.setTimeout(120000);
@@ -255,14 +255,7 @@ d.each(RUNTIMES.map((r) => [r.name]))('ctr --runc-binary %s', (rt) => {
     const fpid = await startD(f);
     ok(C(['task', 'delete', '-f', f]));
     expect(taskStatus(f)).toBeUndefined();
-    await waitFor('init gone', () => {
-      try {
-        process.kill(fpid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await waitFor('init gone', () => !alive(fpid));
     ok(C(['container', 'rm', c, f]));
     stateGone(c);
     stateGone(f);

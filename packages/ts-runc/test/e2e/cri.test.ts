@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { runtimes, cgroupDirOf, removeDemoImage, CGROUP_V2 } from './helpers';
+import { runtimes, cgroupDirOf, removeDemoImage, alive, CGROUP_V2 } from './helpers';
 import { waitForAsync } from '../helpers/wait';
 import { CriContainerd, criUnavailable, APP_IMAGE, PAUSE_IMAGE, K8S_NS } from './cri-harness';
 import { CriError } from './cri-client';
@@ -68,14 +68,6 @@ afterAll(async () => {
 const text = (b: Buffer | string) => (Buffer.isBuffer(b) ? b.toString('utf8') : b);
 const nsInode = (pid: number | 'self', ns: string) => fs.readlinkSync(`/proc/${pid}/ns/${ns}`);
 const procStatus = (pid: number, field: string) => fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s*(.*)$`, 'm'))?.[1];
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 /** Waits (bounded) until pid runs argv: the runtime's `start` returns before its init has exec'd. */
 const execd = (pid: number, argv: string[]) => {
   const cmdline = () => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);

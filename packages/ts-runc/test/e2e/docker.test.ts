@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   runtimes, ok, waitFor, sleep, PtySession, removeDemoImage, memoryLimitFileOf, pidsLimitFileOf,
-  SIGNAL_LOOP, COUNTER_LOOP, CGROUP_V2,
+  SIGNAL_LOOP, COUNTER_LOOP, CGROUP_V2, alive,
 } from './helpers';
 import { Docker, IMAGE, dockerUnavailable } from './docker-harness';
 
@@ -59,14 +59,6 @@ d.each(RUNTIMES.map((r) => [r.name]))('docker --runtime (%s)', (rt) => {
   const inspect = (c: string, fmt: string) => ok(D(['inspect', '-f', fmt, c])).trim();
   const logs = (c: string) => ok(D(['logs', c]));
   const calls = (verb: string, id: string) => dk.wrappers[rt].calls().filter((l) => ` ${l} `.includes(` ${verb} `) && l.includes(id));
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
 
   test('run: output, exit codes 0 and 3, missing executable 127, not executable 126; the shim called the runtime', () => {
     const c = name(rt, 'run');

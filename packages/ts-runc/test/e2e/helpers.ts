@@ -93,6 +93,16 @@ export function ok(r: Result): string {
   return r.stdout;
 }
 
+/** Does a process with this pid exist (signal 0 reaches it)? */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A file's text, or '' when it cannot be read (a daemon's log before it wrote one). */
 export function readOrEmpty(file: string): string {
   try {
