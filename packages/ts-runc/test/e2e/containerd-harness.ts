@@ -11,7 +11,7 @@ import * as path from 'path';
 import { spawn, type ChildProcess } from 'child_process';
 import {
   run, ok, runtimeWrapper, demoImageLayout, unmountBelow, pidsWithCmdline, killPids, waitFor,
-  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, readOrEmpty, type Result,
+  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, readOrEmpty, deleteStateLeft, stopDaemon, type Result,
 } from './helpers';
 import { shq } from './podman-harness';
 
@@ -114,11 +114,7 @@ export class Containerd {
       for (const t of tasks) this.ctr(['task', 'delete', '-f', t]);
       for (const c of this.ctr(['container', 'ls', '-q']).stdout.split('\n').filter(Boolean)) this.ctr(['container', 'rm', c]);
       for (const i of this.ctr(['image', 'ls', '-q']).stdout.split('\n').filter(Boolean)) this.ctr(['image', 'rm', i]);
-      this.daemon.kill('SIGTERM');
-      await waitFor('containerd to exit', () => this.daemon!.exitCode !== null || this.daemon!.signalCode !== null, 15000).catch(() => {
-        problems.push('containerd did not exit on SIGTERM');
-        this.daemon!.kill('SIGKILL');
-      });
+      if (!(await stopDaemon(this.daemon, 'containerd'))) problems.push('containerd did not exit on SIGTERM');
     }
     const shims = pidsWithCmdline(this.sock);
     if (shims.length) {
@@ -127,23 +123,13 @@ export class Containerd {
       killPids(pidsWithCmdline(this.sock));
     }
     // runtime state the shim left in the private --runc-root
-    const rroot = path.join(this.dir, 'runc-root', this.ns);
-    if (fs.existsSync(rroot)) {
-      for (const id of fs.readdirSync(rroot)) {
-        problems.push(`runtime state left: ${id}`);
-        for (const w of Object.values(this.wrappers)) run(w.real, ['--root', rroot, 'delete', '-f', id]);
-      }
-    }
+    const bins = Object.values(this.wrappers).map((w) => w.real);
+    problems.push(...deleteStateLeft(path.join(this.dir, 'runc-root', this.ns), bins));
     unmountBelow(this.dir);
     fs.rmSync(this.dir, { recursive: true, force: true });
     if (!this.cgroupsBefore.has(this.ns)) problems.push(...removeCgroupTrees([this.ns]).map((s) => `cgroup left: ${s}`));
     const defRoot = this.runDirs[0];
-    if (fs.existsSync(defRoot)) {
-      for (const id of fs.readdirSync(defRoot)) {
-        problems.push(`runtime state left in ${defRoot}: ${id}`);
-        for (const w of Object.values(this.wrappers)) run(w.real, ['--root', defRoot, 'delete', '-f', id]);
-      }
-    }
+    problems.push(...deleteStateLeft(defRoot, bins, `runtime state left in ${defRoot}`));
     removeEmptyDirsIfNew(this.runDirs, this.runDirsBefore);
     return problems;
   }

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { spawn, type ChildProcess } from 'child_process';
 import {
   run, ok, runtimeWrapper, demoImageLayout, unmountBelow, pidsWithCmdline, killPids, waitFor,
-  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, readOrEmpty, type Result,
+  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, readOrEmpty, deleteStateLeft, stopDaemon, type Result,
 } from './helpers';
 import { CriClient } from './cri-client';
 
@@ -176,11 +176,7 @@ export class CriContainerd {
     }
     this.cri?.close();
     if (this.daemon && this.daemon.exitCode === null) {
-      this.daemon.kill('SIGTERM');
-      await waitFor('containerd to exit', () => this.daemon!.exitCode !== null || this.daemon!.signalCode !== null, 15000).catch(() => {
-        problems.push('containerd did not exit on SIGTERM');
-        this.daemon!.kill('SIGKILL');
-      });
+      if (!(await stopDaemon(this.daemon, 'containerd'))) problems.push('containerd did not exit on SIGTERM');
     }
     // shims name our socket in their command line
     const shims = pidsWithCmdline(this.sock);
@@ -190,10 +186,7 @@ export class CriContainerd {
       await waitFor('the shims to exit on SIGTERM', () => pidsWithCmdline(this.sock).length === 0, 5000).catch(() => undefined);
       killPids(pidsWithCmdline(this.sock));
     }
-    for (const id of this.runtimeStateLeft()) {
-      problems.push(`runtime state left: ${id}`);
-      for (const w of Object.values(this.wrappers)) run(w.real, ['--root', path.join(this.runcRoot, K8S_NS), 'delete', '-f', id]);
-    }
+    problems.push(...deleteStateLeft(path.join(this.runcRoot, K8S_NS), Object.values(this.wrappers).map((w) => w.real)));
     unmountBelow(this.dir);
     fs.rmSync(this.dir, { recursive: true, force: true });
     if (!this.cgroupsBefore.has(this.cgroupTop)) problems.push(...removeCgroupTrees([this.cgroupTop]).map((s) => `cgroup left: ${s}`));

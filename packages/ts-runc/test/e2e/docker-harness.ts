@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import { waitForSync } from '../helpers/wait';
 import {
   run, ok, have, runtimeWrapper, demoImageLayout, unmountBelow, pidsWithCmdline, killPids,
-  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, readOrEmpty, type Result,
+  existingCgroups, removeCgroupTrees, existingPaths, removeEmptyDirsIfNew, readOrEmpty, deleteStateLeft, type Result,
 } from './helpers';
 import { shq } from './podman-harness';
 
@@ -180,13 +180,7 @@ export class Docker {
         /* reported above */
       }
     }
-    const rroot = this.runtimeRoot();
-    if (fs.existsSync(rroot)) {
-      for (const id of fs.readdirSync(rroot)) {
-        problems.push(`runtime state left: ${id}`);
-        for (const w of Object.values(this.wrappers)) run(w.real, ['--root', rroot, 'delete', '-f', id]);
-      }
-    }
+    problems.push(...deleteStateLeft(this.runtimeRoot(), Object.values(this.wrappers).map((w) => w.real)));
     unmountBelow(this.dir);
     fs.rmSync(this.dir, { recursive: true, force: true });
     if (!this.cgroupsBefore.has(this.cgroupParent)) problems.push(...removeCgroupTrees([this.cgroupParent]).map((s) => `cgroup left: ${s}`));

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { execFileSync, spawn, spawnSync } from 'child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'child_process';
 import { REPO, TS_RUNC } from '../helpers/runtime';
 import { waitFor as waitForEvent } from '../helpers/wait';
 
@@ -91,6 +91,29 @@ export function runAsync(cmd: string, args: string[], opts: { env?: NodeJS.Proce
 export function ok(r: Result): string {
   if (r.status !== 0) throw new Error(`command failed\n${r.text}`);
   return r.stdout;
+}
+
+/**
+ * Containers still in a runtime's --root after an engine was stopped: each is reported (as
+ * "`label`: ID") and deleted with every runtime binary given (whichever made it).
+ */
+export function deleteStateLeft(root: string, bins: string[], label = 'runtime state left'): string[] {
+  if (!fs.existsSync(root)) return [];
+  const ids = fs.readdirSync(root);
+  for (const id of ids) for (const bin of bins) run(bin, ['--root', root, 'delete', '-f', id]);
+  return ids.map((id) => `${label}: ${id}`);
+}
+
+/** SIGTERM a daemon we started; SIGKILL when it has not exited within `timeoutMs`. False then. */
+export async function stopDaemon(daemon: ChildProcess, what: string, timeoutMs = 15000): Promise<boolean> {
+  daemon.kill('SIGTERM');
+  try {
+    await waitFor(`${what} to exit`, () => daemon.exitCode !== null || daemon.signalCode !== null, timeoutMs);
+    return true;
+  } catch {
+    daemon.kill('SIGKILL');
+    return false;
+  }
 }
 
 /** Does a process with this pid exist (signal 0 reaches it)? */
