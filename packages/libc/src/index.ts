@@ -17,3 +17,10 @@ export function libc(): Sys {
   }
   return real;
 }
+
+export type { ContainerThread } from './container-thread';
+/** The container thread (container-thread.ts), started on first use of libuv's pool. */
+export function startContainerThread(): Promise<import('./container-thread').ContainerThread> {
+  const { ContainerThread } = require('./container-thread') as typeof import('./container-thread');
+  return ContainerThread.start();
+}

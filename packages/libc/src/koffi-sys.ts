@@ -34,17 +34,17 @@ type Fn = (...args: any[]) => any;
 function showPath(p: PathArg): string {
   return typeof p === 'string' ? p : p.toString('utf8', 0, p[p.length - 1] === 0 ? p.length - 1 : p.length);
 }
-type KoffiFunction = ReturnType<ReturnType<typeof koffi.load>["func"]>;
+export type KoffiFunction = ReturnType<ReturnType<typeof koffi.load>["func"]>;
 
 /**
  * The real syscall layer. Prototypes are declared on first use: stage 2 of ts-runc must start
  * fast and uses only a few of them.
  */
 export class KoffiSys implements Sys {
-  private lib = koffi.load('libc.so.6');
+  protected lib = koffi.load('libc.so.6');
   private cache = new Map<string, KoffiFunction>();
 
-  private fn(key: string, name: string, ret: string, params: string[]): KoffiFunction {
+  protected fn(key: string, name: string, ret: string, params: string[]): KoffiFunction {
     let f = this.cache.get(key);
     if (!f) {
       f = this.lib.func(name, ret, params);
@@ -54,7 +54,7 @@ export class KoffiSys implements Sys {
   }
 
   /** Call and throw SysError when the C function reports -1 (errno set). */
-  private check(call: string, what: string | Buffer | undefined, r: number | bigint): number {
+  protected check(call: string, what: string | Buffer | undefined, r: number | bigint): number {
     const n = Number(r);
     if (n === -1) throw new SysError(call, typeof what === 'string' || what === undefined ? what : showPath(what), koffi.errno());
     return n;
@@ -371,12 +371,29 @@ export class KoffiSys implements Sys {
         // Looked up from the directory fd, so no path of the child's mount namespace is involved.
         const fchdir = this.fn('psfa_fchdir', 'posix_spawn_file_actions_addfchdir_np', 'int', ['void *', 'int']);
         const open = this.fn('psfa_open', 'posix_spawn_file_actions_addopen', 'int', ['void *', 'int', 'const char *', 'int', 'uint32']);
-        const gateFd = high + req.fds.length;
-        posixErr('posix_spawn_file_actions_addfchdir_np', fchdir(fa, req.gate.dirFd));
+        let { dirFd, cwdFd } = req.gate;
+        let gateFd = high + req.fds.length;
+        if (req.gate.closeOthers) {
+          // Nothing else of ours stays open while it waits (a held flock would keep a lock),
+          // so the two fds the gate needs go right above the mapped ones first.
+          const base = Math.max(...req.fds.map(([, t]) => t), 2) + 1;
+          posixErr('posix_spawn_file_actions_adddup2', dup2(fa, dirFd, high + req.fds.length));
+          posixErr('posix_spawn_file_actions_adddup2', dup2(fa, cwdFd, high + req.fds.length + 1));
+          posixErr('posix_spawn_file_actions_adddup2', dup2(fa, high + req.fds.length, base));
+          posixErr('posix_spawn_file_actions_adddup2', dup2(fa, high + req.fds.length + 1, base + 1));
+          const closefrom = this.fn('psfa_closefrom', 'posix_spawn_file_actions_addclosefrom_np', 'int', ['void *', 'int']);
+          posixErr('posix_spawn_file_actions_addclosefrom_np', closefrom(fa, base + 2));
+          [dirFd, cwdFd, gateFd] = [base, base + 1, base + 2];
+        }
+        posixErr('posix_spawn_file_actions_addfchdir_np', fchdir(fa, dirFd));
         posixErr('posix_spawn_file_actions_addopen', open(fa, gateFd, req.gate.name, 0o1 /* O_WRONLY */ | 0o2000000 /* O_CLOEXEC */, 0));
-        posixErr('posix_spawn_file_actions_addfchdir_np', fchdir(fa, req.gate.cwdFd));
+        posixErr('posix_spawn_file_actions_addfchdir_np', fchdir(fa, cwdFd));
         // glibc dup2()s the opened fd onto gateFd, which drops O_CLOEXEC: close it ourselves.
         posixErr('posix_spawn_file_actions_addclose', close(fa, gateFd));
+        if (req.gate.closeOthers) {
+          posixErr('posix_spawn_file_actions_addclose', close(fa, dirFd));
+          posixErr('posix_spawn_file_actions_addclose', close(fa, cwdFd));
+        }
       }
       let flags = 0;
       if (req.defaultSignals) {
@@ -496,12 +513,21 @@ export class KoffiSys implements Sys {
     const f = this.fn('syscall:keyctl-join', 'syscall', 'long', ['long', 'int', 'const char *']);
     this.check('keyctl join session keyring', name, f(250 /* keyctl */, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name));
   }
+  exitGroup(code: number): never {
+    // Raw exit_group: no atexit handlers, no join of libuv's pool (whose thread may be blocked
+    // in a posix_spawn that only `start` ends).
+    this.fn('syscall:exit_group', 'syscall', 'long', ['long', 'int'])(231, code);
+    throw new Error('exit_group returned');
+  }
   setsid(): number {
     return this.check('setsid', undefined, this.fn('setsid', 'setsid', 'int', [])());
   }
   prctl(option: number, arg2: number | bigint, arg3: number | bigint = 0, arg4 = 0, arg5 = 0): number {
     const f = this.fn('prctl', 'prctl', 'int', ['int', 'unsigned long', 'unsigned long', 'unsigned long', 'unsigned long']);
     return this.check('prctl', String(option), f(option, arg2, arg3, arg4, arg5));
+  }
+  setThreadName(name: string): void {
+    this.check('prctl PR_SET_NAME', name, this.fn('prctl:name', 'prctl', 'int', ['int', 'const char *'])(15 /* PR_SET_NAME */, name));
   }
   seccomp(op: number, flags: number, filter: Buffer | null): number {
     if (!filter) return this.check('seccomp', `op ${op}`, this.sc('seccomp0', NR.seccomp, ['uint', 'uint', 'void *'], op, flags, null)());

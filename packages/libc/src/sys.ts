@@ -26,7 +26,13 @@ export interface SpawnRequest {
    * `cwdFd`. Meanwhile its parent's caller can find it (/proc/PID/task/TID/children) and act on
    * it (move it into cgroups). Both fds must stay open until posix_spawn returns.
    */
-  gate?: { dirFd: number; name: string; cwdFd: number };
+  gate?: {
+    dirFd: number;
+    name: string;
+    cwdFd: number;
+    /** Close every other fd above the mapped ones before it waits (the child holds a copy of our fd table). */
+    closeOthers?: boolean;
+  };
   /**
    * Open this terminal as fds 0-2 after the fd mapping. With setsid the open makes it the
    * child's controlling terminal (a session leader opening a tty without O_NOCTTY acquires it).
@@ -165,6 +171,10 @@ export interface Sys {
   kill(pid: number, sig: number): void;
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, sig: number): void;
+  /** prctl(PR_SET_NAME): this thread's comm (what a child it spawns is named until its execve). */
+  setThreadName(name: string): void;
+  /** exit_group(2): ends every thread at once, running nothing of Node's teardown. */
+  exitGroup(code: number): never;
   setsid(): number;
   /** keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring of that name. */
   joinSessionKeyring(name: string): void;

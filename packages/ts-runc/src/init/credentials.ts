@@ -10,8 +10,11 @@ function setgroupsDenied(): boolean {
   }
 }
 
-function lastCap(): number {
-  return Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+let cachedLastCap: number | undefined;
+/** Read once: the in-process create records applyCredentials after /proc is out of its view. */
+export function lastCap(): number {
+  cachedLastCap ??= Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+  return cachedLastCap;
 }
 
 /**
@@ -106,6 +109,24 @@ export function applyMemoryPolicy(sys: Sys, mp: { mode: number; nodes: string | 
   }
 }
 
+/**
+ * The container process's per-thread settings short of its identity (scheduler, I/O priority,
+ * final CPU affinity, memory policy, personality): made by stage 2 on itself, and recorded for
+ * the container thread by the in-process create, the same code on both paths.
+ */
+export function threadSettings(sys: Sys, plan: { process: PlannedProcess; memoryPolicy?: { mode: number; nodes: string | null; maxnode: number } | null; personality?: number | null }): void {
+  applySchedIo(sys, plan.process);
+  applyCpuAffinity(sys, plan.process, 'final');
+  applyMemoryPolicy(sys, plan.memoryPolicy);
+  if (plan.personality !== null && plan.personality !== undefined) {
+    try {
+      sys.personality(plan.personality);
+    } catch (e) {
+      throw new Error(`linux.personality: ${(e as Error).message}`);
+    }
+  }
+}
+
 export function applyOomScoreAdj(p: PlannedProcess): void {
   if (p.oomScoreAdj === null) return;
   try {
@@ -113,4 +134,19 @@ export function applyOomScoreAdj(p: PlannedProcess): void {
   } catch (e) {
     throw new Error(`process.oomScoreAdj: cannot set ${p.oomScoreAdj}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
+}
+
+/** The session keyring; tolerated refusals (as runc): no keyring support, or none allowed here. */
+export function joinKeyring(sys: Sys, name: string | null | undefined): void {
+  if (!name) return;
+  try {
+    sys.joinSessionKeyring(name);
+  } catch (e) {
+    // No keyring support (ENOSYS) or none allowed here (a user namespace's quota): go on, as runc.
+    if (!keyringRefusalTolerated(e)) throw e;
+  }
+}
+
+export function keyringRefusalTolerated(e: unknown): boolean {
+  return ['ENOSYS', 'EACCES', 'EDQUOT', 'EPERM'].includes((e as { code?: string }).code ?? '');
 }

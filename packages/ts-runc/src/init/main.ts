@@ -7,7 +7,7 @@ import { libc, CLONE_NEWCGROUP, CLONE_NEWTIME, PR_SET_DUMPABLE, O_WRONLY, O_CLOE
 import { SyncChannel } from '../protocol/sync';
 import type { InitPlan } from '../plan/types';
 import { prepareRootfs, switchRoot, finishRootfs, applySysctl } from './rootfs';
-import { applyCredentials, applyNoNewPrivileges, applyRlimits, applyOomScoreAdj, applySchedIo, applyCpuAffinity, applyMemoryPolicy } from './credentials';
+import { applyCredentials, applyNoNewPrivileges, applyRlimits, applyOomScoreAdj, applyCpuAffinity, threadSettings, joinKeyring } from './credentials';
 import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from './seccomp';
 import { runHooks } from '../hooks/run-hooks';
 import { lookPath, withHome, checkNoMagicLinks } from './exec-lookup';
@@ -79,16 +79,7 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   joinKeyring(sys, plan.sessionKeyring);
   applyOomScoreAdj(plan.process);
   applyRlimits(sys, plan.process);
-  applySchedIo(sys, plan.process);
-  applyCpuAffinity(sys, plan.process, 'final');
-  applyMemoryPolicy(sys, plan.memoryPolicy);
-  if (plan.personality !== null && plan.personality !== undefined) {
-    try {
-      sys.personality(plan.personality);
-    } catch (e) {
-      throw new Error(`linux.personality: ${(e as Error).message}`);
-    }
-  }
+  threadSettings(sys, plan);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the caps go if they do.
   const p = plan.process;
   const early = !!plan.seccomp && seccompBeforeCredentials(p.noNewPrivileges, p.caps ? p.caps.effective : null, p.uid);
@@ -113,15 +104,6 @@ function setup(sys: Sys, plan: InitPlan, fds: ReturnType<typeof stage2Fds>, hasC
   return { path, env, lateSeccomp: !!plan.seccomp && !early, listener: early ? -1 : listener };
 }
 
-function joinKeyring(sys: Sys, name: string | null | undefined): void {
-  if (!name) return;
-  try {
-    sys.joinSessionKeyring(name);
-  } catch (e) {
-    // No keyring support (ENOSYS) or none allowed here (a user namespace's quota): go on, as runc.
-    if (!['ENOSYS', 'EACCES', 'EDQUOT', 'EPERM'].includes((e as { code?: string }).code ?? '')) throw e;
-  }
-}
 
 function main(): void {
   const sys = libc();

@@ -16,6 +16,10 @@ import { readConfig, validateConfig } from './config';
 import { planNamespaces, checkUserNamespace } from '../plan/namespaces';
 import type { CgroupDescription } from '../cgroups/types';
 import { detachHostRootfs } from './host-rootfs';
+import { inProcessRefusal, type InProcessHost } from '../plan/in-process';
+import { ownExeReadOnly } from '../spawn/self-exe';
+import { holdPoolThread } from './process-exit';
+import type { NamespacePlan } from '../plan/namespaces';
 
 /**
  * Modules needed only once stage 2 is spawned: loading them afterwards lets stage 2's Node
@@ -214,12 +218,86 @@ function abandon(ctx: Context, state: ContainerState): void {
   ctx.store.remove(state.id);
 }
 
+interface Compiled {
+  spec: Spec;
+  plan: InitPlan;
+}
+
+/** The schema check and the plan, with what the state keeps of them. */
+function compilePlan(ctx: Context, state: ContainerState, raw: Spec, opts: CreateOptions): Compiled {
+  const l = late();
+  const spec = validateConfig(raw);
+  const { plan, rootfs } = l.compile(spec, { bundle: state.bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) });
+  checkRootfs(rootfs);
+  Object.assign(state, { rootfs, config: spec, annotations: spec.annotations });
+  // What hooks and the seccomp listener read (runtime.md "State"); stage 2 sets the status.
+  plan.state = { ...l.hookState(state, 'creating') };
+  plan.sessionKeyring = opts.noNewKeyring ? null : `_ses.${state.id}`;
+  return { spec, plan };
+}
+
+/** The checks of plan/in-process.ts that need no plan: when they fail, stage 2 starts at once. */
+function mayRunInProcess(ctx: Context, raw: Spec, ns: NamespacePlan, opts: CreateOptions): boolean {
+  const host = inProcessHost(ctx, opts);
+  const types = [...ns.create, ...ns.join.map((j) => j.type)];
+  return host.env.TS_RUNC_IN_PROCESS !== '0' && host.env.UV_THREADPOOL_SIZE === '1' && host.euid === 0 && !host.hasConsole && raw.process?.terminal !== true && !types.includes('user') && !types.includes('time') && host.exeReadOnly;
+}
+
+let hostFacts: InProcessHost | undefined;
+function inProcessHost(ctx: Context, opts: CreateOptions): InProcessHost {
+  hostFacts ??= { env: process.env, euid: process.geteuid?.() ?? -1, exeReadOnly: ownExeReadOnly(ctx.sys), hasConsole: false };
+  return { ...hostFacts, hasConsole: opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined };
+}
+
+/**
+ * The in-process create (create-in-process.ts) when the plan allows it: false (nothing done)
+ * when it does not. Its init is held by libuv's pool thread until start.
+ */
+async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns: NamespacePlan, opts: CreateOptions, fifoDir: string, opened: number[]): Promise<boolean> {
+  const refusal = inProcessRefusal(c.plan, ns, inProcessHost(ctx, opts));
+  if (refusal) {
+    ctx.log.debug(`create through stage 2: ${refusal}`);
+    return false;
+  }
+  const { sys, store } = ctx;
+  setUpCgroups(ctx, state, c.spec);
+  const dirFd = sys.open(fifoDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  opened.push(dirFd);
+  const desc = state.cgroup as CgroupDescription | undefined;
+  state.inProcess = true;
+  const { createInProcess } = require('./create-in-process') as typeof import('./create-in-process');
+  const { spawn } = await createInProcess(sys, {
+    plan: c.plan,
+    namespaces: ns,
+    cgroup: desc,
+    fifoDirFd: dirFd,
+    preserveFds: opts.preserveFds ?? 0,
+    // Only the pid here (a failure from now on kills it): our root is the container's until return.
+    spawning: () => holdPoolThread(true),
+    spawned: (pid) => (state.pid = pid),
+  });
+  const pid = state.pid;
+  state.pidStartTime = readProcStat(pid)?.startTime;
+  state.namespacePaths = Object.fromEntries([...ns.create, ...ns.join.map((j) => j.type)].map((t) => [t, `/proc/${pid}/ns/${NS_PROC_NAME[t]}`]));
+  store.save(state);
+  spawn.then(
+    () => holdPoolThread(false),
+    (e) => {
+      holdPoolThread(false);
+      ctx.log.debug(`container init: ${messageOf(e)}`);
+    },
+  );
+  // Only the container's process is ever in its cgroups: the init joins now, held before its execve.
+  if (desc) late().joinContainerCgroups(desc, pid);
+  return true;
+}
+
 /**
  * create: spawn stage 2 at once (only the namespaces are needed: its Node start-up overlaps
  * with the schema check, plan compilation and cgroup set-up here), then answer it until it is
  * ready, blocked on the exec fifo. Any error kills it and removes everything (abandon).
  */
-export function create(ctx: Context, opts: CreateOptions): Created {
+export async function create(ctx: Context, opts: CreateOptions): Promise<Created> {
   const { sys, store } = ctx;
   const id = validateId(opts.id);
   const bundle = path.resolve(opts.bundle);
@@ -243,9 +321,18 @@ export function create(ctx: Context, opts: CreateOptions): Created {
   // Nothing may throw between taking this lock and the try below: its finally releases it.
   const lock = store.reserve(id);
   const opened: number[] = [];
+  let compiled: Compiled | undefined;
   try {
     store.save(state);
     const fifoDir = makeFifo(ctx, id);
+    compiled = mayRunInProcess(ctx, raw, namespaces, opts) ? compilePlan(ctx, state, raw, opts) : undefined;
+    const inProcess = compiled && (await tryInProcess(ctx, state, compiled, namespaces, opts, fifoDir, opened));
+    if (inProcess) {
+      if (opts.pidFile) writePidFile(opts.pidFile, state.pid);
+      delete state.creating;
+      store.save(state);
+      return { state };
+    }
     const [parentEnd, childEnd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
     opened.push(parentEnd, childEnd);
     const dirFd = sys.open(fifoDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -276,14 +363,8 @@ export function create(ctx: Context, opts: CreateOptions): Created {
     store.save(state);
 
     const l = late();
-    const spec = validateConfig(raw);
-    const { plan, rootfs } = l.compile(spec, { bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) });
-    checkRootfs(rootfs);
-    Object.assign(state, { rootfs, config: spec, annotations: spec.annotations });
-    // What hooks and the seccomp listener read (runtime.md "State"); stage 2 sets the status.
-    plan.state = { ...l.hookState(state, 'creating') };
+    const { spec, plan } = compiled ?? compilePlan(ctx, state, raw, opts);
     setUpCgroups(ctx, state, spec);
-    plan.sessionKeyring = opts.noNewKeyring ? null : `_ses.${id}`;
 
     const desc = state.cgroup as CgroupDescription | undefined;
     const cgroups = new l.InitCgroups(desc, pid);

@@ -29,7 +29,7 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   let copying: Promise<void> = Promise.resolve();
   let state;
   try {
-    state = create(ctx, proxy ? { ...opts, consoleSocketFd: proxy.childEnd } : opts).state;
+    state = (await create(ctx, proxy ? { ...opts, consoleSocketFd: proxy.childEnd } : opts)).state;
     if (proxy) copying = proxy.start();
     startOf()(ctx, opts.id);
   } catch (e) {

@@ -80,6 +80,8 @@ export function start(ctx: Context, id: string): void {
             break;
           }
         }
+        // Opened and closed again by an init held in its spawn: released, on its way to execve.
+        if (r && r[0] & POLLHUP && state.inProcess) break;
         if (r && r[0] & POLLHUP && !isAlive(state.pid, state.pidStartTime)) break;
         if (!isAlive(state.pid, state.pidStartTime)) throw new RuntimeError('cannot start a container that has stopped');
       }

@@ -184,3 +184,24 @@ function sealedCopy(sys: Sys, bin: string): number {
     sys.close(rw);
   }
 }
+
+
+/**
+ * CVE-2019-5736 class: until its execve the held init is a copy of this process, and a
+ * `#!/proc/self/exe` entry point would run our executable inside the container, where anything
+ * could then open it for writing. So this path is taken only when our node is on a read-only
+ * mount (scripts/setup binds one; bin/ts-runc prefers it); else stage 2 runs from a read-only clone
+ * (runtimeExe below).
+ */
+export function ownExeReadOnly(sys: Sys): boolean {
+  let fd = -1;
+  try {
+    fd = sys.open('/proc/self/exe', O_PATH | O_CLOEXEC);
+    return (sys.fstatfs(fd).flags & 1) /* ST_RDONLY */ !== 0;
+  } catch {
+    return false;
+  } finally {
+    if (fd >= 0) sys.close(fd);
+  }
+}
+

@@ -18,6 +18,11 @@ export interface ContainerState {
   cgroup?: unknown;
   /** Set while create runs; a crash leaves it so delete --force can clean up. */
   creating?: boolean;
+  /**
+   * The init was spawned by create's own process (create-in-process.ts): held in a posix_spawn
+   * file action, it writes nothing to the exec fifo; it opens and closes it, then execs.
+   */
+  inProcess?: boolean;
   useSystemdCgroup?: boolean;
   /**
    * Without a mount namespace of its own, the container's mounts are made in ours, all below one

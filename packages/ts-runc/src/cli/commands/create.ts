@@ -29,6 +29,6 @@ export const command: Command = {
   flags: createFlags,
   args: { exact: 1 },
   run(ctx, p) {
-    create(ctx, createOptionsFrom(p.flags, p.positionals[0]));
+    return create(ctx, createOptionsFrom(p.flags, p.positionals[0])).then(() => undefined);
   },
 };

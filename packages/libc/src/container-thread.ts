@@ -1,0 +1,103 @@
+import koffi from 'koffi';
+import { KoffiSys, type KoffiFunction } from './koffi-sys';
+import { SysError } from './errors';
+import type { Sys } from './sys';
+
+/** One libc call recorded for the container thread, with how its result reports an error. */
+export interface RecordedOp {
+  f: KoffiFunction;
+  args: unknown[];
+  /** Named for messages once `check` has seen it; posix_spawn* calls return an errno themselves. */
+  call: string;
+  what?: string;
+  errors: 'errno' | 'posix' | 'none';
+}
+
+/**
+ * The Sys methods whose calls may be recorded: per-thread state (ids, caps, prctl, scheduling,
+ * namespaces, fs root and cwd) and posix_spawn. Each keeps every buffer it passes alive in its
+ * arguments; none needs a result before the playback (they get 0 while recording).
+ */
+const RECORDABLE = new Set<string>([
+  'prctl', 'setgroups', 'setresgid', 'setresuid', 'capset', 'prlimit', 'ioprioSet', 'schedSetattr',
+  'schedSetaffinity', 'setMempolicy', 'personality', 'joinSessionKeyring', 'umask', 'unshare',
+  'setns', 'fchdir', 'chroot', 'chdir', 'setThreadName', 'posixSpawn',
+]);
+
+/**
+ * A KoffiSys that records its libc calls instead of making them, for ContainerThread.run: the
+ * same step code (applyCredentials, ...) serves stage 2, which calls it directly, and the
+ * in-process create, which replays it on the container thread.
+ */
+class RecordingSys extends KoffiSys {
+  readonly ops: RecordedOp[] = [];
+
+  protected override fn(key: string, name: string, ret: string, params: string[]): KoffiFunction {
+    const f = super.fn(key, name, ret, params);
+    const ops = this.ops;
+    const record = (...args: unknown[]) => {
+      ops.push({ f, args, call: name, errors: name.startsWith('posix_spawn') ? 'posix' : 'none' });
+      return 0;
+    };
+    return record as unknown as KoffiFunction;
+  }
+
+  protected override check(call: string, what: string | Buffer | undefined, r: number | bigint): number {
+    const last = this.ops[this.ops.length - 1];
+    if (last && last.errors === 'none') Object.assign(last, { call, what: typeof what === 'string' ? what : undefined, errors: 'errno' });
+    return Number(r);
+  }
+}
+
+/** A Sys whose recordable methods record (see RECORDABLE); any other method is a programming error. */
+function recorder(): { sys: Sys; ops: RecordedOp[] } {
+  const rec = new RecordingSys();
+  const sys = new Proxy(rec, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function' || typeof prop !== 'string' || RECORDABLE.has(prop)) return typeof v === 'function' ? v.bind(target) : v;
+      return () => {
+        throw new Error(`${prop} cannot run on the container thread`);
+      };
+    },
+  }) as unknown as Sys;
+  return { sys, ops: rec.ops };
+}
+
+const call = (f: KoffiFunction, args: unknown[]): Promise<number | bigint> =>
+  new Promise((resolve, reject) => (f as any).async(...args, (err: unknown, r: number | bigint) => (err ? reject(err) : resolve(r))));
+
+/**
+ * The container thread: libuv's one pool thread (the CLI sets UV_THREADPOOL_SIZE=1), on which
+ * every koffi `.async` call runs, in order. What a call changes of that thread (namespaces, root,
+ * cwd, ids, capabilities, no_new_privs) stays for the next, and a posix_spawn from it makes a
+ * child with all of it, while the main thread is never touched. See process-model.md.
+ */
+export class ContainerThread {
+  private constructor(
+    readonly tid: number,
+    /** That thread's errno (errno is per thread: the main thread's says nothing of it). */
+    private readonly errnoAt: unknown,
+  ) {}
+
+  /** Its tid, and CLONE_FS unshared so it may enter a mount namespace and chroot alone. */
+  static async start(): Promise<ContainerThread> {
+    const lib = koffi.load('libc.so.6');
+    const tid = Number(await call(lib.func('syscall', 'long', ['long']), [186 /* gettid */]));
+    const errnoAt = await call(lib.func('__errno_location', 'void *', []), []);
+    const t = new ContainerThread(tid, errnoAt);
+    await t.run((sys) => sys.unshare(0x200 /* CLONE_FS */));
+    return t;
+  }
+
+  /** Record `steps` (Sys calls only, see RECORDABLE), then make those calls on this thread. */
+  async run(steps: (sys: Sys) => void): Promise<void> {
+    const { sys, ops } = recorder();
+    steps(sys);
+    for (const op of ops) {
+      const r = Number(await call(op.f, op.args));
+      if (op.errors === 'errno' && r === -1) throw new SysError(op.call, op.what, koffi.decode(this.errnoAt, 'int') as number);
+      if (op.errors === 'posix' && r !== 0) throw new SysError(op.call, op.what, r);
+    }
+  }
+}

@@ -1,0 +1,59 @@
+// Which configs the in-process create (lifecycle/create-in-process.ts) serves: everything else
+// takes the stage 2 path, which serves every config. Pure: unit-tested without a kernel.
+import type { InitPlan } from './types';
+import type { NamespacePlan } from './namespaces';
+
+/**
+ * rlimits are per process: set on the CLI itself just before the spawn, the child inherits
+ * them. Only those the CLI can live with for its last milliseconds qualify (AS, DATA, STACK,
+ * CPU, FSIZE or NPROC could end or break it).
+ */
+const SAFE_RLIMITS = new Set(['RLIMIT_NOFILE', 'RLIMIT_CORE', 'RLIMIT_MEMLOCK', 'RLIMIT_LOCKS', 'RLIMIT_SIGPENDING', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_RTPRIO', 'RLIMIT_RTTIME']);
+/** The CLI keeps a few dozen fds open: a lower NOFILE limit could refuse its own last opens. */
+const MIN_NOFILE = 256n;
+
+export interface InProcessHost {
+  /** TS_RUNC_IN_PROCESS=0 forces stage 2 (CI runs the integration suite both ways). */
+  env: Record<string, string | undefined>;
+  euid: number;
+  /** The CLI's own executable is on a read-only mount (see create-in-process.ts: CVE-2019-5736). */
+  exeReadOnly: boolean;
+  hasConsole: boolean;
+}
+
+const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith('/') ? dir : dir + '/');
+
+/** Why this create needs stage 2, or null when the in-process path can make it. */
+export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProcessHost): string | null {
+  if (host.env.TS_RUNC_IN_PROCESS === '0') return 'TS_RUNC_IN_PROCESS=0';
+  // Every async call must run on one and the same pool thread.
+  if (host.env.UV_THREADPOOL_SIZE !== '1') return 'UV_THREADPOOL_SIZE is not 1';
+  if (host.euid !== 0) return 'not root';
+  if (!host.exeReadOnly) return 'the runtime\'s executable is writable (no read-only node: see scripts/setup)';
+  const types = [...ns.create, ...ns.join.map((j) => j.type)];
+  // A user namespace needs a single-threaded caller; a time namespace's offsets go in before
+  // its first process, from that process.
+  if (types.includes('user') || types.includes('time')) return 'user or time namespace';
+  if (!ns.create.includes('mount')) return 'no new mount namespace';
+  if (!types.includes('pid')) return 'no pid namespace';
+  if (plan.hostMountNs || plan.noPivot || plan.idmaps?.length || plan.timeNs) return 'host mount namespace, --no-pivot, idmapped mounts or time offsets';
+  // createContainer and startContainer hooks run inside the container from the init process.
+  if (plan.hooks && (plan.hooks.runtimeHooks || plan.hooks.createContainer.length || plan.hooks.startContainer.length)) return 'hooks before start';
+  if (plan.process.terminal || host.hasConsole) return 'terminal';
+  // The filter would bind the spawn's own file actions: stage 2 loads it right before execve.
+  if (plan.seccomp) return 'seccomp';
+  for (const r of plan.process.rlimits) {
+    if (!SAFE_RLIMITS.has(r.name)) return `rlimit ${r.name}`;
+    if (r.name === 'RLIMIT_NOFILE' && BigInt(r.soft) < MIN_NOFILE) return 'rlimit RLIMIT_NOFILE below 256';
+  }
+  // /proc needs the pid namespace's first process: it is mounted after the spawn, so nothing
+  // may be mounted on or below it before, nor the cwd be there.
+  const procs = plan.mounts.filter((m) => m.fstype === 'proc').map((m) => m.destination);
+  for (const m of plan.mounts) {
+    if (m.fstype !== 'proc' && procs.some((p) => under(m.destination, p))) return `mount on ${m.destination} below /proc`;
+    // Without a cgroup namespace the hierarchies are bound from the mounting process's own cgroups.
+    if ((m.fstype === 'cgroup' || m.fstype === 'cgroup2') && !plan.newCgroupNs) return 'cgroup mount without a cgroup namespace';
+  }
+  if (procs.some((p) => under(plan.process.cwd, p))) return 'cwd below /proc';
+  return null;
+}
