@@ -49,6 +49,13 @@ class RecordingSys extends KoffiSys {
   }
 }
 
+/** What `steps` would call on the container thread, in order (for tests). */
+export function recordCalls(steps: (sys: Sys) => void): Array<{ call: string; what?: string }> {
+  const { sys, ops } = recorder();
+  steps(sys);
+  return ops.map((o) => ({ call: o.call, what: o.what }));
+}
+
 /** A Sys whose recordable methods record (see RECORDABLE); any other method is a programming error. */
 function recorder(): { sys: Sys; ops: RecordedOp[] } {
   const rec = new RecordingSys();
@@ -78,14 +85,16 @@ export class ContainerThread {
     readonly tid: number,
     /** That thread's errno (errno is per thread: the main thread's says nothing of it). */
     private readonly errnoAt: unknown,
+    private readonly gettid: KoffiFunction,
   ) {}
 
   /** Its tid, and CLONE_FS unshared so it may enter a mount namespace and chroot alone. */
   static async start(): Promise<ContainerThread> {
     const lib = koffi.load('libc.so.6');
-    const tid = Number(await call(lib.func('syscall', 'long', ['long']), [186 /* gettid */]));
+    const gettid = lib.func('syscall', 'long', ['long']);
+    const tid = Number(await call(gettid, [186 /* gettid */]));
     const errnoAt = await call(lib.func('__errno_location', 'void *', []), []);
-    const t = new ContainerThread(tid, errnoAt);
+    const t = new ContainerThread(tid, errnoAt, gettid);
     await t.run((sys) => sys.unshare(0x200 /* CLONE_FS */));
     return t;
   }
@@ -94,6 +103,9 @@ export class ContainerThread {
   async run(steps: (sys: Sys) => void): Promise<void> {
     const { sys, ops } = recorder();
     steps(sys);
+    // Anything that started libuv's pool with more threads breaks the premise: say so, never
+    // leave half of the steps on another thread.
+    if (Number(await call(this.gettid, [186])) !== this.tid) throw new Error('the container thread is not libuv\'s only pool thread (UV_THREADPOOL_SIZE must be 1)');
     for (const op of ops) {
       const r = Number(await call(op.f, op.args));
       if (op.errors === 'errno' && r === -1) throw new SysError(op.call, op.what, koffi.decode(this.errnoAt, 'int') as number);

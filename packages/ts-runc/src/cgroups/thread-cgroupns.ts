@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CgroupDescription } from './types';
 import { CgroupError } from './types';
-import { detectHierarchies, hierarchyDir, parseProcCgroup } from './paths';
+import { detectHierarchies, hierarchyDir, parseProcCgroup, type Hierarchies } from './paths';
 import { realFs, type CgroupFs } from './fs';
 
 /**
@@ -12,10 +12,18 @@ import { realFs, type CgroupFs } from './fs';
  * charged to the container, and a pids limit counts one task. The v2 hierarchy can only move the
  * whole process (cgroup.procs); on a hybrid host it has no controllers to charge.
  */
-export async function withThreadInCgroups(desc: CgroupDescription | undefined, tid: number, step: () => Promise<void>, cgfs: CgroupFs = realFs): Promise<void> {
+export interface ThreadCgroupDeps {
+  fs?: CgroupFs;
+  hierarchies?: Hierarchies;
+  /** The thread's /proc/self/task/TID/cgroup, parsed. */
+  own?: Record<string, string>;
+}
+
+export async function withThreadInCgroups(desc: CgroupDescription | undefined, tid: number, step: () => Promise<void>, deps: ThreadCgroupDeps = {}): Promise<void> {
   if (!desc) return step();
-  const h = detectHierarchies();
-  const own = parseProcCgroup(fs.readFileSync(`/proc/self/task/${tid}/cgroup`, 'utf8'));
+  const cgfs = deps.fs ?? realFs;
+  const h = deps.hierarchies ?? detectHierarchies();
+  const own = deps.own ?? parseProcCgroup(fs.readFileSync(`/proc/self/task/${tid}/cgroup`, 'utf8'));
   const moves: Array<{ into: string; home: string; file: string }> = [];
   const seen = new Set<string>();
   for (const [key, dir] of Object.entries(desc.paths)) {

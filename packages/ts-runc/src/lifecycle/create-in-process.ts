@@ -1,7 +1,6 @@
-import * as fs from 'fs';
 import {
-  CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWPID, CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, PR_SET_DUMPABLE,
-  startContainerThread, type ContainerThread, type Sys, type SysError,
+  CLONE_FS, CLONE_NEWCGROUP, MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, CLONE_NEWPID, CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, PR_SET_DUMPABLE,
+  startContainerThread, type Sys, type SysError,
 } from '@tsrt/libc';
 import type { InitPlan, PlannedMount } from '../plan/types';
 import { NS_FLAGS, NS_PROC_NAME, type NamespacePlan } from '../plan/namespaces';
@@ -15,9 +14,10 @@ import { lookPath, withHome, checkNoMagicLinks } from '../init/exec-lookup';
 import { isolateFifoDir } from '../init/fds';
 import { openInRoot, cwdProblem, type Root } from '../paths/in-root';
 import { withThreadInCgroups } from '../cgroups/thread-cgroupns';
+import { childOf, initSide } from './thread-child';
 
-/** How long the spawned init may take to show up as the container thread's child. */
-const CHILD_TIMEOUT_MS = 5000;
+const TMPFS_MAGIC = 0x01021994;
+
 export interface InProcessRequest {
   plan: InitPlan;
   namespaces: NamespacePlan;
@@ -41,36 +41,6 @@ function openNamespace(sys: Sys, type: string, path: string): number {
     return sys.open(path, O_RDONLY | O_CLOEXEC);
   } catch (e) {
     throw new RuntimeError(`linux.namespaces: cannot open ${type} namespace ${path}: ${(e as SysError).code}`);
-  }
-}
-
-/** The child the container thread's posix_spawn made (its only one), or its spawn error. */
-async function spawnedChild(sys: Sys, hostProc: number, thread: ContainerThread, spawn: Promise<void>): Promise<number> {
-  let failed: unknown;
-  let done = false;
-  spawn.then(
-    () => (done = true),
-    (e) => (failed = e),
-  );
-  const deadline = Date.now() + CHILD_TIMEOUT_MS;
-  for (;;) {
-    let children = '';
-    // Through the host's /proc: ours is the container's root now, without a /proc yet.
-    let fd = -1;
-    try {
-      fd = sys.openat(hostProc, `self/task/${thread.tid}/children`, O_RDONLY | O_CLOEXEC);
-      children = fs.readFileSync(fd, 'utf8');
-    } catch {
-      /* read again */
-    } finally {
-      if (fd >= 0) sys.close(fd);
-    }
-    const pid = Number(children.trim().split(' ')[0]);
-    if (pid > 0) return pid;
-    if (failed) throw new RuntimeError(`container init: ${(failed as Error).message}`);
-    if (done) throw new RuntimeError('container init exited before it was ready');
-    if (Date.now() > deadline) throw new RuntimeError(`timed out after ${CHILD_TIMEOUT_MS} ms waiting for the container init to be spawned`);
-    await new Promise((r) => setTimeout(r, 1));
   }
 }
 
@@ -130,9 +100,12 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
     const pidFd = pidJoin ? openNamespace(sys, 'pid', pidJoin.path) : -1;
     if (pidFd >= 0) opened.push(pidFd);
 
-    // Everything of stage 2's setup up to the root switch, by the same code, with /proc left out.
+    return await initSide(async () => {
+    // Everything of stage 2's setup up to the root switch, by the same code, with an empty
+    // read-only placeholder where /proc goes: nothing is made in, nor resolved into, the image's
+    // own /proc directory meanwhile (stage 2 would find procfs there).
     const procMounts = plan.mounts.filter((m) => m.fstype === 'proc');
-    root = prepareRootfs(sys, { ...plan, mounts: plan.mounts.filter((m) => m.fstype !== 'proc') });
+    root = prepareRootfs(sys, { ...plan, mounts: plan.mounts.map((m) => (m.fstype === 'proc' ? placeholder(m) : m)) });
     switchRoot(sys, plan, root);
     if (plan.newNetNs) bringLoopbackUp(sys);
     if (plan.hostname !== null) sys.sethostname(plan.hostname);
@@ -184,17 +157,21 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
     const spawn = thread.run((s) => {
       s.posixSpawn({ path: exe, argv: p.args, env, fds, defaultSignals: true, setsid: true, gate: { dirFd: gateDir, name: 'exec.fifo', cwdFd, closeOthers: true } });
     });
-    const pid = await spawnedChild(sys, hostProc, thread, spawn);
+    const pid = await childOf(sys, thread, spawn, 'container init', hostProc);
     req.spawned(pid);
 
     // /proc of the new pid namespace (pidns= names it: we are not in it), then what acts on it.
     const pidns = sys.openat(hostProc, `${pid}/ns/pid`, O_RDONLY | O_CLOEXEC);
     opened.push(pidns);
-    for (const m of procMounts) mountOne(sys, root, withPidns(m, pidns));
+    for (const m of procMounts) {
+      removePlaceholder(sys, root, m.destination);
+      mountOne(sys, root, withPidns(m, pidns));
+    }
     applySysctl(sys, plan.sysctl);
     finishRootfs(sys, plan, root);
     root = undefined;
     return { pid, spawn };
+    });
   } finally {
     if (root) closeRoot(sys, root);
     // Back where we were, whatever happened: a failure here leaves the CLI in a foreign namespace.
@@ -210,6 +187,21 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
         /* closed */
       }
     }
+  }
+}
+
+/** An empty read-only tmpfs where a proc mount goes, until the pid namespace has its init. */
+function placeholder(m: PlannedMount): PlannedMount {
+  return { ...m, fstype: 'tmpfs', source: 'tmpfs', data: 'mode=555,size=4k', flags: MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, propagation: [], remountFlags: null, recursive: null, tmpcopyup: false };
+}
+
+function removePlaceholder(sys: Sys, root: Root, destination: string): void {
+  const fd = openInRoot(sys, root.fd, destination, O_PATH | O_DIRECTORY);
+  try {
+    if (sys.fstatfs(fd).type !== TMPFS_MAGIC || !sys.statxFd(fd).mountRoot) throw new Error(`${destination}: the placeholder for /proc is gone`);
+    root.names.run((name) => sys.umount2(name(fd), MNT_DETACH));
+  } finally {
+    sys.close(fd);
   }
 }
 

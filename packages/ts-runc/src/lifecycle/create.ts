@@ -16,8 +16,8 @@ import { readConfig, validateConfig } from './config';
 import { planNamespaces, checkUserNamespace } from '../plan/namespaces';
 import type { CgroupDescription } from '../cgroups/types';
 import { detachHostRootfs } from './host-rootfs';
-import { inProcessRefusal, type InProcessHost } from '../plan/in-process';
-import { ownExeReadOnly } from '../spawn/self-exe';
+import { inProcessRefusal } from '../plan/in-process';
+import { inProcessHost } from './in-process-host';
 import { holdPoolThread } from './process-exit';
 import type { NamespacePlan } from '../plan/namespaces';
 
@@ -238,23 +238,18 @@ function compilePlan(ctx: Context, state: ContainerState, raw: Spec, opts: Creat
 
 /** The checks of plan/in-process.ts that need no plan: when they fail, stage 2 starts at once. */
 function mayRunInProcess(ctx: Context, raw: Spec, ns: NamespacePlan, opts: CreateOptions): boolean {
-  const host = inProcessHost(ctx, opts);
+  const host = inProcessHost(ctx.sys, opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined);
   const types = [...ns.create, ...ns.join.map((j) => j.type)];
   return host.env.TS_RUNC_IN_PROCESS !== '0' && host.env.UV_THREADPOOL_SIZE === '1' && host.euid === 0 && !host.hasConsole && raw.process?.terminal !== true && !types.includes('user') && !types.includes('time') && host.exeReadOnly;
 }
 
-let hostFacts: InProcessHost | undefined;
-function inProcessHost(ctx: Context, opts: CreateOptions): InProcessHost {
-  hostFacts ??= { env: process.env, euid: process.geteuid?.() ?? -1, exeReadOnly: ownExeReadOnly(ctx.sys), hasConsole: false };
-  return { ...hostFacts, hasConsole: opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined };
-}
 
 /**
  * The in-process create (create-in-process.ts) when the plan allows it: false (nothing done)
  * when it does not. Its init is held by libuv's pool thread until start.
  */
 async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns: NamespacePlan, opts: CreateOptions, fifoDir: string, opened: number[]): Promise<boolean> {
-  const refusal = inProcessRefusal(c.plan, ns, inProcessHost(ctx, opts));
+  const refusal = inProcessRefusal(c.plan, ns, inProcessHost(ctx.sys, opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined));
   if (refusal) {
     ctx.log.debug(`create through stage 2: ${refusal}`);
     return false;

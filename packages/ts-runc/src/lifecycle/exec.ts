@@ -12,6 +12,8 @@ import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
 import type { TerminalProxy } from './terminal-proxy';
 import { ExecGate, admitToContainer } from './exec-gate';
 import type { Context } from './context';
+import { execInProcessRefusal } from '../plan/in-process';
+import { inProcessHost } from './in-process-host';
 
 /**
  * Modules needed only once the helper is spawned: loading them afterwards lets the helper's
@@ -62,6 +64,8 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   if (proc.terminal && !opts.consoleSocket && opts.detach) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
   if (!proc.terminal && opts.consoleSocket) throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
   // A terminal in the foreground with nobody else to hold the pty: we proxy it, like runc.
+  // Its reads block a pool thread: more than the one the in-process exec needs (cli/main.ts).
+  if (proc.terminal && !opts.consoleSocket) process.env.UV_THREADPOOL_SIZE = '4';
   const proxy: TerminalProxy | null = proc.terminal && !opts.consoleSocket ? new (require('./terminal-proxy') as typeof import('./terminal-proxy')).TerminalProxy(sys) : null;
   let copying: Promise<void> = Promise.resolve();
   const nsPaths = state.namespacePaths ?? {};
@@ -72,6 +76,11 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     .map(([type, p]) => ({ type, path: p }));
 
   if (!opts.detach) sys.prctl(PR_SET_CHILD_SUBREAPER, 1); // the command is re-parented to us
+  const inProcess = proxy || opts.consoleSocket ? null : await tryInProcess(ctx, state, opts);
+  if (inProcess !== null) {
+    if (opts.pidFile) late().writePidFile(opts.pidFile, inProcess);
+    return opts.detach ? 0 : late().waitForeground(sys, inProcess, null, copying);
+  }
   const opened: number[] = [];
   let stage2 = 0;
   let pid = 0;
@@ -174,6 +183,47 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   if (opts.detach) return 0;
 
   return waitForeground(sys, pid, proxy, copying);
+}
+
+/**
+ * exec by this process's own container thread (exec-in-process.ts) when the process allows it:
+ * the command's pid once it has exec'd, or null (nothing done) for the helper Node path.
+ */
+async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptions): Promise<number | null> {
+  const nsPaths = state.namespacePaths ?? {};
+  const host = inProcessHost(ctx.sys, false);
+  const seccomp = state.config?.linux?.seccomp;
+  // Refused before anything is compiled where the answer cannot change.
+  if (opts.process.terminal || execInProcessRefusal(null, seccomp, nsPaths, host)) return null;
+  const l = late();
+  const p = l.planProcess(opts.process, { lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m) });
+  const refusal = execInProcessRefusal(p, seccomp, nsPaths, host);
+  if (refusal) {
+    ctx.log.debug(`exec through a helper: ${refusal}`);
+    return null;
+  }
+  const gate = ExecGate.create(ctx.sys, ctx.store.dir(opts.id));
+  try {
+    const { execInProcess } = require('./exec-in-process') as typeof import('./exec-in-process');
+    const cgroup = state.cgroup as CgroupDescription | undefined;
+    return await execInProcess(ctx.sys, {
+      process: p,
+      namespaces: nsPaths,
+      preserveFds: opts.preserveFds ?? 0,
+      gate: { dirFd: gate.dirFd, name: ExecGate.FIFO },
+      admit: (child) =>
+        admitToContainer(ctx.sys, child, {
+          cgroup: cgroup && (() => l.joinContainerCgroups(cgroup, child)),
+          oomScoreAdj: state.config?.process?.oomScoreAdj,
+          finalAffinity: p.cpuAffinity?.final,
+        }),
+      release: () => gate.release(),
+    });
+  } catch (e) {
+    throw e instanceof RuntimeError ? e : new RuntimeError(messageOf(e));
+  } finally {
+    gate.dispose();
+  }
 }
 
 /** `exec -p FILE` (or "-" for stdin). */

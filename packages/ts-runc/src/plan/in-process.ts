@@ -1,6 +1,6 @@
 // Which configs the in-process create (lifecycle/create-in-process.ts) serves: everything else
 // takes the stage 2 path, which serves every config. Pure: unit-tested without a kernel.
-import type { InitPlan } from './types';
+import type { InitPlan, PlannedProcess } from './types';
 import type { NamespacePlan } from './namespaces';
 
 /**
@@ -23,13 +23,46 @@ export interface InProcessHost {
 
 const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith('/') ? dir : dir + '/');
 
-/** Why this create needs stage 2, or null when the in-process path can make it. */
-export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProcessHost): string | null {
+/** What the host must give either in-process path. */
+function hostRefusal(host: InProcessHost): string | null {
   if (host.env.TS_RUNC_IN_PROCESS === '0') return 'TS_RUNC_IN_PROCESS=0';
   // Every async call must run on one and the same pool thread.
   if (host.env.UV_THREADPOOL_SIZE !== '1') return 'UV_THREADPOOL_SIZE is not 1';
   if (host.euid !== 0) return 'not root';
   if (!host.exeReadOnly) return 'the runtime\'s executable is writable (no read-only node: see scripts/setup)';
+  if (host.hasConsole) return 'terminal';
+  return null;
+}
+
+/** rlimits are set on the CLI itself, which must survive them. */
+function rlimitRefusal(p: PlannedProcess): string | null {
+  for (const r of p.rlimits) {
+    if (!SAFE_RLIMITS.has(r.name)) return `rlimit ${r.name}`;
+    if (r.name === 'RLIMIT_NOFILE' && BigInt(r.soft) < MIN_NOFILE) return 'rlimit RLIMIT_NOFILE below 256';
+  }
+  return null;
+}
+
+/**
+ * Why this exec needs the helper Node, or null when lifecycle/exec-in-process.ts can run it.
+ * Without the planned process (null), only what is known before it is compiled is checked.
+ */
+export function execInProcessRefusal(p: PlannedProcess | null, seccomp: unknown, namespaces: Record<string, string>, host: InProcessHost): string | null {
+  const h = hostRefusal(host);
+  if (h) return h;
+  if (!namespaces.mount || !namespaces.pid) return 'no mount or pid namespace';
+  if (namespaces.user || namespaces.time) return 'user or time namespace';
+  // The filter would bind the spawn's own file actions: the helper loads it right before.
+  if (seccomp) return 'seccomp';
+  if (!p) return null;
+  if (p.terminal) return 'terminal';
+  return rlimitRefusal(p);
+}
+
+/** Why this create needs stage 2, or null when the in-process path can make it. */
+export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProcessHost): string | null {
+  const h = hostRefusal(host);
+  if (h) return h;
   const types = [...ns.create, ...ns.join.map((j) => j.type)];
   // A user namespace needs a single-threaded caller; a time namespace's offsets go in before
   // its first process, from that process.
@@ -39,15 +72,13 @@ export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProc
   if (plan.hostMountNs || plan.noPivot || plan.idmaps?.length || plan.timeNs) return 'host mount namespace, --no-pivot, idmapped mounts or time offsets';
   // createContainer and startContainer hooks run inside the container from the init process.
   if (plan.hooks && (plan.hooks.runtimeHooks || plan.hooks.createContainer.length || plan.hooks.startContainer.length)) return 'hooks before start';
-  if (plan.process.terminal || host.hasConsole) return 'terminal';
+  if (plan.process.terminal) return 'terminal';
   // The filter would bind the spawn's own file actions: stage 2 loads it right before execve.
   if (plan.seccomp) return 'seccomp';
-  for (const r of plan.process.rlimits) {
-    if (!SAFE_RLIMITS.has(r.name)) return `rlimit ${r.name}`;
-    if (r.name === 'RLIMIT_NOFILE' && BigInt(r.soft) < MIN_NOFILE) return 'rlimit RLIMIT_NOFILE below 256';
-  }
+  const r = rlimitRefusal(plan.process);
+  if (r) return r;
   // /proc needs the pid namespace's first process: it is mounted after the spawn, so nothing
-  // may be mounted on or below it before, nor the cwd be there.
+  // may be mounted or made on or below it before, nor the cwd be there.
   const procs = plan.mounts.filter((m) => m.fstype === 'proc').map((m) => m.destination);
   for (const m of plan.mounts) {
     if (m.fstype !== 'proc' && procs.some((p) => under(m.destination, p))) return `mount on ${m.destination} below /proc`;
@@ -55,5 +86,6 @@ export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProc
     if ((m.fstype === 'cgroup' || m.fstype === 'cgroup2') && !plan.newCgroupNs) return 'cgroup mount without a cgroup namespace';
   }
   if (procs.some((p) => under(plan.process.cwd, p))) return 'cwd below /proc';
+  for (const d of plan.devices) if (procs.some((p) => under(d.path, p))) return `device ${d.path} below /proc`;
   return null;
 }

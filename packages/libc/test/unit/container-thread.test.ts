@@ -1,0 +1,37 @@
+import { recordCalls } from '../../src/container-thread';
+
+describe('recording the container thread\'s calls (container-thread.ts)', () => {
+  test('calls are recorded in order with the names their errors will carry, and none is made', () => {
+    const calls = recordCalls((s) => {
+      s.setgroups([]);
+      s.setresgid(1000, 1000, 1000);
+      s.setresuid(1000, 1000, 1000);
+      s.prctl(38 /* PR_SET_NO_NEW_PRIVS */, 1);
+    });
+    expect(calls).toEqual([
+      { call: 'setgroups', what: '' },
+      { call: 'setresgid', what: '1000' },
+      { call: 'setresuid', what: '1000' },
+      { call: 'prctl', what: '38' },
+    ]);
+    // Recorded, not made: this process is still root.
+    expect(process.geteuid?.()).toBe(0);
+  });
+
+  test('posix_spawn records its file actions, the spawn, then their release', () => {
+    const calls = recordCalls((s) => {
+      s.posixSpawn({ path: '/bin/true', argv: ['true'], env: [], fds: [[0, 0], [1, 1], [2, 2]], gate: { dirFd: 10, name: 'fifo', cwdFd: 11, closeOthers: true } });
+    }).map((c) => c.call);
+    const spawn = calls.indexOf('posix_spawn');
+    expect(spawn).toBeGreaterThan(0);
+    expect(calls.slice(0, spawn)).toContain('posix_spawn_file_actions_addclosefrom_np');
+    // closefrom comes before the gate's open (a held flock must not stay open while it waits).
+    expect(calls.indexOf('posix_spawn_file_actions_addclosefrom_np')).toBeLessThan(calls.indexOf('posix_spawn_file_actions_addopen'));
+    expect(calls.slice(spawn + 1)).toEqual(['posix_spawn_file_actions_destroy', 'posix_spawnattr_destroy']);
+  });
+
+  test('a method that needs its result at once cannot be recorded', () => {
+    expect(() => recordCalls((s) => void s.open('/', 0))).toThrow('open cannot run on the container thread');
+    expect(() => recordCalls((s) => s.mount(null, '/', null, 0, null))).toThrow('mount cannot run on the container thread');
+  });
+});
