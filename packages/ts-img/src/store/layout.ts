@@ -33,14 +33,17 @@ export class Layout {
     const abs = path.resolve(dir);
     const l = new Layout(abs);
     const marker = path.join(abs, 'oci-layout');
+    const index = path.join(abs, 'index.json');
+    const emptyIndex = () => l.writeFileAtomic(index, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] })));
     if (!fs.existsSync(marker)) {
       if (!opts.create) throw new UserError(`${dir} is not an OCI image layout (no oci-layout file)`);
       mkdirAll(path.join(abs, 'blobs', 'sha256'));
+      // The marker last: a create killed before it leaves no layout that lacks its index.
+      if (!fs.existsSync(index)) emptyIndex();
       l.writeFileAtomic(marker, Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
-      if (!fs.existsSync(path.join(abs, 'index.json'))) {
-        l.writeFileAtomic(path.join(abs, 'index.json'), Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] })));
-      }
     } else {
+      // Made by a version that wrote the marker first and was killed before the index.
+      if (opts.create && !fs.existsSync(index)) emptyIndex();
       const v = JSON.parse(fs.readFileSync(marker, 'utf8'));
       if (v.imageLayoutVersion !== '1.0.0') throw new UserError(`${dir}: unsupported imageLayoutVersion ${v.imageLayoutVersion}`);
     }

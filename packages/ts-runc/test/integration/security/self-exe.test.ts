@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawn, execFileSync } from 'child_process';
-import { libc, SysError, errnoNumber, type Sys } from '@tsrt/libc';
+import { libc, SysError, errnoNumber, MS_BIND, MS_REMOUNT, MS_RDONLY, MNT_DETACH, type Sys } from '@tsrt/libc';
 import { runtimeExe, type RuntimeExe } from '../../../src/spawn/self-exe';
 import { REPO, makeBundle, runtime, uniqueId, removeBundle, type Bundle, type Runtime } from '../../helpers/runtime';
 
@@ -22,8 +22,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let work: string;
 let node: string;
+/** The copy bound read-only: the in-process create and exec run only from such a node. */
+let roNode: string;
+/** The runtime of the describe block running: stage 2 (the writable copy) or in process. */
 let wrapper: string;
 let rt: Runtime;
+let exeName: string;
+const modes: Record<string, { wrapper: string; rt: Runtime; exe: string }> = {};
 const bundles: Bundle[] = [];
 
 /** A node that runs `js` as a `#!/proc/self/exe` script, with node's libraries in the rootfs. */
@@ -104,26 +109,50 @@ beforeAll(() => {
   node = path.join(work, 'node');
   fs.copyFileSync(process.execPath, node);
   fs.chmodSync(node, 0o755);
-  wrapper = path.join(work, 'ts-runc');
-  fs.writeFileSync(wrapper, `#!/bin/sh\nunset NODE_EXTRA_CA_CERTS NODE_OPTIONS\nexec ${node} ${REPO}/packages/ts-runc/dist/src/cli/entry.js "$@"\n`, { mode: 0o755 });
-  rt = runtime(wrapper);
+  roNode = path.join(work, 'ro-node');
+  fs.writeFileSync(roNode, '');
+  libc().mount(node, roNode, null, MS_BIND, null);
+  libc().mount(null, roNode, null, MS_BIND | MS_REMOUNT | MS_RDONLY, null);
+  for (const [mode, exe] of [['stage 2', node], ['in process', roNode]]) {
+    const w = path.join(work, `ts-runc-${mode.replace(' ', '-')}`);
+    fs.writeFileSync(w, `#!/bin/sh\nunset NODE_EXTRA_CA_CERTS NODE_OPTIONS\nexec ${exe} ${REPO}/packages/ts-runc/dist/src/cli/entry.js "$@"\n`, { mode: 0o755 });
+    modes[mode] = { wrapper: w, rt: runtime(w), exe };
+  }
 });
 afterAll(() => {
-  rt?.cleanup();
+  Object.values(modes).forEach((m) => m.rt.cleanup());
   bundles.forEach(removeBundle);
+  try {
+    libc().umount2(roNode, MNT_DETACH);
+  } catch {
+    /* not mounted */
+  }
   fs.rmSync(work, { recursive: true, force: true });
 });
 
+/** Which path made the container: the in-process create records it in the state. */
+function madeInProcess(id: string): boolean {
+  return JSON.parse(fs.readFileSync(path.join(rt.root, id, 'state.json'), 'utf8')).inProcess === true;
+}
+
+// Every test twice: with the runtime's node writable (stage 2 and the exec helper run from a
+// read-only clone of it) and read-only (create and exec run in the CLI's own process).
+describe.each(['stage 2', 'in process'])('%s', (mode) => {
+beforeAll(() => {
+  ({ wrapper, rt, exe: exeName } = modes[mode]);
+});
+
 describe('the runtime executable seen from the container is read-only', () => {
-  test('create: stage 2 waiting on the exec fifo runs node from a read-only mount', () =>
+  test('create: the init waiting on the exec fifo runs node from a read-only mount', () =>
     withContainer((id) => {
       const b = makeBundle(['true']);
       bundles.push(b);
       expect(rt.run(['create', '-b', b.dir, id]).status).toBe(0);
+      expect(madeInProcess(id)).toBe(mode === 'in process');
       const pid = statePid(id);
       expect(runsNode(pid)).toBe(true);
       // In a clone of the mount at "/": the file keeps its name (V8 re-maps its builtins by it).
-      expect(fs.readlinkSync(`/proc/${pid}/exe`)).toBe(node);
+      expect(fs.readlinkSync(`/proc/${pid}/exe`)).toBe(exeName);
       // Opening it for writing now fails with ETXTBSY either way (checked before EROFS).
       expect(libc().statfsFlags(`/proc/${pid}/exe`) & ST_RDONLY).toBe(ST_RDONLY);
       const held = fs.openSync(`/proc/${pid}/exe`, O_PATH);
@@ -241,7 +270,7 @@ describe('no host path in the cmdline of the runtime helpers', () => {
   }
   const hostPaths = (cmdlines: Set<string>) => [...cmdlines].filter((c) => c.includes(REPO) || c.includes('/'));
 
-  test('create (stage 2), and the created container', () =>
+  test('create, and the created container', () =>
     withContainer(async (id) => {
       const b = makeBundle(['true']);
       bundles.push(b);
@@ -365,4 +394,5 @@ describe('fallbacks where open_tree or mount_setattr are missing (real syscalls)
       fs.closeSync(exe.fd);
     }
   });
+});
 });
