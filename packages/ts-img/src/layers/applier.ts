@@ -36,6 +36,13 @@ export interface ApplierOptions {
   /** Rootless: ownership changes that fail with EPERM and device nodes are skipped (with a warning). */
   rootless?: boolean;
   warn?: (msg: string) => void;
+  /**
+   * Extract one layer on its own as an overlayfs lower dir (`unpack --overlay`) instead of
+   * applying it onto the layers below: whiteouts become 0/0 char devices, opaque markers and
+   * directories a whiteout of the same layer replaced get trusted.overlay.opaque=y, and
+   * trusted.overlay.* xattrs of the image are escaped so overlayfs shows them unchanged.
+   */
+  overlay?: boolean;
   /** File data I/O on fds from the syscall layer (default: Node's fs; tests with FakeSys replace it). */
   io?: { write(fd: number, buf: Buffer, off: number, len: number): number; close(fd: number): void };
 }
@@ -47,6 +54,8 @@ const FS_IO = {
 
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
+const OVL_XATTR = 'trusted.overlay.';
+const OVL_OPAQUE = 'trusted.overlay.opaque';
 const S_ISGID = 0o2000;
 
 interface OpenFile {
@@ -91,6 +100,10 @@ export class Applier implements TarHandler {
   private readonly io: NonNullable<ApplierOptions['io']>;
   /** Entries applied so far (all layers). */
   entries = 0;
+  /** A layer had an entry for the root directory itself (its attributes are the rootfs's). */
+  rootEntrySeen = false;
+  /** Overlay mode: the layer hides every lower layer (an opaque marker at its root). */
+  rootOpaque = false;
 
   constructor(
     private readonly sys: Sys,
@@ -326,6 +339,9 @@ export class Applier implements TarHandler {
       case 'block':
       case 'fifo': {
         const t = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+        if (this.opts.overlay && t === S_IFCHR && e.devmajor === 0 && e.devminor === 0) {
+          this.fail(e, 'a 0:0 character device is a whiteout to overlayfs: unpack without --overlay');
+        }
         const dev = e.type === 'fifo' ? 0n : makedev(e.devmajor, e.devminor);
         const cname = cPath(name);
         try {
@@ -373,6 +389,7 @@ export class Applier implements TarHandler {
 
   private rootEntry(e: TarEntry): void {
     if (e.type !== 'dir') this.fail(e, 'the root of a layer must be a directory');
+    this.rootEntrySeen = true;
     const fd = this.sys.openat(this.rootfd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     try {
       this.chownFd(e, fd, 0);
@@ -398,6 +415,7 @@ export class Applier implements TarHandler {
 
   private mkdir(e: TarEntry, pfd: number, name: string, path: string): void {
     let existed = false;
+    let replacedWhiteout = false;
     const cname = cPath(name);
     try {
       this.sys.mkdirat(pfd, cname, 0o700);
@@ -405,6 +423,8 @@ export class Applier implements TarHandler {
       if (!isSysError(err, 'EEXIST')) throw err;
       const st = this.sys.fstatat(pfd, cname, AT_SYMLINK_NOFOLLOW);
       if ((st.mode & S_IFMT) !== S_IFDIR) {
+        // a whiteout of this layer came first: the new dir must hide the lower one's children
+        replacedWhiteout = this.isOverlayWhiteout(st);
         this.removeAt(pfd, name, path, st.mode);
         this.sys.mkdirat(pfd, cname, 0o700);
       } else existed = true;
@@ -418,6 +438,7 @@ export class Applier implements TarHandler {
       this.sys.fchmod(fd, now);
       if (existed) this.dropOldXattrs(e, fd);
       if (e.xattrs.size > 0) this.xattrsFd(e, fd);
+      if (replacedWhiteout) this.sys.fsetxattr(fd, OVL_OPAQUE, Buffer.from('y'), 0);
     } finally {
       this.sys.close(fd);
     }
@@ -431,7 +452,9 @@ export class Applier implements TarHandler {
     const t = cleanName(e.linkname, `${this.layer}: hardlink target of ${showName(e.name)}:`);
     if (t.length === 0) this.fail(e, 'hardlink to the root');
     const tname = t[t.length - 1];
-    const missing = `hardlink target ${showName(e.linkname)} does not exist`;
+    const missing = this.opts.overlay
+      ? `hardlink target ${showName(e.linkname)} is not in this layer (--overlay extracts each layer on its own and cannot link into a lower one: unpack without --overlay)`
+      : `hardlink target ${showName(e.linkname)} does not exist`;
     const tparent = this.dir(t.slice(0, -1).join('/'), false);
     if (!tparent) this.fail(e, missing);
     const tpath = t.join('/');
@@ -447,6 +470,7 @@ export class Applier implements TarHandler {
       return;
     }
     const ctname = cPath(tname);
+    if (this.opts.overlay) this.refuseWhiteoutTarget(e, tparent.fd, ctname);
     try {
       this.create(pfd, name, path, () => this.sys.linkat(tparent.fd, ctname, pfd, cname, 0));
     } catch (err) {
@@ -457,6 +481,10 @@ export class Applier implements TarHandler {
   }
 
   private whiteout(e: TarEntry, parentPath: string, name: string): void {
+    if (this.opts.overlay) {
+      this.overlayWhiteout(e, parentPath, name);
+      return;
+    }
     this.touchedSet();
     if (name === OPAQUE) {
       const parent = this.dir(parentPath, true)!;
@@ -475,6 +503,64 @@ export class Applier implements TarHandler {
     const parent = this.dir(parentPath, false);
     if (!parent) return;
     this.removeLower(parent.fd, victim, parentPath === '' ? victim : parentPath + '/' + victim);
+  }
+
+  // ----- overlay layers -----------------------------------------------------------------------
+
+  /** In an overlay layer dir a 0/0 char device is a whiteout (the image's own are refused). */
+  private isOverlayWhiteout(st: { mode: number; rdev: bigint }): boolean {
+    return !!this.opts.overlay && (st.mode & S_IFMT) === S_IFCHR && st.rdev === 0n;
+  }
+
+  /** A link to a name this layer whited out names nothing, as in the flat unpack. */
+  private refuseWhiteoutTarget(e: TarEntry, tfd: number, ctname: L.PathArg): void {
+    try {
+      if (this.isOverlayWhiteout(this.sys.fstatat(tfd, ctname, AT_SYMLINK_NOFOLLOW))) this.fail(e, `hardlink target ${showName(e.linkname)} does not exist`);
+    } catch (err) {
+      if (!isSysError(err, 'ENOENT')) throw err;
+    }
+  }
+
+  private setOpaque(dirfd: number, name: L.PathArg = '.'): void {
+    const fd = this.sys.openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    try {
+      this.sys.fsetxattr(fd, OVL_OPAQUE, Buffer.from('y'), 0);
+    } finally {
+      this.sys.close(fd);
+    }
+  }
+
+  /**
+   * The layer's dir holds only this layer: a whiteout of a name this layer does not have becomes
+   * a whiteout device; of a directory it has, that directory becomes opaque (its lower children
+   * are hidden, its own stay); of a non-directory it has, nothing (that entry hides the lower one).
+   */
+  private overlayWhiteout(e: TarEntry, parentPath: string, name: string): void {
+    if (name === OPAQUE) {
+      const parent = this.dir(parentPath, true)!;
+      if (parentPath === '') this.rootOpaque = true; // overlayfs ignores opaque on a layer's root
+      else this.setOpaque(parent.fd);
+      return;
+    }
+    if (name.startsWith(WH + WH)) return; // AUFS bookkeeping
+    const victim = name.slice(WH.length);
+    if (victim === '' || victim === '.' || victim === '..') this.fail(e, 'invalid whiteout');
+    const parent = this.dir(parentPath, true)!;
+    const cvictim = cPath(victim);
+    let st;
+    try {
+      st = this.sys.fstatat(parent.fd, cvictim, AT_SYMLINK_NOFOLLOW);
+    } catch (err) {
+      if (!isSysError(err, 'ENOENT')) throw err;
+      this.sys.mknodat(parent.fd, cvictim, S_IFCHR, 0n);
+      return;
+    }
+    if ((st.mode & S_IFMT) === S_IFDIR) this.setOpaque(parent.fd, cvictim);
+  }
+
+  /** trusted.overlay.X of the image is stored escaped (trusted.overlay.overlay.X): overlayfs shows it as X. */
+  private xattrName(k: string): string {
+    return this.opts.overlay && k.startsWith(OVL_XATTR) ? OVL_XATTR + k : k;
   }
 
   // ----- metadata ---------------------------------------------------------------------------
@@ -553,8 +639,10 @@ export class Applier implements TarHandler {
     } catch {
       return;
     }
+    const kept = new Set([...e.xattrs.keys()].map((k) => this.xattrName(k)));
+    if (this.opts.overlay) kept.add(OVL_OPAQUE); // set by this layer's whiteouts, not an image attribute
     for (const n of names) {
-      if ((n.startsWith('user.') || n.startsWith('trusted.')) && !e.xattrs.has(n)) {
+      if ((n.startsWith('user.') || n.startsWith('trusted.')) && !kept.has(n)) {
         try {
           this.sys.fremovexattr(fd, n);
         } catch (err) {
@@ -567,7 +655,7 @@ export class Applier implements TarHandler {
   private xattrsFd(e: TarEntry, fd: number): void {
     for (const [k, v] of e.xattrs) {
       try {
-        this.sys.fsetxattr(fd, k, this.xattrValue(e, k, v), 0);
+        this.sys.fsetxattr(fd, this.xattrName(k), this.xattrValue(e, k, v), 0);
       } catch (err) {
         this.xattrErr(e, k, err);
       }
@@ -578,7 +666,7 @@ export class Applier implements TarHandler {
     for (const [k, v] of e.xattrs) {
       try {
         // the magic link names the (already root-confined) parent; the last component is not followed
-        this.sys.lsetxattr(cPath(`/proc/self/fd/${pfd}/${name}`), k, v, 0);
+        this.sys.lsetxattr(cPath(`/proc/self/fd/${pfd}/${name}`), this.xattrName(k), v, 0);
       } catch (err) {
         this.xattrErr(e, k, err);
       }
