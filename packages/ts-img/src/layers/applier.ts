@@ -560,7 +560,7 @@ export class Applier implements TarHandler {
 
   /** trusted.overlay.X of the image is stored escaped (trusted.overlay.overlay.X): overlayfs shows it as X. */
   private xattrName(k: string): string {
-    return this.opts.overlay && k.startsWith(OVL_XATTR) ? OVL_XATTR + k : k;
+    return this.opts.overlay && k.startsWith(OVL_XATTR) ? `${OVL_XATTR}overlay.${k.slice(OVL_XATTR.length)}` : k;
   }
 
   // ----- metadata ---------------------------------------------------------------------------

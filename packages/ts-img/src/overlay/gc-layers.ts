@@ -1,0 +1,59 @@
+/**
+ * The layer store's part of `ts-img gc` (run under the store's exclusive gc lock): a stored layer
+ * stays while an image in the store lists its diff_id or a registered bundle that still exists
+ * still names it in its ts-img-overlay.json. Registrations of bundles that are gone are dropped.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Layout } from '../store/layout';
+import { readOverlayMeta } from '../bundle/overlay-meta';
+import { LayerStore } from './layer-store';
+
+/** diff_ids of every image config among `blobs` (the blobs reachable from the store's index). */
+function imageDiffIds(layout: Layout, blobs: Set<string>): Set<string> {
+  const out = new Set<string>();
+  for (const d of blobs) {
+    let j: any;
+    try {
+      if (fs.statSync(layout.blobPath(d)).size > 4 << 20) continue; // a layer, not a config
+      j = JSON.parse(fs.readFileSync(layout.blobPath(d), 'utf8'));
+    } catch {
+      continue;
+    }
+    const ids = j?.rootfs?.diff_ids;
+    if (Array.isArray(ids)) for (const id of ids) if (typeof id === 'string') out.add(id);
+  }
+  return out;
+}
+
+/** Layers the store's bundles use; stale registrations removed unless dryRun. */
+function bundleLayers(store: LayerStore, storeDir: string, dryRun: boolean): Set<string> {
+  const out = new Set<string>();
+  for (const r of store.refs()) {
+    const exists = r.bundle !== '' && fs.existsSync(r.bundle);
+    let names: string[] | undefined;
+    if (exists) {
+      try {
+        const m = readOverlayMeta(r.bundle);
+        if (m && path.resolve(m.store) === storeDir) names = m.layers;
+      } catch {
+        names = r.layers; // unreadable: in doubt, keep what it was registered with
+      }
+    }
+    if (names) for (const l of names) out.add(l);
+    else if (!dryRun) fs.rmSync(r.file, { force: true });
+  }
+  return out;
+}
+
+export function gcLayers(layout: Layout, reachableBlobs: Set<string>, dryRun = false): string[] {
+  const store = new LayerStore(layout.dir);
+  const live = imageDiffIds(layout, reachableBlobs);
+  for (const l of bundleLayers(store, layout.dir, dryRun)) live.add(l);
+  const gone = store.list().filter((l) => !live.has(l));
+  if (!dryRun) {
+    for (const l of gone) store.remove(l);
+    store.clearTmp(); // no extraction runs while gc holds the lock
+  }
+  return gone;
+}
