@@ -13,6 +13,7 @@ import { makeBundleTemp, prepareBundlePath, renameIntoPlace } from './unpack-ste
 import { assertBlobsPresent, checkedImage } from './unpack-steps/image';
 import { AnyLayerReader, ExpansionBudget, LayerStreamer, layerReader } from './unpack-steps/apply-layers';
 import { configText, runtimeConfig } from './unpack-steps/runtime-config';
+import { cleanupOnSignal } from './unpack-steps/interrupt';
 
 export interface UnpackOptions {
   /** :tag or @digest (overrides one given in the source string). */
@@ -70,13 +71,7 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
     if (rootfd >= 0) { try { sys.close(rootfd); } catch { /* ignore */ } rootfd = -1; }
     if (tmp) removeTree(tmp);
   };
-  const onSignal = (sig: NodeJS.Signals): void => {
-    cleanup();
-    process.stderr.write(`ts-img: interrupted (${sig})\n`);
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const uninstall = cleanupOnSignal(cleanup);
   try {
     const { manifest, manifestDigest, config, diffIds } = await checkedImage(src, opts);
     const n = manifest.layers.length;
@@ -126,8 +121,7 @@ export async function unpack(source: string | ImageSource, bundle: string, opts:
     cleanup();
     throw e;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    uninstall();
     if (own) await src.close();
   }
 }

@@ -22,6 +22,7 @@ import { makeBundleTemp, prepareBundlePath, renameIntoPlace } from '../unpack-st
 import { assertBlobsPresent, checkedImage, CheckedImage } from '../unpack-steps/image';
 import { AnyLayerReader, ExpansionBudget, LayerStreamer, layerReader } from '../unpack-steps/apply-layers';
 import { configText, runtimeConfig } from '../unpack-steps/runtime-config';
+import { cleanupOnSignal } from '../unpack-steps/interrupt';
 import type { UnpackOptions, UnpackResult } from '../unpack';
 import { writeOverlayMeta } from '../bundle/overlay-meta';
 import { LayerInfo, LayerStore, StoredLayer } from './layer-store';
@@ -108,13 +109,7 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
     }
     if (tmp) removeTree(tmp);
   };
-  const onSignal = (sig: NodeJS.Signals): void => {
-    cleanup();
-    process.stderr.write(`ts-img: interrupted (${sig})\n`);
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const uninstall = cleanupOnSignal(cleanup);
   try {
     // gc takes this lock exclusively: no layer of ours goes while we extract and register
     lock = await layout.writerLock();
@@ -171,8 +166,7 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
     throw e;
   } finally {
     lock?.release();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    uninstall();
     if (own) await src.close();
   }
 }
