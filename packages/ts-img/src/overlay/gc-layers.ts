@@ -1,7 +1,8 @@
 /**
  * The layer store's part of `ts-img gc` (run under the store's exclusive gc lock): a stored layer
  * stays while an image in the store lists its diff_id or a registered bundle that still exists
- * still names it in its ts-img-overlay.json. Registrations of bundles that are gone are dropped.
+ * still names it in its ts-img-overlay.json, or an overlay mount uses it. Registrations of
+ * bundles that are gone are dropped.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -46,10 +47,35 @@ function bundleLayers(store: LayerStore, storeDir: string, dryRun: boolean): Set
   return out;
 }
 
+/**
+ * Layers an overlay mount of this mount namespace uses, whatever the registrations say (a bundle
+ * moved away from its registered path is still mounted): its dir, or its short link name given
+ * relative to ovl/l, appears in the mount's options.
+ */
+function mountedLayers(store: LayerStore, layers: string[], mountinfo = '/proc/self/mountinfo'): Set<string> {
+  let text = '';
+  try {
+    text = fs.readFileSync(mountinfo, 'utf8');
+  } catch {
+    return new Set(layers); // cannot tell: keep them all
+  }
+  const opts = text.split('\n').filter((l) => / - overlay /.test(l)).map((l) => l.slice(l.indexOf(' - overlay ')));
+  if (opts.length === 0) return new Set();
+  const used = new Set<string>();
+  for (const l of layers) {
+    const dir = path.join(store.layerDir(l), 'diff');
+    const short = store.shortName(l);
+    const named = (o: string): boolean => o.includes(dir) || new RegExp(`[=:]${short}[:,\\s]`).test(o);
+    if (opts.some(named)) used.add(l);
+  }
+  return used;
+}
+
 export function gcLayers(layout: Layout, reachableBlobs: Set<string>, dryRun = false): string[] {
   const store = new LayerStore(layout.dir);
   const live = imageDiffIds(layout, reachableBlobs);
   for (const l of bundleLayers(store, layout.dir, dryRun)) live.add(l);
+  for (const l of mountedLayers(store, store.list().filter((x) => !live.has(x)))) live.add(l);
   const gone = store.list().filter((l) => !live.has(l));
   if (!dryRun) {
     for (const l of gone) store.remove(l);

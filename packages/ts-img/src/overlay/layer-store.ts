@@ -142,6 +142,11 @@ export class LayerStore {
     this.pending.clear();
   }
 
+  /** The short link name a layer's dir has (relative mount(2) lower dirs show it in mountinfo). */
+  shortName(diffId: string): string {
+    return hexOf(diffId).slice(0, SHORT);
+  }
+
   /** Every stored layer's diff_id. */
   list(): string[] {
     let names: string[] = [];
@@ -174,10 +179,11 @@ export class LayerStore {
 
   private refFile(bundle: string): string {
     const id = createHash('sha256').update(path.resolve(bundle)).digest('hex').slice(0, 32);
-    return path.join(this.sub('refs'), `${id}.json`);
+    return path.join(this.root, 'refs', `${id}.json`);
   }
 
   addRef(bundle: string, layers: string[]): void {
+    this.sub('refs');
     const f = this.refFile(bundle);
     const tmp = `${f}.tmp-${process.pid}`;
     fs.writeFileSync(tmp, `${JSON.stringify({ bundle: path.resolve(bundle), layers } satisfies BundleRef)}\n`, { mode: 0o600 });

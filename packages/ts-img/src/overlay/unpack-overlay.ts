@@ -11,7 +11,7 @@ import { libc, O_PATH, O_DIRECTORY, O_CLOEXEC } from '@tsrt/libc';
 import type { Descriptor } from '@tsrt/oci-spec';
 import type { ImageSource } from '../sources/types';
 import { openSource } from '../sources/open';
-import { Applier } from '../layers/applier';
+import type { Applier } from '../layers/applier';
 import { Progress } from '../progress';
 import { removeTree } from '../fs/remove-tree';
 import { formatBytes, freeBytes } from '../layers/space';
@@ -20,7 +20,7 @@ import { Layout } from '../store/layout';
 import type { Lock } from '../store/lock';
 import { makeBundleTemp, prepareBundlePath, renameIntoPlace } from '../unpack-steps/bundle-dir';
 import { assertBlobsPresent, checkedImage, CheckedImage } from '../unpack-steps/image';
-import { AnyLayerReader, ExpansionBudget, LayerStreamer, layerReader } from '../unpack-steps/apply-layers';
+import type { AnyLayerReader, LayerStreamer } from '../unpack-steps/apply-layers';
 import { configText, runtimeConfig } from '../unpack-steps/runtime-config';
 import { cleanupOnSignal } from '../unpack-steps/interrupt';
 import type { UnpackOptions, UnpackResult } from '../unpack';
@@ -64,10 +64,12 @@ async function extractLayer(img: CheckedImage, src: ImageSource, i: number, diff
   readers: Set<AnyLayerReader>; streamer: LayerStreamer; opts: OverlayUnpackOptions; onRawBytes: (n: number) => void;
 }): Promise<LayerInfo> {
   const sys = o.opts.sys ?? libc();
+  const { layerReader } = await import('../unpack-steps/apply-layers');
+  const { Applier: LayerApplier } = await import('../layers/applier');
   const r = await layerReader(src, img.manifest, img.diffIds, i, { ...o.opts, onRawBytes: o.onRawBytes });
   o.readers.add(r);
   const rootfd = sys.open(diffDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  const applier = new Applier(sys, rootfd, diffDir, { overlay: true, warn: o.opts.warn });
+  const applier: Applier = new LayerApplier(sys, rootfd, diffDir, { overlay: true, warn: o.opts.warn });
   try {
     await r.start();
     await o.streamer.apply(r, applier);
@@ -126,14 +128,19 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
       doneBytes += b;
       progress.update(`extracting ${missing.length} layers`, doneBytes, total);
     };
-    const streamer = new LayerStreamer(new ExpansionBudget(free, layout.dir));
+    // the extraction code is loaded only when a layer is not in the store yet
+    let streamer: LayerStreamer | undefined;
+    const streamerFor = async (): Promise<LayerStreamer> => {
+      const { ExpansionBudget, LayerStreamer: Streamer } = await import('../unpack-steps/apply-layers');
+      return (streamer ??= new Streamer(new ExpansionBudget(free, layout.dir)));
+    };
     let extracted = 0;
     let entries = 0;
     const layers: StoredLayer[] = [];
     for (let i = 0; i < diffIds.length; i++) {
       layers.push(await store.ensure(diffIds[i], async (diffDir) => {
         extracted++;
-        const info = await extractLayer(img, src, i, diffDir, { readers, streamer, opts, onRawBytes });
+        const info = await extractLayer(img, src, i, diffDir, { readers, streamer: await streamerFor(), opts, onRawBytes });
         entries += info.entries;
         return info;
       }));

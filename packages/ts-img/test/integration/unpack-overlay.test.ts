@@ -229,9 +229,11 @@ describe('the layer store', () => {
     removeBundle(b.bundle);
     expect(fs.existsSync(b.bundle)).toBe(false);
     expect((await gc(layout)).layers).toEqual([]); // c still uses the solo layer
-    // c no longer names it (its file says other layers): collected although c exists
+    // c no longer names it (its file says other layers): kept while mounted, collected once not
     const meta = readOverlayMeta(c.bundle)!;
     writeOverlayMeta(c.bundle, { ...meta, layers: a.layers.map((l) => l.diffId).slice(0, 1), lowerdirs: a.layers.map((l) => l.diff).slice(0, 1) });
+    expect((await gc(layout, { dryRun: true })).layers).toEqual([]);
+    detachAll(path.join(c.bundle, 'rootfs'));
     expect((await gc(layout, { dryRun: true })).layers).toEqual([c.layers[0].diffId]);
     writeOverlayMeta(c.bundle, meta);
     removeBundle(c.bundle);
@@ -244,6 +246,20 @@ describe('the layer store', () => {
     expect((await gc(layout)).layers.sort()).toEqual(a.layers.map((l) => l.diffId).sort());
     expect(layers.list()).toEqual([]);
     expect(fs.readdirSync(path.join(s4, '.ts-img/ovl/refs'))).toEqual([]);
+  });
+
+  test('a bundle moved away from its registered path: its layers stay while it is mounted', async () => {
+    const s9 = path.join(base, 'store9');
+    for (const legacyMount of [false, true]) {
+      const r = await unpackOverlay(image(path.join(base, `img10-${legacyMount}`), [[{ name: 'm', data: 'moved' }]]), bundle(), { ...quiet, store: s9, legacyMount });
+      const moved = `${r.bundle}-moved`;
+      fs.renameSync(r.bundle, moved);
+      const layout = await Layout.open(s9);
+      expect((await gc(layout)).layers).toEqual([]);
+      expect(fs.readFileSync(path.join(moved, 'rootfs/m'), 'utf8')).toBe('moved');
+      removeBundle(moved);
+      expect((await gc(layout)).layers).toEqual([r.layers[0].diffId]);
+    }
   });
 
   test('a bundle deleted without remove: its registration is stale and gc collects its layers', async () => {
