@@ -22,11 +22,13 @@ const { isSysError, makedev } = L;
 const { O_DIRECTORY, O_CLOEXEC, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR,
   S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO } = L;
 const FILE_CREATE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+const O_PATH_DIR = L.O_PATH | O_DIRECTORY | O_CLOEXEC;
 import type { TarEntry, TarHandler } from './tar';
 import { IdMapping, mapId } from './idmap';
 import { CachedDir, DirCache } from './dirs';
 import { cPath, showName } from './byte-names';
 import { listDirFd } from './list-dir';
+import type { OverlayBase } from '../overlay/base-view';
 
 export class LayerError extends Error {}
 
@@ -43,6 +45,12 @@ export interface ApplierOptions {
    * trusted.overlay.* xattrs of the image are escaped so overlayfs shows them unchanged.
    */
   overlay?: boolean;
+  /**
+   * Overlay mode: the layers below, merged, for a directory this layer creates only implicitly
+   * (it gets the lower one's attributes, as in the flat unpack) and a hardlink to a lower file
+   * (the file is copied into this layer, then linked). Without it both work as for a first layer.
+   */
+  base?: OverlayBase;
   /** File data I/O on fds from the syscall layer (default: Node's fs; tests with FakeSys replace it). */
   io?: { write(fd: number, buf: Buffer, off: number, len: number): number; close(fd: number): void };
 }
@@ -112,7 +120,10 @@ export class Applier implements TarHandler {
     private readonly opts: ApplierOptions = {},
   ) {
     this.dirs = new DirCache(sys, rootfd, {
-      created: (p) => this.markTouched(p),
+      created: (p, pfd, name) => {
+        this.markTouched(p);
+        if (this.opts.overlay) this.implicitDir(p, pfd, name);
+      },
       fail: (p, msg) => this.fail(p, msg),
     });
     this.io = opts.io ?? FS_IO;
@@ -452,11 +463,7 @@ export class Applier implements TarHandler {
     const t = cleanName(e.linkname, `${this.layer}: hardlink target of ${showName(e.name)}:`);
     if (t.length === 0) this.fail(e, 'hardlink to the root');
     const tname = t[t.length - 1];
-    const missing = this.opts.overlay
-      ? `hardlink target ${showName(e.linkname)} is not in this layer (--overlay extracts each layer on its own and cannot link into a lower one: unpack without --overlay)`
-      : `hardlink target ${showName(e.linkname)} does not exist`;
-    const tparent = this.dir(t.slice(0, -1).join('/'), false);
-    if (!tparent) this.fail(e, missing);
+    const missing = `hardlink target ${showName(e.linkname)} does not exist`;
     const tpath = t.join('/');
     const cname = cPath(name);
     if (tpath === path) {
@@ -464,11 +471,16 @@ export class Applier implements TarHandler {
       try {
         this.sys.fstatat(pfd, cname, AT_SYMLINK_NOFOLLOW);
       } catch (err) {
-        if (isSysError(err, 'ENOENT')) this.fail(e, `hardlink to itself, and ${missing.slice('hardlink target '.length)}`);
-        throw err;
+        if (!isSysError(err, 'ENOENT')) throw err;
+        const lower = this.opts.overlay ? this.inBase(t) : null;
+        if (!lower) this.fail(e, `hardlink to itself, and ${missing.slice('hardlink target '.length)}`);
+        this.sys.close(lower.pfd);
       }
       return;
     }
+    if (this.opts.overlay) this.copyUpForLink(e, t, missing);
+    const tparent = this.dir(t.slice(0, -1).join('/'), false);
+    if (!tparent) this.fail(e, missing);
     const ctname = cPath(tname);
     if (this.opts.overlay) this.refuseWhiteoutTarget(e, tparent.fd, ctname);
     try {
@@ -540,6 +552,8 @@ export class Applier implements TarHandler {
       const parent = this.dir(parentPath, true)!;
       if (parentPath === '') this.rootOpaque = true; // overlayfs ignores opaque on a layer's root
       else this.setOpaque(parent.fd);
+      // lower files copied up for a link are not this layer's own: they go like the rest below
+      for (const p of [...this.copiedUp]) if (parentPath === '' || p.startsWith(parentPath + '/')) this.dropCopy(p);
       return;
     }
     if (name.startsWith(WH + WH)) return; // AUFS bookkeeping
@@ -547,6 +561,8 @@ export class Applier implements TarHandler {
     if (victim === '' || victim === '.' || victim === '..') this.fail(e, 'invalid whiteout');
     const parent = this.dir(parentPath, true)!;
     const cvictim = cPath(victim);
+    const vpath = parentPath === '' ? victim : `${parentPath}/${victim}`;
+    if (this.copiedUp.has(vpath)) this.dropCopy(vpath);
     let st;
     try {
       st = this.sys.fstatat(parent.fd, cvictim, AT_SYMLINK_NOFOLLOW);
@@ -556,6 +572,123 @@ export class Applier implements TarHandler {
       return;
     }
     if ((st.mode & S_IFMT) === S_IFDIR) this.setOpaque(parent.fd, cvictim);
+  }
+
+  /** Lower files copied into this layer for a hardlink (paths): not entries of this layer. */
+  private readonly copiedUp = new Set<string>();
+
+  /** A copied-up lower file a whiteout or opaque marker removes: its link keeps the content. */
+  private dropCopy(p: string): void {
+    this.copiedUp.delete(p);
+    const i = p.lastIndexOf('/');
+    const parent = this.dir(i < 0 ? '' : p.slice(0, i), false);
+    if (parent) this.sys.unlinkat(parent.fd, cPath(p.slice(i + 1)), 0);
+  }
+
+  /** The base's parent dir fd of `comps` and the entry's stat there, or null when it has none. */
+  private inBase(comps: string[]): { pfd: number; name: string; st: L.StatResult } | null {
+    const root = this.opts.base?.rootFd();
+    if (root === undefined) return null;
+    let pfd: number;
+    try {
+      pfd = comps.length === 1 ? this.sys.openat(root, '.', O_PATH_DIR) : this.sys.openat2(root, cPath(comps.slice(0, -1).join('/')), O_PATH_DIR, 0, L.RESOLVE_IN_ROOT | L.RESOLVE_NO_MAGICLINKS);
+    } catch (err) {
+      if (isSysError(err, 'ENOENT') || isSysError(err, 'ENOTDIR')) return null;
+      throw err;
+    }
+    const name = comps[comps.length - 1];
+    try {
+      return { pfd, name, st: this.sys.fstatat(pfd, cPath(name), AT_SYMLINK_NOFOLLOW) };
+    } catch (err) {
+      this.sys.close(pfd);
+      if (isSysError(err, 'ENOENT')) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * A dir this layer creates only implicitly takes the attributes the layers below give it, as
+   * in the flat unpack (where it is not created at all); a lower non-directory there would be
+   * written through in the flat unpack, which one layer's dir cannot express.
+   */
+  private implicitDir(path: string, pfd: number, name: string): void {
+    if (!this.opts.base) return;
+    const b = this.inBase(path.split('/'));
+    if (!b) return;
+    try {
+      if ((b.st.mode & S_IFMT) !== S_IFDIR) {
+        this.fail(path, 'a lower layer has a non-directory here that this layer writes through: unpack without --overlay');
+      }
+      const cname = cPath(name);
+      this.sys.fchownat(pfd, cname, b.st.uid, b.st.gid, AT_SYMLINK_NOFOLLOW);
+      this.copyXattrs(b.pfd, b.name, pfd, name);
+      this.sys.fchmodat(pfd, cname, b.st.mode & 0o7777, 0);
+      this.dirTimes.set(path, { atime: b.st.mtimeNs, mtime: b.st.mtimeNs });
+    } finally {
+      this.sys.close(b.pfd);
+    }
+  }
+
+  /** xattrs as the merged view shows them (unescaped), stored as this layer must hold them. */
+  private copyXattrs(fromPfd: number, fromName: string, toPfd: number, toName: string): void {
+    const src = cPath(`/proc/self/fd/${fromPfd}/${fromName}`);
+    const dst = cPath(`/proc/self/fd/${toPfd}/${toName}`);
+    for (const k of this.sys.llistxattr(src)) this.sys.lsetxattr(dst, this.xattrName(k), this.sys.lgetxattr(src, k), 0);
+  }
+
+  /**
+   * A hardlink whose target is not in this layer: copy the lower file (content, owner, mode,
+   * xattrs, times) into this layer at its path, so both names are one inode here as in the flat
+   * unpack. Nothing when the target is this layer's or the layers below lack it.
+   */
+  private copyUpForLink(e: TarEntry, t: string[], missing: string): void {
+    const tpath = t.join('/');
+    const tname = t[t.length - 1];
+    const mine = this.dir(t.slice(0, -1).join('/'), false);
+    if (mine) {
+      try {
+        this.sys.fstatat(mine.fd, cPath(tname), AT_SYMLINK_NOFOLLOW);
+        return;
+      } catch (err) {
+        if (!isSysError(err, 'ENOENT')) throw err;
+      }
+    }
+    const b = this.inBase(t);
+    if (!b) return;
+    try {
+      const type = b.st.mode & S_IFMT;
+      if (type === S_IFDIR) this.fail(e, `hardlink target ${showName(e.linkname)} is a directory or not linkable`);
+      const parent = this.dir(t.slice(0, -1).join('/'), true)!;
+      const cname = cPath(tname);
+      if (type === S_IFREG) {
+        const src = this.sys.openat(b.pfd, cPath(b.name), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        try {
+          const dst = this.sys.openat(parent.fd, cname, FILE_CREATE, 0o600);
+          try {
+            const buf = Buffer.allocUnsafe(1 << 20);
+            for (let n; (n = fs.readSync(src, buf, 0, buf.length, null)) > 0;) for (let off = 0; off < n;) off += this.io.write(dst, buf, off, n - off);
+          } finally {
+            this.io.close(dst);
+          }
+        } finally {
+          fs.closeSync(src);
+        }
+      } else if (type === S_IFLNK) {
+        this.sys.symlinkat(cPath(this.sys.readlinkat(b.pfd, cPath(b.name), 'latin1')), parent.fd, cname);
+      } else {
+        this.sys.mknodat(parent.fd, cname, type | 0o600, b.st.rdev);
+      }
+      this.sys.fchownat(parent.fd, cname, b.st.uid, b.st.gid, AT_SYMLINK_NOFOLLOW);
+      if (type !== S_IFLNK) this.sys.fchmodat(parent.fd, cname, b.st.mode & 0o7777, 0);
+      this.copyXattrs(b.pfd, b.name, parent.fd, tname);
+      this.sys.utimensat(parent.fd, cname, b.st.mtimeNs, b.st.mtimeNs, AT_SYMLINK_NOFOLLOW);
+      this.copiedUp.add(tpath);
+    } catch (err) {
+      if (isSysError(err, 'ENOENT')) this.fail(e, missing);
+      throw err;
+    } finally {
+      this.sys.close(b.pfd);
+    }
   }
 
   /** trusted.overlay.X of the image is stored escaped (trusted.overlay.overlay.X): overlayfs shows it as X. */

@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Layout } from '../store/layout';
 import { readOverlayMeta } from '../bundle/overlay-meta';
-import { LayerStore } from './layer-store';
+import { LayerStore, chainIds } from './layer-store';
 
-/** diff_ids of every image config among `blobs` (the blobs reachable from the store's index). */
-function imageDiffIds(layout: Layout, blobs: Set<string>): Set<string> {
+/** Layer keys (diff_ids and chain ids) of every image config among `blobs` (reachable from the index). */
+function imageLayerKeys(layout: Layout, blobs: Set<string>): Set<string> {
   const out = new Set<string>();
   for (const d of blobs) {
     let j: any;
@@ -22,12 +22,13 @@ function imageDiffIds(layout: Layout, blobs: Set<string>): Set<string> {
       continue;
     }
     const ids = j?.rootfs?.diff_ids;
-    if (Array.isArray(ids)) for (const id of ids) if (typeof id === 'string') out.add(id);
+    if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) continue;
+    for (const id of [...ids, ...chainIds(ids)]) out.add(id);
   }
   return out;
 }
 
-/** Layers the store's bundles use; stale registrations removed unless dryRun. */
+/** Keys of the layers the store's bundles use (their lowerdirs); stale registrations removed unless dryRun. */
 function bundleLayers(store: LayerStore, storeDir: string, dryRun: boolean): Set<string> {
   const out = new Set<string>();
   for (const r of store.refs()) {
@@ -36,7 +37,7 @@ function bundleLayers(store: LayerStore, storeDir: string, dryRun: boolean): Set
     if (exists) {
       try {
         const m = readOverlayMeta(r.bundle);
-        if (m && path.resolve(m.store) === storeDir) names = m.layers;
+        if (m && path.resolve(m.store) === storeDir) names = m.lowerdirs.map((d) => store.keyOf(d)).filter((k): k is string => k !== undefined);
       } catch {
         names = r.layers; // unreadable: in doubt, keep what it was registered with
       }
@@ -73,13 +74,13 @@ function mountedLayers(store: LayerStore, layers: string[], mountinfo = '/proc/s
 
 export function gcLayers(layout: Layout, reachableBlobs: Set<string>, dryRun = false): string[] {
   const store = new LayerStore(layout.dir);
-  const live = imageDiffIds(layout, reachableBlobs);
+  const live = imageLayerKeys(layout, reachableBlobs);
   for (const l of bundleLayers(store, layout.dir, dryRun)) live.add(l);
   for (const l of mountedLayers(store, store.list().filter((x) => !live.has(x)))) live.add(l);
   const gone = store.list().filter((l) => !live.has(l));
   if (!dryRun) {
     for (const l of gone) store.remove(l);
-    store.clearTmp(); // no extraction runs while gc holds the lock
+    store.clearScratch(); // no extraction runs while gc holds the lock
   }
   return gone;
 }

@@ -1,11 +1,14 @@
 /**
  * Extracted layers in the image store, for overlay bundles: STORE/.ts-img/ovl/
- *   <hex>/diff/       a layer (diff_id sha256:<hex>) extracted on its own: an overlayfs lower dir
+ *   <hex>/diff/       a layer (diff_id sha256:<hex>) extracted on its own: an overlayfs lower dir;
+ *                     a layer that needed the layers below it (base-view.ts) is stored under
+ *                     its chain id instead, so it is only used on that same base
  *   <hex>/layer.json  what the extraction found out (a root entry, an opaque root)
  *   l/<short>         -> ../<hex>/diff: short names for mount(2)'s one-page option string
  *   tmp/<hex>-PID-R/  an extraction under way; renamed to <hex>/ only when complete, so a crash
  *                     never leaves a half layer under a name a later unpack trusts
- *   locks/<hex>.lock  flock held while a layer is extracted: two unpacks extract it once
+ *   locks/<hex>.lock  flock held while a layer (diff_id) is extracted: two unpacks extract it once
+ *   empty/            an empty dir (base-view.ts)
  *   refs/<id>.json    one per overlay bundle: {bundle, layers}; gc keeps what a live bundle names
  * Every writer holds the store's gc lock shared (Layout.writerLock); gc takes it exclusively.
  */
@@ -28,10 +31,14 @@ export interface LayerInfo {
   /** The layer's root is opaque: no layer below it shows. */
   rootOpaque: boolean;
   entries: number;
+  /** The extraction looked at the layers below: valid on this chain only. */
+  chainDependent: boolean;
 }
 
 export interface StoredLayer extends LayerInfo {
   diffId: string;
+  /** What the dir is named after: the diff_id, or the chain id for a chain-dependent layer. */
+  key: string;
   /** The lower dir (absolute). */
   diff: string;
   /** Its name relative to linkDir, when the short link is there. */
@@ -40,7 +47,15 @@ export interface StoredLayer extends LayerInfo {
 
 export interface BundleRef {
   bundle: string;
+  /** Keys of the layer dirs the bundle was made of. */
   layers: string[];
+}
+
+/** OCI chain ids: ChainID(L0) = DiffID(L0), ChainID(..Ln) = sha256(ChainID(..Ln-1) + " " + DiffID(Ln)). */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) out.push(out.length === 0 ? d : `sha256:${createHash('sha256').update(`${out[out.length - 1]} ${d}`).digest('hex')}`);
+  return out;
 }
 
 function readLink(p: string): string | undefined {
@@ -74,25 +89,39 @@ export class LayerStore {
     return d;
   }
 
-  layerDir(diffId: string): string {
-    return path.join(this.root, hexOf(diffId));
+  layerDir(key: string): string {
+    return path.join(this.root, hexOf(key));
   }
 
-  /** The stored layer, or undefined when it has not been extracted (completely). */
-  get(diffId: string): StoredLayer | undefined {
-    const dir = this.layerDir(diffId);
-    let info: LayerInfo;
+  /** The key of a layer dir of this store (undefined for any other path). */
+  keyOf(dir: string): string | undefined {
+    const rel = path.relative(this.root, dir).split(path.sep);
+    return rel.length === 2 && HEX.test(rel[0]) && rel[1] === 'diff' ? `sha256:${rel[0]}` : undefined;
+  }
+
+  /** The layer stored under `key`, or undefined when it has not been extracted (completely). */
+  get(key: string): StoredLayer | undefined {
+    const dir = this.layerDir(key);
+    let info: LayerInfo & { diffId?: string };
     try {
-      info = JSON.parse(fs.readFileSync(path.join(dir, 'layer.json'), 'utf8')) as LayerInfo;
+      info = JSON.parse(fs.readFileSync(path.join(dir, 'layer.json'), 'utf8')) as LayerInfo & { diffId?: string };
     } catch {
       return undefined;
     }
-    return { diffId, diff: path.join(dir, 'diff'), rootEntry: !!info.rootEntry, rootOpaque: !!info.rootOpaque, entries: info.entries ?? 0, short: this.ensureLink(diffId) };
+    return {
+      diffId: info.diffId ?? key, key, diff: path.join(dir, 'diff'), rootEntry: !!info.rootEntry, rootOpaque: !!info.rootOpaque,
+      entries: info.entries ?? 0, chainDependent: !!info.chainDependent, short: this.ensureLink(key),
+    };
+  }
+
+  /** Layer i of an image: stored under its diff_id, or, when it depends on its base, its chain id. */
+  find(diffId: string, chainId: string): StoredLayer | undefined {
+    return this.get(diffId) ?? (chainId === diffId ? undefined : this.get(chainId));
   }
 
   /** The short link l/<short> -> ../<hex>/diff; undefined when another layer took that name. */
-  private ensureLink(diffId: string): string | undefined {
-    const hex = hexOf(diffId);
+  private ensureLink(key: string): string | undefined {
+    const hex = hexOf(key);
     const short = hex.slice(0, SHORT);
     const want = `../${hex}/diff`;
     const link = path.join(this.linkDir, short);
@@ -111,13 +140,13 @@ export class LayerStore {
    * The layer, extracted by `extract` into a fresh dir when no process has done it yet. Holds the
    * layer's lock meanwhile: a second unpack waits, then finds it done.
    */
-  async ensure(diffId: string, extract: (diffDir: string) => Promise<LayerInfo>): Promise<StoredLayer> {
-    const hit = this.get(diffId);
+  async ensure(diffId: string, chainId: string, extract: (diffDir: string) => Promise<LayerInfo>): Promise<StoredLayer> {
+    const hit = this.find(diffId, chainId);
     if (hit) return hit;
     const hex = hexOf(diffId);
     const lock = await lockFile(path.join(this.sub('locks'), `${hex}.lock`), true, LAYER_LOCK_WAIT_MS);
     try {
-      const done = this.get(diffId);
+      const done = this.find(diffId, chainId);
       if (done) return done;
       const tmpRoot = this.sub('tmp');
       // what an earlier extraction of this layer left (it died: we hold the lock now)
@@ -127,10 +156,11 @@ export class LayerStore {
       fs.mkdirSync(tmp, { mode: 0o700 });
       fs.mkdirSync(path.join(tmp, 'diff'), { mode: 0o755 });
       const info = await extract(path.join(tmp, 'diff'));
+      const key = info.chainDependent ? chainId : diffId;
       fs.writeFileSync(path.join(tmp, 'layer.json'), `${JSON.stringify({ diffId, ...info })}\n`, { mode: 0o644 });
-      fs.renameSync(tmp, this.layerDir(diffId));
+      fs.renameSync(tmp, this.layerDir(key));
       this.pending.delete(tmp);
-      return this.get(diffId)!;
+      return this.get(key)!;
     } finally {
       lock.release();
     }
@@ -143,11 +173,11 @@ export class LayerStore {
   }
 
   /** The short link name a layer's dir has (relative mount(2) lower dirs show it in mountinfo). */
-  shortName(diffId: string): string {
-    return hexOf(diffId).slice(0, SHORT);
+  shortName(key: string): string {
+    return hexOf(key).slice(0, SHORT);
   }
 
-  /** Every stored layer's diff_id. */
+  /** Every stored layer's key. */
   list(): string[] {
     let names: string[] = [];
     try {
@@ -159,20 +189,25 @@ export class LayerStore {
   }
 
   /** Remove a layer (the caller holds the gc lock exclusively). */
-  remove(diffId: string): void {
-    const hex = hexOf(diffId);
+  remove(key: string): void {
+    const hex = hexOf(key);
     const link = path.join(this.linkDir, hex.slice(0, SHORT));
     if (readLink(link) === `../${hex}/diff`) fs.rmSync(link, { force: true });
     // out of the way at once, so no half-removed layer is ever found under its name
     const aside = path.join(this.sub('tmp'), `gone-${hex}-${process.pid}`);
-    fs.renameSync(this.layerDir(diffId), aside);
+    fs.renameSync(this.layerDir(key), aside);
     removeTree(aside);
-    fs.rmSync(path.join(this.root, 'locks', `${hex}.lock`), { force: true });
   }
 
-  /** Remove everything under tmp/ (gc, with no unpack running). */
-  clearTmp(): void {
+  /** Remove tmp/ and locks/ (gc, while no unpack runs: every unpack holds the gc lock shared). */
+  clearScratch(): void {
     removeTree(path.join(this.root, 'tmp'));
+    removeTree(path.join(this.root, 'locks'));
+  }
+
+  /** An empty dir: the second lower of a read-only view of a single layer. */
+  emptyDir(): string {
+    return this.sub('empty');
   }
 
   // ----- bundle registrations -----------------------------------------------------------------

@@ -84,30 +84,35 @@ function contextLog(fd: number): string {
   return out.join('; ');
 }
 
-function withNewApi(sys: Sys, s: OverlaySpec): boolean {
+/**
+ * A detached overlay mount made with the new mount API (its fd), or undefined when this kernel
+ * lacks the API or lowerdir+. Without an upper dir it is read-only (and needs two lowers).
+ */
+function newApiMount(sys: Sys, lowersBottomFirst: string[], upper?: { upper: string; work: string }): number | undefined {
   let ctx: number;
   try {
     ctx = sys.fsopen('overlay', FSOPEN_CLOEXEC);
   } catch (e) {
-    if (isSysError(e, 'ENOSYS')) return false; // before Linux 5.2
+    if (isSysError(e, 'ENOSYS')) return undefined; // before Linux 5.2
     if (isSysError(e, 'ENODEV')) throw unavailable('no overlay filesystem in this kernel');
     throw unavailable((e as Error).message);
   }
-  let mnt = -1;
   try {
     const set = (k: string, v: string): void => sys.fsconfig(ctx, FSCONFIG_SET_STRING, k, v, 0);
     // lowerdir+ adds a layer below those already given: topmost first
-    const top = [...s.lowers].reverse();
+    const top = [...lowersBottomFirst].reverse();
     try {
-      set('lowerdir+', top[0].dir);
+      set('lowerdir+', top[0]);
     } catch (e) {
-      if (isSysError(e, 'EINVAL') && /nknown parameter/i.test(contextLog(ctx))) return false; // before Linux 6.8
+      if (isSysError(e, 'EINVAL') && /nknown parameter/i.test(contextLog(ctx))) return undefined; // before Linux 6.8
       throw e;
     }
-    for (const l of top.slice(1)) set('lowerdir+', l.dir);
+    for (const l of top.slice(1)) set('lowerdir+', l);
     set('source', 'overlay'); // what mountinfo shows, as for mount -t overlay overlay
-    set('upperdir', s.upper);
-    set('workdir', s.work);
+    if (upper) {
+      set('upperdir', upper.upper);
+      set('workdir', upper.work);
+    }
     for (const [k, v] of PLAIN_DIFF_OPTIONS) {
       try {
         set(k, v);
@@ -117,18 +122,37 @@ function withNewApi(sys: Sys, s: OverlaySpec): boolean {
       }
     }
     sys.fsconfig(ctx, FSCONFIG_CMD_CREATE, null, null, 0);
-    mnt = sys.fsmount(ctx, FSMOUNT_CLOEXEC, 0);
-    sys.moveMount(mnt, s.target);
-    return true;
+    return sys.fsmount(ctx, FSMOUNT_CLOEXEC, 0);
   } catch (e) {
     if (e instanceof OverlayUnavailable) throw e;
     const why = contextLog(ctx);
     throw unavailable(why ? `${(e as Error).message}: ${why}` : (e as Error).message);
   } finally {
-    // an open mount fd keeps the mount busy: close both now
-    if (mnt >= 0) sys.close(mnt);
     sys.close(ctx);
   }
+}
+
+function withNewApi(sys: Sys, s: OverlaySpec): boolean {
+  const mnt = newApiMount(sys, s.lowers.map((l) => l.dir), s);
+  if (mnt === undefined) return false;
+  try {
+    sys.moveMount(mnt, s.target);
+  } catch (e) {
+    throw unavailable((e as Error).message);
+  } finally {
+    sys.close(mnt); // an open mount fd keeps the mount busy
+  }
+  return true;
+}
+
+/**
+ * A read-only view of layers merged (at least two), never attached anywhere: its fd is its root,
+ * and closing it (or the process dying) is all the cleanup it needs. Linux 6.8+.
+ */
+export function openMergedView(sys: Sys, lowersBottomFirst: string[]): number {
+  const fd = newApiMount(sys, lowersBottomFirst);
+  if (fd === undefined) throw unavailable('a layer of this image needs the layers below it, which takes the new mount API with lowerdir+ (Linux 6.8)');
+  return fd;
 }
 
 /** mount(2) option values escape the separators overlayfs splits on. */

@@ -1,7 +1,8 @@
 /**
- * `unpack --overlay`: each layer is extracted once into the store (keyed by diff_id, see
- * layer-store.ts) and the bundle's rootfs/ is an overlay mount of those layers with an upper and
- * a work dir of the bundle's own (BUNDLE/overlay/). config.json is built as by the flat unpack,
+ * `unpack --overlay`: each layer is extracted once into the store (keyed by diff_id, or by chain
+ * id when it needs the layers below: see layer-store.ts, base-view.ts) and the bundle's rootfs/
+ * is an overlay mount of those layers with an upper and a work dir of the bundle's own
+ * (BUNDLE/overlay/). config.json is built as by the flat unpack,
  * from the mounted rootfs. Failures and signals leave nothing: no mount, no bundle, no half layer
  * (layers already complete stay in the store for the next unpack, until gc).
  */
@@ -25,7 +26,8 @@ import { configText, runtimeConfig } from '../unpack-steps/runtime-config';
 import { cleanupOnSignal } from '../unpack-steps/interrupt';
 import type { UnpackOptions, UnpackResult } from '../unpack';
 import { writeOverlayMeta } from '../bundle/overlay-meta';
-import { LayerInfo, LayerStore, StoredLayer } from './layer-store';
+import { LayerInfo, LayerStore, StoredLayer, chainIds } from './layer-store';
+import { BaseView } from './base-view';
 import { assertOverlayPossible, isMountPoint, mountOverlay, unmountAll } from './mount';
 import { setUpperRoot } from './upper-root';
 
@@ -59,8 +61,8 @@ export function visibleLayers(layers: StoredLayer[]): StoredLayer[] {
   return layers.slice(from);
 }
 
-/** One layer extracted into `diffDir` by the applier in overlay mode. */
-async function extractLayer(img: CheckedImage, src: ImageSource, i: number, diffDir: string, o: {
+/** One layer extracted into `diffDir` by the applier in overlay mode, over the layers below (`base`). */
+async function extractLayer(img: CheckedImage, src: ImageSource, i: number, diffDir: string, base: BaseView, o: {
   readers: Set<AnyLayerReader>; streamer: LayerStreamer; opts: OverlayUnpackOptions; onRawBytes: (n: number) => void;
 }): Promise<LayerInfo> {
   const sys = o.opts.sys ?? libc();
@@ -69,13 +71,15 @@ async function extractLayer(img: CheckedImage, src: ImageSource, i: number, diff
   const r = await layerReader(src, img.manifest, img.diffIds, i, { ...o.opts, onRawBytes: o.onRawBytes });
   o.readers.add(r);
   const rootfd = sys.open(diffDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  const applier: Applier = new LayerApplier(sys, rootfd, diffDir, { overlay: true, warn: o.opts.warn });
+  const applier: Applier = new LayerApplier(sys, rootfd, diffDir, { overlay: true, base, warn: o.opts.warn });
   try {
     await r.start();
     await o.streamer.apply(r, applier);
     await o.streamer.finish(applier);
-    return { rootEntry: applier.rootEntrySeen, rootOpaque: applier.rootOpaque, entries: applier.entries };
+    // the first layer has nothing below it: looking found nothing that could differ
+    return { rootEntry: applier.rootEntrySeen, rootOpaque: applier.rootOpaque, entries: applier.entries, chainDependent: base.used && i > 0 };
   } finally {
+    base.close();
     applier.close();
     sys.close(rootfd);
     r.destroy();
@@ -94,6 +98,7 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
   const own = typeof source === 'string';
   const progress = Progress.auto(opts.quiet);
   const readers = new Set<AnyLayerReader>();
+  const bases = new Set<BaseView>();
   const rootfs = path.join(abs, 'rootfs');
   let lock: Lock | undefined;
   let tmp: string | undefined;
@@ -101,6 +106,7 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
   let rootfd = -1;
   const cleanup = (): void => {
     for (const r of readers) r.destroy();
+    for (const b of bases) b.close();
     store.abandon();
     if (rootfd >= 0) { try { sys.close(rootfd); } catch { /* ignore */ } rootfd = -1; }
     if (placed) {
@@ -117,7 +123,9 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
     lock = await layout.writerLock();
     const img = await checkedImage(src, opts);
     const { manifest, diffIds } = img;
-    const missing = diffIds.map((_, i) => i).filter((i) => !store.get(diffIds[i]) && diffIds.indexOf(diffIds[i]) === i);
+    const chains = chainIds(diffIds);
+    // a layer twice in one image is looked for (and extracted) once, the second time found
+    const missing = diffIds.map((_, i) => i).filter((i) => !store.find(diffIds[i], chains[i]) && diffIds.indexOf(diffIds[i]) === i);
     await assertBlobsPresent(src, manifest, missing);
     const free = freeBytes(layout.dir);
     const total = missing.reduce((a, i) => a + ((manifest.layers[i] as Descriptor).size || 0), 0);
@@ -138,9 +146,11 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
     let entries = 0;
     const layers: StoredLayer[] = [];
     for (let i = 0; i < diffIds.length; i++) {
-      layers.push(await store.ensure(diffIds[i], async (diffDir) => {
+      layers.push(await store.ensure(diffIds[i], chains[i], async (diffDir) => {
         extracted++;
-        const info = await extractLayer(img, src, i, diffDir, { readers, streamer: await streamerFor(), opts, onRawBytes });
+        const base = new BaseView(sys, visibleLayers(layers).map((l) => l.diff), store.emptyDir());
+        bases.add(base);
+        const info = await extractLayer(img, src, i, diffDir, base, { readers, streamer: await streamerFor(), opts, onRawBytes }).finally(() => bases.delete(base));
         entries += info.entries;
         return info;
       }));
@@ -157,7 +167,7 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
     tmp = undefined;
     placed = true;
     // registered only once the path is ours (a ref is named after the path); gc waits for our lock
-    store.addRef(abs, diffIds);
+    store.addRef(abs, layers.map((l) => l.key));
     mountOverlay(sys, { lowers: visibleLayers(layers).map((l) => ({ dir: l.diff, short: l.short })), upper, work, target: rootfs, shortBase: store.linkDir, legacy: opts.legacyMount });
 
     rootfd = sys.open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
