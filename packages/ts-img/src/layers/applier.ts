@@ -449,7 +449,10 @@ export class Applier implements TarHandler {
       this.sys.fchmod(fd, now);
       if (existed) this.dropOldXattrs(e, fd);
       if (e.xattrs.size > 0) this.xattrsFd(e, fd);
-      if (replacedWhiteout) this.sys.fsetxattr(fd, OVL_OPAQUE, Buffer.from('y'), 0);
+      if (replacedWhiteout) {
+        this.sys.fsetxattr(fd, OVL_OPAQUE, Buffer.from('y'), 0);
+        this.opaqued.add(path);
+      }
     } finally {
       this.sys.close(fd);
     }
@@ -552,6 +555,7 @@ export class Applier implements TarHandler {
       const parent = this.dir(parentPath, true)!;
       if (parentPath === '') this.rootOpaque = true; // overlayfs ignores opaque on a layer's root
       else this.setOpaque(parent.fd);
+      this.opaqued.add(parentPath);
       // lower files copied up for a link are not this layer's own: they go like the rest below
       for (const p of [...this.copiedUp]) if (parentPath === '' || p.startsWith(parentPath + '/')) this.dropCopy(p);
       return;
@@ -571,11 +575,16 @@ export class Applier implements TarHandler {
       this.sys.mknodat(parent.fd, cvictim, S_IFCHR, 0n);
       return;
     }
-    if ((st.mode & S_IFMT) === S_IFDIR) this.setOpaque(parent.fd, cvictim);
+    if ((st.mode & S_IFMT) === S_IFDIR) {
+      this.setOpaque(parent.fd, cvictim);
+      this.opaqued.add(vpath);
+    }
   }
 
   /** Lower files copied into this layer for a hardlink (paths): not entries of this layer. */
   private readonly copiedUp = new Set<string>();
+  /** Dirs this layer made opaque ('' the root): what is below them in lower layers is gone. */
+  private readonly opaqued = new Set<string>();
 
   /** A copied-up lower file a whiteout or opaque marker removes: its link keeps the content. */
   private dropCopy(p: string): void {
@@ -587,6 +596,8 @@ export class Applier implements TarHandler {
 
   /** The base's parent dir fd of `comps` and the entry's stat there, or null when it has none. */
   private inBase(comps: string[]): { pfd: number; name: string; st: L.StatResult } | null {
+    // hidden by an opaque marker this layer has already applied
+    for (let k = 0; k < comps.length; k++) if (this.opaqued.has(comps.slice(0, k).join('/'))) return null;
     const root = this.opts.base?.rootFd();
     if (root === undefined) return null;
     let pfd: number;

@@ -341,6 +341,15 @@ describe('refusals: one line, non-zero exit, nothing left', () => {
     }
   });
 
+  test('a link to a lower file that an opaque marker of the same layer hid names nothing, as in the flat unpack', async () => {
+    const ref = image(path.join(base, 'img11'), [L1, [{ name: 'a/', type: 'dir' }, { name: 'a/.wh..wh..opq' }, { name: 'a/y', type: 'link', linkname: 'a/g' }]]);
+    await expect(unpack(ref, path.join(base, 'hid-flat'), quiet)).rejects.toThrow(/hardlink target "a\/g" does not exist/);
+    const b = path.join(base, 'hid');
+    await expect(unpackOverlay(ref, b, { ...quiet, store: path.join(base, 'store7') })).rejects.toThrow(/hardlink target "a\/g" does not exist/);
+    nothingLeft(b);
+    expect(fs.readdirSync(path.join(base, 'store7/.ts-img/ovl/tmp'))).toEqual([]);
+  });
+
   test.each([
     [['--rootless'], /--overlay cannot be combined with --rootless/],
     [['--uid-map', '0:100000:65536'], /--overlay cannot be combined with/],
