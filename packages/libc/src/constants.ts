@@ -97,6 +97,16 @@ export const CLOSE_RANGE_CLOEXEC = 4;
 
 export const MOUNT_ATTR_RDONLY = 0x1;
 
+// the new mount API (fsopen/fsconfig/fsmount)
+export const FSOPEN_CLOEXEC = 0x1;
+export const FSMOUNT_CLOEXEC = 0x1;
+export const FSCONFIG_SET_FLAG = 0;
+export const FSCONFIG_SET_STRING = 1;
+export const FSCONFIG_CMD_CREATE = 6;
+
+/** statfs f_type of overlayfs. */
+export const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
+
 export const MFD_CLOEXEC = 0x1;
 export const MFD_ALLOW_SEALING = 0x2;
 export const MFD_EXEC = 0x10;

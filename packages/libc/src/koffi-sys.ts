@@ -16,6 +16,9 @@ const NR = {
   pidfd_open: 434,
   close_range: 436,
   openat2: 437,
+  fsopen: 430,
+  fsconfig: 431,
+  fsmount: 432,
   bpf: 321,
   seccomp: 317,
   ioprio_set: 251,
@@ -107,6 +110,16 @@ export class KoffiSys implements Sys {
   moveMount(treeFd: number, target: string): void {
     const f = this.fn('syscall:move_mount', 'syscall', 'long', ['long', 'int', 'const char *', 'int', 'const char *', 'uint32']);
     this.check('move_mount', target, f(429, treeFd, '', -100, target, 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */));
+  }
+  fsopen(fsname: string, flags: number): number {
+    return this.check('fsopen', fsname, this.sc('fsopen', NR.fsopen, ['const char *', 'uint32'], fsname, flags)());
+  }
+  fsconfig(fd: number, cmd: number, key: string | null, value: string | null, aux: number): void {
+    const f = this.sc('fsconfig', NR.fsconfig, ['int', 'uint32', 'const char *', 'const char *', 'int'], fd, cmd, key, value, aux);
+    this.check('fsconfig', key === null ? `fd ${fd}` : `${key}${value === null ? '' : `=${value}`}`, f());
+  }
+  fsmount(fd: number, flags: number, attrFlags: number): number {
+    return this.check('fsmount', `fd ${fd}`, this.sc('fsmount', NR.fsmount, ['int', 'uint32', 'uint32'], fd, flags, attrFlags)());
   }
   moveMountToFd(treeFd: number, targetFd: number): void {
     const f = this.fn('syscall:move_mount', 'syscall', 'long', ['long', 'int', 'const char *', 'int', 'const char *', 'uint32']);

@@ -107,6 +107,15 @@ export interface Sys {
   idmapTree(treeFd: number, usernsFd: number, recursive: boolean): void;
   /** move_mount of a detached tree onto `target`. */
   moveMount(treeFd: number, target: string): void;
+  /** fsopen(2): a filesystem context for `fsname` (new mount API); flags FSOPEN_CLOEXEC. */
+  fsopen(fsname: string, flags: number): number;
+  /**
+   * fsconfig(2) on a filesystem context: FSCONFIG_SET_STRING (key, value), FSCONFIG_SET_FLAG
+   * (key), FSCONFIG_CMD_CREATE (neither). The kernel's reason for a failure can be read from the fd.
+   */
+  fsconfig(fd: number, cmd: number, key: string | null, value: string | null, aux: number): void;
+  /** fsmount(2): a detached mount of a created context (FSMOUNT_CLOEXEC), MOUNT_ATTR_* applied. */
+  fsmount(fd: number, flags: number, attrFlags: number): number;
   /** move_mount of a detached tree onto what the fd `targetFd` (O_PATH is enough) refers to. */
   moveMountToFd(treeFd: number, targetFd: number): void;
   /** open_tree(OPEN_TREE_CLONE) of what `dirfd` refers to (AT_EMPTY_PATH): a detached bind of it. */

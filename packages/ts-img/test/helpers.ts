@@ -15,8 +15,8 @@ export function rmrf(p: string): void {
   fs.rmSync(p, { recursive: true, force: true });
 }
 
-/** Apply layers (lists of tar entries) onto `root` with the real applier. */
-export function applyLayers(root: string, layers: WEntry[][], opts: ApplierOptions = {}): void {
+/** Apply layers (lists of tar entries) onto `root` with the real applier (returned, closed). */
+export function applyLayers(root: string, layers: WEntry[][], opts: ApplierOptions = {}): Applier {
   const sys = libc();
   const fd = sys.open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   const a = new Applier(sys, fd, root, { warn: () => {}, ...opts });
@@ -33,6 +33,7 @@ export function applyLayers(root: string, layers: WEntry[][], opts: ApplierOptio
     a.close();
     sys.close(fd);
   }
+  return a;
 }
 
 export interface Node {

@@ -22,11 +22,13 @@ const { isSysError, makedev } = L;
 const { O_DIRECTORY, O_CLOEXEC, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR,
   S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO } = L;
 const FILE_CREATE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+const O_PATH_DIR = L.O_PATH | O_DIRECTORY | O_CLOEXEC;
 import type { TarEntry, TarHandler } from './tar';
 import { IdMapping, mapId } from './idmap';
 import { CachedDir, DirCache } from './dirs';
 import { cPath, showName } from './byte-names';
 import { listDirFd } from './list-dir';
+import type { OverlayBase } from '../overlay/base-view';
 
 export class LayerError extends Error {}
 
@@ -36,6 +38,19 @@ export interface ApplierOptions {
   /** Rootless: ownership changes that fail with EPERM and device nodes are skipped (with a warning). */
   rootless?: boolean;
   warn?: (msg: string) => void;
+  /**
+   * Extract one layer on its own as an overlayfs lower dir (`unpack --overlay`) instead of
+   * applying it onto the layers below: whiteouts become 0/0 char devices, opaque markers and
+   * directories a whiteout of the same layer replaced get trusted.overlay.opaque=y, and
+   * trusted.overlay.* xattrs of the image are escaped so overlayfs shows them unchanged.
+   */
+  overlay?: boolean;
+  /**
+   * Overlay mode: the layers below, merged, for a directory this layer creates only implicitly
+   * (it gets the lower one's attributes, as in the flat unpack) and a hardlink to a lower file
+   * (the file is copied into this layer, then linked). Without it both work as for a first layer.
+   */
+  base?: OverlayBase;
   /** File data I/O on fds from the syscall layer (default: Node's fs; tests with FakeSys replace it). */
   io?: { write(fd: number, buf: Buffer, off: number, len: number): number; close(fd: number): void };
 }
@@ -47,6 +62,8 @@ const FS_IO = {
 
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
+const OVL_XATTR = 'trusted.overlay.';
+const OVL_OPAQUE = 'trusted.overlay.opaque';
 const S_ISGID = 0o2000;
 
 interface OpenFile {
@@ -91,6 +108,10 @@ export class Applier implements TarHandler {
   private readonly io: NonNullable<ApplierOptions['io']>;
   /** Entries applied so far (all layers). */
   entries = 0;
+  /** A layer had an entry for the root directory itself (its attributes are the rootfs's). */
+  rootEntrySeen = false;
+  /** Overlay mode: the layer hides every lower layer (an opaque marker at its root). */
+  rootOpaque = false;
 
   constructor(
     private readonly sys: Sys,
@@ -99,7 +120,10 @@ export class Applier implements TarHandler {
     private readonly opts: ApplierOptions = {},
   ) {
     this.dirs = new DirCache(sys, rootfd, {
-      created: (p) => this.markTouched(p),
+      created: (p, pfd, name) => {
+        this.markTouched(p);
+        if (this.opts.overlay) this.implicitDir(p, pfd, name);
+      },
       fail: (p, msg) => this.fail(p, msg),
     });
     this.io = opts.io ?? FS_IO;
@@ -326,6 +350,9 @@ export class Applier implements TarHandler {
       case 'block':
       case 'fifo': {
         const t = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+        if (this.opts.overlay && t === S_IFCHR && e.devmajor === 0 && e.devminor === 0) {
+          this.fail(e, 'a 0:0 character device is a whiteout to overlayfs: unpack without --overlay');
+        }
         const dev = e.type === 'fifo' ? 0n : makedev(e.devmajor, e.devminor);
         const cname = cPath(name);
         try {
@@ -373,6 +400,7 @@ export class Applier implements TarHandler {
 
   private rootEntry(e: TarEntry): void {
     if (e.type !== 'dir') this.fail(e, 'the root of a layer must be a directory');
+    this.rootEntrySeen = true;
     const fd = this.sys.openat(this.rootfd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     try {
       this.chownFd(e, fd, 0);
@@ -398,6 +426,7 @@ export class Applier implements TarHandler {
 
   private mkdir(e: TarEntry, pfd: number, name: string, path: string): void {
     let existed = false;
+    let replacedWhiteout = false;
     const cname = cPath(name);
     try {
       this.sys.mkdirat(pfd, cname, 0o700);
@@ -405,6 +434,8 @@ export class Applier implements TarHandler {
       if (!isSysError(err, 'EEXIST')) throw err;
       const st = this.sys.fstatat(pfd, cname, AT_SYMLINK_NOFOLLOW);
       if ((st.mode & S_IFMT) !== S_IFDIR) {
+        // a whiteout of this layer came first: the new dir must hide the lower one's children
+        replacedWhiteout = this.isOverlayWhiteout(st);
         this.removeAt(pfd, name, path, st.mode);
         this.sys.mkdirat(pfd, cname, 0o700);
       } else existed = true;
@@ -418,6 +449,10 @@ export class Applier implements TarHandler {
       this.sys.fchmod(fd, now);
       if (existed) this.dropOldXattrs(e, fd);
       if (e.xattrs.size > 0) this.xattrsFd(e, fd);
+      if (replacedWhiteout) {
+        this.sys.fsetxattr(fd, OVL_OPAQUE, Buffer.from('y'), 0);
+        this.opaqued.add(path);
+      }
     } finally {
       this.sys.close(fd);
     }
@@ -432,8 +467,6 @@ export class Applier implements TarHandler {
     if (t.length === 0) this.fail(e, 'hardlink to the root');
     const tname = t[t.length - 1];
     const missing = `hardlink target ${showName(e.linkname)} does not exist`;
-    const tparent = this.dir(t.slice(0, -1).join('/'), false);
-    if (!tparent) this.fail(e, missing);
     const tpath = t.join('/');
     const cname = cPath(name);
     if (tpath === path) {
@@ -441,12 +474,18 @@ export class Applier implements TarHandler {
       try {
         this.sys.fstatat(pfd, cname, AT_SYMLINK_NOFOLLOW);
       } catch (err) {
-        if (isSysError(err, 'ENOENT')) this.fail(e, `hardlink to itself, and ${missing.slice('hardlink target '.length)}`);
-        throw err;
+        if (!isSysError(err, 'ENOENT')) throw err;
+        const lower = this.opts.overlay ? this.inBase(t) : null;
+        if (!lower) this.fail(e, `hardlink to itself, and ${missing.slice('hardlink target '.length)}`);
+        this.sys.close(lower.pfd);
       }
       return;
     }
+    if (this.opts.overlay) this.copyUpForLink(e, t, missing);
+    const tparent = this.dir(t.slice(0, -1).join('/'), false);
+    if (!tparent) this.fail(e, missing);
     const ctname = cPath(tname);
+    if (this.opts.overlay) this.refuseWhiteoutTarget(e, tparent.fd, ctname);
     try {
       this.create(pfd, name, path, () => this.sys.linkat(tparent.fd, ctname, pfd, cname, 0));
     } catch (err) {
@@ -457,6 +496,10 @@ export class Applier implements TarHandler {
   }
 
   private whiteout(e: TarEntry, parentPath: string, name: string): void {
+    if (this.opts.overlay) {
+      this.overlayWhiteout(e, parentPath, name);
+      return;
+    }
     this.touchedSet();
     if (name === OPAQUE) {
       const parent = this.dir(parentPath, true)!;
@@ -475,6 +518,193 @@ export class Applier implements TarHandler {
     const parent = this.dir(parentPath, false);
     if (!parent) return;
     this.removeLower(parent.fd, victim, parentPath === '' ? victim : parentPath + '/' + victim);
+  }
+
+  // ----- overlay layers -----------------------------------------------------------------------
+
+  /** In an overlay layer dir a 0/0 char device is a whiteout (the image's own are refused). */
+  private isOverlayWhiteout(st: { mode: number; rdev: bigint }): boolean {
+    return !!this.opts.overlay && (st.mode & S_IFMT) === S_IFCHR && st.rdev === 0n;
+  }
+
+  /** A link to a name this layer whited out names nothing, as in the flat unpack. */
+  private refuseWhiteoutTarget(e: TarEntry, tfd: number, ctname: L.PathArg): void {
+    try {
+      if (this.isOverlayWhiteout(this.sys.fstatat(tfd, ctname, AT_SYMLINK_NOFOLLOW))) this.fail(e, `hardlink target ${showName(e.linkname)} does not exist`);
+    } catch (err) {
+      if (!isSysError(err, 'ENOENT')) throw err;
+    }
+  }
+
+  private setOpaque(dirfd: number, name: L.PathArg = '.'): void {
+    const fd = this.sys.openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    try {
+      this.sys.fsetxattr(fd, OVL_OPAQUE, Buffer.from('y'), 0);
+    } finally {
+      this.sys.close(fd);
+    }
+  }
+
+  /**
+   * The layer's dir holds only this layer: a whiteout of a name this layer does not have becomes
+   * a whiteout device; of a directory it has, that directory becomes opaque (its lower children
+   * are hidden, its own stay); of a non-directory it has, nothing (that entry hides the lower one).
+   */
+  private overlayWhiteout(e: TarEntry, parentPath: string, name: string): void {
+    if (name === OPAQUE) {
+      const parent = this.dir(parentPath, true)!;
+      if (parentPath === '') this.rootOpaque = true; // overlayfs ignores opaque on a layer's root
+      else this.setOpaque(parent.fd);
+      this.opaqued.add(parentPath);
+      // lower files copied up for a link are not this layer's own: they go like the rest below
+      for (const p of [...this.copiedUp]) if (parentPath === '' || p.startsWith(parentPath + '/')) this.dropCopy(p);
+      return;
+    }
+    if (name.startsWith(WH + WH)) return; // AUFS bookkeeping
+    const victim = name.slice(WH.length);
+    if (victim === '' || victim === '.' || victim === '..') this.fail(e, 'invalid whiteout');
+    const parent = this.dir(parentPath, true)!;
+    const cvictim = cPath(victim);
+    const vpath = parentPath === '' ? victim : `${parentPath}/${victim}`;
+    if (this.copiedUp.has(vpath)) this.dropCopy(vpath);
+    let st;
+    try {
+      st = this.sys.fstatat(parent.fd, cvictim, AT_SYMLINK_NOFOLLOW);
+    } catch (err) {
+      if (!isSysError(err, 'ENOENT')) throw err;
+      this.sys.mknodat(parent.fd, cvictim, S_IFCHR, 0n);
+      return;
+    }
+    if ((st.mode & S_IFMT) === S_IFDIR) {
+      this.setOpaque(parent.fd, cvictim);
+      this.opaqued.add(vpath);
+    }
+  }
+
+  /** Lower files copied into this layer for a hardlink (paths): not entries of this layer. */
+  private readonly copiedUp = new Set<string>();
+  /** Dirs this layer made opaque ('' the root): what is below them in lower layers is gone. */
+  private readonly opaqued = new Set<string>();
+
+  /** A copied-up lower file a whiteout or opaque marker removes: its link keeps the content. */
+  private dropCopy(p: string): void {
+    this.copiedUp.delete(p);
+    const i = p.lastIndexOf('/');
+    const parent = this.dir(i < 0 ? '' : p.slice(0, i), false);
+    if (parent) this.sys.unlinkat(parent.fd, cPath(p.slice(i + 1)), 0);
+  }
+
+  /** The base's parent dir fd of `comps` and the entry's stat there, or null when it has none. */
+  private inBase(comps: string[]): { pfd: number; name: string; st: L.StatResult } | null {
+    // hidden by an opaque marker this layer has already applied
+    for (let k = 0; k < comps.length; k++) if (this.opaqued.has(comps.slice(0, k).join('/'))) return null;
+    const root = this.opts.base?.rootFd();
+    if (root === undefined) return null;
+    let pfd: number;
+    try {
+      pfd = comps.length === 1 ? this.sys.openat(root, '.', O_PATH_DIR) : this.sys.openat2(root, cPath(comps.slice(0, -1).join('/')), O_PATH_DIR, 0, L.RESOLVE_IN_ROOT | L.RESOLVE_NO_MAGICLINKS);
+    } catch (err) {
+      if (isSysError(err, 'ENOENT') || isSysError(err, 'ENOTDIR')) return null;
+      throw err;
+    }
+    const name = comps[comps.length - 1];
+    try {
+      return { pfd, name, st: this.sys.fstatat(pfd, cPath(name), AT_SYMLINK_NOFOLLOW) };
+    } catch (err) {
+      this.sys.close(pfd);
+      if (isSysError(err, 'ENOENT')) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * A dir this layer creates only implicitly takes the attributes the layers below give it, as
+   * in the flat unpack (where it is not created at all); a lower non-directory there would be
+   * written through in the flat unpack, which one layer's dir cannot express.
+   */
+  private implicitDir(path: string, pfd: number, name: string): void {
+    if (!this.opts.base) return;
+    const b = this.inBase(path.split('/'));
+    if (!b) return;
+    try {
+      if ((b.st.mode & S_IFMT) !== S_IFDIR) {
+        this.fail(path, 'a lower layer has a non-directory here that this layer writes through: unpack without --overlay');
+      }
+      const cname = cPath(name);
+      this.sys.fchownat(pfd, cname, b.st.uid, b.st.gid, AT_SYMLINK_NOFOLLOW);
+      this.copyXattrs(b.pfd, b.name, pfd, name);
+      this.sys.fchmodat(pfd, cname, b.st.mode & 0o7777, 0);
+      this.dirTimes.set(path, { atime: b.st.mtimeNs, mtime: b.st.mtimeNs });
+    } finally {
+      this.sys.close(b.pfd);
+    }
+  }
+
+  /** xattrs as the merged view shows them (unescaped), stored as this layer must hold them. */
+  private copyXattrs(fromPfd: number, fromName: string, toPfd: number, toName: string): void {
+    const src = cPath(`/proc/self/fd/${fromPfd}/${fromName}`);
+    const dst = cPath(`/proc/self/fd/${toPfd}/${toName}`);
+    for (const k of this.sys.llistxattr(src)) this.sys.lsetxattr(dst, this.xattrName(k), this.sys.lgetxattr(src, k), 0);
+  }
+
+  /**
+   * A hardlink whose target is not in this layer: copy the lower file (content, owner, mode,
+   * xattrs, times) into this layer at its path, so both names are one inode here as in the flat
+   * unpack. Nothing when the target is this layer's or the layers below lack it.
+   */
+  private copyUpForLink(e: TarEntry, t: string[], missing: string): void {
+    const tpath = t.join('/');
+    const tname = t[t.length - 1];
+    const mine = this.dir(t.slice(0, -1).join('/'), false);
+    if (mine) {
+      try {
+        this.sys.fstatat(mine.fd, cPath(tname), AT_SYMLINK_NOFOLLOW);
+        return;
+      } catch (err) {
+        if (!isSysError(err, 'ENOENT')) throw err;
+      }
+    }
+    const b = this.inBase(t);
+    if (!b) return;
+    try {
+      const type = b.st.mode & S_IFMT;
+      if (type === S_IFDIR) this.fail(e, `hardlink target ${showName(e.linkname)} is a directory or not linkable`);
+      const parent = this.dir(t.slice(0, -1).join('/'), true)!;
+      const cname = cPath(tname);
+      if (type === S_IFREG) {
+        const src = this.sys.openat(b.pfd, cPath(b.name), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        try {
+          const dst = this.sys.openat(parent.fd, cname, FILE_CREATE, 0o600);
+          try {
+            const buf = Buffer.allocUnsafe(1 << 20);
+            for (let n; (n = fs.readSync(src, buf, 0, buf.length, null)) > 0;) for (let off = 0; off < n;) off += this.io.write(dst, buf, off, n - off);
+          } finally {
+            this.io.close(dst);
+          }
+        } finally {
+          fs.closeSync(src);
+        }
+      } else if (type === S_IFLNK) {
+        this.sys.symlinkat(cPath(this.sys.readlinkat(b.pfd, cPath(b.name), 'latin1')), parent.fd, cname);
+      } else {
+        this.sys.mknodat(parent.fd, cname, type | 0o600, b.st.rdev);
+      }
+      this.sys.fchownat(parent.fd, cname, b.st.uid, b.st.gid, AT_SYMLINK_NOFOLLOW);
+      if (type !== S_IFLNK) this.sys.fchmodat(parent.fd, cname, b.st.mode & 0o7777, 0);
+      this.copyXattrs(b.pfd, b.name, parent.fd, tname);
+      this.sys.utimensat(parent.fd, cname, b.st.mtimeNs, b.st.mtimeNs, AT_SYMLINK_NOFOLLOW);
+      this.copiedUp.add(tpath);
+    } catch (err) {
+      if (isSysError(err, 'ENOENT')) this.fail(e, missing);
+      throw err;
+    } finally {
+      this.sys.close(b.pfd);
+    }
+  }
+
+  /** trusted.overlay.X of the image is stored escaped (trusted.overlay.overlay.X): overlayfs shows it as X. */
+  private xattrName(k: string): string {
+    return this.opts.overlay && k.startsWith(OVL_XATTR) ? `${OVL_XATTR}overlay.${k.slice(OVL_XATTR.length)}` : k;
   }
 
   // ----- metadata ---------------------------------------------------------------------------
@@ -553,8 +783,10 @@ export class Applier implements TarHandler {
     } catch {
       return;
     }
+    const kept = new Set([...e.xattrs.keys()].map((k) => this.xattrName(k)));
+    if (this.opts.overlay) kept.add(OVL_OPAQUE); // set by this layer's whiteouts, not an image attribute
     for (const n of names) {
-      if ((n.startsWith('user.') || n.startsWith('trusted.')) && !e.xattrs.has(n)) {
+      if ((n.startsWith('user.') || n.startsWith('trusted.')) && !kept.has(n)) {
         try {
           this.sys.fremovexattr(fd, n);
         } catch (err) {
@@ -567,7 +799,7 @@ export class Applier implements TarHandler {
   private xattrsFd(e: TarEntry, fd: number): void {
     for (const [k, v] of e.xattrs) {
       try {
-        this.sys.fsetxattr(fd, k, this.xattrValue(e, k, v), 0);
+        this.sys.fsetxattr(fd, this.xattrName(k), this.xattrValue(e, k, v), 0);
       } catch (err) {
         this.xattrErr(e, k, err);
       }
@@ -578,7 +810,7 @@ export class Applier implements TarHandler {
     for (const [k, v] of e.xattrs) {
       try {
         // the magic link names the (already root-confined) parent; the last component is not followed
-        this.sys.lsetxattr(cPath(`/proc/self/fd/${pfd}/${name}`), k, v, 0);
+        this.sys.lsetxattr(cPath(`/proc/self/fd/${pfd}/${name}`), this.xattrName(k), v, 0);
       } catch (err) {
         this.xattrErr(e, k, err);
       }

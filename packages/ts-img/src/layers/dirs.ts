@@ -28,8 +28,8 @@ export interface CachedDir {
 }
 
 export interface DirHooks {
-  /** A directory was created at this logical path (only when no symlink was followed to it). */
-  created(path: string): void;
+  /** A directory was created at this logical path, as `name` in `parentFd` (only when no symlink was followed to it). */
+  created(path: string, parentFd: number, name: string): void;
   /** Throw the applier's error for `path`. */
   fail(path: string, msg: string): never;
 }
@@ -151,7 +151,7 @@ export class DirCache {
             if (!create) return -1;
             try {
               this.sys.mkdirat(fd, cPath(c), 0o755);
-              if (direct) this.hooks.created(logical);
+              if (direct) this.hooks.created(logical, fd, c);
             } catch (e2) {
               if (!isSysError(e2, 'EEXIST')) throw e2;
             }

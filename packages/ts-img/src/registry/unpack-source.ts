@@ -11,8 +11,6 @@ import { UserError } from '../cli/errors';
 import { clientOptions, findInStore, openStore, storeDir, RegistryArgs, StoreArgs } from '../store/args';
 import { Layout } from '../store/layout';
 import { parsePlatform } from '../store/image';
-import { Progress } from './progress';
-import { pull } from './pull';
 import { existsOnDisk, looksLikeRegistryReference, stripTransport } from './reference';
 import { writeOrigin } from '../repack/repack';
 
@@ -40,6 +38,9 @@ export async function resolveUnpackSource(arg: string, a: StoreArgs & RegistryAr
   if (!isDocker && !looksLikeRegistryReference(arg)) throw new UserError(`${arg}: no such file, layout or store image`);
   if (mode === 'never') throw new UserError(`${arg}: not in the store ${storeDir(a)} (and --pull=never)`);
   const layout = await openStore(a, true);
+  // the registry client is loaded only to pull (unpacks from the store stay quick to start)
+  const { pull } = await import('./pull');
+  const { Progress } = await import('./progress');
   const r = await pull(stripTransport(arg), layout, {
     ...clientOptions(a),
     platform: a.platform ? parsePlatform(a.platform) : undefined,

@@ -1,7 +1,6 @@
 import * as fs from 'fs';
 import type { ImageSource } from './types';
 import { LayoutSource } from './layout';
-import { ArchiveSource } from './docker-archive';
 
 export interface SourceSpec {
   transport: 'oci' | 'oci-archive' | 'docker-archive' | 'auto';
@@ -45,5 +44,7 @@ export function openSource(arg: string): ImageSource {
   }
   if (!st.isFile()) throw new Error(`${s.path}: not a directory or regular file`);
   if (s.transport === 'oci') throw new Error(`${s.path}: not a directory`);
+  // loaded only for archives: a layout (the store) is the common case of a fast unpack --overlay
+  const { ArchiveSource } = require('./docker-archive') as typeof import('./docker-archive');
   return new ArchiveSource(s.path, s.ref);
 }

@@ -3,11 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Layout } from './layout';
 import { reachable } from './image';
+import { gcLayers } from '../overlay/gc-layers';
 
 export interface GcResult {
   removed: number;
   freed: number;
   digests: string[];
+  /** Extracted layers (diff_ids) no image or overlay bundle uses any more. */
+  layers: string[];
 }
 
 export async function gc(layout: Layout, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
@@ -15,7 +18,7 @@ export async function gc(layout: Layout, opts: { dryRun?: boolean } = {}): Promi
   try {
     const live = new Set<string>();
     for (const d of layout.readIndex().manifests) reachable(layout, d, live, true);
-    const res: GcResult = { removed: 0, freed: 0, digests: [] };
+    const res: GcResult = { removed: 0, freed: 0, digests: [], layers: gcLayers(layout, live, opts.dryRun) };
     for (const [d, size] of layout.listBlobs()) {
       if (live.has(d)) continue;
       res.removed++;

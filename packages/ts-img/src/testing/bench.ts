@@ -152,6 +152,7 @@ function benchRun(base: string): void {
   const envCA = { ...env0, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' };
   process.stdout.write(`${runs} runs each on ${st} (${base}); peak RSS from ${TIME} -f %M\n`);
   const images: Array<{ label: string; ref: string; blobs?: string[] }> = [synthetic, many];
+  let flatSecs = NaN;
   for (const img of images) {
     const cases: Array<[string, () => Sample]> = [
       ['ts-img unpack', () => run(tsimg, ['unpack', '-q', img.ref, out], env0)],
@@ -182,6 +183,7 @@ function benchRun(base: string): void {
       results[name] = { secs: median(ss.map((x) => x.secs)), rssKb: median(ss.map((x) => x.rssKb)) };
       process.stderr.write(`  ${name}: ${ss.map((x) => `${x.secs.toFixed(2)}s/${(x.rssKb / 1024).toFixed(0)}MB`).join(' ')}\n`);
     }
+    if (img.ref === synthetic.ref) flatSecs = results['ts-img unpack'].secs;
     const u = results['umoci unpack'];
     const t = results['tar -xzf (3 blobs)'];
     process.stdout.write(`\n${img.label}\n${'tool'.padEnd(38)} ${'median'.padStart(9)}   ${'vs umoci'.padStart(11)}   ${t ? 'vs tar'.padStart(8) : ''}   ${'peak RSS'.padStart(9)}   ${'vs umoci'.padStart(8)}\n`);
@@ -195,5 +197,52 @@ function benchRun(base: string): void {
     }
   }
   process.stdout.write(`targets: ts-img <= 0.50x umoci and <= 1.30x tar in time; peak RSS under 100 MB for any image\n`);
+  benchOverlay(base, tsimg, synthetic.ref, flatSecs, runs, env0);
   void createHash;
+}
+
+/** Bytes on disk under the paths (du -x: never into a mounted rootfs; hardlinks counted once). */
+function diskBytes(paths: string[]): number {
+  const r = spawnSync('du', ['-s', '-x', '-c', '--block-size=1', ...paths], { encoding: 'utf8' });
+  return Number(r.stdout.trim().split('\n').pop()!.split('\t')[0]);
+}
+
+/**
+ * unpack --overlay of the synthetic image: the first (extracting into the store), the median of
+ * `runs` further ones (the layers cached) against the flat unpack's median, `ts-img --version` as
+ * the floor any command pays (Node and CLI start-up), and the disk for 10 bundles.
+ */
+function benchOverlay(base: string, tsimg: string, ref: string, flatSecs: number, runs: number, env: NodeJS.ProcessEnv): void {
+  const store = path.join(base, 'store');
+  const dir = path.join(base, 'ovl');
+  fs.mkdirSync(dir, { recursive: true });
+  const bundles: string[] = [];
+  const unpackOvl = (): Sample => {
+    const b = path.join(dir, `b${bundles.length}`);
+    bundles.push(b);
+    return run(tsimg, ['unpack', '-q', '--overlay', '--store', store, ref, b], env);
+  };
+  try {
+    const first = unpackOvl();
+    const warm: Sample[] = [];
+    for (let i = 0; i < Math.max(runs, 9); i++) warm.push(unpackOvl());
+    const floor: Sample[] = [];
+    for (let i = 0; i < runs; i++) floor.push(run(tsimg, ['--version'], env));
+    const w = median(warm.map((x) => x.secs));
+    const f = median(floor.map((x) => x.secs));
+    process.stderr.write(`  2nd unpack --overlay: ${warm.map((x) => `${(x.secs * 1000).toFixed(0)}ms`).join(' ')}\n`);
+    while (bundles.length > 10) run(tsimg, ['remove', bundles.pop()!], env);
+    const flat = path.join(dir, 'flat');
+    run(tsimg, ['unpack', '-q', ref, flat], env);
+    const flatDisk = diskBytes([flat]);
+    const ovlDisk = diskBytes([path.join(store, '.ts-img', 'ovl'), ...bundles]);
+    process.stdout.write(`\nunpack --overlay of the synthetic image (store on the same tmpfs)\n`);
+    process.stdout.write(`first (extracts the layers)              ${first.secs.toFixed(2).padStart(7)} s   ${(first.secs / flatSecs).toFixed(2)}x flat\n`);
+    process.stdout.write(`second and later (median of ${warm.length})          ${(w * 1000).toFixed(0).padStart(5)} ms   ${(w / flatSecs).toFixed(3)}x flat (${(flatSecs * 1000).toFixed(0)} ms); peak RSS ${(median(warm.map((x) => x.rssKb)) / 1024).toFixed(0)} MB\n`);
+    process.stdout.write(`ts-img --version (start-up floor)        ${(f * 1000).toFixed(0).padStart(5)} ms   so the unpack's own work is about ${((w - f) * 1000).toFixed(0)} ms\n`);
+    process.stdout.write(`disk: 10 overlay bundles + their layers  ${(ovlDisk / 1e6).toFixed(1).padStart(7)} MB   ${(ovlDisk / flatDisk).toFixed(3)}x one flat bundle (${(flatDisk / 1e6).toFixed(1)} MB)\n`);
+    process.stdout.write(`targets: 2nd unpack --overlay <= 100 ms and <= 0.05x flat; 10 bundles <= 1.1x one flat bundle\n`);
+  } finally {
+    for (const b of bundles) spawnSync(tsimg, ['remove', b], { env, stdio: 'ignore' });
+  }
 }

@@ -3,7 +3,7 @@ import { storeOption } from '../../store/options';
 
 export const gcCommand: Command = {
   command: 'gc [layout]',
-  describe: 'delete blobs no image in the store (or layout) refers to',
+  describe: 'delete blobs no image in the store (or layout) refers to, and extracted layers no image or overlay bundle uses',
   builder: (y) =>
     storeOption(y)
       .positional('layout', { type: 'string', describe: 'collect this OCI layout instead of the store' })
@@ -16,6 +16,7 @@ export const gcCommand: Command = {
     const layout = a.layout ? await Layout.open(splitLayoutArg(String(a.layout))?.dir ?? String(a.layout)) : await openStore(a, false);
     const r = await gc(layout, { dryRun: a.dryRun });
     for (const d of r.digests) process.stdout.write(`${a.dryRun ? 'would remove' : 'removed'} ${d}\n`);
-    process.stdout.write(`${r.removed} blobs, ${fmtBytes(r.freed)}\n`);
+    for (const d of r.layers) process.stdout.write(`${a.dryRun ? 'would remove' : 'removed'} layer ${d}\n`);
+    process.stdout.write(`${r.removed} blobs, ${fmtBytes(r.freed)}${r.layers.length ? `; ${r.layers.length} extracted layers` : ''}\n`);
   },
 };

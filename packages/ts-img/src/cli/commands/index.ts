@@ -7,6 +7,7 @@ import { imagesCommand } from './images';
 import { tagCommand } from './tag';
 import { rmCommand } from './rm';
 import { gcCommand } from './gc';
+import { removeCommand } from './remove';
 import { historyCommand } from './history';
 import { saveCommand } from './save';
 import { loadCommand } from './load';
@@ -25,6 +26,7 @@ export const commands: Command[] = [
   imagesCommand,
   tagCommand,
   rmCommand,
+  removeCommand,
   gcCommand,
   historyCommand,
   saveCommand,

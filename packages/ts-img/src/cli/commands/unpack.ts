@@ -13,6 +13,16 @@ interface Args {
   gidMap?: string | string[];
   quiet?: boolean;
   maxLayerSize?: string;
+  overlay?: boolean;
+  store?: string;
+}
+
+/** unpack --overlay: the same options, and the store the layers go to. */
+async function overlayUnpacker(a: Args): Promise<typeof import('../../unpack').unpack> {
+  const { unpackOverlay } = await import('../../overlay/unpack-overlay');
+  const { storeDir } = await import('../../store/args');
+  const store = storeDir({ store: a.store });
+  return (src, bundle, o) => unpackOverlay(src, bundle, { ...o, store });
 }
 
 export const unpackCommand: Command<Args> = {
@@ -27,6 +37,10 @@ export const unpackCommand: Command<Args> = {
       .option('rootless', { type: 'boolean', default: false, describe: 'produce a rootless bundle (user namespace, no network ns)' })
       .option('uid-map', { type: 'string', requiresArg: true, describe: 'containerID:hostID:size (repeatable): shift file ownership' })
       .option('gid-map', { type: 'string', requiresArg: true, describe: 'containerID:hostID:size (repeatable)' })
+      .option('overlay', {
+        type: 'boolean', default: false,
+        describe: 'extract each layer once into the store and mount rootfs/ as an overlay of them with a writable layer of the bundle\'s own (remove it with ts-img remove)',
+      })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' })
       .option('max-layer-size', {
         type: 'string', requiresArg: true,
@@ -44,10 +58,10 @@ export const unpackCommand: Command<Args> = {
     if (!bundle) throw new UserError('unpack: BUNDLE missing');
     const { parseSize } = await import('../../layers/space');
     const maxLayerBytes = a.maxLayerSize === undefined ? undefined : parseSize(a.maxLayerSize, '--max-layer-size');
-    const { unpack } = await import('../../unpack');
     const { resolveUnpackSource, recordUnpackOrigin } = await import('../../registry/unpack-source');
     const src = await resolveUnpackSource(source, a as any);
-    const r = await unpack(src.source, bundle, {
+    const run = a.overlay ? await overlayUnpacker(a) : (await import('../../unpack')).unpack;
+    const r = await run(src.source, bundle, {
       platform: a.platform,
       rootless: a.rootless,
       // repeated options arrive as an array (not `array: true`, which would swallow the positionals)

@@ -1,0 +1,255 @@
+/**
+ * Extracted layers in the image store, for overlay bundles: STORE/.ts-img/ovl/
+ *   <hex>/diff/       a layer (diff_id sha256:<hex>) extracted on its own: an overlayfs lower dir;
+ *                     a layer that needed the layers below it (base-view.ts) is stored under
+ *                     its chain id instead, so it is only used on that same base
+ *   <hex>/layer.json  what the extraction found out (a root entry, an opaque root)
+ *   l/<short>         -> ../<hex>/diff: short names for mount(2)'s one-page option string
+ *   tmp/<hex>-PID-R/  an extraction under way; renamed to <hex>/ only when complete, so a crash
+ *                     never leaves a half layer under a name a later unpack trusts
+ *   locks/<hex>.lock  flock held while a layer (diff_id) is extracted: two unpacks extract it once
+ *   empty/            an empty dir (base-view.ts)
+ *   refs/<id>.json    one per overlay bundle: {bundle, layers}; gc keeps what a live bundle names
+ * Every writer holds the store's gc lock shared (Layout.writerLock); gc takes it exclusively.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirAll } from '@tsrt/libc';
+import { lockFile } from '../store/lock';
+import { removeTree } from '../fs/remove-tree';
+
+const HEX = /^[a-f0-9]{64}$/;
+/** Short link names: 10 hex chars keep 300 layers (11 bytes each) inside one page. */
+const SHORT = 10;
+/** An extraction of a big layer may take long; the holder dying releases the flock anyway. */
+const LAYER_LOCK_WAIT_MS = 3600_000;
+
+export interface LayerInfo {
+  /** The layer had an entry for its root directory (whose attributes then are the rootfs's). */
+  rootEntry: boolean;
+  /** The layer's root is opaque: no layer below it shows. */
+  rootOpaque: boolean;
+  entries: number;
+  /** The extraction looked at the layers below: valid on this chain only. */
+  chainDependent: boolean;
+}
+
+export interface StoredLayer extends LayerInfo {
+  diffId: string;
+  /** What the dir is named after: the diff_id, or the chain id for a chain-dependent layer. */
+  key: string;
+  /** The lower dir (absolute). */
+  diff: string;
+  /** Its name relative to linkDir, when the short link is there. */
+  short?: string;
+}
+
+export interface BundleRef {
+  bundle: string;
+  /** Keys of the layer dirs the bundle was made of. */
+  layers: string[];
+}
+
+/** OCI chain ids: ChainID(L0) = DiffID(L0), ChainID(..Ln) = sha256(ChainID(..Ln-1) + " " + DiffID(Ln)). */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) out.push(out.length === 0 ? d : `sha256:${createHash('sha256').update(`${out[out.length - 1]} ${d}`).digest('hex')}`);
+  return out;
+}
+
+function readLink(p: string): string | undefined {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function hexOf(diffId: string): string {
+  const hex = diffId.startsWith('sha256:') ? diffId.slice(7) : '';
+  if (!HEX.test(hex)) throw new Error(`diff_id ${JSON.stringify(diffId)}: not a sha256 digest`);
+  return hex;
+}
+
+export class LayerStore {
+  readonly root: string;
+  readonly linkDir: string;
+  /** Extractions of this process under way (removed by abandon() on failure or signal). */
+  private readonly pending = new Set<string>();
+
+  constructor(storeDir: string) {
+    this.root = path.join(path.resolve(storeDir), '.ts-img', 'ovl');
+    this.linkDir = path.join(this.root, 'l');
+  }
+
+  private sub(name: string): string {
+    const d = path.join(this.root, name);
+    mkdirAll(d, 0o700);
+    return d;
+  }
+
+  layerDir(key: string): string {
+    return path.join(this.root, hexOf(key));
+  }
+
+  /** The key of a layer dir of this store (undefined for any other path). */
+  keyOf(dir: string): string | undefined {
+    const rel = path.relative(this.root, dir).split(path.sep);
+    return rel.length === 2 && HEX.test(rel[0]) && rel[1] === 'diff' ? `sha256:${rel[0]}` : undefined;
+  }
+
+  /** The layer stored under `key`, or undefined when it has not been extracted (completely). */
+  get(key: string): StoredLayer | undefined {
+    const dir = this.layerDir(key);
+    let info: LayerInfo & { diffId?: string };
+    try {
+      info = JSON.parse(fs.readFileSync(path.join(dir, 'layer.json'), 'utf8')) as LayerInfo & { diffId?: string };
+    } catch {
+      return undefined;
+    }
+    return {
+      diffId: info.diffId ?? key, key, diff: path.join(dir, 'diff'), rootEntry: !!info.rootEntry, rootOpaque: !!info.rootOpaque,
+      entries: info.entries ?? 0, chainDependent: !!info.chainDependent, short: this.ensureLink(key),
+    };
+  }
+
+  /** Layer i of an image: stored under its diff_id, or, when it depends on its base, its chain id. */
+  find(diffId: string, chainId: string): StoredLayer | undefined {
+    return this.get(diffId) ?? (chainId === diffId ? undefined : this.get(chainId));
+  }
+
+  /** The short link l/<short> -> ../<hex>/diff; undefined when another layer took that name. */
+  private ensureLink(key: string): string | undefined {
+    const hex = hexOf(key);
+    const short = hex.slice(0, SHORT);
+    const want = `../${hex}/diff`;
+    const link = path.join(this.linkDir, short);
+    const now = readLink(link);
+    if (now !== undefined) return now === want ? short : undefined;
+    try {
+      mkdirAll(this.linkDir, 0o700);
+      fs.symlinkSync(want, link);
+      return short;
+    } catch {
+      return readLink(link) === want ? short : undefined; // another unpack made it meanwhile
+    }
+  }
+
+  /**
+   * The layer, extracted by `extract` into a fresh dir when no process has done it yet. Holds the
+   * layer's lock meanwhile: a second unpack waits, then finds it done.
+   */
+  async ensure(diffId: string, chainId: string, extract: (diffDir: string) => Promise<LayerInfo>): Promise<StoredLayer> {
+    const hit = this.find(diffId, chainId);
+    if (hit) return hit;
+    const hex = hexOf(diffId);
+    const lock = await lockFile(path.join(this.sub('locks'), `${hex}.lock`), true, LAYER_LOCK_WAIT_MS);
+    try {
+      const done = this.find(diffId, chainId);
+      if (done) return done;
+      const tmpRoot = this.sub('tmp');
+      // what an earlier extraction of this layer left (it died: we hold the lock now)
+      for (const n of fs.readdirSync(tmpRoot)) if (n.startsWith(`${hex}-`)) removeTree(path.join(tmpRoot, n));
+      const tmp = path.join(tmpRoot, `${hex}-${process.pid}-${randomBytes(4).toString('hex')}`);
+      this.pending.add(tmp);
+      fs.mkdirSync(tmp, { mode: 0o700 });
+      fs.mkdirSync(path.join(tmp, 'diff'), { mode: 0o755 });
+      const info = await extract(path.join(tmp, 'diff'));
+      const key = info.chainDependent ? chainId : diffId;
+      fs.writeFileSync(path.join(tmp, 'layer.json'), `${JSON.stringify({ diffId, ...info })}\n`, { mode: 0o644 });
+      fs.renameSync(tmp, this.layerDir(key));
+      this.pending.delete(tmp);
+      return this.get(key)!;
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** Remove this process's unfinished extractions (a failure or a signal). */
+  abandon(): void {
+    for (const t of this.pending) removeTree(t);
+    this.pending.clear();
+  }
+
+  /** The short link name a layer's dir has (relative mount(2) lower dirs show it in mountinfo). */
+  shortName(key: string): string {
+    return hexOf(key).slice(0, SHORT);
+  }
+
+  /** Every stored layer's key. */
+  list(): string[] {
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(this.root);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => HEX.test(n)).map((n) => `sha256:${n}`);
+  }
+
+  /** Remove a layer (the caller holds the gc lock exclusively). */
+  remove(key: string): void {
+    const hex = hexOf(key);
+    const link = path.join(this.linkDir, hex.slice(0, SHORT));
+    if (readLink(link) === `../${hex}/diff`) fs.rmSync(link, { force: true });
+    // out of the way at once, so no half-removed layer is ever found under its name
+    const aside = path.join(this.sub('tmp'), `gone-${hex}-${process.pid}`);
+    fs.renameSync(this.layerDir(key), aside);
+    removeTree(aside);
+  }
+
+  /** Remove tmp/ and locks/ (gc, while no unpack runs: every unpack holds the gc lock shared). */
+  clearScratch(): void {
+    removeTree(path.join(this.root, 'tmp'));
+    removeTree(path.join(this.root, 'locks'));
+  }
+
+  /** An empty dir: the second lower of a read-only view of a single layer. */
+  emptyDir(): string {
+    return this.sub('empty');
+  }
+
+  // ----- bundle registrations -----------------------------------------------------------------
+
+  private refFile(bundle: string): string {
+    const id = createHash('sha256').update(path.resolve(bundle)).digest('hex').slice(0, 32);
+    return path.join(this.root, 'refs', `${id}.json`);
+  }
+
+  addRef(bundle: string, layers: string[]): void {
+    this.sub('refs');
+    const f = this.refFile(bundle);
+    const tmp = `${f}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, `${JSON.stringify({ bundle: path.resolve(bundle), layers } satisfies BundleRef)}\n`, { mode: 0o600 });
+    fs.renameSync(tmp, f);
+  }
+
+  removeRef(bundle: string): void {
+    fs.rmSync(this.refFile(bundle), { force: true });
+  }
+
+  /** Registered bundles; `file` is the ref's path (gc removes stale ones). */
+  refs(): Array<BundleRef & { file: string }> {
+    const dir = path.join(this.root, 'refs');
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return [];
+    }
+    const out: Array<BundleRef & { file: string }> = [];
+    for (const n of names) {
+      if (!n.endsWith('.json')) continue;
+      const file = path.join(dir, n);
+      try {
+        const r = JSON.parse(fs.readFileSync(file, 'utf8')) as BundleRef;
+        if (typeof r.bundle === 'string' && Array.isArray(r.layers)) out.push({ bundle: r.bundle, layers: r.layers, file });
+        else out.push({ bundle: '', layers: [], file });
+      } catch {
+        out.push({ bundle: '', layers: [], file });
+      }
+    }
+    return out;
+  }
+}

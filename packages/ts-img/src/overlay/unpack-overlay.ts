@@ -1,0 +1,189 @@
+/**
+ * `unpack --overlay`: each layer is extracted once into the store (keyed by diff_id, or by chain
+ * id when it needs the layers below: see layer-store.ts, base-view.ts) and the bundle's rootfs/
+ * is an overlay mount of those layers with an upper and a work dir of the bundle's own
+ * (BUNDLE/overlay/). config.json is built as by the flat unpack,
+ * from the mounted rootfs. Failures and signals leave nothing: no mount, no bundle, no half layer
+ * (layers already complete stay in the store for the next unpack, until gc).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { libc, O_PATH, O_DIRECTORY, O_CLOEXEC } from '@tsrt/libc';
+import type { Descriptor } from '@tsrt/oci-spec';
+import type { ImageSource } from '../sources/types';
+import { openSource } from '../sources/open';
+import type { Applier } from '../layers/applier';
+import { Progress } from '../progress';
+import { removeTree } from '../fs/remove-tree';
+import { formatBytes, freeBytes } from '../layers/space';
+import { UserError } from '../cli/errors';
+import { Layout } from '../store/layout';
+import type { Lock } from '../store/lock';
+import { makeBundleTemp, prepareBundlePath, renameIntoPlace } from '../unpack-steps/bundle-dir';
+import { assertBlobsPresent, checkedImage, CheckedImage } from '../unpack-steps/image';
+import type { AnyLayerReader, LayerStreamer } from '../unpack-steps/apply-layers';
+import { configText, runtimeConfig } from '../unpack-steps/runtime-config';
+import { cleanupOnSignal } from '../unpack-steps/interrupt';
+import type { UnpackOptions, UnpackResult } from '../unpack';
+import { writeOverlayMeta } from '../bundle/overlay-meta';
+import { LayerInfo, LayerStore, StoredLayer, chainIds } from './layer-store';
+import { BaseView } from './base-view';
+import { assertOverlayPossible, isMountPoint, mountOverlay, unmountAll } from './mount';
+import { setUpperRoot } from './upper-root';
+
+export interface OverlayUnpackOptions extends UnpackOptions {
+  /** The image store the layers live in. */
+  store: string;
+  /** Mount with mount(2) and short layer names even where the new mount API would do (tests). */
+  legacyMount?: boolean;
+}
+
+export interface OverlayUnpackResult extends UnpackResult {
+  /** The bundle's layers (bottom-first) as stored. */
+  layers: StoredLayer[];
+  /** How many layers this unpack extracted (the others were in the store already). */
+  extracted: number;
+}
+
+/** Layers shared between bundles cannot carry one bundle's id mapping. */
+function refuseIdMapping(o: UnpackOptions): void {
+  if (o.rootless || o.uidMap?.length || o.gidMap?.length) {
+    throw new UserError('--overlay cannot be combined with --rootless, --uid-map or --gid-map (its layers are shared by every bundle): drop one of them');
+  }
+}
+
+/** The layers that show: overlayfs ignores an opaque marker on a layer's root, so the ones below it are left out. */
+export function visibleLayers(layers: StoredLayer[]): StoredLayer[] {
+  let from = 0;
+  layers.forEach((l, i) => {
+    if (l.rootOpaque) from = i;
+  });
+  return layers.slice(from);
+}
+
+/** One layer extracted into `diffDir` by the applier in overlay mode, over the layers below (`base`). */
+async function extractLayer(img: CheckedImage, src: ImageSource, i: number, diffDir: string, base: BaseView, o: {
+  readers: Set<AnyLayerReader>; streamer: LayerStreamer; opts: OverlayUnpackOptions; onRawBytes: (n: number) => void;
+}): Promise<LayerInfo> {
+  const sys = o.opts.sys ?? libc();
+  const { layerReader } = await import('../unpack-steps/apply-layers');
+  const { Applier: LayerApplier } = await import('../layers/applier');
+  const r = await layerReader(src, img.manifest, img.diffIds, i, { ...o.opts, onRawBytes: o.onRawBytes });
+  o.readers.add(r);
+  const rootfd = sys.open(diffDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const applier: Applier = new LayerApplier(sys, rootfd, diffDir, { overlay: true, base, warn: o.opts.warn });
+  try {
+    await r.start();
+    await o.streamer.apply(r, applier);
+    await o.streamer.finish(applier);
+    // the first layer has nothing below it: looking found nothing that could differ
+    return { rootEntry: applier.rootEntrySeen, rootOpaque: applier.rootOpaque, entries: applier.entries, chainDependent: base.used && i > 0 };
+  } finally {
+    base.close();
+    applier.close();
+    sys.close(rootfd);
+    r.destroy();
+    o.readers.delete(r);
+  }
+}
+
+export async function unpackOverlay(source: string | ImageSource, bundle: string, opts: OverlayUnpackOptions): Promise<OverlayUnpackResult> {
+  refuseIdMapping(opts);
+  const sys = opts.sys ?? libc();
+  const { abs, parent } = prepareBundlePath(bundle);
+  const layout = await Layout.open(opts.store, { create: true });
+  const store = new LayerStore(layout.dir);
+  assertOverlayPossible(sys, [parent, layout.dir]);
+  const src = typeof source === 'string' ? openSource(source) : source;
+  const own = typeof source === 'string';
+  const progress = Progress.auto(opts.quiet);
+  const readers = new Set<AnyLayerReader>();
+  const bases = new Set<BaseView>();
+  const rootfs = path.join(abs, 'rootfs');
+  let lock: Lock | undefined;
+  let tmp: string | undefined;
+  let placed = false;
+  let rootfd = -1;
+  const cleanup = (): void => {
+    for (const r of readers) r.destroy();
+    for (const b of bases) b.close();
+    store.abandon();
+    if (rootfd >= 0) { try { sys.close(rootfd); } catch { /* ignore */ } rootfd = -1; }
+    if (placed) {
+      try { unmountAll(sys, rootfs, true); } catch { /* checked below */ }
+      // never remove through a mount: that would delete from the layers' merged view
+      if (!isMountPoint(sys, rootfs)) removeTree(abs);
+      store.removeRef(abs);
+    }
+    if (tmp) removeTree(tmp);
+  };
+  const uninstall = cleanupOnSignal(cleanup);
+  try {
+    // gc takes this lock exclusively: no layer of ours goes while we extract and register
+    lock = await layout.writerLock();
+    const img = await checkedImage(src, opts);
+    const { manifest, diffIds } = img;
+    const chains = chainIds(diffIds);
+    // a layer twice in one image is looked for (and extracted) once, the second time found
+    const missing = diffIds.map((_, i) => i).filter((i) => !store.find(diffIds[i], chains[i]) && diffIds.indexOf(diffIds[i]) === i);
+    await assertBlobsPresent(src, manifest, missing);
+    const free = freeBytes(layout.dir);
+    const total = missing.reduce((a, i) => a + ((manifest.layers[i] as Descriptor).size || 0), 0);
+    if (total > free) throw new Error(`store ${layout.dir}: the layers need at least ${formatBytes(total)} but it has ${formatBytes(free)} free`);
+
+    let doneBytes = 0;
+    const onRawBytes = (b: number): void => {
+      doneBytes += b;
+      progress.update(`extracting ${missing.length} layers`, doneBytes, total);
+    };
+    // the extraction code is loaded only when a layer is not in the store yet
+    let streamer: LayerStreamer | undefined;
+    const streamerFor = async (): Promise<LayerStreamer> => {
+      const { ExpansionBudget, LayerStreamer: Streamer } = await import('../unpack-steps/apply-layers');
+      return (streamer ??= new Streamer(new ExpansionBudget(free, layout.dir)));
+    };
+    let extracted = 0;
+    let entries = 0;
+    const layers: StoredLayer[] = [];
+    for (let i = 0; i < diffIds.length; i++) {
+      layers.push(await store.ensure(diffIds[i], chains[i], async (diffDir) => {
+        extracted++;
+        const base = new BaseView(sys, visibleLayers(layers).map((l) => l.diff), store.emptyDir());
+        bases.add(base);
+        const info = await extractLayer(img, src, i, diffDir, base, { readers, streamer: await streamerFor(), opts, onRawBytes }).finally(() => bases.delete(base));
+        entries += info.entries;
+        return info;
+      }));
+    }
+    progress.done();
+
+    tmp = makeBundleTemp(abs);
+    for (const d of ['overlay', 'overlay/upper', 'overlay/work', 'rootfs']) fs.mkdirSync(path.join(tmp, d), { mode: 0o755 });
+    setUpperRoot(sys, layers, path.join(tmp, 'overlay/upper'));
+    const upper = path.join(abs, 'overlay/upper');
+    const work = path.join(abs, 'overlay/work');
+    writeOverlayMeta(tmp, { version: 1, store: layout.dir, layers: diffIds, lowerdirs: layers.map((l) => l.diff), upper, work });
+    renameIntoPlace(tmp, abs, bundle);
+    tmp = undefined;
+    placed = true;
+    // registered only once the path is ours (a ref is named after the path); gc waits for our lock
+    store.addRef(abs, layers.map((l) => l.key));
+    mountOverlay(sys, { lowers: visibleLayers(layers).map((l) => ({ dir: l.diff, short: l.short })), upper, work, target: rootfs, shortBase: store.linkDir, legacy: opts.legacyMount });
+
+    rootfd = sys.open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const spec = runtimeConfig(sys, rootfd, img.config, opts);
+    sys.close(rootfd);
+    rootfd = -1;
+    fs.writeFileSync(path.join(abs, 'config.json'), configText(spec), { mode: 0o644 });
+    placed = false;
+    return { bundle: abs, manifest, manifestDigest: img.manifestDigest, config: img.config, spec, entries, layers, extracted };
+  } catch (e) {
+    progress.done();
+    cleanup();
+    throw e;
+  } finally {
+    lock?.release();
+    uninstall();
+    if (own) await src.close();
+  }
+}
