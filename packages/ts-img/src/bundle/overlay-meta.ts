@@ -1,0 +1,101 @@
+/**
+ * BUNDLE/ts-img-overlay.json: what an overlay bundle's rootfs is made of. Written by
+ * `unpack --overlay`, read by `remove`, `gc` (which layers a bundle still names) and `repack`
+ * (the upper dir is the bundle's change). The format is a contract between those commands:
+ *   {"version":1,"store":"<abs store dir>","layers":["sha256:<diff_id>", ...bottom-first],
+ *    "lowerdirs":["<abs dir>", ...bottom-first],"upper":"<abs BUNDLE>/overlay/upper",
+ *    "work":"<abs BUNDLE>/overlay/work"}
+ * The upper dir uses overlayfs' own encoding: a whiteout is a 0/0 char device, an opaque dir
+ * carries trusted.overlay.opaque="y".
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { UserError } from '../cli/errors';
+
+export const OVERLAY_FILE = 'ts-img-overlay.json';
+
+export interface OverlayMeta {
+  version: 1;
+  /** The image store holding the layer dirs (absolute). */
+  store: string;
+  /** diff_ids of the lower layers, bottom-first. */
+  layers: string[];
+  /** The extracted layer dirs, bottom-first, one per layer (absolute). */
+  lowerdirs: string[];
+  /** The bundle's writable layer (absolute): BUNDLE/overlay/upper. */
+  upper: string;
+  /** overlayfs' work dir (absolute): BUNDLE/overlay/work. */
+  work: string;
+}
+
+const DIFF_ID = /^sha256:[a-f0-9]{64}$/;
+
+function absString(v: unknown): v is string {
+  return typeof v === 'string' && path.isAbsolute(v) && !v.includes('\0');
+}
+
+/** Check a parsed file; the message names the file and the field. */
+function validate(v: unknown, file: string): OverlayMeta {
+  const bad = (field: string, want: string): never => {
+    throw new UserError(`${file}: ${field} must be ${want}`);
+  };
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('the content', 'a JSON object');
+  const m = v as Record<string, unknown>;
+  if (m.version !== 1) bad('version', '1');
+  if (!absString(m.store)) bad('store', 'an absolute path');
+  if (!Array.isArray(m.layers) || m.layers.length === 0) bad('layers', 'a non-empty array');
+  (m.layers as unknown[]).forEach((l, i) => {
+    if (typeof l !== 'string' || !DIFF_ID.test(l)) bad(`layers[${i}]`, 'a sha256 diff_id');
+  });
+  if (!Array.isArray(m.lowerdirs) || m.lowerdirs.length !== (m.layers as unknown[]).length) bad('lowerdirs', 'an array as long as layers');
+  (m.lowerdirs as unknown[]).forEach((d, i) => {
+    if (!absString(d)) bad(`lowerdirs[${i}]`, 'an absolute path');
+  });
+  if (!absString(m.upper)) bad('upper', 'an absolute path');
+  if (!absString(m.work)) bad('work', 'an absolute path');
+  return {
+    version: 1,
+    store: m.store as string,
+    layers: [...(m.layers as string[])],
+    lowerdirs: [...(m.lowerdirs as string[])],
+    upper: m.upper as string,
+    work: m.work as string,
+  };
+}
+
+/** The bundle's overlay description; undefined when the bundle is not an overlay bundle. */
+export function readOverlayMeta(bundle: string): OverlayMeta | undefined {
+  const file = path.join(bundle, OVERLAY_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw new UserError(`${file}: ${(e as Error).message}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  return validate(v, file);
+}
+
+/** Write the file atomically (a reader never sees half of it). */
+export function writeOverlayMeta(bundle: string, meta: OverlayMeta): void {
+  const file = path.join(bundle, OVERLAY_FILE);
+  validate(meta, file);
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const text = JSON.stringify({
+    version: 1, store: meta.store, layers: meta.layers, lowerdirs: meta.lowerdirs, upper: meta.upper, work: meta.work,
+  }, null, 2);
+  try {
+    fs.writeFileSync(tmp, `${text}\n`, { mode: 0o644 });
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
