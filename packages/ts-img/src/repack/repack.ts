@@ -131,13 +131,14 @@ export async function repack(bundle: string, target: Layout, tag: string, base: 
   const root = overlay ? overlay.upper : rootfsOf(bundle);
   const rootFd = openRoot(root, overlay ? `${metaFile}: upper` : 'rootfs');
   try {
+    const img: LoadedImage = loadImage(base.layout, base.descriptor);
+    let manifest: ImageManifest = JSON.parse(img.manifestBytes.toString('utf8'));
+    let config: ImageConfig = JSON.parse(img.configBytes.toString('utf8'));
+    // checked before anything is written into the target
+    if (overlay) ({ manifest, config } = lowerImage(manifest, config, overlay.layers, metaFile));
     const lock = await target.writerLock();
     try {
       copyImageBlobs(base.layout, target, base.descriptor);
-      const img: LoadedImage = loadImage(target, base.descriptor);
-      let manifest: ImageManifest = JSON.parse(img.manifestBytes.toString('utf8'));
-      let config: ImageConfig = JSON.parse(img.configBytes.toString('utf8'));
-      if (overlay) ({ manifest, config } = lowerImage(manifest, config, overlay.layers, metaFile));
       const srcOpts: DiffSourceOptions = {
         // names are bytes (byte strings, see byte-names.ts): so are the --exclude paths compared with them
         exclude: new Set((opts.exclude ?? []).map((e) => byteString(Buffer.from(e.replace(/^\/+|\/+$/g, ''))))),

@@ -12,7 +12,7 @@ import { showName } from '../layers/byte-names';
 import { LayerEntries, fileType, hostXattr, readXattrs, refuseWhiteoutName, unmapId } from './entries';
 import { classifyUpper } from './overlay-entries';
 import type { DiffSourceOptions } from './source';
-import { TreeVisitor, WalkEntry, atPath } from './walk';
+import type { TreeVisitor, WalkEntry } from './walk';
 
 const dropAll = (): boolean => true;
 const keepAll = (): boolean => false;
@@ -44,7 +44,7 @@ async function upperEntry(e: WalkEntry, upper: string, out: LayerEntries, opts: 
 
 /** The upper's root entry (call before walking `rootFd`), then a visitor for the rest. */
 export async function upperDiff(rootFd: number, upper: string, out: LayerEntries, opts: DiffSourceOptions): Promise<TreeVisitor> {
-  const at = atPath(rootFd, '.');
+  const at = `/proc/self/fd/${rootFd}/.`; // the dir, not the fd's magic link (atPath would drop the '.')
   await upperEntry({ rel: '', name: '', at, st: fs.lstatSync(at) }, upper, out, opts);
   return { entry: (e) => upperEntry(e, upper, out, opts) };
 }
