@@ -267,6 +267,10 @@ describe('repack of an overlay bundle', () => {
 
 describe('repack of an overlay bundle: bad input', () => {
   const blobs = () => fs.readdirSync(path.join(layout.dir, 'blobs', 'sha256')).sort();
+  const temps = () => {
+    const d = path.join(layout.dir, '.ts-img', 'tmp');
+    return fs.existsSync(d) ? fs.readdirSync(d) : [];
+  };
   /** A bundle whose "upper" is a plain dir: repack reads only the upper, no mount needed. */
   function unmountedBundle(name: string, meta: Record<string, unknown> = {}): string {
     const bundle = path.join(dir, name);
@@ -286,6 +290,7 @@ describe('repack of an overlay bundle: bad input', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(blobs()).toEqual(before);
+    expect(temps()).toEqual([]);
     expect(layout.find('bad')).toBeUndefined();
   }
 
