@@ -147,6 +147,7 @@ function change(m: string): void {
   fs.symlinkSync('b', `${m}/lnk`);
   const c = (rel: string) => `${m}/${rel}`;
   libc().lsetxattr(c('new/file'), 'user.new', Buffer.from('v'), 0);
+  libc().lsetxattr(c('new/file'), 'trusted.overlay.mine', Buffer.from('escaped in the upper'), 0);
   libc().lsetxattr(c('etc/xattr'), 'user.added', Buffer.from([0, 1, 0xff]), 0);
   const fd = fs.openSync(c('etc/xattr'), 'r');
   try {
@@ -245,6 +246,7 @@ describe('repack of an overlay bundle', () => {
     expect(want['etc/keep'].links).toEqual(['etc/keep-link']);
     expect(want['etc/xattr'].xattrs).toEqual({ 'user.added': '0001ff', 'user.stay': Buffer.from('2').toString('hex') });
     expect(want['new/suid'].mode).toBe(0o4755);
+    expect(Object.keys(want['new/file'].xattrs).sort()).toEqual(['trusted.overlay.mine', 'user.new']);
   });
 
   test('a second repack (CLI, base from the origin: the first result) goes on the lower layers again', async () => {

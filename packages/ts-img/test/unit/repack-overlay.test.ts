@@ -38,6 +38,11 @@ describe('classifyUpper', () => {
     expect(classifyUpper(dir, { 'trusted.overlay.opaque': x('y'), 'user.a': x('1') }, () => true)).toEqual({ kind: 'entry', opaque: true, xattrs: {} });
   });
 
+  test('a trusted.overlay.* xattr the container set (stored escaped) is kept unescaped', () => {
+    const got = classifyUpper(dir, { 'trusted.overlay.overlay.opaque': x('y'), 'trusted.overlay.overlay.foo': x('v'), 'trusted.overlay.origin': x('o') }, hostXattr);
+    expect(got).toEqual({ kind: 'entry', opaque: false, xattrs: { 'trusted.overlay.foo': x('v'), 'trusted.overlay.opaque': x('y') } });
+  });
+
   test('redirected dirs and metacopy files are refused', () => {
     expect(classifyUpper(dir, { 'trusted.overlay.redirect': x('/a') }, hostXattr)).toMatchObject({ kind: 'unsupported', why: expect.stringMatching(/redirect_dir/) });
     expect(classifyUpper(file, { 'trusted.overlay.metacopy': x('') }, hostXattr)).toMatchObject({ kind: 'unsupported', why: expect.stringMatching(/metacopy/) });
