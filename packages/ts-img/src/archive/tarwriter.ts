@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
-import { byteString, nameBytes } from '../layers/byte-names';
+import { byteString, nameBytes, showName } from '../layers/byte-names';
 
 export interface TarEntryHeader {
   /** Byte string (one char per byte, as TarParser gives and byte-names.ts describes); plain text works too. */
@@ -131,11 +131,16 @@ export class TarWriter {
     await this.writeHeaders(h, 0);
   }
 
-  /** A regular file whose data comes from a file (opened O_NOFOLLOW); must not change size meanwhile. */
+  /**
+   * A regular file whose data comes from a file (opened O_NOFOLLOW, and O_NONBLOCK so that a fifo
+   * swapped in after the caller's lstat cannot block the open); must not change size meanwhile.
+   */
   async addFile(h: TarEntryHeader, path: string | Buffer): Promise<void> {
-    const fh = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const fh = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     try {
-      const size = (await fh.stat()).size;
+      const st = await fh.stat();
+      if (!st.isFile()) throw new Error(`${showName(h.name)}: no longer a regular file`);
+      const size = st.size;
       await this.writeHeaders({ ...h, size }, size);
       let done = 0;
       while (done < size) {

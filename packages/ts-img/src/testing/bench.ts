@@ -62,20 +62,20 @@ export function makeBenchLayers(): WEntry[][] {
   return layers;
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 }
 
 /** Wall time (s) and peak RSS (KiB, from /usr/bin/time -f %M) of one run. */
-interface Sample {
+export interface Sample {
   secs: number;
   rssKb: number;
 }
 
 const TIME = '/usr/bin/time';
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Sample {
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Sample {
   const rssFile = path.join(fs.mkdtempSync('/tmp/ts-img-bench-'), 'rss');
   const withRss = fs.existsSync(TIME);
   const t0 = process.hrtime.bigint();
@@ -100,7 +100,7 @@ export function benchMain(argv: string[]): void {
 }
 
 /** The synthetic image: 3 layers, ~20,000 files, ~300 MB raw. */
-function syntheticImage(imgDir: string): { label: string; ref: string; blobs: string[] } {
+export function syntheticImage(imgDir: string): { label: string; ref: string; blobs: string[] } {
   if (!fs.existsSync(path.join(imgDir, 'index.json'))) {
     process.stderr.write('bench: generating the synthetic image (once)...\n');
     const layers = makeBenchLayers();

@@ -5,7 +5,7 @@ import { storeOption } from '../../store/options';
 
 export const repackCommand: Command = {
   command: 'repack <bundle>',
-  describe: "turn the changes in a bundle's rootfs into a new layer on top of the image it came from",
+  describe: "turn the changes in a bundle's rootfs into a new layer on top of the image it came from (of an overlay bundle: its upper dir)",
   builder: (y) =>
     storeOption(y)
       .positional('bundle', { type: 'string', demandOption: true })
@@ -61,6 +61,8 @@ export const repackCommand: Command = {
       gidMap: ((a.gidMap as string[] | undefined) ?? []).map((m) => parseIdMap(m, 'gid-map')),
       xattrs: a.xattrs,
     });
-    process.stdout.write(`${tag} ${r.manifest.digest} (layer ${r.layer.digest}: ${r.added} added, ${r.changed} changed, ${r.deleted} deleted)\n`);
+    // the upper dir does not tell an added file from a changed one
+    const counts = r.source === 'overlay' ? `${r.changed} added or changed` : `${r.added} added, ${r.changed} changed`;
+    process.stdout.write(`${tag} ${r.manifest.digest} (layer ${r.layer.digest}: ${counts}, ${r.deleted} deleted)\n`);
   },
 };
