@@ -411,13 +411,11 @@ export class KoffiSys implements Sys {
       let flags = 0;
       if (req.defaultSignals) {
         // Workers and Node block or ignore signals; the child must start with a clean slate.
-        const all = Buffer.alloc(SIGSET_SIZE), none = Buffer.alloc(SIGSET_SIZE);
-        this.fn('sigfillset', 'sigfillset', 'int', ['void *'])(all);
-        // glibc's sigfillset leaves out its internal signals 32 and 33, and its spawn child then
-        // sets them to SIG_IGN, which survives execve (SigIgn 0x180000000): set their bits too.
-        all[3] |= 0x80; // signal 32: bit 31
-        all[4] |= 0x01; // signal 33: bit 32
-        this.fn('sigemptyset', 'sigemptyset', 'int', ['void *'])(none);
+        // Every bit, glibc's internal signals 32 and 33 included (its sigfillset leaves them out,
+        // and its spawn child then sets them to SIG_IGN, which survives execve: SigIgn
+        // 0x180000000). Built here, not by libc calls: a recorded spawn (container-thread.ts)
+        // makes its calls later, after any change made to their buffers meanwhile.
+        const all = Buffer.alloc(SIGSET_SIZE, 0xff), none = Buffer.alloc(SIGSET_SIZE);
         posixErr('posix_spawnattr_setsigdefault', this.fn('psa_sigdef', 'posix_spawnattr_setsigdefault', 'int', ['void *', 'void *'])(attr, all));
         posixErr('posix_spawnattr_setsigmask', this.fn('psa_sigmask', 'posix_spawnattr_setsigmask', 'int', ['void *', 'void *'])(attr, none));
         flags |= POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
