@@ -7,7 +7,9 @@
  * all of them alike, and prints medians and ratios. No thresholds: figures only.
  *
  * Variants: runc, crun, ts-runc (bin/ts-runc, which unsets NODE_EXTRA_CA_CERTS itself) and
- * ts-runc+CA (node dist/src/cli/entry.js with NODE_EXTRA_CA_CERTS set, as on these machines).
+ * ts-runc+CA (node dist/src/cli/entry.js with NODE_EXTRA_CA_CERTS set, as on these machines;
+ * its node is the writable one, so it takes the stage 2 path), and ts-stage2 (bin/ts-runc with
+ * TS_RUNC_IN_PROCESS=0: the fallback path, side by side with the in-process one).
  *
  * Environment: BENCH_RUNS (latency samples, default 15), BENCH_PAR (parallelism, 4),
  * BENCH_PAR_TOTAL (containers per throughput round, 24), BENCH_RSS_RUNS (5),
@@ -158,7 +160,7 @@ export async function benchMain(): Promise<void> {
   const PAR_TOTAL = Number(process.env.BENCH_PAR_TOTAL || 24);
   const RSS_RUNS = Number(process.env.BENCH_RSS_RUNS || 5);
   const skip = new Set((process.env.BENCH_SKIP || '').split(',').filter(Boolean));
-  const wanted = (process.env.BENCH_RUNTIMES || 'runc,crun,ts-runc,ts-runc+CA').split(',');
+  const wanted = (process.env.BENCH_RUNTIMES || 'runc,crun,ts-runc,ts-runc+CA,ts-stage2').split(',');
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ts-runc-bench-'));
   const variants: Variant[] = [];
@@ -207,6 +209,8 @@ export async function benchMain(): Promise<void> {
       { name: 'crun', argv: ['/usr/bin/crun'], env: cleanEnv, prefix: privateMntNs },
       { name: 'ts-runc', argv: [TS_RUNC_BIN], env: { ...process.env, NODE_EXTRA_CA_CERTS: CA }, prefix: [] },
       { name: 'ts-runc+CA', argv: [process.execPath, TS_RUNC_ENTRY], env: { ...process.env, NODE_EXTRA_CA_CERTS: CA }, prefix: [] },
+      // The fallback: create through stage 2, exec through a helper Node (plan/in-process.ts).
+      { name: 'ts-stage2', argv: [TS_RUNC_BIN], env: { ...process.env, NODE_EXTRA_CA_CERTS: CA, TS_RUNC_IN_PROCESS: '0' }, prefix: [] },
     ];
     for (const a of all) {
       if (!wanted.includes(a.name)) continue;
@@ -362,6 +366,7 @@ export async function benchMain(): Promise<void> {
     const ratios: Array<[string, string, string]> = [];
     if (names.includes('ts-runc') && names.includes('runc')) ratios.push(['ts/runc', 'ts-runc', 'runc']);
     if (names.includes('ts-runc+CA') && names.includes('runc')) ratios.push(['ts+CA/runc', 'ts-runc+CA', 'runc']);
+    if (names.includes('ts-stage2') && names.includes('runc')) ratios.push(['stage2/runc', 'ts-stage2', 'runc']);
     if (names.includes('ts-runc') && names.includes('crun') && !variants.find((v) => v.name === 'crun')?.broken) ratios.push(['ts/crun', 'ts-runc', 'crun']);
     const fmt = (x: number | undefined) => (x === undefined ? '' : Number.isNaN(x) ? 'n/a' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
     const rows = Object.keys(results);

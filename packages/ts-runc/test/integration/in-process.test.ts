@@ -1,0 +1,97 @@
+// The in-process create and exec (lifecycle/create-in-process.ts, exec-in-process.ts): which
+// path a config takes, and that a failure after the init exists leaves nothing. The rest of the
+// integration suite runs on whichever path each config takes, and scripts/test runs it again
+// with TS_RUNC_IN_PROCESS=0 (stage 2 only).
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { TS_RUNC, containerSuite, uniqueId, leftoverCgroupDirs } from '../helpers/runtime';
+
+jest.setTimeout(60000);
+
+const suite = containerSuite('inproc');
+const inProcessAvailable = process.env.TS_RUNC_IN_PROCESS !== '0' && fs.existsSync('/usr/local/lib/ts-runc/node');
+
+function madeInProcess(id: string): boolean {
+  return JSON.parse(fs.readFileSync(path.join(suite.rt.root, id, 'state.json'), 'utf8')).inProcess === true;
+}
+
+/** create with `env` set for the runtime; the container is deleted afterwards. */
+function createWith(env: Record<string, string>, edit?: (c: any) => void): { id: string; status: number | null; inProcess: boolean } {
+  const b = suite.bundle(['sleep', '1000'], edit);
+  const id = uniqueId('inproc');
+  try {
+    // Not through process.env: Jest gives the test a copy, which child_process never sees. No
+    // pipes: the created container holds its stdio, and spawnSync would wait for their end.
+    const r = spawnSync(TS_RUNC, ['--root', suite.rt.root, 'create', '-b', b.dir, id], { env: { ...process.env, ...env }, stdio: 'ignore', timeout: 30000 });
+    const inProcess = r.status === 0 && madeInProcess(id);
+    return { id, status: r.status, inProcess };
+  } finally {
+    suite.rt.run(['delete', '-f', id]);
+  }
+}
+
+/** Processes whose command line names the container (the held init shows "ts-runc init"). */
+function heldInits(): number[] {
+  return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'ts-runc init' && fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1][0] !== 'Z';
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+(inProcessAvailable ? describe : describe.skip)('which path a create takes', () => {
+  test('the default config is made in process; TS_RUNC_IN_PROCESS=0, a seccomp profile or a bigger pool take stage 2', () => {
+    expect(createWith({})).toMatchObject({ status: 0, inProcess: true });
+    expect(createWith({ TS_RUNC_IN_PROCESS: '0' })).toMatchObject({ status: 0, inProcess: false });
+    expect(createWith({ UV_THREADPOOL_SIZE: '4' })).toMatchObject({ status: 0, inProcess: false });
+    const seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['mknod'], action: 'SCMP_ACT_ERRNO' }] };
+    expect(createWith({}, (c) => (c.linux.seccomp = seccomp))).toMatchObject({ status: 0, inProcess: false });
+  });
+});
+
+describe('a create that fails once its init exists leaves nothing', () => {
+  test('a sysctl that cannot be set (written after /proc is mounted, after the spawn)', () => {
+    const before = heldInits();
+    const b = suite.bundle(['true'], (c) => (c.linux.sysctl = { 'net.ipv4.no_such_key': '1' }));
+    const id = uniqueId('inproc');
+    const r = suite.rt.run(['create', '-b', b.dir, id]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('linux.sysctl: cannot set net.ipv4.no_such_key');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(suite.rt.ids()).not.toContain(id);
+    expect(leftoverCgroupDirs(id)).toEqual([]);
+    expect(heldInits().filter((p) => !before.includes(p))).toEqual([]);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(b.dir);
+  });
+});
+
+describe('the held init (created, not started)', () => {
+  test('start releases it; kill and delete end it; pid file and state name it', () => {
+    const b = suite.bundle(['sh', '-c', 'echo started > /started; exec sleep 1000']);
+    const id = uniqueId('inproc');
+    const pidFile = path.join(b.dir, 'pid');
+    expect(suite.rt.run(['create', '--pid-file', pidFile, '-b', b.dir, id]).stderr).toBe('');
+    const state = JSON.parse(suite.rt.run(['state', id]).stdout);
+    expect(state.status).toBe('created');
+    expect(fs.readFileSync(pidFile, 'utf8')).toBe(String(state.pid));
+    expect(fs.existsSync(path.join(b.dir, 'rootfs/started'))).toBe(false);
+    expect(suite.rt.run(['start', id]).stderr).toBe('');
+    expect(JSON.parse(suite.rt.run(['state', id]).stdout).status).toBe('running');
+    expect(suite.rt.run(['kill', id, 'KILL']).status).toBe(0);
+    expect(suite.rt.run(['delete', '-f', id]).status).toBe(0);
+    expect(fs.existsSync(`/proc/${state.pid}/stat`) && !/\) Z/.test(fs.readFileSync(`/proc/${state.pid}/stat`, 'utf8'))).toBe(false);
+  });
+
+  test('delete -f of a created container kills the held init', () => {
+    const b = suite.bundle(['true']);
+    const id = uniqueId('inproc');
+    expect(suite.rt.run(['create', '-b', b.dir, id]).status).toBe(0);
+    const pid = JSON.parse(suite.rt.run(['state', id]).stdout).pid;
+    expect(heldInits()).toContain(pid);
+    expect(suite.rt.run(['delete', '-f', id]).status).toBe(0);
+    expect(heldInits()).not.toContain(pid);
+  });
+});
