@@ -151,12 +151,15 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
     for (let fd = 0; fd < 3 + req.preserveFds; fd++) fds.push([fd, fd]);
     // The held init shows our argv (/proc/PID/cmdline, anyone's to read) until its execve:
     // no host path in it, as for stage 2 (spawn/stage1.ts stage2Command).
+    const title = process.title;
     process.title = 'ts-runc init';
     // From here on libuv's pool thread is blocked until the init execs: no process.exit.
     req.spawning();
     const spawn = thread.run((s) => {
       s.posixSpawn({ path: exe, argv: p.args, env, fds, defaultSignals: true, setsid: true, gate: { dirFd: gateDir, name: 'exec.fifo', cwdFd, closeOthers: true } });
     });
+    // A foreground run lives on: it is no init once that has exec'd.
+    spawn.then(() => (process.title = title), () => (process.title = title));
     const pid = await childOf(sys, thread, spawn, 'container init', hostProc);
     req.spawned(pid);
 

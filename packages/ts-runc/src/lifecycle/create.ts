@@ -16,7 +16,7 @@ import { readConfig, validateConfig } from './config';
 import { planNamespaces, checkUserNamespace } from '../plan/namespaces';
 import type { CgroupDescription } from '../cgroups/types';
 import { detachHostRootfs } from './host-rootfs';
-import { inProcessRefusal } from '../plan/in-process';
+import { inProcessRefusal, hostRefusal } from '../plan/in-process';
 import { inProcessHost } from './in-process-host';
 import { holdPoolThread } from './process-exit';
 import type { NamespacePlan } from '../plan/namespaces';
@@ -238,11 +238,9 @@ function compilePlan(ctx: Context, state: ContainerState, raw: Spec, opts: Creat
 
 /** The checks of plan/in-process.ts that need no plan: when they fail, stage 2 starts at once. */
 function mayRunInProcess(ctx: Context, raw: Spec, ns: NamespacePlan, opts: CreateOptions): boolean {
-  const host = inProcessHost(ctx.sys, opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined);
   const types = [...ns.create, ...ns.join.map((j) => j.type)];
-  return host.env.TS_RUNC_IN_PROCESS !== '0' && host.env.UV_THREADPOOL_SIZE === '1' && host.euid === 0 && !host.hasConsole && raw.process?.terminal !== true && !types.includes('user') && !types.includes('time') && host.exeReadOnly;
+  return raw.process?.terminal !== true && !types.includes('user') && !types.includes('time') && hostRefusal(inProcessHost(ctx.sys, opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined)) === null;
 }
-
 
 /**
  * The in-process create (create-in-process.ts) when the plan allows it: false (nothing done)

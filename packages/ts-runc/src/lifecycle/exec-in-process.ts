@@ -94,6 +94,7 @@ export async function execInProcess(sys: Sys, req: InProcessExec): Promise<numbe
     sys.closeRange(3 + req.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
     const fds: Array<[number, number]> = [];
     for (let fd = 0; fd < 3 + req.preserveFds; fd++) fds.push([fd, fd]);
+    const title = process.title;
     process.title = 'ts-runc exec'; // the held child shows our argv until its execve
     const spawn = thread.run((s) => {
       s.posixSpawn({ path: exe, argv: p.args, env, fds, defaultSignals: true, setsid: false, gate: { dirFd: req.gate.dirFd, name: req.gate.name, cwdFd, closeOthers: true } });
@@ -104,6 +105,7 @@ export async function execInProcess(sys: Sys, req: InProcessExec): Promise<numbe
       req.admit(child);
       req.release();
       await spawn;
+      process.title = title;
     } catch (e) {
       // A held child has run nothing of the command: it dies (and so the spawn returns).
       if (child > 0) {

@@ -24,7 +24,7 @@ export interface InProcessHost {
 const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith('/') ? dir : dir + '/');
 
 /** What the host must give either in-process path. */
-function hostRefusal(host: InProcessHost): string | null {
+export function hostRefusal(host: InProcessHost): string | null {
   if (host.env.TS_RUNC_IN_PROCESS === '0') return 'TS_RUNC_IN_PROCESS=0';
   // Every async call must run on one and the same pool thread.
   if (host.env.UV_THREADPOOL_SIZE !== '1') return 'UV_THREADPOOL_SIZE is not 1';
