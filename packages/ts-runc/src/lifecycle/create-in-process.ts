@@ -101,79 +101,79 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
     if (pidFd >= 0) opened.push(pidFd);
 
     return await initSide(async () => {
-    // Everything of stage 2's setup up to the root switch, by the same code, with an empty
-    // read-only placeholder where /proc goes: nothing is made in, nor resolved into, the image's
-    // own /proc directory meanwhile (stage 2 would find procfs there).
-    const procMounts = plan.mounts.filter((m) => m.fstype === 'proc');
-    root = prepareRootfs(sys, { ...plan, mounts: plan.mounts.map((m) => (m.fstype === 'proc' ? placeholder(m) : m)) });
-    switchRoot(sys, plan, root);
-    if (plan.newNetNs) bringLoopbackUp(sys);
-    if (plan.hostname !== null) sys.sethostname(plan.hostname);
-    if (plan.domainname !== null) sys.setdomainname(plan.domainname);
-    // What stage 2 checks after its switch, before the fifo: found in the container's root.
-    const env = withHome(p.env, p.uid);
-    const exe = lookPath(p.args[0], env);
-    checkNoMagicLinks(sys, exe, p.args[0]);
-    let cwdFd: number;
-    try {
-      cwdFd = openInRoot(sys, root.fd, p.cwd, O_PATH | O_DIRECTORY);
-    } catch (e) {
-      throw new Error(`chdir to cwd ("${p.cwd}") set in config.json failed: ${cwdProblem(e)}`);
-    }
-    opened.push(cwdFd);
-
-    // The container thread: into the namespaces (the mount namespace now has the container's
-    // root as its own), then the container process's identity, in stage 2's order.
-    await thread.run((s) => {
-      for (const n of nsFds) s.setns(n.fd, NS_FLAGS[n.type]);
-      if (pidFd >= 0) s.setns(pidFd, CLONE_NEWPID);
-      else s.unshare(CLONE_NEWPID);
-      s.setThreadName('ts-runc init');
-    });
-    if (plan.sessionKeyring) {
+      // Everything of stage 2's setup up to the root switch, by the same code, with an empty
+      // read-only placeholder where /proc goes: nothing is made in, nor resolved into, the image's
+      // own /proc directory meanwhile (stage 2 would find procfs there).
+      const procMounts = plan.mounts.filter((m) => m.fstype === 'proc');
+      root = prepareRootfs(sys, { ...plan, mounts: plan.mounts.map((m) => (m.fstype === 'proc' ? placeholder(m) : m)) });
+      switchRoot(sys, plan, root);
+      if (plan.newNetNs) bringLoopbackUp(sys);
+      if (plan.hostname !== null) sys.sethostname(plan.hostname);
+      if (plan.domainname !== null) sys.setdomainname(plan.domainname);
+      // What stage 2 checks after its switch, before the fifo: found in the container's root.
+      const env = withHome(p.env, p.uid);
+      const exe = lookPath(p.args[0], env);
+      checkNoMagicLinks(sys, exe, p.args[0]);
+      let cwdFd: number;
       try {
-        await thread.run((s) => s.joinSessionKeyring(plan.sessionKeyring!));
+        cwdFd = openInRoot(sys, root.fd, p.cwd, O_PATH | O_DIRECTORY);
       } catch (e) {
-        if (!keyringRefusalTolerated(e)) throw e;
+        throw new Error(`chdir to cwd ("${p.cwd}") set in config.json failed: ${cwdProblem(e)}`);
       }
-    }
-    await thread.run((s) => {
-      threadSettings(s, plan);
-      applyCredentials(s, p);
-      s.umask(p.umask);
-      applyNoNewPrivileges(s, p);
-    });
-    // Per process: ours too from here on (inEligible keeps those that could hurt us out).
-    applyRlimits(sys, p);
-    // The child gets a copy of our fd table: only 0-2 and the preserved fds may reach its execve.
-    sys.closeRange(3 + req.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
-    const fds: Array<[number, number]> = [];
-    for (let fd = 0; fd < 3 + req.preserveFds; fd++) fds.push([fd, fd]);
-    // The held init shows our argv (/proc/PID/cmdline, anyone's to read) until its execve:
-    // no host path in it, as for stage 2 (spawn/stage1.ts stage2Command).
-    const title = process.title;
-    process.title = 'ts-runc init';
-    // From here on libuv's pool thread is blocked until the init execs: no process.exit.
-    req.spawning();
-    const spawn = thread.run((s) => {
-      s.posixSpawn({ path: exe, argv: p.args, env, fds, defaultSignals: true, setsid: true, gate: { dirFd: gateDir, name: 'exec.fifo', cwdFd, closeOthers: true } });
-    });
-    // A foreground run lives on: it is no init once that has exec'd.
-    spawn.then(() => (process.title = title), () => (process.title = title));
-    const pid = await childOf(sys, thread, spawn, 'container init', hostProc);
-    req.spawned(pid);
+      opened.push(cwdFd);
 
-    // /proc of the new pid namespace (pidns= names it: we are not in it), then what acts on it.
-    const pidns = sys.openat(hostProc, `${pid}/ns/pid`, O_RDONLY | O_CLOEXEC);
-    opened.push(pidns);
-    for (const m of procMounts) {
-      removePlaceholder(sys, root, m.destination);
-      mountOne(sys, root, withPidns(m, pidns));
-    }
-    applySysctl(sys, plan.sysctl);
-    finishRootfs(sys, plan, root);
-    root = undefined;
-    return { pid, spawn };
+      // The container thread: into the namespaces (the mount namespace now has the container's
+      // root as its own), then the container process's identity, in stage 2's order.
+      await thread.run((s) => {
+        for (const n of nsFds) s.setns(n.fd, NS_FLAGS[n.type]);
+        if (pidFd >= 0) s.setns(pidFd, CLONE_NEWPID);
+        else s.unshare(CLONE_NEWPID);
+        s.setThreadName('ts-runc init');
+      });
+      if (plan.sessionKeyring) {
+        try {
+          await thread.run((s) => s.joinSessionKeyring(plan.sessionKeyring!));
+        } catch (e) {
+          if (!keyringRefusalTolerated(e)) throw e;
+        }
+      }
+      await thread.run((s) => {
+        threadSettings(s, plan);
+        applyCredentials(s, p);
+        s.umask(p.umask);
+        applyNoNewPrivileges(s, p);
+      });
+      // Per process: ours too from here on (plan/in-process.ts keeps out those that could hurt us).
+      applyRlimits(sys, p);
+      // The child gets a copy of our fd table: only 0-2 and the preserved fds may reach its execve.
+      sys.closeRange(3 + req.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+      const fds: Array<[number, number]> = [];
+      for (let fd = 0; fd < 3 + req.preserveFds; fd++) fds.push([fd, fd]);
+      // The held init shows our argv (/proc/PID/cmdline, anyone's to read) until its execve:
+      // no host path in it, as for stage 2 (spawn/stage1.ts stage2Command).
+      const title = process.title;
+      process.title = 'ts-runc init';
+      // From here on libuv's pool thread is blocked until the init execs: no process.exit.
+      req.spawning();
+      const spawn = thread.run((s) => {
+        s.posixSpawn({ path: exe, argv: p.args, env, fds, defaultSignals: true, setsid: true, gate: { dirFd: gateDir, name: 'exec.fifo', cwdFd, closeOthers: true } });
+      });
+      // A foreground run lives on: it is no init once that has exec'd.
+      spawn.then(() => (process.title = title), () => (process.title = title));
+      const pid = await childOf(sys, thread, spawn, 'container init', hostProc);
+      req.spawned(pid);
+
+      // /proc of the new pid namespace (pidns= names it: we are not in it), then what acts on it.
+      const pidns = sys.openat(hostProc, `${pid}/ns/pid`, O_RDONLY | O_CLOEXEC);
+      opened.push(pidns);
+      for (const m of procMounts) {
+        removePlaceholder(sys, root, m.destination);
+        mountOne(sys, root, withPidns(m, pidns));
+      }
+      applySysctl(sys, plan.sysctl);
+      finishRootfs(sys, plan, root);
+      root = undefined;
+      return { pid, spawn };
     });
   } finally {
     if (root) closeRoot(sys, root);

@@ -118,7 +118,7 @@ function pendingCgroups(id: string, spec: Spec, systemd: boolean): CgroupDescrip
 }
 
 /** Why stage 2 went away: runc's text when the memory cgroup OOM-killed it (a limit too small). */
-function initExitedMessage(desc: CgroupDescription | undefined): string {
+export function initExitedMessage(desc: CgroupDescription | undefined): string {
   try {
     if (desc && late().openCgroupManager(desc).oomKillCount() > 0) return 'container init was OOM-killed (memory limit too low?)';
   } catch {
@@ -218,6 +218,15 @@ function abandon(ctx: Context, state: ContainerState): void {
   ctx.store.remove(state.id);
 }
 
+/**
+ * How the in-process init's spawn ended (null: it exec'd), once it has: its failure (the kernel
+ * refused its execve, e.g. out of memory under a tiny limit) is reaped by the spawn itself.
+ */
+let inProcessSpawn: Promise<Error | null> | undefined;
+export function inProcessSpawnOutcome(): Promise<Error | null> | undefined {
+  return inProcessSpawn;
+}
+
 interface Compiled {
   spec: Spec;
   plan: InitPlan;
@@ -230,8 +239,6 @@ function compilePlan(ctx: Context, state: ContainerState, raw: Spec, opts: Creat
   const { plan, rootfs } = l.compile(spec, { bundle: state.bundle, noPivot: !!opts.noPivot, lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) });
   checkRootfs(rootfs);
   Object.assign(state, { rootfs, config: spec, annotations: spec.annotations });
-  // What hooks and the seccomp listener read (runtime.md "State"); stage 2 sets the status.
-  plan.state = { ...l.hookState(state, 'creating') };
   plan.sessionKeyring = opts.noNewKeyring ? null : `_ses.${state.id}`;
   return { spec, plan };
 }
@@ -273,11 +280,15 @@ async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns
   state.pidStartTime = readProcStat(pid)?.startTime;
   state.namespacePaths = Object.fromEntries([...ns.create, ...ns.join.map((j) => j.type)].map((t) => [t, `/proc/${pid}/ns/${NS_PROC_NAME[t]}`]));
   store.save(state);
-  spawn.then(
-    () => holdPoolThread(false),
+  inProcessSpawn = spawn.then(
+    () => {
+      holdPoolThread(false);
+      return null;
+    },
     (e) => {
       holdPoolThread(false);
       ctx.log.debug(`container init: ${messageOf(e)}`);
+      return e as Error;
     },
   );
   // Only the container's process is ever in its cgroups: the init joins now, held before its execve.
@@ -357,6 +368,9 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<Created
 
     const l = late();
     const { spec, plan } = compiled ?? compilePlan(ctx, state, raw, opts);
+    // What hooks and the seccomp listener read (runtime.md "State"), with the init's pid, which
+    // exists only now when the plan was compiled first; stage 2 sets the status.
+    plan.state = { ...l.hookState(state, 'creating') };
     setUpCgroups(ctx, state, spec);
 
     const desc = state.cgroup as CgroupDescription | undefined;

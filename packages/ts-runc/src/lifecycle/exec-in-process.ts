@@ -49,76 +49,76 @@ export async function execInProcess(sys: Sys, req: InProcessExec): Promise<numbe
   };
   try {
     return await initSide(async () => {
-    const joins = Object.entries(ns).map(([type, path]) => ({ type, fd: open(type, path) }));
-    const mnt = joins.find((j) => j.type === 'mount')!.fd;
-    // Ours to come back to: the main thread only looks the command up in the container's root.
-    sys.unshare(CLONE_FS);
-    const home = sys.open('/proc/thread-self/ns/mnt', O_RDONLY | O_CLOEXEC);
-    opened.push(home);
-    const cwd = sys.open('.', O_PATH | O_DIRECTORY | O_CLOEXEC);
-    opened.push(cwd);
-    let exe: string;
-    let env: string[];
-    let cwdFd: number;
-    sys.setns(mnt, CLONE_NEWNS);
-    try {
-      env = withHome(p.env, p.uid);
-      exe = lookPath(p.args[0], env);
-      checkNoMagicLinks(sys, exe, p.args[0]);
-      const root = sys.open('/', O_PATH | O_DIRECTORY | O_CLOEXEC);
-      opened.push(root);
+      const joins = Object.entries(ns).map(([type, path]) => ({ type, fd: open(type, path) }));
+      const mnt = joins.find((j) => j.type === 'mount')!.fd;
+      // Ours to come back to: the main thread only looks the command up in the container's root.
+      sys.unshare(CLONE_FS);
+      const home = sys.open('/proc/thread-self/ns/mnt', O_RDONLY | O_CLOEXEC);
+      opened.push(home);
+      const cwd = sys.open('.', O_PATH | O_DIRECTORY | O_CLOEXEC);
+      opened.push(cwd);
+      let exe: string;
+      let env: string[];
+      let cwdFd: number;
+      sys.setns(mnt, CLONE_NEWNS);
       try {
-        cwdFd = openInRoot(sys, root, p.cwd, O_PATH | O_DIRECTORY);
-      } catch (e) {
-        throw new Error(`chdir to cwd ("${p.cwd}") set in the process failed: ${cwdProblem(e)}`);
-      }
-      opened.push(cwdFd);
-    } finally {
-      sys.setns(home, CLONE_NEWNS);
-      sys.fchdir(cwd);
-    }
-    await thread.run((s) => {
-      // The pid namespace last: nothing after it may make a thread, and this one never does.
-      for (const j of joins) if (j.type !== 'pid') s.setns(j.fd, NS_FLAGS[j.type]);
-      s.setns(joins.find((j) => j.type === 'pid')!.fd, CLONE_NEWPID);
-      s.setThreadName('ts-runc exec');
-      applySchedIo(s, p);
-      // Held at the gate, the command joins the container's cpuset, which resets its affinity:
-      // the final one is set after that (admit).
-      applyCpuAffinity(s, p, 'initial');
-      applyCredentials(s, p);
-      s.umask(p.umask);
-      applyNoNewPrivileges(s, p);
-    });
-    applyRlimits(sys, p); // per process: ours too (plan/in-process.ts keeps those that could hurt us out)
-    sys.closeRange(3 + req.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
-    const fds: Array<[number, number]> = [];
-    for (let fd = 0; fd < 3 + req.preserveFds; fd++) fds.push([fd, fd]);
-    const title = process.title;
-    process.title = 'ts-runc exec'; // the held child shows our argv until its execve
-    const spawn = thread.run((s) => {
-      s.posixSpawn({ path: exe, argv: p.args, env, fds, defaultSignals: true, setsid: false, gate: { dirFd: req.gate.dirFd, name: req.gate.name, cwdFd, closeOthers: true } });
-    });
-    let child = 0;
-    try {
-      child = await childOf(sys, thread, spawn, 'container process');
-      req.admit(child);
-      req.release();
-      await spawn;
-      process.title = title;
-    } catch (e) {
-      // A held child has run nothing of the command: it dies (and so the spawn returns).
-      if (child > 0) {
+        env = withHome(p.env, p.uid);
+        exe = lookPath(p.args[0], env);
+        checkNoMagicLinks(sys, exe, p.args[0]);
+        const root = sys.open('/', O_PATH | O_DIRECTORY | O_CLOEXEC);
+        opened.push(root);
         try {
-          sys.kill(child, 9);
-        } catch {
-          /* gone */
+          cwdFd = openInRoot(sys, root, p.cwd, O_PATH | O_DIRECTORY);
+        } catch (e) {
+          throw new Error(`chdir to cwd ("${p.cwd}") set in the process failed: ${cwdProblem(e)}`);
         }
-        await spawn.catch(() => undefined);
+        opened.push(cwdFd);
+      } finally {
+        sys.setns(home, CLONE_NEWNS);
+        sys.fchdir(cwd);
       }
-      throw e;
-    }
-    return child;
+      await thread.run((s) => {
+        // The pid namespace last: nothing after it may make a thread, and this one never does.
+        for (const j of joins) if (j.type !== 'pid') s.setns(j.fd, NS_FLAGS[j.type]);
+        s.setns(joins.find((j) => j.type === 'pid')!.fd, CLONE_NEWPID);
+        s.setThreadName('ts-runc exec');
+        applySchedIo(s, p);
+        // Held at the gate, the command joins the container's cpuset, which resets its affinity:
+        // the final one is set after that (admit).
+        applyCpuAffinity(s, p, 'initial');
+        applyCredentials(s, p);
+        s.umask(p.umask);
+        applyNoNewPrivileges(s, p);
+      });
+      applyRlimits(sys, p); // per process: ours too (plan/in-process.ts keeps those that could hurt us out)
+      sys.closeRange(3 + req.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+      const fds: Array<[number, number]> = [];
+      for (let fd = 0; fd < 3 + req.preserveFds; fd++) fds.push([fd, fd]);
+      const title = process.title;
+      process.title = 'ts-runc exec'; // the held child shows our argv until its execve
+      const spawn = thread.run((s) => {
+        s.posixSpawn({ path: exe, argv: p.args, env, fds, defaultSignals: true, setsid: false, gate: { dirFd: req.gate.dirFd, name: req.gate.name, cwdFd, closeOthers: true } });
+      });
+      let child = 0;
+      try {
+        child = await childOf(sys, thread, spawn, 'container process');
+        req.admit(child);
+        req.release();
+        await spawn;
+        process.title = title;
+      } catch (e) {
+        // A held child has run nothing of the command: it dies (and so the spawn returns).
+        if (child > 0) {
+          try {
+            sys.kill(child, 9);
+          } catch {
+            /* gone */
+          }
+          await spawn.catch(() => undefined);
+        }
+        throw e;
+      }
+      return child;
     });
   } finally {
     for (const fd of opened) {

@@ -2,6 +2,7 @@ import type { Context } from './context';
 import { create, type CreateOptions } from './create';
 import { readConfig } from './config';
 import type { TerminalProxy } from './terminal-proxy';
+import { RuntimeError } from '../errors';
 
 // Loaded when needed: what create does first (spawn stage 2) should not wait for them.
 const startOf = () => (require('./start') as typeof import('./start')).start;
@@ -44,6 +45,12 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
 
   try {
     return await waitOf()(ctx.sys, state.pid, proxy, copying);
+  } catch (e) {
+    // An in-process init whose execve failed was reaped by its own spawn: say why it went.
+    const { inProcessSpawnOutcome, initExitedMessage } = require('./create') as typeof import('./create');
+    const failed = await inProcessSpawnOutcome();
+    if (failed && (e as { code?: string }).code === 'ECHILD') throw new RuntimeError(initExitedMessage(state.cgroup as never));
+    throw e;
   } finally {
     if (!opts.keep) deleteOf()(ctx, opts.id, true);
   }
