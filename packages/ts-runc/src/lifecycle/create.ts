@@ -117,10 +117,13 @@ function pendingCgroups(id: string, spec: Spec, systemd: boolean): CgroupDescrip
   return { ...d, created: [...new Set(Object.values(d.paths))].filter((p) => !fs.existsSync(p)) };
 }
 
+/** runc's words for an init that a memory limit too small ended. */
+export const INIT_OOM_KILLED = 'container init was OOM-killed (memory limit too low?)';
+
 /** Why stage 2 went away: runc's text when the memory cgroup OOM-killed it (a limit too small). */
 export function initExitedMessage(desc: CgroupDescription | undefined): string {
   try {
-    if (desc && late().openCgroupManager(desc).oomKillCount() > 0) return 'container init was OOM-killed (memory limit too low?)';
+    if (desc && late().openCgroupManager(desc).oomKillCount() > 0) return INIT_OOM_KILLED;
   } catch {
     /* no memory controller */
   }

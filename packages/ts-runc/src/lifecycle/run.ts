@@ -47,9 +47,10 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     return await waitOf()(ctx.sys, state.pid, proxy, copying);
   } catch (e) {
     // An in-process init whose execve failed was reaped by its own spawn: say why it went.
-    const { inProcessSpawnOutcome, initExitedMessage } = require('./create') as typeof import('./create');
+    const { inProcessSpawnOutcome, initExitedMessage, INIT_OOM_KILLED } = require('./create') as typeof import('./create');
     const failed = await inProcessSpawnOutcome();
-    if (failed && (e as { code?: string }).code === 'ECHILD') throw new RuntimeError(initExitedMessage(state.cgroup as never));
+    // ENOMEM: its execve could not be charged to the container's memory cgroup.
+    if (failed && (e as { code?: string }).code === 'ECHILD') throw new RuntimeError((failed as { code?: string }).code === 'ENOMEM' ? INIT_OOM_KILLED : initExitedMessage(state.cgroup as never));
     throw e;
   } finally {
     if (!opts.keep) deleteOf()(ctx, opts.id, true);
