@@ -49,8 +49,11 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
     // An in-process init whose execve failed was reaped by its own spawn: say why it went.
     const { inProcessSpawnOutcome, initExitedMessage, INIT_OOM_KILLED } = require('./create') as typeof import('./create');
     const failed = await inProcessSpawnOutcome();
-    // ENOMEM: its execve could not be charged to the container's memory cgroup.
-    if (failed && (e as { code?: string }).code === 'ECHILD') throw new RuntimeError((failed as { code?: string }).code === 'ENOMEM' ? INIT_OOM_KILLED : initExitedMessage(state.cgroup as never));
+    // Under a memory limit, an execve that cannot charge the new image fails with ENOMEM, or
+    // E2BIG when it is the pages for argv and envp it could not get.
+    const limited = (state.config?.linux?.resources?.memory?.limit ?? 0) > 0;
+    const oom = limited && ['ENOMEM', 'E2BIG'].includes((failed as { code?: string } | null)?.code ?? '');
+    if (failed && (e as { code?: string }).code === 'ECHILD') throw new RuntimeError(oom ? INIT_OOM_KILLED : initExitedMessage(state.cgroup as never));
     throw e;
   } finally {
     if (!opts.keep) deleteOf()(ctx, opts.id, true);
