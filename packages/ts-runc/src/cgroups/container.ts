@@ -129,3 +129,32 @@ export function removeContainerCgroups(desc: CgroupDescription | undefined, deps
   if (left.length) throw new CgroupError(`cannot remove cgroup: processes ${left.join(', ')} are still in it`);
   m.destroy();
 }
+
+/**
+ * The container's cgroup.procs files, opened for writing now, while their paths resolve: the
+ * in-process create moves its init in through them the moment it exists, its own root then being
+ * the container's (a create killed from then on leaves delete -f a process in the container's
+ * cgroups to kill, not one nothing knows of).
+ */
+export function openCgroupJoins(desc: CgroupDescription): { join(pid: number): void; close(): void } {
+  const fds = new Map<string, number>();
+  const close = () => fds.forEach((fd) => fs.closeSync(fd));
+  try {
+    for (const dir of new Set(Object.values(desc.paths))) fds.set(dir, fs.openSync(path.join(dir, 'cgroup.procs'), 'w'));
+  } catch (e) {
+    close();
+    throw new CgroupError(`cannot open the container's cgroup: ${(e as Error).message}`);
+  }
+  return {
+    join(pid) {
+      for (const [dir, fd] of fds) {
+        try {
+          fs.writeSync(fd, String(pid));
+        } catch (e) {
+          throw new CgroupError(`failed to join cgroup ${dir} with pid ${pid}: ${(e as Error).message}`);
+        }
+      }
+    },
+    close,
+  };
+}

@@ -269,16 +269,27 @@ async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns
   const desc = state.cgroup as CgroupDescription | undefined;
   state.inProcess = true;
   const { createInProcess } = require('./create-in-process') as typeof import('./create-in-process');
-  const { spawn } = await createInProcess(sys, {
-    plan: c.plan,
-    namespaces: ns,
-    cgroup: desc,
-    fifoDirFd: dirFd,
-    preserveFds: opts.preserveFds ?? 0,
-    // Only the pid here (a failure from now on kills it): our root is the container's until return.
-    spawning: () => holdPoolThread(true),
-    spawned: (pid) => (state.pid = pid),
-  });
+  const joins = desc ? late().openCgroupJoins(desc) : undefined;
+  let spawn: Promise<void>;
+  try {
+    ({ spawn } = await createInProcess(sys, {
+      plan: c.plan,
+      namespaces: ns,
+      cgroup: desc,
+      fifoDirFd: dirFd,
+      preserveFds: opts.preserveFds ?? 0,
+      spawning: () => holdPoolThread(true),
+      // Our root is the container's until createInProcess returns: the state is saved then. A
+      // kill before that leaves the init in the container's cgroups, where delete -f finds it;
+      // only the container's process is ever in them (it has not exec'd yet).
+      spawned: (pid) => {
+        state.pid = pid;
+        joins?.join(pid);
+      },
+    }));
+  } finally {
+    joins?.close();
+  }
   const pid = state.pid;
   state.pidStartTime = readProcStat(pid)?.startTime;
   state.namespacePaths = Object.fromEntries([...ns.create, ...ns.join.map((j) => j.type)].map((t) => [t, `/proc/${pid}/ns/${NS_PROC_NAME[t]}`]));
@@ -294,8 +305,6 @@ async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns
       return e as Error;
     },
   );
-  // Only the container's process is ever in its cgroups: the init joins now, held before its execve.
-  if (desc) late().joinContainerCgroups(desc, pid);
   return true;
 }
 
