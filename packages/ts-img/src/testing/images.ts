@@ -135,11 +135,12 @@ export class LayoutWriter {
   }
 }
 
-/** An OCI layout of one image, its manifest listed in index.json under `tag`, with no platform. */
-export function writeTaggedLayout(dir: string, img: BuiltImage, tag = 'x'): void {
+/** An OCI layout of one image, its manifest listed in index.json under `tag`, with no platform. Returns `dir`. */
+export function writeTaggedLayout(dir: string, img: BuiltImage, tag = 'x'): string {
   const w = new LayoutWriter(dir);
   w.add({ ...w.image(img), platform: undefined } as Descriptor, tag);
   w.finish();
+  return dir;
 }
 
 /** tar a directory (an OCI layout) into an oci-archive. */

@@ -28,11 +28,9 @@ function withConfig(img: BuiltImage, config: Buffer): void {
 
 /** A layout whose index.json lists the one manifest, tagged x, without a platform. */
 function layout(spec: Partial<ImageSpec>, config?: (c: any) => unknown): string {
-  const dir = path.join(base, `img-${++k}`);
   const img = buildImage({ layers: [{ entries: [{ name: 'f', data: 'f' }] }], ...spec });
   if (config) withConfig(img, Buffer.from(JSON.stringify(config(JSON.parse(img.config.toString())))));
-  writeTaggedLayout(dir, img);
-  return dir;
+  return writeTaggedLayout(path.join(base, `img-${++k}`), img);
 }
 
 function unpackCli(dir: string, ...extra: string[]): { code: number | null; stderr: string; bundle: string } {

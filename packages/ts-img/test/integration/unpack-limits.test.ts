@@ -17,12 +17,7 @@ let k = 0;
 beforeAll(() => (base = tmpdir('ts-img-limits-')));
 afterAll(() => rmrf(base));
 
-function layout(spec: ImageSpec): string {
-  const dir = path.join(base, `img-${++k}`);
-  const img = buildImage(spec);
-  writeTaggedLayout(dir, img);
-  return dir;
-}
+const layout = (spec: ImageSpec): string => writeTaggedLayout(path.join(base, `img-${++k}`), buildImage(spec));
 
 const zeros = (n: number): ImageSpec => ({ layers: [{ entries: [{ name: 'ok', data: 'ok' }] }, { entries: [{ name: 'zeros', data: Buffer.alloc(n) }], compression: 'gzip' }] });
 

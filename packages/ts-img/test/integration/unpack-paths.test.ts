@@ -14,12 +14,7 @@ let k = 0;
 beforeAll(() => (base = tmpdir('ts-img-paths-')));
 afterAll(() => rmrf(base));
 
-function layout(spec: ImageSpec): string {
-  const dir = path.join(base, `img-${++k}`);
-  const img = buildImage(spec);
-  writeTaggedLayout(dir, img);
-  return dir;
-}
+const layout = (spec: ImageSpec): string => writeTaggedLayout(path.join(base, `img-${++k}`), buildImage(spec));
 
 /** Temp dirs an unpack may have left beside its bundles. */
 const leftovers = (): string[] => fs.readdirSync(base).filter((x) => x.includes('.ts-img-'));

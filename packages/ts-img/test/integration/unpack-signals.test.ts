@@ -34,12 +34,7 @@ beforeAll(() => {
 });
 let whiteoutImage: string;
 
-function writeLayout(name: string, layers: Parameters<typeof buildImage>[0]['layers']): string {
-  const img = buildImage({ layers });
-  const dir = path.join(base, name);
-  writeTaggedLayout(dir, img);
-  return dir;
-}
+const writeLayout = (name: string, layers: Parameters<typeof buildImage>[0]['layers']): string => writeTaggedLayout(path.join(base, name), buildImage({ layers }));
 afterAll(() => rmrf(base));
 
 /** Resolves with the temp rootfs of an unpack into `parent` once it exists (watching the temp dir too). */

@@ -12,7 +12,7 @@ import { applyCredentials, applyNoNewPrivileges, applyRlimits, applySchedIo, app
 import { lookPath, withHome, checkNoMagicLinks } from './exec-lookup';
 import { openPty } from './console';
 import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from './seccomp';
-import { stage2Fds, stage2FdsFromArgv } from '../protocol/fd-layout';
+import { stage2Fds, stage2FdsFromArgv, inheritedFds } from '../protocol/fd-layout';
 import { enterCwd, cwdProblem } from '../paths/in-root';
 
 /** The exec gate (see lifecycle/exec-gate.ts): its directory's fd, and the call made right before spawning. */
@@ -81,13 +81,11 @@ function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2
   gate?.spawning();
   // On this thread only: the spawned command inherits it; we make just a few more syscalls.
   if (plan.seccomp && !early) installSeccomp(sys, plan.seccomp, listener, plan.state);
-  const map: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
-  for (let i = 0; i < preserve; i++) map.push([3 + i, 3 + i]);
   const pid = sys.posixSpawn({
     path,
     argv: p.args,
     env,
-    fds: map,
+    fds: inheritedFds(preserve),
     defaultSignals: true,
     setsid: hasConsole,
     ttyPath,

@@ -1,5 +1,5 @@
 import {
-  CLONE_FS, CLONE_NEWCGROUP, MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, CLONE_NEWPID, CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, PR_SET_DUMPABLE,
+  CLONE_FS, CLONE_NEWCGROUP, MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, CLONE_NEWPID, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, PR_SET_DUMPABLE,
   startContainerThread, type Sys, type SysError,
 } from '@tsrt/libc';
 import type { InitPlan, PlannedMount } from '../plan/types';
@@ -14,7 +14,7 @@ import { lookPath, withHome, checkNoMagicLinks } from '../init/exec-lookup';
 import { isolateFifoDir } from '../init/fds';
 import { openInRoot, cwdProblem, type Root } from '../paths/in-root';
 import { withThreadInCgroups } from '../cgroups/thread-cgroupns';
-import { childOf, initSide } from './thread-child';
+import { childOf, initSide, spawnedFds } from './thread-child';
 
 const TMPFS_MAGIC = 0x01021994;
 
@@ -146,9 +146,7 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
       // Per process: ours too from here on (plan/in-process.ts keeps out those that could hurt us).
       applyRlimits(sys, p);
       // The child gets a copy of our fd table: only 0-2 and the preserved fds may reach its execve.
-      sys.closeRange(3 + req.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
-      const fds: Array<[number, number]> = [];
-      for (let fd = 0; fd < 3 + req.preserveFds; fd++) fds.push([fd, fd]);
+      const fds = spawnedFds(sys, req.preserveFds);
       // The held init shows our argv (/proc/PID/cmdline, anyone's to read) until its execve:
       // no host path in it, as for stage 2 (spawn/stage1.ts stage2Command).
       const title = process.title;

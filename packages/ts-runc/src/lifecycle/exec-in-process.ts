@@ -1,5 +1,5 @@
 import {
-  CLONE_FS, CLONE_NEWNS, CLONE_NEWPID, CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, PR_SET_DUMPABLE,
+  CLONE_FS, CLONE_NEWNS, CLONE_NEWPID, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, PR_SET_DUMPABLE,
   startContainerThread, type Sys, type SysError,
 } from '@tsrt/libc';
 import type { PlannedProcess } from '../plan/types';
@@ -8,7 +8,7 @@ import { RuntimeError } from '../errors';
 import { applyCredentials, applyNoNewPrivileges, applyRlimits, applySchedIo, applyCpuAffinity, lastCap } from '../init/credentials';
 import { lookPath, withHome, checkNoMagicLinks } from '../init/exec-lookup';
 import { openInRoot, cwdProblem } from '../paths/in-root';
-import { childOf, initSide } from './thread-child';
+import { childOf, initSide, spawnedFds } from './thread-child';
 
 export interface InProcessExec {
   process: PlannedProcess;
@@ -91,9 +91,7 @@ export async function execInProcess(sys: Sys, req: InProcessExec): Promise<numbe
         applyNoNewPrivileges(s, p);
       });
       applyRlimits(sys, p); // per process: ours too (plan/in-process.ts keeps those that could hurt us out)
-      sys.closeRange(3 + req.preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
-      const fds: Array<[number, number]> = [];
-      for (let fd = 0; fd < 3 + req.preserveFds; fd++) fds.push([fd, fd]);
+      const fds = spawnedFds(sys, req.preserveFds);
       const title = process.title;
       process.title = 'ts-runc exec'; // the held child shows our argv until its execve
       const spawn = thread.run((s) => {

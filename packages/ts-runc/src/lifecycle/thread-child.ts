@@ -1,5 +1,6 @@
 import * as fs from 'fs';
-import { O_CLOEXEC, O_RDONLY, type ContainerThread, type Sys } from '@tsrt/libc';
+import { CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_RDONLY, type ContainerThread, type Sys } from '@tsrt/libc';
+import { inheritedFds } from '../protocol/fd-layout';
 import { RuntimeError, INIT_FAILED, messageOf } from '../errors';
 import { CgroupError } from '../cgroups/types';
 
@@ -46,4 +47,13 @@ export async function initSide<T>(step: () => Promise<T>): Promise<T> {
   } catch (e) {
     throw e instanceof RuntimeError || e instanceof CgroupError ? e : new RuntimeError(INIT_FAILED + messageOf(e));
   }
+}
+
+/**
+ * The fds a posix_spawn from the container thread maps (0-2 and the preserved ones), with every
+ * other fd of ours marked close-on-exec first: the child gets a copy of our fd table.
+ */
+export function spawnedFds(sys: Sys, preserveFds: number): Array<[number, number]> {
+  sys.closeRange(3 + preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+  return inheritedFds(preserveFds);
 }

@@ -22,3 +22,8 @@ export function stage2FdsFromArgv(argv: string[]): { base: number; sync: number;
   const at = (n: number) => map.get(n) ?? -1;
   return { base: layout.base, sync: at(layout.sync), stateDir: at(layout.stateDir), console: at(layout.console) };
 }
+
+/** 0-2 and the --preserve-fds, each mapped to itself: what every spawned process inherits. */
+export function inheritedFds(preserveFds: number): Array<[number, number]> {
+  return Array.from({ length: 3 + preserveFds }, (_, fd) => [fd, fd] as [number, number]);
+}

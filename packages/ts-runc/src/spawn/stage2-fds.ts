@@ -1,6 +1,6 @@
 import type { Sys, SysError } from '@tsrt/libc';
 import { RuntimeError } from '../errors';
-import { stage2Fds } from '../protocol/fd-layout';
+import { stage2Fds, inheritedFds } from '../protocol/fd-layout';
 
 /** Connect to --console-socket (a path given by the caller), with the error naming it. */
 export function connectConsoleSocket(sys: Sys, socketPath: string): number {
@@ -17,8 +17,7 @@ export function connectConsoleSocket(sys: Sys, socketPath: string): number {
  */
 export function stage2FdMap(preserve: number, own: { sync: number; stateDir?: number; console: number }): Array<[number, number]> {
   const at = stage2Fds(preserve);
-  const fds: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
-  for (let i = 0; i < preserve; i++) fds.push([3 + i, 3 + i]);
+  const fds = inheritedFds(preserve);
   fds.push([own.sync, at.sync]);
   if (own.stateDir !== undefined) fds.push([own.stateDir, at.stateDir]);
   if (own.console >= 0) fds.push([own.console, at.console]);
