@@ -46,8 +46,14 @@ type CompiledValidator = ((data: unknown) => boolean) & { errors?: SchemaError[]
 
 const loaded = new Map<SchemaKind, CompiledValidator>();
 
+/**
+ * This package's dist/src, found by resolution rather than __dirname: the CLIs run from a
+ * one-file bundle (scripts/bundle.js) whose __dirname is their own.
+ */
+const DIST_SRC = path.dirname(require.resolve('@tsrt/oci-spec'));
+
 /** Directory holding the *.schema.json files (the repository's schemas/). */
-export const SCHEMA_DIR = path.resolve(__dirname, '../../../../schemas');
+export const SCHEMA_DIR = path.resolve(DIST_SRC, '../../../../schemas');
 
 function isKind(kind: string): kind is SchemaKind {
   return (SCHEMA_KINDS as readonly string[]).includes(kind);
@@ -75,7 +81,7 @@ export function loadedKinds(): SchemaKind[] {
 function loadGenerated(kind: SchemaKind): CompiledValidator | undefined {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const fs = require('fs') as typeof import('fs');
-  const file = path.join(__dirname, 'generated', `${kind}.js`);
+  const file = path.join(DIST_SRC, 'generated', `${kind}.js`);
   let source: string;
   try {
     source = fs.readFileSync(file, 'utf8');

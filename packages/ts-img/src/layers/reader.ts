@@ -291,7 +291,8 @@ export class WorkerLayerReader {
       maxBytes: this.opts.maxBytes ?? Infinity,
       window: this.opts.aheadBytes ?? 4 << 20,
     };
-    const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: job });
+    // ../layers: also right from the CLI's bundle in dist/src/cli (scripts/bundle.js).
+    const w = new Worker(path.join(__dirname, '..', 'layers', 'worker.js'), { workerData: job });
     this.worker = w;
     w.on('message', (m: import('./worker').WorkerMsg) => {
       if (m.t === 'data') {

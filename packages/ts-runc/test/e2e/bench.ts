@@ -7,7 +7,7 @@
  * all of them alike, and prints medians and ratios. No thresholds: figures only.
  *
  * Variants: runc, crun, ts-runc (bin/ts-runc, which unsets NODE_EXTRA_CA_CERTS itself) and
- * ts-runc+CA (node dist/src/cli/entry.js with NODE_EXTRA_CA_CERTS set, as on these machines;
+ * ts-runc+CA (node dist/src/cli/launch.js with NODE_EXTRA_CA_CERTS set, as on these machines;
  * its node is the writable one, so it takes the stage 2 path), and ts-stage2 (bin/ts-runc with
  * TS_RUNC_IN_PROCESS=0: the fallback path, side by side with the in-process one).
  *
@@ -27,7 +27,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from 'child_process
 
 const REPO = path.resolve(__dirname, '../../../../..');
 const TS_RUNC_BIN = path.join(REPO, 'packages/ts-runc/bin/ts-runc');
-const TS_RUNC_ENTRY = path.join(REPO, 'packages/ts-runc/dist/src/cli/entry.js');
+const TS_RUNC_ENTRY = path.join(REPO, 'packages/ts-runc/dist/src/cli/launch.js');
 const FLOOR_JS = path.join(__dirname, 'bench-floor.js');
 const CA = process.env.NODE_EXTRA_CA_CERTS || '/etc/ssl/certs/ca-certificates.crt';
 
@@ -394,7 +394,7 @@ export async function benchMain(): Promise<void> {
       for (const [n, ms] of floors) console.log(`  ${n.padEnd(w)} ${fmt(ms).padStart(6)} ms ${Number.isFinite(ms / base) ? (ms / base).toFixed(2) + 'x' : ''}`);
     }
     for (const v of variants) if (v.broken) console.log(`${v.name}: not measured (${v.broken})`);
-    console.log('ts-runc: bin/ts-runc (unsets NODE_EXTRA_CA_CERTS); ts-runc+CA: node dist/src/cli/entry.js with NODE_EXTRA_CA_CERTS=' + CA);
+    console.log('ts-runc: bin/ts-runc (unsets NODE_EXTRA_CA_CERTS); ts-runc+CA: node dist/src/cli/launch.js with NODE_EXTRA_CA_CERTS=' + CA);
     console.log('peak RSS: GNU time %M of the runtime command, i.e. the largest process of its tree that it reaped (ts-runc: stage 1 or stage 2 before execve).');
     console.log('memory limit: linux.resources.memory limit = swap, bisected to 64 KiB; `run` must exit 0.');
     console.log('crun: in a private mount namespace with /sys/fs/cgroup/unified lazily unmounted. ratios > 1x: ts-runc slower / bigger / fewer per second.');

@@ -115,7 +115,7 @@ beforeAll(() => {
   libc().mount(null, roNode, null, MS_BIND | MS_REMOUNT | MS_RDONLY, null);
   for (const [mode, exe] of [['stage 2', node], ['in process', roNode]]) {
     const w = path.join(work, `ts-runc-${mode.replace(' ', '-')}`);
-    fs.writeFileSync(w, `#!/bin/sh\nunset NODE_EXTRA_CA_CERTS NODE_OPTIONS\nexec ${exe} ${REPO}/packages/ts-runc/dist/src/cli/entry.js "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(w, `#!/bin/sh\nunset NODE_EXTRA_CA_CERTS NODE_OPTIONS\nexec ${exe} ${REPO}/packages/ts-runc/dist/src/cli/launch.js "$@"\n`, { mode: 0o755 });
     modes[mode] = { wrapper: w, rt: runtime(w), exe };
   }
 });

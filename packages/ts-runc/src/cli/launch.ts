@@ -1,0 +1,25 @@
+// What the launchers run: the CLI from its bundle and code cache (scripts/bundle.js), or from
+// the modules themselves when there is no bundle (a plain `tsc -b`).
+import * as path from 'path';
+import { runBundle } from '@tsrt/libc/dist/src/cached-bundle';
+
+/** Global flags that take a value in the next argument (cli/main.ts GLOBAL_FLAGS). */
+const VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'rootless', 'criu']);
+/**
+ * Commands with a code cache of their own: V8 reads the whole cache, and orchestrators call
+ * state, start, kill and delete many times per container. run trains create's cache (a create
+ * ends in exit_group, before any 'exit' event could write it).
+ */
+const CACHES: Record<string, string> = { create: 'create', run: 'create', exec: 'exec', start: 'start', state: 'state', list: 'state', kill: 'kill', delete: 'delete' };
+
+function commandOf(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('-')) return a;
+    if (!a.includes('=') && VALUE_FLAGS.has(a.replace(/^--?/, ''))) i++;
+  }
+  return undefined;
+}
+
+const cmd = commandOf(process.argv.slice(2));
+runBundle(path.join(__dirname, 'bundle.js'), (cmd && CACHES[cmd]) ?? 'other', () => require('./entry'));
