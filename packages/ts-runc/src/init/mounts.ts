@@ -160,6 +160,16 @@ function hostCgroupMounts(): CgroupMountInfo[] {
   return out;
 }
 
+/** The container's cgroup path in a hierarchy, when the mount names its dirs (PlannedMount.containerCgroupDirs). */
+function containerCgroupPath(c: CgroupMountInfo, m: PlannedMount): string | undefined {
+  if (!m.containerCgroupDirs || c.fstype !== 'cgroup') return undefined;
+  for (const ctrl of c.superOptions.split(',')) {
+    const dir = m.containerCgroupDirs[ctrl];
+    if (dir && (dir === c.mountpoint || dir.startsWith(c.mountpoint + '/'))) return path.posix.join(c.root, path.posix.relative(c.mountpoint, dir));
+  }
+  return undefined;
+}
+
 /** This process's cgroup path for a mounted hierarchy, from /proc/self/cgroup. */
 function ownCgroupPath(c: CgroupMountInfo, lines: string[]): string | undefined {
   for (const line of lines) {
@@ -197,7 +207,7 @@ function mountCgroup(sys: Sys, root: Root, m: PlannedMount, userns: boolean | un
     // Hybrid host: the v1 hierarchies only, as runc shows (no cgroup2 at .../unified inside).
     if (c.fstype === 'cgroup2') continue;
     const name = path.basename(c.mountpoint);
-    const own = ownCgroupPath(c, lines) ?? c.root;
+    const own = containerCgroupPath(c, m) ?? ownCgroupPath(c, lines) ?? c.root;
     const rel = path.relative(c.root, own);
     try {
       sys.mkdirat(tmpfs, name, 0o755);

@@ -105,7 +105,7 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
       // read-only placeholder where /proc goes: nothing is made in, nor resolved into, the image's
       // own /proc directory meanwhile (stage 2 would find procfs there).
       const procMounts = plan.mounts.filter((m) => m.fstype === 'proc');
-      root = prepareRootfs(sys, { ...plan, mounts: plan.mounts.map((m) => (m.fstype === 'proc' ? placeholder(m) : m)) });
+      root = prepareRootfs(sys, { ...plan, mounts: plan.mounts.map((m) => (m.fstype === 'proc' ? placeholder(m) : cgroupView(m, plan, req.cgroup))) });
       switchRoot(sys, plan, root);
       if (plan.newNetNs) bringLoopbackUp(sys);
       if (plan.hostname !== null) sys.sethostname(plan.hostname);
@@ -194,6 +194,15 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
 /** An empty read-only tmpfs where a proc mount goes, until the pid namespace has its init. */
 function placeholder(m: PlannedMount): PlannedMount {
   return { ...m, fstype: 'tmpfs', source: 'tmpfs', data: 'mode=555,size=4k', flags: MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, propagation: [], remountFlags: null, recursive: null, tmpcopyup: false };
+}
+
+/**
+ * A cgroup mount without a cgroup namespace binds each hierarchy from the mounter's own cgroup:
+ * made here, by the CLI outside the container's cgroups, it must name the container's instead.
+ */
+function cgroupView(m: PlannedMount, plan: InitPlan, cgroup: CgroupDescription | undefined): PlannedMount {
+  if ((m.fstype !== 'cgroup' && m.fstype !== 'cgroup2') || plan.newCgroupNs || !cgroup) return m;
+  return { ...m, containerCgroupDirs: Object.fromEntries(Object.entries(cgroup.paths).filter(([c]) => c !== '')) };
 }
 
 function removePlaceholder(sys: Sys, root: Root, destination: string): void {

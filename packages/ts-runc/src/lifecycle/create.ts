@@ -262,6 +262,7 @@ async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns
     ctx.log.debug(`create through stage 2: ${refusal}`);
     return false;
   }
+  ctx.log.debug('create in process');
   const { sys, store } = ctx;
   setUpCgroups(ctx, state, c.spec);
   const dirFd = sys.open(fifoDir, O_PATH | O_DIRECTORY | O_CLOEXEC);

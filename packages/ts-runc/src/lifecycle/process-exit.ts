@@ -16,6 +16,10 @@ export function holdPoolThread(on: boolean): void {
  * for files, pipes and terminals, and the log is written with writeSync.
  */
 export function exitProcess(code: number): never {
-  if (held) libc().exitGroup(code);
+  if (held) {
+    // exit_group skips 'exit' listeners: run them (the code cache writer, libc/cached-bundle.ts).
+    process.emit('exit', code);
+    libc().exitGroup(code);
+  }
   process.exit(code);
 }

@@ -82,8 +82,6 @@ export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProc
   const procs = plan.mounts.filter((m) => m.fstype === 'proc').map((m) => m.destination);
   for (const m of plan.mounts) {
     if (m.fstype !== 'proc' && procs.some((p) => under(m.destination, p))) return `mount on ${m.destination} below /proc`;
-    // Without a cgroup namespace the hierarchies are bound from the mounting process's own cgroups.
-    if ((m.fstype === 'cgroup' || m.fstype === 'cgroup2') && !plan.newCgroupNs) return 'cgroup mount without a cgroup namespace';
   }
   if (procs.some((p) => under(plan.process.cwd, p))) return 'cwd below /proc';
   for (const d of plan.devices) if (procs.some((p) => under(d.path, p))) return `device ${d.path} below /proc`;

@@ -24,6 +24,12 @@ export interface PlannedMount {
   tmpcopyup?: boolean;
   /** An idmapped bind: the user namespace is InitPlan.idmaps[index] (its fd comes from the parent). */
   idmap?: { index: number; recursive: boolean } | null;
+  /**
+   * A cgroup mount made by a process outside the container's cgroups (the in-process create):
+   * the container's directory per v1 controller (CgroupDescription.paths). Without it the
+   * mounting process shows its own cgroups (stage 2 is in the container's).
+   */
+  containerCgroupDirs?: Record<string, string>;
 }
 
 export interface PlannedDevice {

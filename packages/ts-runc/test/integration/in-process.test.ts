@@ -52,6 +52,30 @@ function heldInits(): number[] {
   });
 });
 
+(inProcessAvailable ? describe : describe.skip)('what the container sees is the same on both paths', () => {
+  test('a cgroup mount without a cgroup namespace shows the container\'s own cgroups (not the CLI\'s), as through stage 2', () => {
+    const limit = 96 * 1024 * 1024;
+    const b = suite.bundle(['sh', '-c', "cat /proc/self/cgroup; grep ' - cgroup ' /proc/self/mountinfo | cut -d' ' -f4,5; cat /sys/fs/cgroup/memory/memory.limit_in_bytes"], (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== 'cgroup');
+      c.linux.resources = { ...c.linux.resources, memory: { limit } };
+      if (!c.mounts.some((m: any) => m.type === 'cgroup')) c.mounts.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
+    });
+    const id = uniqueId('inproc');
+    const runIt = (env: Record<string, string>) => spawnSync(TS_RUNC, ['--root', suite.rt.root, '--debug', 'run', '-b', b.dir, id], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30000 });
+    const inProc = runIt({});
+    const stage2 = runIt({ TS_RUNC_IN_PROCESS: '0' });
+    expect(inProc.status).toBe(0);
+    expect(inProc.stderr).toContain('msg="create in process"');
+    expect(stage2.stderr).not.toContain('create in process');
+    expect(inProc.stdout).toBe(stage2.stdout);
+    // Every hierarchy bound from the container's cgroup: its own limit, and its id in the paths.
+    expect(inProc.stdout).toContain(`\n${limit}\n`);
+    const roots = inProc.stdout.split('\n').filter((l) => / \/sys\/fs\/cgroup\//.test(l));
+    expect(roots.length).toBeGreaterThan(0);
+    for (const r of roots) if (!r.endsWith('/systemd')) expect(r.split(' ')[0]).toMatch(new RegExp(`/${id}$`));
+  });
+});
+
 describe('a create that fails once its init exists leaves nothing', () => {
   test('a sysctl that cannot be set (written after /proc is mounted, after the spawn)', () => {
     const before = heldInits();
