@@ -26,6 +26,9 @@ for (const cli of CLIS) {
     target: 'node20',
     format: 'cjs',
     charset: 'ascii',
+    // Fewer bytes to read and decode at every start: 4-5 ms of a `state` (measured). Names of
+    // locals only; properties stay. TSRT_BUNDLE=0 runs the plain modules (readable stacks).
+    minify: true,
     external: ['koffi', 'ajv', 'ajv-formats'],
     write: false,
     logLevel: 'warning',

@@ -45,9 +45,10 @@ test('a bundle runs as a main module: its own __dirname, a require relative to i
   expect(use).toBe('no cache');
 });
 
-test('no bundle, or one without a build id, runs the fallback (the unbundled modules)', () => {
+test('no bundle, one without a build id, or TSRT_BUNDLE=0 runs the fallback (the unbundled modules)', () => {
   expect(run(path.join(dir, 'missing.js'))).toEqual({ out: { fallback: true }, use: 'no bundle' });
   expect(run(writeBundle(null))).toEqual({ out: { fallback: true }, use: 'no bundle' });
+  expect(run(writeBundle(ID), { TSRT_BUNDLE: '0' })).toEqual({ out: { fallback: true }, use: 'no bundle' });
 });
 
 test('TSRT_CODE_CACHE=write writes a cache at exit that the next run uses; the children do not inherit the switch', () => {
