@@ -202,6 +202,7 @@ async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptio
     ctx.log.debug(`exec through a helper: ${refusal}`);
     return null;
   }
+  ctx.log.debug('exec in process');
   const gate = ExecGate.create(ctx.sys, ctx.store.dir(opts.id));
   try {
     const { execInProcess } = require('./exec-in-process') as typeof import('./exec-in-process');
