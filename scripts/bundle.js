@@ -4,8 +4,8 @@
 // tsc's output as it is and takes ~0.1 s. The bundle sits next to the CLI's modules, so the
 // paths the code builds from __dirname (stage 2's init/, ts-img's layers/worker.js) stay right.
 // Its first line is a build id: a cache made for another build is never used. Native and
-// run-time-only packages stay outside (koffi, and ajv, which only compiles schemas the build
-// did not generate).
+// run-time-only packages stay outside (koffi and its native module, and ajv, which only
+// compiles schemas the build did not generate).
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
@@ -29,7 +29,7 @@ for (const cli of CLIS) {
     // Fewer bytes to read and decode at every start: 4-5 ms of a `state` (measured). Names of
     // locals only; properties stay. TSRT_BUNDLE=0 runs the plain modules (readable stacks).
     minify: true,
-    external: ['koffi', 'ajv', 'ajv-formats'],
+    external: ['koffi', '@koromix/*', 'ajv', 'ajv-formats'],
     write: false,
     logLevel: 'warning',
     // validate.ts resolves its own package at run time on purpose (see there).

@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import koffi from 'koffi';
+import koffi from './koffi';
 import { SysError } from './errors';
 import type { CloneExecRequest } from './sys';
 

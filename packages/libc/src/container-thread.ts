@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import koffi from './koffi';
 import { KoffiSys, type KoffiFunction } from './koffi-sys';
 import { SysError } from './errors';
 import type { Sys } from './sys';

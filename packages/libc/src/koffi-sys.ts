@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import koffi from './koffi';
 import { SysError } from './errors';
 import type { PathArg, BpfPointer, CapSets, CloneExecRequest, Rlimit, SpawnRequest, StatResult, StatxResult, Sys, WaitResult } from './sys';
 import { POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, NSIG, SOL_SOCKET, SCM_RIGHTS } from './constants';

@@ -47,7 +47,7 @@ export class Libseccomp {
 
   constructor() {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    this.koffi = require('koffi');
+    this.koffi = (require('./koffi') as typeof import('./koffi')).default;
     try {
       this.lib = this.koffi.load('libseccomp.so.2');
     } catch (e) {
