@@ -176,7 +176,7 @@ describe('connections dropped mid-pull are retried', () => {
     const { spawn } = await import('node:child_process');
     const bin = path.resolve(__dirname, '../../../bin/ts-img');
     // not spawnSync: the registry is served by this process's event loop
-    const child = spawn(process.execPath, [bin, 'pull', '--quiet', '--retries', '1', '--dest', `${d}/out:t`, `${host}/evil/x:always-drops`]);
+    const child = spawn(bin, ['pull', '--quiet', '--retries', '1', '--dest', `${d}/out:t`, `${host}/evil/x:always-drops`]);
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
     const status = await new Promise<number | null>((res) => child.on('close', (code) => res(code)));

@@ -31,7 +31,7 @@ function tmp(prefix: string): string {
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const r = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    const r = await run(BIN, [...args], { env: { ...process.env, ...env } });
     return { stdout: r.stdout, stderr: r.stderr, code: 0 };
   } catch (e: any) {
     return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: e.code ?? 1 };
@@ -467,5 +467,21 @@ d('registry over TLS with a self-signed certificate', () => {
     const store = await Layout.open(mk('store-'), { create: true });
     await pull(`${reg.host}/tls/x:v1`, store, { tlsVerify: false });
     expectSameImage(src, store, img);
+  });
+
+  test('NODE_EXTRA_CA_CERTS naming its certificate makes it trusted: bin/ts-img hands it to the client, not to Node\'s start', async () => {
+    const src = await Layout.open(mk('src-'), { create: true });
+    await sampleImage(src, 'v1', 10_000);
+    const cert = path.join(reg.dir, 'tls.crt');
+    expect(await cli(['push', `${src.dir}:v1`, `${reg.host}/tls/ca:v1`, '-q'], { NODE_EXTRA_CA_CERTS: cert })).toMatchObject({ code: 0 });
+    // The client's half alone (what the launcher passes on), through node itself.
+    const launch = path.resolve(__dirname, '../../src/cli/launch.js');
+    const env: NodeJS.ProcessEnv = { ...process.env, TS_IMG_EXTRA_CA_CERTS: cert };
+    delete env.NODE_EXTRA_CA_CERTS;
+    await expect(run(process.execPath, [launch, 'push', `${src.dir}:v1`, `${reg.host}/tls/ca:v2`, '-q'], { env })).resolves.toBeDefined();
+    // An unreadable file: Node's CAs only, with a warning, as Node itself does.
+    const bad = await cli(['push', `${src.dir}:v1`, `${reg.host}/tls/ca:v3`, '-q'], { NODE_EXTRA_CA_CERTS: path.join(reg.dir, 'missing.crt') });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/warning: ignoring extra certs from .*missing\.crt/);
   });
 });

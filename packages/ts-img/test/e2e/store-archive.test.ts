@@ -38,7 +38,7 @@ function mk(prefix: string): string {
 }
 async function cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const r = await run(process.execPath, [BIN, ...args], { env: process.env, maxBuffer: 64 << 20 });
+    const r = await run(BIN, [...args], { env: process.env, maxBuffer: 64 << 20 });
     return { stdout: r.stdout, stderr: r.stderr, code: 0 };
   } catch (e: any) {
     return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: e.code ?? 1 };
@@ -121,7 +121,7 @@ describe('save / load', () => {
     expect((await cli(['save', `${src.dir}:v1`, '-o', out, '--format', 'oci-archive'])).code).toBe(0);
     const store = mk('clistore-');
     const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const c = require('node:child_process').spawn(process.execPath, [BIN, 'load', '--store', store, '-t', 'from-stdin:1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const c = require('node:child_process').spawn(BIN, ['load', '--store', store, '-t', 'from-stdin:1'], { stdio: ['pipe', 'pipe', 'inherit'] });
       let so = '';
       c.stdout.on('data', (x: Buffer) => (so += x));
       fs.createReadStream(out).pipe(c.stdin);

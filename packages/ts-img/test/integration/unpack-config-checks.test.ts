@@ -37,7 +37,7 @@ function unpackCli(dir: string, ...extra: string[]): { code: number | null; stde
   const parent = path.join(base, `out-${++k}`);
   fs.mkdirSync(parent);
   const bundle = path.join(parent, 'b');
-  const r = spawnSync(process.execPath, [BIN, 'unpack', '--quiet', ...extra, `${dir}:x`, bundle], { encoding: 'utf8' });
+  const r = spawnSync(BIN, ['unpack', '--quiet', ...extra, `${dir}:x`, bundle], { encoding: 'utf8' });
   return { code: r.status, stderr: r.stderr, bundle };
 }
 

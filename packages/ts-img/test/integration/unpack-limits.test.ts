@@ -24,19 +24,19 @@ const zeros = (n: number): ImageSpec => ({ layers: [{ entries: [{ name: 'ok', da
 test('--max-layer-size refuses a layer that expands beyond it, naming the layer', () => {
   const parent = path.join(base, `out-${++k}`);
   fs.mkdirSync(parent);
-  const r = spawnSync(process.execPath, [BIN, 'unpack', '--quiet', '--max-layer-size', '1M', `${layout(zeros(4 << 20))}:x`, path.join(parent, 'b')], { encoding: 'utf8' });
+  const r = spawnSync(BIN, ['unpack', '--quiet', '--max-layer-size', '1M', `${layout(zeros(4 << 20))}:x`, path.join(parent, 'b')], { encoding: 'utf8' });
   expect(r.status).toBe(1);
   expect(r.stderr).toMatch(/^ts-img: layer 2\/2 \(sha256:[0-9a-f]{64}\): expands beyond 1048576 bytes, the --max-layer-size/);
   expect(r.stderr.trim().split('\n')).toHaveLength(1);
   expect(fs.readdirSync(parent)).toEqual([]);
   // the same image unpacks without the cap
-  const ok = spawnSync(process.execPath, [BIN, 'unpack', '--quiet', `${layout(zeros(4 << 20))}:x`, path.join(parent, 'b')], { encoding: 'utf8' });
+  const ok = spawnSync(BIN, ['unpack', '--quiet', `${layout(zeros(4 << 20))}:x`, path.join(parent, 'b')], { encoding: 'utf8' });
   expect(ok.stderr).toBe('');
   expect(ok.status).toBe(0);
 });
 
 test('--max-layer-size with a bad value is one line', () => {
-  const r = spawnSync(process.execPath, [BIN, 'unpack', '--max-layer-size', 'lots', `${layout(zeros(10))}:x`, path.join(base, 'never')], { encoding: 'utf8' });
+  const r = spawnSync(BIN, ['unpack', '--max-layer-size', 'lots', `${layout(zeros(10))}:x`, path.join(base, 'never')], { encoding: 'utf8' });
   expect(r.status).toBe(1);
   expect(r.stderr).toBe('ts-img: --max-layer-size: expected a size such as 512M or 2G, got "lots"\n');
 });
@@ -48,8 +48,8 @@ const t = canUnshare ? test : test.skip;
 function onSmallFs(image: string): { status: string; stderr: string; left: string } {
   const mnt = path.join(base, `mnt-${++k}`);
   fs.mkdirSync(mnt);
-  const script = 'mount -t tmpfs -o size=2m tmpfs "$1" || exit 99; "$2" "$3" unpack --quiet "$4" "$1/b" 2>"$1.err"; echo "rc=$?"; ls -A "$1"';
-  const out = execFileSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', mnt, process.execPath, BIN, `${image}:x`], { encoding: 'utf8' });
+  const script = 'mount -t tmpfs -o size=2m tmpfs "$1" || exit 99; "$2" unpack --quiet "$3" "$1/b" 2>"$1.err"; echo "rc=$?"; ls -A "$1"';
+  const out = execFileSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', mnt, BIN, `${image}:x`], { encoding: 'utf8' });
   const [status, ...left] = out.trim().split('\n');
   return { status, stderr: fs.readFileSync(`${mnt}.err`, 'utf8'), left: left.join(' ') };
 }

@@ -213,7 +213,7 @@ describe('the layer store', () => {
     const tmpDir = path.join(s3, '.ts-img/ovl/tmp');
     for (const sig of ['SIGKILL', 'SIGTERM'] as const) {
       const b = bundle();
-      const c = spawn(process.execPath, [path.resolve(__dirname, '../../../bin/ts-img'), 'unpack', '-q', '--overlay', '--store', s3, ref, b], { stdio: 'ignore' });
+      const c = spawn(path.resolve(__dirname, '../../../bin/ts-img'), ['unpack', '-q', '--overlay', '--store', s3, ref, b], { stdio: 'ignore' });
       // kill it while the big layer is being extracted
       const seen = await new Promise<boolean>((resolve) => {
         const t = setInterval(() => {

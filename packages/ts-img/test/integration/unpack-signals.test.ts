@@ -70,7 +70,7 @@ test.each([['SIGINT'], ['SIGTERM']])('%s during a layer of 60000 small files sto
   const parent = path.join(base, `p-${sig}`);
   fs.mkdirSync(parent);
   const bundle = path.join(parent, 'b');
-  const child = spawn(process.execPath, [BIN, 'unpack', '--quiet', `${image}:x`, bundle], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(BIN, ['unpack', '--quiet', `${image}:x`, bundle], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -99,7 +99,7 @@ test.each([['SIGINT'], ['SIGTERM']])('%s during a layer of 60000 small files sto
 test('SIGINT while a whiteout removes a lower directory of 60000 files stops the unpack there', async () => {
   const parent = path.join(base, 'p-whiteout');
   fs.mkdirSync(parent);
-  const child = spawn(process.execPath, [BIN, 'unpack', '--quiet', `${whiteoutImage}:x`, path.join(parent, 'b')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(BIN, ['unpack', '--quiet', `${whiteoutImage}:x`, path.join(parent, 'b')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
