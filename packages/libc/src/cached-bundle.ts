@@ -42,9 +42,9 @@ export type CacheUse = 'no bundle' | 'no cache' | 'cache rejected' | 'cache used
 
 /**
  * Run `bundle` as the main module with the code cache `<bundle>.<cache>.cache`, or call `fallback`
- * (loading the unbundled modules) when there is no bundle, it has no build id, or TSRT_BUNDLE=0. A CLI keeps one
- * cache per kind of command: V8 reads a whole cache, and a `state` that deserialized the bytecode
- * of `run` would pay for it (measured: 1.37x against 1.23x of `node -e 0`).
+ * (loading the unbundled modules) when there is no bundle, it has no build id, or TSRT_BUNDLE=0.
+ * A CLI keeps one cache per kind of command: V8 reads a whole cache, and a `state` that
+ * deserialized the bytecode of `run` would pay for it (measured: 1.37x against 1.23x of `node -e 0`).
  */
 export function runBundle(bundle: string, cache: string, fallback: () => void): CacheUse {
   // The plain modules, for readable stack traces (the bundle is minified).

@@ -7,8 +7,8 @@ import { runBundle } from '@tsrt/libc/dist/src/cached-bundle';
 const VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'rootless', 'criu']);
 /**
  * Commands with a code cache of their own: V8 reads the whole cache, and orchestrators call
- * state, start, kill and delete many times per container. run trains create's cache (a create
- * ends in exit_group, before any 'exit' event could write it).
+ * state, start, kill and delete many times per container. create and run share one: run is a
+ * create, a start and a wait.
  */
 const CACHES: Record<string, string> = { create: 'create', run: 'create', exec: 'exec', start: 'start', state: 'state', list: 'state', kill: 'kill', delete: 'delete' };
 
