@@ -28,7 +28,8 @@ import type { UnpackOptions, UnpackResult } from '../unpack';
 import { writeOverlayMeta } from '../bundle/overlay-meta';
 import { LayerInfo, LayerStore, StoredLayer, chainIds } from './layer-store';
 import { BaseView } from './base-view';
-import { assertOverlayPossible, isMountPoint, mountOverlay, unmountAll } from './mount';
+import { assertOverlayPossible, isMountPoint, unmountAll } from './mount';
+import { mountLayers, visibleLayers } from './mount-layers';
 import { setUpperRoot } from './upper-root';
 
 export interface OverlayUnpackOptions extends UnpackOptions {
@@ -50,15 +51,6 @@ function refuseIdMapping(o: UnpackOptions): void {
   if (o.rootless || o.uidMap?.length || o.gidMap?.length) {
     throw new UserError('--overlay cannot be combined with --rootless, --uid-map or --gid-map (its layers are shared by every bundle): drop one of them');
   }
-}
-
-/** The layers that show: overlayfs ignores an opaque marker on a layer's root, so the ones below it are left out. */
-export function visibleLayers(layers: StoredLayer[]): StoredLayer[] {
-  let from = 0;
-  layers.forEach((l, i) => {
-    if (l.rootOpaque) from = i;
-  });
-  return layers.slice(from);
 }
 
 /** One layer extracted into `diffDir` by the applier in overlay mode, over the layers below (`base`). */
@@ -168,7 +160,7 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
     placed = true;
     // registered only once the path is ours (a ref is named after the path); gc waits for our lock
     store.addRef(abs, layers.map((l) => l.key));
-    mountOverlay(sys, { lowers: visibleLayers(layers).map((l) => ({ dir: l.diff, short: l.short })), upper, work, target: rootfs, shortBase: store.linkDir, legacy: opts.legacyMount });
+    mountLayers(sys, store, layers, { upper, work, target: rootfs, legacy: opts.legacyMount });
 
     rootfd = sys.open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     const spec = runtimeConfig(sys, rootfd, img.config, opts);

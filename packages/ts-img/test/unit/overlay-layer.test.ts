@@ -3,7 +3,7 @@ import * as path from 'path';
 import { FakeSys, FSCONFIG_CMD_CREATE, FSCONFIG_SET_STRING, libc } from '@tsrt/libc';
 import { Applier } from '../../src/layers/applier';
 import { mountOverlay, OverlayUnavailable, assertOverlayPossible } from '../../src/overlay/mount';
-import { visibleLayers } from '../../src/overlay/unpack-overlay';
+import { visibleLayers } from '../../src/overlay/mount-layers';
 import type { StoredLayer } from '../../src/overlay/layer-store';
 import { applyLayers, rmrf, tmpdir } from '../helpers';
 
