@@ -41,11 +41,15 @@ export interface OverlaySpec {
   legacy?: boolean;
 }
 
-/** Any failure to mount: the message says the way out. */
-export class OverlayUnavailable extends UserError {}
+/** Any failure to mount: the message says the way out; `why` alone for a command other than unpack. */
+export class OverlayUnavailable extends UserError {
+  constructor(readonly why: string) {
+    super(`overlayfs cannot be mounted here (${why}): unpack without --overlay`);
+  }
+}
 
 function unavailable(why: string): OverlayUnavailable {
-  return new OverlayUnavailable(`overlayfs cannot be mounted here (${why}): unpack without --overlay`);
+  return new OverlayUnavailable(why);
 }
 
 /** Before any work: is overlayfs there at all, and are the dirs not on an overlay themselves? */
