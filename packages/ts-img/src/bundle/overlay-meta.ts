@@ -1,7 +1,8 @@
 /**
  * BUNDLE/ts-img-overlay.json: what an overlay bundle's rootfs is made of. Written by
- * `unpack --overlay`, read by `remove`, `gc` (which layers a bundle still names) and `repack`
- * (the upper dir is the bundle's change). The format is a contract between those commands:
+ * `unpack --overlay`, read by `mount` (its paths checked: overlay/meta-paths.ts), `remove`, `gc`
+ * (which layers a bundle still names) and `repack` (the upper dir is the bundle's change). The
+ * format is a contract between those commands:
  *   {"version":1,"store":"<abs store dir>","layers":["sha256:<diff_id>", ...bottom-first],
  *    "lowerdirs":["<abs dir>", ...bottom-first],"upper":"<abs BUNDLE>/overlay/upper",
  *    "work":"<abs BUNDLE>/overlay/work"}

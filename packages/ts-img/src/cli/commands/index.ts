@@ -8,6 +8,7 @@ import { tagCommand } from './tag';
 import { rmCommand } from './rm';
 import { gcCommand } from './gc';
 import { removeCommand } from './remove';
+import { mountCommand } from './mount';
 import { historyCommand } from './history';
 import { saveCommand } from './save';
 import { loadCommand } from './load';
@@ -27,6 +28,7 @@ export const commands: Command[] = [
   tagCommand,
   rmCommand,
   removeCommand,
+  mountCommand,
   gcCommand,
   historyCommand,
   saveCommand,

@@ -1,0 +1,88 @@
+/**
+ * The paths of a bundle's ts-img-overlay.json, checked before root mounts them (`ts-img mount`).
+ * The file lies in the bundle, whose owner may have edited it: unchecked, it would make root
+ * mount any directory as a lower layer (its files, setuid ones too, shown to the container) or as
+ * the upper one (the container then writing into it). So each lower dir must be the dir of its
+ * own layer in the store (STORE/.ts-img/ovl/<hex>/diff), upper and work dirs inside the bundle,
+ * all written plainly (no `..`) and reached with no symlink on the way (openat2 refuses both).
+ * The store's own path is taken as written (plain): it is where unpack put the layers, root's.
+ * What is left: the dirs are checked, then mounted by path, as unpack mounts them; the owner of
+ * the bundle could swap one of its dirs for a symlink in between (the store's are root's).
+ */
+import path from 'node:path';
+import * as L from '@tsrt/libc';
+import type { Sys } from '@tsrt/libc';
+import { UserError } from '../cli/errors';
+import type { OverlayMeta } from '../bundle/overlay-meta';
+import { LayerStore, chainIds } from './layer-store';
+
+const { O_PATH, O_DIRECTORY, O_CLOEXEC, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_MAGICLINKS, isSysError } = L;
+// no O_NOFOLLOW: with it a trailing symlink would open as itself; RESOLVE_NO_SYMLINKS refuses it (ELOOP), as every other one
+const DIR_PATH = O_PATH | O_DIRECTORY | O_CLOEXEC;
+
+export type Beneath = 'ok' | 'missing' | 'a symlink on the way' | 'not a directory';
+
+/** Absolute and normalized: no `..`, `.`, `//` or trailing slash (what unpack writes). */
+function plain(p: string): boolean {
+  return path.resolve(p) === p;
+}
+
+/** `rel` below the dir fd `rootfd`: a directory reached with no symlink and no `..` out of it? */
+export function lookBeneath(sys: Sys, rootfd: number, rel: string): Beneath {
+  try {
+    sys.close(sys.openat2(rootfd, rel, DIR_PATH, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+    return 'ok';
+  } catch (e) {
+    if (isSysError(e, 'ENOENT')) return 'missing';
+    if (isSysError(e, 'ELOOP') || isSysError(e, 'EXDEV')) return 'a symlink on the way';
+    if (isSysError(e, 'ENOTDIR')) return 'not a directory';
+    throw e;
+  }
+}
+
+/**
+ * The store key of each lower dir (bottom-first), checked to name its own layer's dir in the
+ * store: by the layer's diff_id, or by its chain id for a layer that needed the ones below.
+ */
+export function lowerKeys(meta: OverlayMeta, store: LayerStore, file: string): string[] {
+  // the kernel resolves a `..` after a symlink elsewhere than path.relative() does
+  if (!plain(meta.store)) throw new UserError(`${file}: store ${meta.store} is not a plain absolute path (refused)`);
+  const chains = chainIds(meta.layers);
+  return meta.lowerdirs.map((d, i) => {
+    const key = plain(d) ? store.keyOf(d) : undefined;
+    if (key === undefined) throw new UserError(`${file}: lowerdirs[${i}] ${d} is not a layer dir of the store ${meta.store} (refused)`);
+    if (key !== meta.layers[i] && key !== chains[i]) throw new UserError(`${file}: lowerdirs[${i}] is not the dir of layers[${i}] ${meta.layers[i]} (refused)`);
+    return key;
+  });
+}
+
+/** A lower dir reached from the store's fd with no symlink; 'missing' when gc took it. */
+export function lowerBeneath(sys: Sys, storefd: number, meta: OverlayMeta, i: number, file: string): Beneath {
+  const r = lookBeneath(sys, storefd, path.relative(meta.store, meta.lowerdirs[i]));
+  if (r !== 'ok' && r !== 'missing') throw new UserError(`${file}: lowerdirs[${i}] ${meta.lowerdirs[i]}: ${r} (refused)`);
+  return r;
+}
+
+/**
+ * Check the bundle's rootfs (mount(2) would follow a symlink there and mount elsewhere), and
+ * meta.upper and meta.work: directories of the bundle's own, not in its rootfs.
+ */
+export function checkBundleDirs(sys: Sys, bundle: string, abs: string, meta: OverlayMeta, file: string): void {
+  const fd = sys.open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    const rootfs = lookBeneath(sys, fd, 'rootfs');
+    if (rootfs === 'missing') throw new UserError(`bundle ${bundle}: no rootfs directory`);
+    if (rootfs !== 'ok') throw new UserError(`bundle ${bundle}: rootfs: ${rootfs} (refused)`);
+    for (const [name, dir] of [['upper', meta.upper], ['work', meta.work]] as const) {
+      const rel = path.relative(abs, dir);
+      if (!plain(dir) || rel === '' || rel === '..' || rel.startsWith('../') || rel === 'rootfs' || rel.startsWith('rootfs/')) {
+        throw new UserError(`${file}: ${name} ${dir} is not a directory of the bundle ${abs} (refused; a moved bundle needs an unpack anew)`);
+      }
+      const r = lookBeneath(sys, fd, rel);
+      if (r === 'missing') throw new UserError(`bundle ${bundle}: the ${name} dir ${dir} is missing: unpack the image again`);
+      if (r !== 'ok') throw new UserError(`${file}: ${name} ${dir}: ${r} (refused)`);
+    }
+  } finally {
+    sys.close(fd);
+  }
+}
