@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { libc, MNT_DETACH, UMOUNT_NOFOLLOW } from '@tsrt/libc';
-import { dumpTree, Node } from '../helpers';
+import { dumpTree, Node, rmrf, tmpdir } from '../helpers';
 
 export const BIN = path.resolve(__dirname, '../../../bin/ts-img');
 export const REPO = path.resolve(__dirname, '../../../../..');
@@ -71,3 +71,21 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promi
 }
 
 export const oneLine = (s: string): boolean => s.trim().split('\n').length === 1 && !/^\s+at /m.test(s) && !/\.js:\d+:\d+/.test(s);
+
+/**
+ * A test file's scratch dir, made before its tests and removed after them, with what a failed
+ * test left mounted below it detached first; `bundle()` is a fresh bundle path in it.
+ */
+export function overlayScratch(prefix: string): { dir: string; bundle: () => string } {
+  let n = 0;
+  const s = { dir: '', bundle: (): string => path.join(s.dir, `b${++n}`) };
+  beforeAll(() => {
+    s.dir = tmpdir(prefix);
+  });
+  afterAll(() => {
+    detachAll(s.dir);
+    rmrf(s.dir);
+    expect(mountsUnder(s.dir)).toEqual([]);
+  });
+  return s;
+}
