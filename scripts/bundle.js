@@ -13,32 +13,57 @@ const path = require('path');
 const esbuild = require('esbuild');
 
 const root = path.resolve(__dirname, '..');
+
+// tsc's `import * as fs from 'fs'` becomes __importStar(require("fs")): a copy of the module with
+// a getter per property (~100 for fs), made again in every module that imports it (58 times in
+// ts-runc's bundle), and the garbage of the scavenges at every start. A builtin is no ES module
+// and nothing reads a namespace's `default`: the module itself serves.
+const BUILTINS = new Set(require('module').builtinModules);
+const STAR_BUILTIN = /__importStar\(require\("((?:node:)?[a-z_/]+)"\)\)/g;
+const plainBuiltins = {
+  name: 'plain-builtins',
+  setup(build) {
+    build.onLoad({ filter: /\.js$/ }, (args) => {
+      const text = fs.readFileSync(args.path, 'utf8');
+      const contents = text.replace(STAR_BUILTIN, (all, id) => (BUILTINS.has(id.replace(/^node:/, '')) ? `require("${id}")` : all));
+      return { contents, loader: 'js' };
+    });
+  },
+};
 const CLIS = ['ts-runc', 'ts-img'];
 
-for (const cli of CLIS) {
-  const dir = path.join(root, 'packages', cli, 'dist', 'src', 'cli');
-  const out = path.join(dir, 'bundle.js');
-  const t0 = Date.now();
-  const r = esbuild.buildSync({
-    entryPoints: [path.join(dir, 'entry.js')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    charset: 'ascii',
-    // Fewer bytes to read and decode at every start: 4-5 ms of a `state` (measured). Names of
-    // locals only; properties stay. TSRT_BUNDLE=0 runs the plain modules (readable stacks).
-    minify: true,
-    external: ['koffi', '@koromix/*', 'ajv', 'ajv-formats'],
-    write: false,
-    logLevel: 'warning',
-    // validate.ts resolves its own package at run time on purpose (see there).
-    logOverride: { 'require-resolve-not-external': 'silent' },
-  });
-  const code = r.outputFiles[0].contents;
-  const id = crypto.createHash('sha256').update(code).digest('hex').slice(0, 32);
-  for (const f of fs.readdirSync(dir)) if (/^bundle\.js\..*\.cache$/.test(f)) fs.rmSync(path.join(dir, f));
-  fs.writeFileSync(`${out}.tmp`, Buffer.concat([Buffer.from(`// tsrt-bundle ${id}\n`), code]));
-  fs.renameSync(`${out}.tmp`, out);
-  process.stdout.write(`bundle: ${path.relative(root, out)} ${(code.length / 1024).toFixed(0)} KiB (${Date.now() - t0} ms)\n`);
+async function main() {
+  for (const cli of CLIS) {
+    const dir = path.join(root, 'packages', cli, 'dist', 'src', 'cli');
+    const out = path.join(dir, 'bundle.js');
+    const t0 = Date.now();
+    const r = await esbuild.build({
+      entryPoints: [path.join(dir, 'entry.js')],
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      charset: 'ascii',
+      // Fewer bytes to read and decode at every start: 4-5 ms of a `state` (measured). Names of
+      // locals only; properties stay. TSRT_BUNDLE=0 runs the plain modules (readable stacks).
+      minify: true,
+      external: ['koffi', '@koromix/*', 'ajv', 'ajv-formats'],
+      write: false,
+      logLevel: 'warning',
+      // validate.ts resolves its own package at run time on purpose (see there).
+      logOverride: { 'require-resolve-not-external': 'silent' },
+      plugins: [plainBuiltins],
+    });
+    const code = r.outputFiles[0].contents;
+    const id = crypto.createHash('sha256').update(code).digest('hex').slice(0, 32);
+    for (const f of fs.readdirSync(dir)) if (/^bundle\.js\..*\.cache$/.test(f)) fs.rmSync(path.join(dir, f));
+    fs.writeFileSync(`${out}.tmp`, Buffer.concat([Buffer.from(`// tsrt-bundle ${id}\n`), code]));
+    fs.renameSync(`${out}.tmp`, out);
+    process.stdout.write(`bundle: ${path.relative(root, out)} ${(code.length / 1024).toFixed(0)} KiB (${Date.now() - t0} ms)\n`);
+  }
 }
+
+main().catch((e) => {
+  process.stderr.write(`bundle: ${e.message}\n`);
+  process.exit(1);
+});
