@@ -74,7 +74,7 @@ export function runBundle(bundle: string, cache: string, fallback: () => void): 
   }
   const mod = new Module(bundle, require.main);
   mod.filename = bundle;
-  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(path.dirname(bundle));
+  // The bundle's require resolves from its own place (its externals: koffi, ajv).
   const req = Module.createRequire(bundle);
   const fn = script.runInThisContext() as (...args: unknown[]) => void;
   fn.call(mod.exports, mod.exports, req, mod, bundle, path.dirname(bundle));
