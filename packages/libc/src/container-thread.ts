@@ -9,6 +9,8 @@ export interface RecordedOp {
   args: unknown[];
   /** Named for messages once `check` has seen it; posix_spawn* calls return an errno themselves. */
   call: string;
+  /** The libc function called: `syscall`, or a wrapper. */
+  symbol: string;
   what?: string;
   errors: 'errno' | 'posix' | 'none';
 }
@@ -21,7 +23,7 @@ export interface RecordedOp {
 const RECORDABLE = new Set<string>([
   'prctl', 'setgroups', 'setresgid', 'setresuid', 'capset', 'prlimit', 'ioprioSet', 'schedSetattr',
   'schedSetaffinity', 'setMempolicy', 'personality', 'joinSessionKeyring', 'umask', 'unshare',
-  'setns', 'fchdir', 'chroot', 'chdir', 'setThreadName', 'posixSpawn',
+  'setns', 'fchdir', 'chroot', 'chdir', 'setThreadName', 'posixSpawn', 'seccomp',
 ]);
 
 /**
@@ -31,12 +33,18 @@ const RECORDABLE = new Set<string>([
  */
 class RecordingSys extends KoffiSys {
   readonly ops: RecordedOp[] = [];
+  /** C memory the recorded calls read (a seccomp program): freed after the playback. */
+  readonly held: unknown[] = [];
+
+  protected override releaseAfterCall(mem: unknown): void {
+    this.held.push(mem);
+  }
 
   protected override fn(key: string, name: string, ret: string, params: string[]): KoffiFunction {
     const f = super.fn(key, name, ret, params);
     const ops = this.ops;
     const record = (...args: unknown[]) => {
-      ops.push({ f, args, call: name, errors: name.startsWith('posix_spawn') ? 'posix' : 'none' });
+      ops.push({ f, args, call: name, symbol: name, errors: name.startsWith('posix_spawn') ? 'posix' : 'none' });
       return 0;
     };
     return record as unknown as KoffiFunction;
@@ -56,8 +64,30 @@ export function recordCalls(steps: (sys: Sys) => void): Array<{ call: string; wh
   return ops.map((o) => ({ call: o.call, what: o.what }));
 }
 
+/** libc wrappers that are one syscall each, by x86_64 number (others go through syscall(2)). */
+const WRAPPED_NR: Record<string, number> = { prctl: 157, umask: 95, unshare: 272, setns: 308, fchdir: 81, chroot: 161, chdir: 80, personality: 135 };
+
+/**
+ * The syscalls `steps` would make on the container thread, numbers and scalar arguments as
+ * passed (pointers as 0), for asking a seccomp filter about them before it is loaded. A call
+ * made through anything else (posix_spawn) is reported with nr -1.
+ */
+export function recordSyscalls(steps: (sys: Sys) => void): Array<{ call: string; nr: number; args: bigint[] }> {
+  const { sys, ops, held } = recorder();
+  try {
+    steps(sys);
+  } finally {
+    for (const mem of held) koffi.free(mem);
+  }
+  const scalar = (v: unknown) => (typeof v === 'number' || typeof v === 'bigint' ? BigInt.asUintN(64, BigInt(v)) : 0n);
+  return ops.map((o) => {
+    if (o.symbol === 'syscall') return { call: o.call, nr: Number(o.args[0]), args: o.args.slice(1).map(scalar) };
+    return { call: o.call, nr: WRAPPED_NR[o.symbol] ?? -1, args: o.args.map(scalar) };
+  });
+}
+
 /** A Sys whose recordable methods record (see RECORDABLE); any other method is a programming error. */
-function recorder(): { sys: Sys; ops: RecordedOp[] } {
+function recorder(): { sys: Sys; ops: RecordedOp[]; held: unknown[] } {
   const rec = new RecordingSys();
   const sys = new Proxy(rec, {
     get(target, prop, receiver) {
@@ -68,7 +98,7 @@ function recorder(): { sys: Sys; ops: RecordedOp[] } {
       };
     },
   }) as unknown as Sys;
-  return { sys, ops: rec.ops };
+  return { sys, ops: rec.ops, held: rec.held };
 }
 
 const call = (f: KoffiFunction, args: unknown[]): Promise<number | bigint> =>
@@ -101,15 +131,19 @@ export class ContainerThread {
 
   /** Record `steps` (Sys calls only, see RECORDABLE), then make those calls on this thread. */
   async run(steps: (sys: Sys) => void): Promise<void> {
-    const { sys, ops } = recorder();
-    steps(sys);
-    // Anything that started libuv's pool with more threads breaks the premise: say so, never
-    // leave half of the steps on another thread.
-    if (Number(await call(this.gettid, [186])) !== this.tid) throw new Error('the container thread is not libuv\'s only pool thread (UV_THREADPOOL_SIZE must be 1)');
-    for (const op of ops) {
-      const r = Number(await call(op.f, op.args));
-      if (op.errors === 'errno' && r === -1) throw new SysError(op.call, op.what, koffi.decode(this.errnoAt, 'int') as number);
-      if (op.errors === 'posix' && r !== 0) throw new SysError(op.call, op.what, r);
+    const { sys, ops, held } = recorder();
+    try {
+      steps(sys);
+      // Anything that started libuv's pool with more threads breaks the premise: say so, never
+      // leave half of the steps on another thread.
+      if (Number(await call(this.gettid, [186])) !== this.tid) throw new Error('the container thread is not libuv\'s only pool thread (UV_THREADPOOL_SIZE must be 1)');
+      for (const op of ops) {
+        const r = Number(await call(op.f, op.args));
+        if (op.errors === 'errno' && r === -1) throw new SysError(op.call, op.what, koffi.decode(this.errnoAt, 'int') as number);
+        if (op.errors === 'posix' && r !== 0) throw new SysError(op.call, op.what, r);
+      }
+    } finally {
+      for (const mem of held) koffi.free(mem);
     }
   }
 }

@@ -24,3 +24,8 @@ export function startContainerThread(): Promise<import('./container-thread').Con
   const { ContainerThread } = require('./container-thread') as typeof import('./container-thread');
   return ContainerThread.start();
 }
+
+/** The syscalls `steps` would make on the container thread (container-thread.ts). */
+export function recordSyscalls(steps: (sys: Sys) => void): Array<{ call: string; nr: number; args: bigint[] }> {
+  return (require('./container-thread') as typeof import('./container-thread')).recordSyscalls(steps);
+}

@@ -63,6 +63,11 @@ export class KoffiSys implements Sys {
     return n;
   }
 
+  /** C memory a call read: freed once the call is made (a recording makes it later). */
+  protected releaseAfterCall(mem: unknown): void {
+    koffi.free(mem);
+  }
+
   private sc(name: string, nr: number, types: string[], ...args: unknown[]): Fn {
     const f = this.fn(`syscall:${name}`, 'syscall', 'long', ['long', ...types]);
     return () => f(nr, ...args);
@@ -554,7 +559,7 @@ export class KoffiSys implements Sys {
       const f = this.fn('syscall:seccomp', 'syscall', 'long', ['long', 'uint', 'uint', 'void *']);
       return this.check('seccomp', `op ${op}`, f(NR.seccomp, op, flags, prog));
     } finally {
-      koffi.free(mem);
+      this.releaseAfterCall(mem);
     }
   }
   personality(persona: number): number {

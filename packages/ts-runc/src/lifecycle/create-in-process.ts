@@ -9,12 +9,13 @@ import { RuntimeError } from '../errors';
 import { prepareRootfs, switchRoot, finishRootfs, applySysctl, closeRoot } from '../init/rootfs';
 import { mountOne } from '../init/mounts';
 import { bringLoopbackUp } from '../init/loopback';
-import { applyCredentials, applyNoNewPrivileges, applyOomScoreAdj, applyRlimits, threadSettings, lastCap, keyringRefusalTolerated } from '../init/credentials';
+import { applyOomScoreAdj, applyRlimits, threadSettings, lastCap, keyringRefusalTolerated } from '../init/credentials';
 import { lookPath, withHome, checkNoMagicLinks } from '../init/exec-lookup';
 import { isolateFifoDir } from '../init/fds';
 import { openInRoot, cwdProblem, type Root } from '../paths/in-root';
 import { withThreadInCgroups } from '../cgroups/thread-cgroupns';
 import { childOf, initSide, spawnedFds } from './thread-child';
+import { takeIdentity } from './thread-identity';
 
 const TMPFS_MAGIC = 0x01021994;
 
@@ -139,9 +140,7 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
       }
       await thread.run((s) => {
         threadSettings(s, plan);
-        applyCredentials(s, p);
-        s.umask(p.umask);
-        applyNoNewPrivileges(s, p);
+        takeIdentity(s, p, plan.seccomp);
       });
       // Per process: ours too from here on (plan/in-process.ts keeps out those that could hurt us).
       applyRlimits(sys, p);

@@ -2,16 +2,19 @@ import {
   CLONE_FS, CLONE_NEWNS, CLONE_NEWPID, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, PR_SET_DUMPABLE,
   startContainerThread, type Sys, type SysError,
 } from '@tsrt/libc';
-import type { PlannedProcess } from '../plan/types';
+import type { PlannedProcess, PlannedSeccomp } from '../plan/types';
 import { NS_FLAGS } from '../plan/namespaces';
 import { RuntimeError } from '../errors';
-import { applyCredentials, applyNoNewPrivileges, applyRlimits, applySchedIo, applyCpuAffinity, lastCap } from '../init/credentials';
+import { applyRlimits, applySchedIo, applyCpuAffinity, lastCap } from '../init/credentials';
 import { lookPath, withHome, checkNoMagicLinks } from '../init/exec-lookup';
 import { openInRoot, cwdProblem } from '../paths/in-root';
 import { childOf, initSide, spawnedFds } from './thread-child';
+import { takeIdentity } from './thread-identity';
 
 export interface InProcessExec {
   process: PlannedProcess;
+  /** The container's filter, which plan/in-process.ts found fit to load before the spawn. */
+  seccomp: PlannedSeccomp | null;
   /** The container's namespaces by type (state.namespacePaths); mount and pid among them. */
   namespaces: Record<string, string>;
   preserveFds: number;
@@ -86,9 +89,7 @@ export async function execInProcess(sys: Sys, req: InProcessExec): Promise<numbe
         // Held at the gate, the command joins the container's cpuset, which resets its affinity:
         // the final one is set after that (admit).
         applyCpuAffinity(s, p, 'initial');
-        applyCredentials(s, p);
-        s.umask(p.umask);
-        applyNoNewPrivileges(s, p);
+        takeIdentity(s, p, req.seccomp);
       });
       applyRlimits(sys, p); // per process: ours too (plan/in-process.ts keeps those that could hurt us out)
       const fds = spawnedFds(sys, req.preserveFds);

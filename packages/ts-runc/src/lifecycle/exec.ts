@@ -192,12 +192,14 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
 async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptions): Promise<number | null> {
   const nsPaths = state.namespacePaths ?? {};
   const host = inProcessHost(ctx.sys, false);
-  const seccomp = state.config?.linux?.seccomp;
   // Refused before anything is compiled where the answer cannot change.
-  if (opts.process.terminal || execInProcessRefusal(null, seccomp, nsPaths, host)) return null;
+  if (opts.process.terminal || execInProcessRefusal(null, null, nsPaths, host)) return null;
   const l = late();
   const p = l.planProcess(opts.process, { lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m) });
-  const refusal = execInProcessRefusal(p, seccomp, nsPaths, host);
+  const raw = state.config?.linux?.seccomp;
+  const seccomp = raw ? l.planSeccomp(raw, { cache: l.defaultBpfCache() }) : null;
+  const identity = seccomp ? (require('./thread-identity') as typeof import('./thread-identity')).identityCalls(p, seccomp) : undefined;
+  const refusal = execInProcessRefusal(p, seccomp, nsPaths, host, identity);
   if (refusal) {
     ctx.log.debug(`exec through a helper: ${refusal}`);
     return null;
@@ -209,6 +211,7 @@ async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptio
     const cgroup = state.cgroup as CgroupDescription | undefined;
     return await execInProcess(ctx.sys, {
       process: p,
+      seccomp,
       namespaces: nsPaths,
       preserveFds: opts.preserveFds ?? 0,
       gate: { dirFd: gate.dirFd, name: ExecGate.FIFO },

@@ -1,7 +1,8 @@
 // Which configs the in-process create (lifecycle/create-in-process.ts) serves: everything else
 // takes the stage 2 path, which serves every config. Pure: unit-tested without a kernel.
-import type { InitPlan, PlannedProcess } from './types';
+import type { InitPlan, PlannedProcess, PlannedSeccomp } from './types';
 import type { NamespacePlan } from './namespaces';
+import { seccompInProcessRefusal, type SyscallCall } from './seccomp-spawn';
 
 /**
  * rlimits are per process: set on the CLI itself just before the spawn, the child inherits
@@ -44,23 +45,35 @@ function rlimitRefusal(p: PlannedProcess): string | null {
 }
 
 /**
+ * The container's filter goes on the container thread before the spawn: it must allow what
+ * that thread and the spawn's child do after it (seccomp-spawn.ts). `identity` is what the
+ * thread does to take the process's identity, the load among it (thread-identity.ts).
+ */
+function seccompRefusal(seccomp: PlannedSeccomp | null | undefined, identity: SyscallCall[] | undefined, setsid: boolean): string | null {
+  if (!seccomp) return null;
+  if (!identity) return 'seccomp';
+  return seccompInProcessRefusal(seccomp, identity, { setsid });
+}
+
+/**
  * Why this exec needs the helper Node, or null when lifecycle/exec-in-process.ts can run it.
  * Without the planned process (null), only what is known before it is compiled is checked.
  */
-export function execInProcessRefusal(p: PlannedProcess | null, seccomp: unknown, namespaces: Record<string, string>, host: InProcessHost): string | null {
+export function execInProcessRefusal(p: PlannedProcess | null, seccomp: PlannedSeccomp | null | undefined, namespaces: Record<string, string>, host: InProcessHost, identity?: SyscallCall[]): string | null {
   const h = hostRefusal(host);
   if (h) return h;
   if (!namespaces.mount || !namespaces.pid) return 'no mount or pid namespace';
   if (namespaces.user || namespaces.time) return 'user or time namespace';
-  // The filter would bind the spawn's own file actions: the helper loads it right before.
-  if (seccomp) return 'seccomp';
   if (!p) return null;
   if (p.terminal) return 'terminal';
-  return rlimitRefusal(p);
+  return seccompRefusal(seccomp, identity, false) ?? rlimitRefusal(p);
 }
 
-/** Why this create needs stage 2, or null when the in-process path can make it. */
-export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProcessHost): string | null {
+/**
+ * Why this create needs stage 2, or null when the in-process path can make it. `identity`:
+ * see seccompRefusal (needed only with a filter).
+ */
+export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProcessHost, identity?: SyscallCall[]): string | null {
   const h = hostRefusal(host);
   if (h) return h;
   const types = [...ns.create, ...ns.join.map((j) => j.type)];
@@ -73,9 +86,7 @@ export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProc
   // createContainer and startContainer hooks run inside the container from the init process.
   if (plan.hooks && (plan.hooks.runtimeHooks || plan.hooks.createContainer.length || plan.hooks.startContainer.length)) return 'hooks before start';
   if (plan.process.terminal) return 'terminal';
-  // The filter would bind the spawn's own file actions: stage 2 loads it right before execve.
-  if (plan.seccomp) return 'seccomp';
-  const r = rlimitRefusal(plan.process);
+  const r = seccompRefusal(plan.seccomp, identity, true) ?? rlimitRefusal(plan.process);
   if (r) return r;
   // /proc needs the pid namespace's first process: it is mounted after the spawn, so nothing
   // may be mounted or made on or below it before, nor the cwd be there.

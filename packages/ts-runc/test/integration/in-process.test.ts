@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { TS_RUNC, containerSuite, uniqueId, leftoverCgroupDirs } from '../helpers/runtime';
+import { podmanProfile } from '../helpers/seccomp-profiles';
 
 jest.setTimeout(60000);
 
@@ -43,12 +44,73 @@ function heldInits(): number[] {
 }
 
 (inProcessAvailable ? describe : describe.skip)('which path a create takes', () => {
-  test('the default config is made in process; TS_RUNC_IN_PROCESS=0, a seccomp profile or a bigger pool take stage 2', () => {
+  test('the default config is made in process; TS_RUNC_IN_PROCESS=0 or a bigger pool take stage 2', () => {
     expect(createWith({})).toMatchObject({ status: 0, inProcess: true });
     expect(createWith({ TS_RUNC_IN_PROCESS: '0' })).toMatchObject({ status: 0, inProcess: false });
     expect(createWith({ UV_THREADPOOL_SIZE: '4' })).toMatchObject({ status: 0, inProcess: false });
+  });
+
+  test('a seccomp profile is loaded in process when it allows what the spawn does under it; else stage 2', () => {
     const seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['mknod'], action: 'SCMP_ACT_ERRNO' }] };
-    expect(createWith({}, (c) => (c.linux.seccomp = seccomp))).toMatchObject({ status: 0, inProcess: false });
+    expect(createWith({}, (c) => (c.linux.seccomp = seccomp))).toMatchObject({ status: 0, inProcess: true });
+    // glibc's spawn takes clone only when clone3 is ENOSYS; EPERM would fail it
+    const noClone3 = { ...seccomp, syscalls: [{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
+    expect(createWith({}, (c) => (c.linux.seccomp = noClone3))).toMatchObject({ status: 0, inProcess: false });
+    // TSYNC would bind the runtime's other threads too
+    expect(createWith({}, (c) => (c.linux.seccomp = { ...seccomp, flags: ['SECCOMP_FILTER_FLAG_TSYNC'] }))).toMatchObject({ status: 0, inProcess: false });
+  });
+});
+
+(inProcessAvailable ? describe : describe.skip)('seccomp on the in-process paths', () => {
+  const SHOW = ['sh', '-c', "grep -E '^(Seccomp|NoNewPrivs|CapEff)' /proc/self/status; mkdir /tmp/d; echo mkdir=$?; unshare -r true 2>/dev/null; echo unshare=$?"];
+  /** podman's default profile, with mkdir denied so that the filter shows. */
+  function profile(): any {
+    const prof = podmanProfile();
+    expect(prof).not.toBeNull(); // containers-common comes with podman (scripts/setup)
+    for (const r of prof.syscalls) r.names = r.names.filter((n: string) => n !== 'mkdir' && n !== 'mkdirat');
+    prof.syscalls = prof.syscalls.filter((r: any) => r.names.length);
+    prof.syscalls.push({ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 });
+    return prof;
+  }
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(TS_RUNC, ['--root', suite.rt.root, '--debug', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30000 });
+
+  test.each([true, false])('podman\'s default profile, noNewPrivileges %s: made in process, the process sees what stage 2 gives it', (nnp) => {
+    const b = suite.bundle(SHOW, (c) => {
+      c.linux.seccomp = profile();
+      c.process.noNewPrivileges = nnp; // false: the filter goes in before the credentials change
+    });
+    const id = uniqueId('inproc');
+    const inProc = cli(['run', '-b', b.dir, id]);
+    const stage2 = cli(['run', '-b', b.dir, id], { TS_RUNC_IN_PROCESS: '0' });
+    expect(inProc.stderr).toContain('msg="create in process"');
+    expect(stage2.stderr).not.toContain('create in process');
+    expect(inProc.status).toBe(0);
+    expect(inProc.stdout).toBe(stage2.stdout);
+    expect(inProc.stdout).toMatch(/^Seccomp:\s+2$/m);
+    expect(inProc.stdout).toMatch(new RegExp(`^NoNewPrivs:\\s+${nnp ? 1 : 0}$`, 'm'));
+    expect(inProc.stdout).toContain('mkdir=1\nunshare=1\n');
+  });
+
+  test('exec into a container with a profile: in process, filtered as through the helper', () => {
+    const b = suite.bundle(['sleep', '1000'], (c) => {
+      c.linux.seccomp = profile();
+      c.process.noNewPrivileges = false;
+    });
+    const id = uniqueId('inproc');
+    try {
+      expect(cli(['run', '-d', '-b', b.dir, id]).status).toBe(0);
+      const inProc = cli(['exec', id, ...SHOW]);
+      const helper = cli(['exec', id, ...SHOW], { TS_RUNC_IN_PROCESS: '0' });
+      expect(inProc.stderr).toContain('msg="exec in process"');
+      expect(helper.stderr).not.toContain('exec in process');
+      expect(inProc.status).toBe(0);
+      expect(inProc.stdout).toBe(helper.stdout);
+      expect(inProc.stdout).toMatch(/^Seccomp:\s+2$/m);
+      expect(inProc.stdout).toContain('mkdir=1\nunshare=1\n');
+    } finally {
+      suite.rt.run(['delete', '-f', id]);
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { spawn } from 'child_process';
 import { containerSuite, uniqueId } from '../helpers/runtime';
 import { waitFor } from '../helpers/wait';
+import { podmanProfile } from '../helpers/seccomp-profiles';
 
 jest.setTimeout(60000);
 
@@ -14,22 +15,6 @@ const { runIn } = suite;
 
 const denyMkdir = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'], syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
 const MKDIR = ['sh', '-c', 'mkdir /tmp/d; echo rc=$?; echo alive'];
-
-/** podman's default profile (containers-common), reduced to what applies to amd64 without extra caps. */
-function podmanProfile(): any | null {
-  const file = '/usr/share/containers/seccomp.json';
-  if (!fs.existsSync(file)) return null;
-  const p = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const m = (p.archMap ?? []).find((a: any) => a.architecture === 'SCMP_ARCH_X86_64');
-  const syscalls = p.syscalls
-    .filter((s: any) => {
-      const inc = s.includes ?? {}, exc = s.excludes ?? {};
-      if (inc.caps?.length || inc.minKernel || (inc.arches && !inc.arches.includes('amd64'))) return false;
-      return !(exc.arches ?? []).includes('amd64');
-    })
-    .map((s: any) => ({ names: s.names, action: s.action, ...(s.errnoRet !== undefined ? { errnoRet: s.errnoRet } : {}), ...(s.args?.length ? { args: s.args } : {}) }));
-  return { defaultAction: p.defaultAction, ...(p.defaultErrnoRet !== undefined ? { defaultErrnoRet: p.defaultErrnoRet } : {}), architectures: m ? [m.architecture, ...m.subArchitectures] : [], syscalls };
-}
 
 describe('seccomp in real containers', () => {
   test('a profile denying mkdir with errnoRet 1: mkdir fails with EPERM, the rest runs', () => {

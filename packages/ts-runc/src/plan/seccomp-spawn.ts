@@ -1,0 +1,102 @@
+// Whether the in-process paths may load a container's seccomp filter on the container thread.
+// Stage 2 loads it as its last step before execve. In process it goes on libuv's pool thread
+// before the posix_spawn, so the filter also binds what that thread does afterwards and
+// everything the spawn's child does before its execve. The filter is asked about each of
+// those calls here; any answer other than "allow" keeps the create or exec on stage 2.
+// Pure: unit-tested with programs libseccomp compiled.
+import { runSeccompProgram, actionOf, AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECCOMP_RET_LOG, SECCOMP_RET_ERRNO } from './bpf-eval';
+import type { PlannedSeccomp } from './types';
+
+/** One syscall as a filter sees it (x86_64 numbers; pointers as 0: a filter cannot read them). */
+export interface SyscallCall {
+  call: string;
+  nr: number;
+  args: bigint[];
+}
+
+const SECCOMP_FILTER_FLAG_TSYNC = 1;
+const ENOSYS = 38;
+const NSIG = 64;
+const u = (n: number) => BigInt.asUintN(64, BigInt(n));
+const c = (call: string, nr: number, ...args: number[]): SyscallCall => ({ call, nr, args: args.map(u) });
+
+/**
+ * What the container thread does once the filter is loaded (seen with strace -f on glibc 2.36,
+ * libuv 1.46, koffi 2; the child's below): libuv's pool bookkeeping around each call, the
+ * file actions' set-up, the spawn itself.
+ */
+function threadCalls(): SyscallCall[] {
+  return [
+    c('gettid', 186), // ContainerThread.run checks it runs on its thread
+    c('futex', 202, 0, 0x189), // libuv's work queue: FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME
+    c('futex', 202, 0, 0x80), // FUTEX_WAIT_PRIVATE
+    c('futex', 202, 0, 0x81), // FUTEX_WAKE_PRIVATE
+    c('prlimit64', 302, 0, 7 /* RLIMIT_NOFILE */, 0), // each posix_spawn_file_actions_add* checks its fd
+    c('brk', 12), // malloc in this thread's arena (the file actions grow)
+    c('mmap', 9, 0, 0x4000000, 0 /* PROT_NONE */, 0x4022 /* MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE */, -1, 0),
+    c('mprotect', 10, 0, 0, 3 /* PROT_READ|PROT_WRITE */),
+    c('madvise', 28),
+    c('write', 1, 0, 0, 8), // uv_async_send: the call is done
+    c('read', 0), // a signal handled on this thread: libuv's signal pipe
+    c('rt_sigreturn', 15),
+    c('mmap', 9, 0, 36864, 3 /* PROT_READ|PROT_WRITE */, 0x20022 /* MAP_PRIVATE|MAP_ANONYMOUS|MAP_STACK */, -1, 0), // the child's stack
+    c('rt_sigprocmask', 14, 0 /* SIG_BLOCK */),
+    c('rt_sigprocmask', 14, 2 /* SIG_SETMASK */),
+    c('munmap', 11),
+    c('wait4', 61), // a foreground run or exec waits on this thread
+  ];
+}
+
+/** The posix_spawn child's calls before its execve (KoffiSys.posixSpawn's file actions). */
+function childCalls(setsid: boolean): SyscallCall[] {
+  const calls = [c('rt_sigprocmask', 14, 0), c('rt_sigprocmask', 14, 2)];
+  for (let sig = 1; sig <= NSIG; sig++) calls.push(c('rt_sigaction', 13, sig));
+  if (setsid) calls.push(c('setsid', 112));
+  calls.push(
+    c('dup2', 33),
+    c('close', 3),
+    c('close_range', 436, 3, 0xffffffff, 0),
+    c('fchdir', 81),
+    c('openat', 257, -100 /* AT_FDCWD */, 0, 0x80001 /* O_WRONLY|O_CLOEXEC */, 0), // the exec fifo
+    c('execve', 59),
+    c('exit_group', 231, 127), // a failed spawn
+  );
+  return calls;
+}
+
+const allowed = (ret: number) => {
+  const { action } = actionOf(ret);
+  return action === SECCOMP_RET_ALLOW || action === SECCOMP_RET_LOG;
+};
+
+/**
+ * Why the filter must be loaded by stage 2, or null. `identity` is what the container thread
+ * does to take the process's identity, the filter's load among it (recorded: see
+ * libc recordSyscalls); what comes after the load runs under the filter too.
+ */
+export function seccompInProcessRefusal(s: PlannedSeccomp, identity: SyscallCall[], opts: { setsid: boolean; arch?: string }): string | null {
+  if (s.listener) return 'seccomp notify (the listener needs the process state)';
+  // TSYNC would put the filter on every thread of the runtime, the main one included.
+  if (s.flags & SECCOMP_FILTER_FLAG_TSYNC) return 'seccomp flag SECCOMP_FILTER_FLAG_TSYNC';
+  if ((opts.arch ?? process.arch) !== 'x64') return 'seccomp: the spawn\'s syscalls are known for x86_64 only';
+  const load = identity.findIndex((k) => k.call === 'seccomp');
+  if (load < 0) return 'seccomp: the filter is not loaded on the container thread';
+  const prog = Buffer.from(s.bpf, 'base64');
+  const ask = (k: SyscallCall) => runSeccompProgram(prog, { nr: k.nr, arch: AUDIT_ARCH_X86_64, args: k.args });
+  try {
+    for (const k of [...identity.slice(load + 1), ...threadCalls(), ...childCalls(opts.setsid)]) {
+      if (!allowed(ask(k))) return `seccomp: the profile does not allow ${k.call}, which the in-process spawn makes under it`;
+    }
+    // glibc's spawn tries clone3 first and takes clone only when clone3 is ENOSYS (Docker's
+    // profile answers so, for this reason).
+    const clone3 = ask(c('clone3', 435));
+    if (!allowed(clone3)) {
+      const { action, data } = actionOf(clone3);
+      if (action !== SECCOMP_RET_ERRNO || data !== ENOSYS) return 'seccomp: the profile does not allow clone3, nor makes it ENOSYS';
+      if (!allowed(ask(c('clone', 56, 0x4111 /* CLONE_VM|CLONE_VFORK|SIGCHLD */)))) return 'seccomp: the profile does not allow clone, which the in-process spawn makes under it';
+    }
+  } catch (e) {
+    return `seccomp: the compiled filter cannot be read (${(e as Error).message})`;
+  }
+  return null;
+}

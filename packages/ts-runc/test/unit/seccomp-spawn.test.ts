@@ -1,0 +1,117 @@
+import { planSeccomp } from '../../src/plan/seccomp';
+import { seccompInProcessRefusal } from '../../src/plan/seccomp-spawn';
+import { runSeccompProgram, AUDIT_ARCH_X86_64 } from '../../src/plan/bpf-eval';
+import { identityCalls } from '../../src/lifecycle/thread-identity';
+import { planProcess } from '../../src/plan/compile';
+
+const X86: any = ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
+/** What the in-process spawn and the thread around it make under the filter (seccomp-spawn.ts). */
+const SPAWN = [
+  'gettid', 'futex', 'prlimit64', 'brk', 'mmap', 'mprotect', 'madvise', 'write', 'read', 'rt_sigreturn', 'rt_sigprocmask', 'munmap', 'wait4',
+  'rt_sigaction', 'setsid', 'dup2', 'close', 'close_range', 'fchdir', 'openat', 'execve', 'exit_group', 'clone3',
+];
+/** What taking the identity makes after an early load (no no_new_privs, caps dropped). */
+const IDENTITY = ['prctl', 'setgroups', 'setresgid', 'setresuid', 'capset', 'umask'];
+
+const denyDefault = (allow: string[], extra: any[] = []) =>
+  planSeccomp({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, architectures: X86, syscalls: [{ names: allow, action: 'SCMP_ACT_ALLOW' }, ...extra] })!;
+const allowDefault = (rules: any[], flags?: string[]) => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', architectures: X86, syscalls: rules, ...(flags ? { flags } : {}) } as any)!;
+
+function proc(edit: (p: any) => void = () => undefined) {
+  const p: any = { args: ['true'], cwd: '/', env: [], user: { uid: 0, gid: 0 }, noNewPrivileges: true, capabilities: { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] } };
+  edit(p);
+  return planProcess(p, { lastCap: 40, warn: () => undefined });
+}
+
+/** The gate for a create (setsid) with the identity recorded as the container thread takes it. */
+function refusal(s: ReturnType<typeof planSeccomp>, p = proc()) {
+  return seccompInProcessRefusal(s!, identityCalls(p, s!), { setsid: true, arch: 'x64' });
+}
+
+describe('the BPF interpreter', () => {
+  const insn = (code: number, k: number, jt = 0, jf = 0) => {
+    const b = Buffer.alloc(8);
+    b.writeUInt16LE(code, 0);
+    b[2] = jt;
+    b[3] = jf;
+    b.writeUInt32LE(k >>> 0, 4);
+    return b;
+  };
+  const prog = (...i: Buffer[]) => Buffer.concat(i);
+  const call = { nr: 5, arch: AUDIT_ARCH_X86_64, args: [0x1_0000_0007n] };
+
+  test('loads, ALU, scratch memory, TAX/TXA, jumps and RET A as the kernel runs them', () => {
+    // A = args[0] low (7); A += 3; M[2] = A; X = 2; A <<= X; if A == 40 jump over; RET 1; A = M[2]; RET A (10)
+    const p = prog(insn(0x20, 16), insn(0x04, 3), insn(0x02, 2), insn(0x01, 2), insn(0x6c, 0), insn(0x15, 40, 1, 0), insn(0x06, 1), insn(0x60, 2), insn(0x16, 0));
+    expect(runSeccompProgram(p, call)).toBe(10);
+    // the high word of an argument, JSET, JA, TXA
+    const q = prog(insn(0x20, 20), insn(0x45, 1, 0, 2), insn(0x05, 1), insn(0x06, 99), insn(0x01, 77), insn(0x87, 0), insn(0x16, 0));
+    expect(runSeccompProgram(q, call)).toBe(77);
+  });
+
+  test('what the kernel would refuse to load is an error, not an answer', () => {
+    expect(() => runSeccompProgram(prog(insn(0x20, 64), insn(0x06, 0)), call)).toThrow('load at 64');
+    expect(() => runSeccompProgram(prog(insn(0x15, 0, 5, 5), insn(0x06, 0)), call)).toThrow('jump out');
+    expect(() => runSeccompProgram(prog(insn(0x20, 0)), call)).toThrow('without a return');
+    expect(() => runSeccompProgram(Buffer.alloc(3), call)).toThrow('not a BPF program');
+  });
+});
+
+describe('a seccomp filter loaded in process (before the posix_spawn)', () => {
+  test('allow-by-default profiles that deny what containers should not do are loaded in process', () => {
+    expect(refusal(allowDefault([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }]))).toBeNull();
+    // Docker's and podman's answer to clone3: ENOSYS, so that glibc takes clone, allowed without namespace flags
+    const docker = denyDefault([...SPAWN.filter((n) => n !== 'clone3'), ...IDENTITY], [
+      { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+      { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0x7e020000, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] },
+    ]);
+    expect(refusal(docker)).toBeNull();
+  });
+
+  test('each call the spawn makes under the filter is needed: a profile without it takes stage 2', () => {
+    for (const name of SPAWN) {
+      const r = refusal(denyDefault([...SPAWN, ...IDENTITY].filter((n) => n !== name)));
+      expect([name, r]).toEqual([name, expect.stringContaining(name)]);
+    }
+  });
+
+  test('clone3 refused with EPERM (not ENOSYS), or clone refused after an ENOSYS clone3: stage 2', () => {
+    expect(refusal(allowDefault([{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }]))).toMatch(/clone3/);
+    expect(refusal(allowDefault([{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }, { names: ['clone'], action: 'SCMP_ACT_ERRNO' }]))).toMatch(/not allow clone,/);
+  });
+
+  test('an answer that is not "allow" counts as a refusal: KILL, TRAP, TRACE; LOG allows', () => {
+    for (const action of ['SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_TRAP', 'SCMP_ACT_TRACE']) {
+      expect(refusal(allowDefault([{ names: ['futex'], action }]))).toMatch(/futex/);
+    }
+    expect(refusal(allowDefault([{ names: ['futex', 'wait4'], action: 'SCMP_ACT_LOG' }]))).toBeNull();
+  });
+
+  test('arguments count: the spawn\'s own fifo open must be allowed as it is made', () => {
+    // O_WRONLY|O_CLOEXEC denied, other opens allowed
+    expect(refusal(allowDefault([{ names: ['openat'], action: 'SCMP_ACT_ERRNO', args: [{ index: 2, value: 1, valueTwo: 1, op: 'SCMP_CMP_MASKED_EQ' }] }]))).toMatch(/openat/);
+    expect(refusal(allowDefault([{ names: ['openat'], action: 'SCMP_ACT_ERRNO', args: [{ index: 2, value: 0o100, valueTwo: 0o100, op: 'SCMP_CMP_MASKED_EQ' }] }]))).toBeNull();
+  });
+
+  test('the credentials are asked about only when they change under the filter (an early load)', () => {
+    const noSetresuid = denyDefault([...SPAWN, ...IDENTITY].filter((n) => n !== 'setresuid'));
+    // no_new_privs: the filter goes last, after setresuid
+    expect(refusal(noSetresuid, proc())).toBeNull();
+    // without no_new_privs and without CAP_SYS_ADMIN it goes first, and setresuid runs under it
+    expect(refusal(noSetresuid, proc((p) => (p.noNewPrivileges = false)))).toMatch(/setresuid/);
+    const calls = identityCalls(proc((p) => (p.noNewPrivileges = false)), noSetresuid);
+    expect(calls[0]).toMatchObject({ call: 'seccomp', nr: 317 });
+    expect(calls.map((c) => c.nr)).not.toContain(-1);
+    expect(calls.find((c) => c.call === 'setresuid')).toMatchObject({ nr: 117, args: [0n, 0n, 0n] });
+    expect(identityCalls(proc(), noSetresuid).pop()).toMatchObject({ call: 'seccomp' });
+  });
+
+  test('what binds more than the container thread or needs stage 2\'s state stays there', () => {
+    expect(refusal(allowDefault([{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }], ['SECCOMP_FILTER_FLAG_TSYNC']))).toMatch(/TSYNC/);
+    const notify = planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] } as any)!;
+    expect(refusal(notify)).toMatch(/notify/);
+    const s = allowDefault([{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }]);
+    expect(seccompInProcessRefusal(s, identityCalls(proc(), s), { setsid: true, arch: 'arm64' })).toMatch(/x86_64/);
+    expect(seccompInProcessRefusal(s, [], { setsid: true, arch: 'x64' })).toMatch(/not loaded/);
+  });
+});
