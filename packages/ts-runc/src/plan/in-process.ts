@@ -7,7 +7,7 @@ import { seccompInProcessRefusal, type SyscallCall } from './seccomp-spawn';
 /**
  * rlimits are per process: set on the CLI itself just before the spawn, the child inherits
  * them. Only those the CLI can live with for its last milliseconds qualify (AS, DATA, STACK,
- * CPU, FSIZE or NPROC could end or break it).
+ * CPU, FSIZE or NPROC could end or break it; NPROC not for root, see rlimitRefusal).
  */
 const SAFE_RLIMITS = new Set(['RLIMIT_NOFILE', 'RLIMIT_CORE', 'RLIMIT_MEMLOCK', 'RLIMIT_LOCKS', 'RLIMIT_SIGPENDING', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_RTPRIO', 'RLIMIT_RTTIME']);
 /** The CLI keeps a few dozen fds open: a lower NOFILE limit could refuse its own last opens. */
@@ -38,6 +38,10 @@ export function hostRefusal(host: InProcessHost): string | null {
 /** rlimits are set on the CLI itself, which must survive them. */
 function rlimitRefusal(p: PlannedProcess): string | null {
   for (const r of p.rlimits) {
+    // The spawn's clone counts against the process's uid, but never against root's (the kernel
+    // exempts the init user), as nothing counts against runc's init, which execs without a fork:
+    // podman sets NPROC on every container.
+    if (r.name === 'RLIMIT_NPROC' && p.uid === 0) continue;
     if (!SAFE_RLIMITS.has(r.name)) return `rlimit ${r.name}`;
     if (r.name === 'RLIMIT_NOFILE' && BigInt(r.soft) < MIN_NOFILE) return 'rlimit RLIMIT_NOFILE below 256';
   }

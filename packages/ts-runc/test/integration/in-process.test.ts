@@ -61,6 +61,24 @@ function heldInits(): number[] {
   });
 });
 
+(inProcessAvailable ? describe : describe.skip)('RLIMIT_NPROC (podman sets it on every container)', () => {
+  test('on a root process: made in process, the same limits as through stage 2; another uid takes stage 2', () => {
+    const nproc = { type: 'RLIMIT_NPROC', soft: 4000, hard: 4096 };
+    const b = suite.bundle(['sh', '-c', 'ulimit -u; ulimit -Hu; ulimit -n'], (c) => (c.process.rlimits = [nproc, { type: 'RLIMIT_NOFILE', soft: 1024, hard: 1024 }]));
+    const id = uniqueId('inproc');
+    const runIt = (env: Record<string, string>) => spawnSync(TS_RUNC, ['--root', suite.rt.root, '--debug', 'run', '-b', b.dir, id], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30000 });
+    const inProc = runIt({});
+    const stage2 = runIt({ TS_RUNC_IN_PROCESS: '0' });
+    expect(inProc.stderr).toContain('msg="create in process"');
+    expect(inProc.stdout).toBe('4000\n4096\n1024\n');
+    expect(stage2.stdout).toBe(inProc.stdout);
+    const other = suite.bundle(['true'], (c) => ((c.process.rlimits = [nproc]), (c.process.user = { uid: 1000, gid: 1000 })));
+    const r = spawnSync(TS_RUNC, ['--root', suite.rt.root, '--debug', 'run', '-b', other.dir, uniqueId('inproc')], { encoding: 'utf8', timeout: 30000 });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('create through stage 2: rlimit RLIMIT_NPROC');
+  });
+});
+
 (inProcessAvailable ? describe : describe.skip)('seccomp on the in-process paths', () => {
   const SHOW = ['sh', '-c', "grep -E '^(Seccomp|NoNewPrivs|CapEff)' /proc/self/status; mkdir /tmp/d; echo mkdir=$?; unshare -r true 2>/dev/null; echo unshare=$?"];
   /** podman's default profile, with mkdir denied so that the filter shows. */

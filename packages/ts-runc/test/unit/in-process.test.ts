@@ -49,9 +49,13 @@ describe('which creates run in one process (plan/in-process.ts)', () => {
   test('rlimits the CLI process could not live with go to stage 2', () => {
     expect(refusal((s) => (s.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 1024 }, { type: 'RLIMIT_CORE', soft: 0, hard: 0 }]))).toBeNull();
     expect(refusal((s) => (s.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 16, hard: 16 }]))).toMatch(/NOFILE below/);
-    for (const type of ['RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_NPROC', 'RLIMIT_STACK', 'RLIMIT_FSIZE', 'RLIMIT_DATA']) {
+    for (const type of ['RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_STACK', 'RLIMIT_FSIZE', 'RLIMIT_DATA']) {
       expect(refusal((s) => (s.process.rlimits = [{ type, soft: 1, hard: 1 }]))).toBe(`rlimit ${type}`);
     }
+    // NPROC binds no root clone (podman sets it on every container); another uid's spawn it could fail
+    const nproc = [{ type: 'RLIMIT_NPROC', soft: 4194304, hard: 4194304 }];
+    expect(refusal((s) => (s.process.rlimits = nproc))).toBeNull();
+    expect(refusal((s) => ((s.process.rlimits = nproc), (s.process.user = { uid: 1000, gid: 1000 })))).toBe('rlimit RLIMIT_NPROC');
   });
 
   test('nothing may be mounted or made below /proc before it is mounted, nor the cwd be there', () => {
