@@ -13,7 +13,7 @@
  *
  * Environment: BENCH_RUNS (latency samples, default 15), BENCH_PAR (parallelism, 4),
  * BENCH_PAR_TOTAL (containers per throughput round, 24), BENCH_RSS_RUNS (5),
- * BENCH_RUNTIMES (comma list of variants), BENCH_SKIP (comma list: run,csd,exec,state,par,rss,mem,floor).
+ * BENCH_RUNTIMES (comma list of variants), BENCH_SKIP (comma list: run,seccomp,csd,exec,state,par,rss,mem,floor).
  *
  * Floors (bench-floor.ts): `node -e 0`, the least a ONE-process Node runtime does (koffi, unshare,
  * posix_spawn /bin/true in new namespaces, wait), and Node starting a second Node (a stage-2 design),
@@ -24,6 +24,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'child_process';
+import { podmanProfile } from '../helpers/seccomp-profiles';
 
 const REPO = path.resolve(__dirname, '../../../../..');
 const TS_RUNC_BIN = path.join(REPO, 'packages/ts-runc/bin/ts-runc');
@@ -200,6 +201,9 @@ export async function benchMain(): Promise<void> {
     };
     const bTrue = bundle('b-true', ['/bin/true']);
     const bSleep = bundle('b-sleep', ['/bin/sleep', '1000000']);
+    // What engines pass: podman's default seccomp profile, no no_new_privs (loaded before the caps go).
+    const podman = podmanProfile();
+    const bSeccomp = podman && bundle('b-seccomp', ['/bin/true'], (c) => ((c.linux.seccomp = podman), (c.process.noNewPrivileges = false)));
 
     const cleanEnv = { ...process.env };
     delete cleanEnv.NODE_EXTRA_CA_CERTS;
@@ -260,6 +264,7 @@ export async function benchMain(): Promise<void> {
     for (const v of live()) await v.worker!.call({ op: 'time', cmds: [rt(v, 'run', '-b', bTrue, id(v, 'warm'))] });
 
     if (!skip.has('run')) await timed('run /bin/true (ms)', RUNS, (v) => [rt(v, 'run', '-b', bTrue, id(v, 'run'))]);
+    if (!skip.has('seccomp') && bSeccomp) await timed('run /bin/true, podman\'s seccomp profile (ms)', RUNS, (v) => [rt(v, 'run', '-b', bSeccomp, id(v, 'sc'))]);
     if (!skip.has('csd')) {
       await timed('create+start+delete (ms)', RUNS, (v) => {
         const c = id(v, 'csd');
