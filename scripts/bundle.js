@@ -45,8 +45,9 @@ async function main() {
       format: 'cjs',
       charset: 'ascii',
       // Fewer bytes to read and decode at every start: 4-5 ms of a `state` (measured). Names of
-      // locals only; properties stay. TSRT_BUNDLE=0 runs the plain modules (readable stacks).
-      minify: true,
+      // locals only; properties stay. TSRT_BUNDLE=0 runs the plain modules (readable stacks);
+      // TSRT_BUNDLE_MINIFY=0 keeps the names, for a CPU profile of the bundle as it runs.
+      minify: process.env.TSRT_BUNDLE_MINIFY !== '0',
       external: ['koffi', '@koromix/*', 'ajv', 'ajv-formats'],
       write: false,
       logLevel: 'warning',
