@@ -64,6 +64,13 @@ export function recordCalls(steps: (sys: Sys) => void): Array<{ call: string; wh
   return ops.map((o) => ({ call: o.call, what: o.what }));
 }
 
+/** One syscall as a seccomp filter would see it: its number and scalar arguments (pointers as 0). */
+export interface RecordedSyscall {
+  call: string;
+  nr: number;
+  args: bigint[];
+}
+
 /** libc wrappers that are one syscall each, by x86_64 number (others go through syscall(2)). */
 const WRAPPED_NR: Record<string, number> = { prctl: 157, umask: 95, unshare: 272, setns: 308, fchdir: 81, chroot: 161, chdir: 80, personality: 135 };
 
@@ -72,7 +79,7 @@ const WRAPPED_NR: Record<string, number> = { prctl: 157, umask: 95, unshare: 272
  * passed (pointers as 0), for asking a seccomp filter about them before it is loaded. A call
  * made through anything else (posix_spawn) is reported with nr -1.
  */
-export function recordSyscalls(steps: (sys: Sys) => void): Array<{ call: string; nr: number; args: bigint[] }> {
+export function recordSyscalls(steps: (sys: Sys) => void): RecordedSyscall[] {
   const { sys, ops, held } = recorder();
   try {
     steps(sys);

@@ -18,7 +18,7 @@ export function libc(): Sys {
   return real;
 }
 
-export type { ContainerThread } from './container-thread';
+export type { ContainerThread, RecordedSyscall } from './container-thread';
 /** The container thread (container-thread.ts), started on first use of libuv's pool. */
 export function startContainerThread(): Promise<import('./container-thread').ContainerThread> {
   const { ContainerThread } = require('./container-thread') as typeof import('./container-thread');
@@ -26,6 +26,6 @@ export function startContainerThread(): Promise<import('./container-thread').Con
 }
 
 /** The syscalls `steps` would make on the container thread (container-thread.ts). */
-export function recordSyscalls(steps: (sys: Sys) => void): Array<{ call: string; nr: number; args: bigint[] }> {
+export function recordSyscalls(steps: (sys: Sys) => void): import('./container-thread').RecordedSyscall[] {
   return (require('./container-thread') as typeof import('./container-thread')).recordSyscalls(steps);
 }

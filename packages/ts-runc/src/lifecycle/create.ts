@@ -257,7 +257,8 @@ function mayRunInProcess(ctx: Context, raw: Spec, ns: NamespacePlan, opts: Creat
  * when it does not. Its init is held by libuv's pool thread until start.
  */
 async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns: NamespacePlan, opts: CreateOptions, fifoDir: string, opened: number[]): Promise<boolean> {
-  const identity = c.plan.seccomp ? (require('./thread-identity') as typeof import('./thread-identity')).identityCalls(c.plan.process, c.plan.seccomp) : undefined;
+  const seccomp = c.plan.seccomp;
+  const identity = seccomp ? () => (require('./thread-identity') as typeof import('./thread-identity')).identityCalls(c.plan.process, seccomp) : undefined;
   const refusal = inProcessRefusal(c.plan, ns, inProcessHost(ctx.sys, opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined), identity);
   if (refusal) {
     ctx.log.debug(`create through stage 2: ${refusal}`);

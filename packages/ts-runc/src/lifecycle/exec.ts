@@ -198,7 +198,7 @@ async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptio
   const p = l.planProcess(opts.process, { lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m) });
   const raw = state.config?.linux?.seccomp;
   const seccomp = raw ? l.planSeccomp(raw, { cache: l.defaultBpfCache() }) : null;
-  const identity = seccomp ? (require('./thread-identity') as typeof import('./thread-identity')).identityCalls(p, seccomp) : undefined;
+  const identity = seccomp ? () => (require('./thread-identity') as typeof import('./thread-identity')).identityCalls(p, seccomp) : undefined;
   const refusal = execInProcessRefusal(p, seccomp, nsPaths, host, identity);
   if (refusal) {
     ctx.log.debug(`exec through a helper: ${refusal}`);

@@ -50,34 +50,37 @@ function rlimitRefusal(p: PlannedProcess): string | null {
 
 /**
  * The container's filter goes on the container thread before the spawn: it must allow what
- * that thread and the spawn's child do after it (seccomp-spawn.ts). `identity` is what the
- * thread does to take the process's identity, the load among it (thread-identity.ts).
+ * that thread and the spawn's child do after it (seccomp-spawn.ts). `identity` records what the
+ * thread does to take the process's identity, the load among it (thread-identity.ts); it is
+ * called only when every cheaper check has passed.
  */
-function seccompRefusal(seccomp: PlannedSeccomp | null | undefined, identity: SyscallCall[] | undefined, setsid: boolean): string | null {
+export type IdentityCalls = () => SyscallCall[];
+
+function seccompRefusal(seccomp: PlannedSeccomp | null | undefined, identity: IdentityCalls | undefined, setsid: boolean): string | null {
   if (!seccomp) return null;
   if (!identity) return 'seccomp';
-  return seccompInProcessRefusal(seccomp, identity, { setsid });
+  return seccompInProcessRefusal(seccomp, identity(), { setsid });
 }
 
 /**
  * Why this exec needs the helper Node, or null when lifecycle/exec-in-process.ts can run it.
  * Without the planned process (null), only what is known before it is compiled is checked.
  */
-export function execInProcessRefusal(p: PlannedProcess | null, seccomp: PlannedSeccomp | null | undefined, namespaces: Record<string, string>, host: InProcessHost, identity?: SyscallCall[]): string | null {
+export function execInProcessRefusal(p: PlannedProcess | null, seccomp: PlannedSeccomp | null | undefined, namespaces: Record<string, string>, host: InProcessHost, identity?: IdentityCalls): string | null {
   const h = hostRefusal(host);
   if (h) return h;
   if (!namespaces.mount || !namespaces.pid) return 'no mount or pid namespace';
   if (namespaces.user || namespaces.time) return 'user or time namespace';
   if (!p) return null;
   if (p.terminal) return 'terminal';
-  return seccompRefusal(seccomp, identity, false) ?? rlimitRefusal(p);
+  return rlimitRefusal(p) ?? seccompRefusal(seccomp, identity, false);
 }
 
 /**
  * Why this create needs stage 2, or null when the in-process path can make it. `identity`:
  * see seccompRefusal (needed only with a filter).
  */
-export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProcessHost, identity?: SyscallCall[]): string | null {
+export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProcessHost, identity?: IdentityCalls): string | null {
   const h = hostRefusal(host);
   if (h) return h;
   const types = [...ns.create, ...ns.join.map((j) => j.type)];
@@ -90,7 +93,7 @@ export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProc
   // createContainer and startContainer hooks run inside the container from the init process.
   if (plan.hooks && (plan.hooks.runtimeHooks || plan.hooks.createContainer.length || plan.hooks.startContainer.length)) return 'hooks before start';
   if (plan.process.terminal) return 'terminal';
-  const r = seccompRefusal(plan.seccomp, identity, true) ?? rlimitRefusal(plan.process);
+  const r = rlimitRefusal(plan.process) ?? seccompRefusal(plan.seccomp, identity, true);
   if (r) return r;
   // /proc needs the pid namespace's first process: it is mounted after the spawn, so nothing
   // may be mounted or made on or below it before, nor the cwd be there.

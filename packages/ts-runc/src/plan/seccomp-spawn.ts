@@ -5,14 +5,11 @@
 // those calls here; any answer other than "allow" keeps the create or exec on stage 2.
 // Pure: unit-tested with programs libseccomp compiled.
 import { runSeccompProgram, actionOf, AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECCOMP_RET_LOG, SECCOMP_RET_ERRNO } from './bpf-eval';
+import type { RecordedSyscall } from '@tsrt/libc';
 import type { PlannedSeccomp } from './types';
 
 /** One syscall as a filter sees it (x86_64 numbers; pointers as 0: a filter cannot read them). */
-export interface SyscallCall {
-  call: string;
-  nr: number;
-  args: bigint[];
-}
+export type SyscallCall = RecordedSyscall;
 
 const SECCOMP_FILTER_FLAG_TSYNC = 1;
 const ENOSYS = 38;
