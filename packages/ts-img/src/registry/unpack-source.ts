@@ -14,8 +14,6 @@ import { parsePlatform } from '../store/image';
 import { existsOnDisk, looksLikeRegistryReference, stripTransport } from './reference';
 import { writeOrigin } from '../repack/repack';
 
-export { unpackRegistryOptions } from '../store/options';
-
 export interface ResolvedSource {
   source: string | ImageSource;
   /** A layout directory the image lives in (for the bundle's origin record). */

@@ -1,9 +1,15 @@
 import type { Command } from '../command';
+import { ArgTable, usage } from '../arg-table';
+
+const mountArgs: ArgTable = {
+  positionals: [{ name: 'bundle', required: true, describe: 'bundle directory made by unpack --overlay' }],
+  options: [],
+};
 
 export const mountCommand: Command = {
-  command: 'mount <bundle>',
+  command: usage('mount', mountArgs),
   describe: 'mount an overlay bundle\'s rootfs again (after a reboot or an umount), its changes kept; nothing to do when mounted',
-  builder: (y) => y.positional('bundle', { type: 'string', demandOption: true, describe: 'bundle directory made by unpack --overlay' }),
+  args: mountArgs,
   run: async (a) => {
     const { mountBundle } = await import('../../overlay/remount');
     await mountBundle(String(a.bundle));

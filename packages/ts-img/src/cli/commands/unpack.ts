@@ -1,7 +1,8 @@
 import type { Command } from '../command';
 import { UserError } from '../errors';
 import { parseIdMap } from '../../layers/idmap';
-import { unpackRegistryOptions } from '../../store/options';
+import { UNPACK_REGISTRY_OPTIONS } from '../../store/options';
+import { ArgTable, usage } from '../arg-table';
 
 interface Args {
   source?: string;
@@ -25,27 +26,34 @@ async function overlayUnpacker(a: Args): Promise<typeof import('../../unpack').u
   return (src, bundle, o) => unpackOverlay(src, bundle, { ...o, store });
 }
 
+const unpackArgs: ArgTable = {
+  positionals: [
+    { name: 'source', describe: 'image: layout dir[:tag|@digest], oci-archive, docker save tarball, registry reference or store name' },
+    { name: 'bundle', describe: 'bundle directory to create (must not exist, or be empty)' },
+  ],
+  options: [
+    ...UNPACK_REGISTRY_OPTIONS,
+    { name: 'image', type: 'string', describe: 'image source (then the only positional is the bundle)' },
+    { name: 'platform', type: 'string', describe: 'os/arch[/variant] to select from an index (default: the host)' },
+    { name: 'rootless', type: 'boolean', default: false, describe: 'produce a rootless bundle (user namespace, no network ns)' },
+    { name: 'uid-map', type: 'string', requiresArg: true, describe: 'containerID:hostID:size (repeatable): shift file ownership' },
+    { name: 'gid-map', type: 'string', requiresArg: true, describe: 'containerID:hostID:size (repeatable)' },
+    {
+      name: 'overlay', type: 'boolean', default: false,
+      describe: 'extract each layer once into the store and mount rootfs/ as an overlay of them with a writable layer of the bundle\'s own (remove it with ts-img remove)',
+    },
+    { name: 'quiet', alias: 'q', type: 'boolean', default: false, describe: 'no progress output' },
+    {
+      name: 'max-layer-size', type: 'string', requiresArg: true,
+      describe: 'refuse a layer whose tar expands beyond SIZE (512M, 2G, bytes); default: no per-layer cap, all layers together may not expand beyond the free space of the bundle\'s filesystem',
+    },
+  ],
+};
+
 export const unpackCommand: Command<Args> = {
-  command: 'unpack [source] [bundle]',
+  command: usage('unpack', unpackArgs),
   describe: 'unpack an image into an OCI runtime bundle (rootfs/ + config.json)',
-  builder: (y) =>
-    unpackRegistryOptions(y)
-      .positional('source', { type: 'string', describe: 'image: layout dir[:tag|@digest], oci-archive, docker save tarball, registry reference or store name' })
-      .positional('bundle', { type: 'string', describe: 'bundle directory to create (must not exist, or be empty)' })
-      .option('image', { type: 'string', describe: 'image source (then the only positional is the bundle)' })
-      .option('platform', { type: 'string', describe: 'os/arch[/variant] to select from an index (default: the host)' })
-      .option('rootless', { type: 'boolean', default: false, describe: 'produce a rootless bundle (user namespace, no network ns)' })
-      .option('uid-map', { type: 'string', requiresArg: true, describe: 'containerID:hostID:size (repeatable): shift file ownership' })
-      .option('gid-map', { type: 'string', requiresArg: true, describe: 'containerID:hostID:size (repeatable)' })
-      .option('overlay', {
-        type: 'boolean', default: false,
-        describe: 'extract each layer once into the store and mount rootfs/ as an overlay of them with a writable layer of the bundle\'s own (remove it with ts-img remove)',
-      })
-      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' })
-      .option('max-layer-size', {
-        type: 'string', requiresArg: true,
-        describe: 'refuse a layer whose tar expands beyond SIZE (512M, 2G, bytes); default: no per-layer cap, all layers together may not expand beyond the free space of the bundle\'s filesystem',
-      }) as any,
+  args: unpackArgs,
   run: async (a) => {
     let source = a.source;
     let bundle = a.bundle;
