@@ -12,7 +12,7 @@ import { clientOptions, findInStore, openStore, storeDir, RegistryArgs, StoreArg
 import { Layout } from '../store/layout';
 import { parsePlatform } from '../store/image';
 import { existsOnDisk, looksLikeRegistryReference, stripTransport } from './reference';
-import { writeOrigin } from '../repack/repack';
+import { writeOrigin } from '../repack/origin';
 
 export interface ResolvedSource {
   source: string | ImageSource;

@@ -27,31 +27,10 @@ import { upperDiff } from './upper-diff';
 import { lowerImage } from './lower-image';
 import { openRoot, walkTree } from './walk';
 import type { DiffSourceOptions } from './source';
+import { writeOrigin } from './origin';
 
 export { IdRange, unmapId } from './entries';
-
-export const ORIGIN_FILE = 'ts-img-origin.json';
-
-export interface Origin {
-  /** Layout (or store) directory holding the image. */
-  layout: string;
-  manifestDigest: string;
-  name?: string;
-}
-
-export function readOrigin(bundle: string): Origin | undefined {
-  try {
-    const o = JSON.parse(fs.readFileSync(path.join(bundle, ORIGIN_FILE), 'utf8')) as Origin;
-    if (typeof o.layout === 'string' && typeof o.manifestDigest === 'string') return o;
-  } catch {
-    /* none */
-  }
-  return undefined;
-}
-
-export function writeOrigin(bundle: string, o: Origin): void {
-  fs.writeFileSync(path.join(bundle, ORIGIN_FILE), `${JSON.stringify(o, null, 2)}\n`, { mode: 0o644 });
-}
+export { ORIGIN_FILE, Origin, readOrigin, writeOrigin } from './origin';
 
 export interface RepackOptions {
   /** The bundle's uid/gid mappings (containerID:hostID:size), to turn owners back into image IDs. */

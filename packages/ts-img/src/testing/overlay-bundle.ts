@@ -10,7 +10,7 @@ import path from 'node:path';
 import { libc } from '@tsrt/libc';
 import { unpack } from '../unpack';
 import { OverlayMeta, writeOverlayMeta } from '../bundle/overlay-meta';
-import { writeOrigin } from '../repack/repack';
+import { writeOrigin } from '../repack/origin';
 
 const MNT_DETACH = 2;
 
