@@ -1,4 +1,12 @@
-import { createHash, Hash } from 'crypto';
+import type { Hash } from 'crypto';
+import { sha256Hex } from './sha256';
+
+/** Up to this size sha256 is hashed in JS (sha256.ts): node:crypto is loaded only for more. */
+const SMALL = 16 << 10;
+
+function createHash(alg: string): Hash {
+  return (require('crypto') as typeof import('crypto')).createHash(alg);
+}
 
 const DIGEST_RE: Record<string, RegExp> = {
   sha256: /^[a-f0-9]{64}$/,
@@ -34,6 +42,7 @@ export function hasher(d: ParsedDigest): Hash {
   return createHash(d.algorithm);
 }
 
-export function digestOf(buf: Buffer, alg: 'sha256' | 'sha512' = 'sha256'): string {
-  return `${alg}:${createHash(alg).update(buf).digest('hex')}`;
+export function digestOf(data: Buffer | string, alg: 'sha256' | 'sha512' = 'sha256'): string {
+  if (alg === 'sha256' && Buffer.byteLength(data) <= SMALL) return `sha256:${sha256Hex(data)}`;
+  return `${alg}:${createHash(alg).update(data).digest('hex')}`;
 }

@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random-hex';
 import { UserError } from '../cli/errors';
 
 export const OVERLAY_FILE = 'ts-img-overlay.json';
@@ -88,7 +88,7 @@ export function readOverlayMeta(bundle: string): OverlayMeta | undefined {
 export function writeOverlayMeta(bundle: string, meta: OverlayMeta): void {
   const file = path.join(bundle, OVERLAY_FILE);
   validate(meta, file);
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = `${file}.tmp-${process.pid}-${randomHex(4)}`;
   const text = JSON.stringify({
     version: 1, store: meta.store, layers: meta.layers, lowerdirs: meta.lowerdirs, upper: meta.upper, work: meta.work,
   }, null, 2);

@@ -14,7 +14,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { digestOf } from '../digest';
+import { randomHex } from '../random-hex';
 import { mkdirAll } from '@tsrt/libc';
 import { lockFile } from '../store/lock';
 import { removeTree } from '../fs/remove-tree';
@@ -54,7 +55,7 @@ export interface BundleRef {
 /** OCI chain ids: ChainID(L0) = DiffID(L0), ChainID(..Ln) = sha256(ChainID(..Ln-1) + " " + DiffID(Ln)). */
 export function chainIds(diffIds: string[]): string[] {
   const out: string[] = [];
-  for (const d of diffIds) out.push(out.length === 0 ? d : `sha256:${createHash('sha256').update(`${out[out.length - 1]} ${d}`).digest('hex')}`);
+  for (const d of diffIds) out.push(out.length === 0 ? d : digestOf(`${out[out.length - 1]} ${d}`));
   return out;
 }
 
@@ -151,7 +152,7 @@ export class LayerStore {
       const tmpRoot = this.sub('tmp');
       // what an earlier extraction of this layer left (it died: we hold the lock now)
       for (const n of fs.readdirSync(tmpRoot)) if (n.startsWith(`${hex}-`)) removeTree(path.join(tmpRoot, n));
-      const tmp = path.join(tmpRoot, `${hex}-${process.pid}-${randomBytes(4).toString('hex')}`);
+      const tmp = path.join(tmpRoot, `${hex}-${process.pid}-${randomHex(4)}`);
       this.pending.add(tmp);
       fs.mkdirSync(tmp, { mode: 0o700 });
       fs.mkdirSync(path.join(tmp, 'diff'), { mode: 0o755 });
@@ -213,7 +214,7 @@ export class LayerStore {
   // ----- bundle registrations -----------------------------------------------------------------
 
   private refFile(bundle: string): string {
-    const id = createHash('sha256').update(path.resolve(bundle)).digest('hex').slice(0, 32);
+    const id = digestOf(path.resolve(bundle)).slice(7, 39);
     return path.join(this.root, 'refs', `${id}.json`);
   }
 

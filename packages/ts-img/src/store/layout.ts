@@ -8,12 +8,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { Annotations, Descriptor, ImageIndex, MediaType } from '@tsrt/oci-spec';
 import { UserError } from '../cli/errors';
-import { VerifyingStream, assertDigest, digestOf, isValidDigest } from '../registry/digest';
+import { assertDigest, digestOf, isValidDigest } from '../registry/digest';
+import { randomHex } from '../random-hex';
 import { Lock, lockFile, withLock } from './lock';
 import { mkdirAll } from '@tsrt/libc';
 
@@ -61,7 +60,7 @@ export class Layout {
   tmpPath(): string {
     const d = path.join(this.privDir, 'tmp');
     mkdirAll(d);
-    return path.join(d, `${process.pid}-${randomBytes(6).toString('hex')}`);
+    return path.join(d, `${process.pid}-${randomHex(6)}`);
   }
 
   /** Where a partial download of this blob lives (kept across runs so it can be resumed). */
@@ -73,7 +72,7 @@ export class Layout {
   }
 
   private writeFileAtomic(file: string, data: Buffer): void {
-    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const tmp = `${file}.tmp-${process.pid}-${randomHex(4)}`;
     const fd = fs.openSync(tmp, 'w', 0o644);
     try {
       fs.writeSync(fd, data);
@@ -126,6 +125,9 @@ export class Layout {
 
   /** Stream into a blob, verifying when the digest is known; returns digest and size. */
   async writeBlobStream(src: Readable, expected?: string, expectedSize?: number): Promise<{ digest: string; size: number }> {
+    // streams and node:crypto are loaded by the commands that write blobs, not by every start
+    const { pipeline } = require('node:stream/promises') as typeof import('node:stream/promises');
+    const { VerifyingStream } = require('../registry/verifying-stream') as typeof import('../registry/verifying-stream');
     const tmp = this.tmpPath();
     const v = new VerifyingStream(expected, expectedSize);
     try {

@@ -1,7 +1,7 @@
 /** The bundle directory an unpack creates: free to use, built in a temp sibling, stale temps swept. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { randomBytes } from 'crypto';
+import { randomHex } from '../random-hex';
 import { removeTree } from '../fs/remove-tree';
 
 /**
@@ -46,7 +46,7 @@ export function prepareBundlePath(bundle: string): { abs: string; parent: string
 
 /** A fresh mode-0700 temp sibling of the bundle (renamed into place when complete). */
 export function makeBundleTemp(abs: string): string {
-  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.ts-img-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.ts-img-${process.pid}-${randomHex(4)}`);
   fs.mkdirSync(tmp, { mode: 0o700 });
   fs.chmodSync(tmp, 0o700);
   return tmp;
