@@ -3,8 +3,16 @@
 import * as path from 'path';
 import { runBundle } from '@tsrt/libc/dist/src/cached-bundle';
 
-/** unpack has a code cache of its own: V8 reads a whole cache, and unpack is what runs most. */
-const CACHES: Record<string, string> = { unpack: 'unpack' };
+/**
+ * The code cache a command line runs with. V8 reads a whole cache: unpack, what runs most, has
+ * one; an overlay bundle's life (unpack --overlay of layers already stored, mount, remove: tens
+ * of ms each) has another without the extraction code (a cache of its own is ~100 KiB smaller,
+ * ~3 ms less to read; measured). A first unpack --overlay compiles its extraction code itself.
+ */
+function cacheOf(argv: string[]): string {
+  const cmd = argv.find((a) => !a.startsWith('-'));
+  if (cmd === 'unpack') return argv.includes('--overlay') ? 'overlay' : 'unpack';
+  return cmd === 'mount' || cmd === 'remove' ? 'overlay' : 'other';
+}
 
-const cmd = process.argv.slice(2).find((a) => !a.startsWith('-'));
-runBundle(path.join(__dirname, 'bundle.js'), (cmd && CACHES[cmd]) ?? 'other', () => require('./entry'));
+runBundle(path.join(__dirname, 'bundle.js'), cacheOf(process.argv.slice(2)), () => require('./entry'));
