@@ -29,16 +29,7 @@ export function sha256Hex(data: Buffer | string): string {
   buf.set(msg);
   buf[n] = 0x80;
   const end = buf.length;
-  const bitsHi = Math.floor(n / 0x20000000);
-  const bitsLo = (n * 8) >>> 0;
-  buf[end - 8] = bitsHi >>> 24;
-  buf[end - 7] = bitsHi >>> 16;
-  buf[end - 6] = bitsHi >>> 8;
-  buf[end - 5] = bitsHi;
-  buf[end - 4] = bitsLo >>> 24;
-  buf[end - 3] = bitsLo >>> 16;
-  buf[end - 2] = bitsLo >>> 8;
-  buf[end - 1] = bitsLo;
+  putBitLength(buf, n);
   const w = new Int32Array(64);
   let h0 = 0x6a09e667 | 0;
   let h1 = 0xbb67ae85 | 0;
@@ -92,4 +83,23 @@ export function sha256Hex(data: Buffer | string): string {
     h7 = (h7 + h) | 0;
   }
   return [h0, h1, h2, h3, h4, h5, h6, h7].map((x) => (x >>> 0).toString(16).padStart(8, '0')).join('');
+}
+
+/**
+ * The padding's last 8 bytes: the message's length in bits, 64-bit big-endian, written into the
+ * end of `block`. Exported for its unit test, which checks the high word (messages of 2^29 bytes
+ * and more) without hashing half a GiB.
+ */
+export function putBitLength(block: Uint8Array, n: number): void {
+  const end = block.length;
+  const bitsHi = Math.floor(n / 0x20000000); // 8n / 2^32
+  const bitsLo = (n * 8) >>> 0; // 8n mod 2^32 (8n is exact below 2^53)
+  block[end - 8] = bitsHi >>> 24;
+  block[end - 7] = bitsHi >>> 16;
+  block[end - 6] = bitsHi >>> 8;
+  block[end - 5] = bitsHi;
+  block[end - 4] = bitsLo >>> 24;
+  block[end - 3] = bitsLo >>> 16;
+  block[end - 2] = bitsLo >>> 8;
+  block[end - 1] = bitsLo;
 }
