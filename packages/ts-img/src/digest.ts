@@ -2,12 +2,23 @@ import type { Hash } from 'crypto';
 import { sha256Hex } from './sha256';
 
 /**
- * Up to this size sha256 is hashed in JS (sha256.ts) while node:crypto is not loaded: cheaper
+ * Below this size sha256 is hashed in JS (sha256.ts) while node:crypto is not loaded: cheaper
  * than loading it (~6 ms) up to about here (measured); once loaded, node:crypto is the faster.
  */
 const SMALL = 4 << 10;
 
 let nodeCrypto: typeof import('crypto') | undefined;
+
+/**
+ * Whether node:crypto is loaded, by this module or by any other (the registry client and the blob
+ * writers import it at their top): Node lists every builtin it has loaded in moduleLoadList.
+ * Without that list, node:crypto (the JS hash only saves start-up time).
+ */
+function cryptoLoaded(): boolean {
+  if (nodeCrypto) return true;
+  const loaded = (process as { moduleLoadList?: readonly string[] }).moduleLoadList;
+  return loaded?.includes('NativeModule crypto') ?? true;
+}
 
 function createHash(alg: string): Hash {
   nodeCrypto ??= require('crypto') as typeof import('crypto');
@@ -49,6 +60,6 @@ export function hasher(d: ParsedDigest): Hash {
 }
 
 export function digestOf(data: Buffer | string, alg: 'sha256' | 'sha512' = 'sha256'): string {
-  if (alg === 'sha256' && !nodeCrypto && Buffer.byteLength(data) <= SMALL) return `sha256:${sha256Hex(data)}`;
+  if (alg === 'sha256' && Buffer.byteLength(data) < SMALL && !cryptoLoaded()) return `sha256:${sha256Hex(data)}`;
   return `${alg}:${createHash(alg).update(data).digest('hex')}`;
 }

@@ -1,4 +1,6 @@
+import { spawnSync } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
+import * as path from 'path';
 import { putBitLength, sha256Hex } from '../../src/sha256';
 import { digestOf } from '../../src/digest';
 import { randomHex } from '../../src/random-hex';
@@ -85,6 +87,64 @@ describe('digestOf', () => {
       expect(digestOf(b, 'sha512')).toBe(`sha512:${nodeSha(b, 'sha512')}`);
     }
     expect(digestOf('a b')).toBe(`sha256:${nodeSha('a b')}`);
+  });
+
+  /**
+   * Which hash digestOf uses, seen in a fresh Node (jest itself has node:crypto loaded): the built
+   * digest.js with sha256Hex counted, and Node's list of loaded builtins. Each scenario is a list
+   * of steps, each [data, alg?]; a step string 'load' requires node:crypto as another module would.
+   */
+  function inFreshNode(steps: Array<'load' | 'hasher' | [string | { fill: number; n: number }, ('sha256' | 'sha512')?]>): Array<{ js: boolean; loaded: boolean; digest: string }> {
+    const src = `
+      const sha = require(${JSON.stringify(path.resolve(__dirname, '../../src/sha256.js'))});
+      const real = sha.sha256Hex;
+      let calls = 0;
+      sha.sha256Hex = (d) => (calls++, real(d));
+      const { digestOf, hasher, parseDigest } = require(${JSON.stringify(path.resolve(__dirname, '../../src/digest.js'))});
+      const loaded = () => process.moduleLoadList.includes('NativeModule crypto');
+      const out = [];
+      if (loaded()) throw new Error('node:crypto loaded before the first step');
+      for (const s of JSON.parse(process.argv[2])) {
+        if (s === 'load') { require('node:crypto'); continue; }
+        if (s === 'hasher') { hasher(parseDigest('sha256:' + '0'.repeat(64))); continue; }
+        const data = typeof s[0] === 'string' ? s[0] : Buffer.alloc(s[0].n, s[0].fill);
+        const before = calls;
+        const digest = digestOf(data, s[1]);
+        out.push({ js: calls > before, loaded: loaded(), digest });
+      }
+      process.stdout.write(JSON.stringify(out));`;
+    const r = spawnSync(process.execPath, ['-', JSON.stringify(steps)], { input: src, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`node exited ${r.status}: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  }
+
+  const sha = (data: string | { fill: number; n: number }, alg = 'sha256'): string => `${alg}:${nodeSha(typeof data === 'string' ? data : Buffer.alloc(data.n, data.fill), alg)}`;
+
+  test('below 4 KiB and while node:crypto is not loaded: the JS hash, and node:crypto stays unloaded', () => {
+    const data = ['', 'abc', 'é'.repeat(2047), { fill: 7, n: 1 }, { fill: 7, n: 4095 }];
+    expect(inFreshNode(data.map((d) => [d]))).toEqual(data.map((d) => ({ js: true, loaded: false, digest: sha(d) })));
+  });
+
+  test('from 4 KiB (counted in UTF-8 bytes), node:crypto; and after that, node:crypto for small inputs too', () => {
+    const data = [{ fill: 7, n: 4096 }, 'abc', { fill: 7, n: 4095 }];
+    expect(inFreshNode(data.map((d) => [d]))).toEqual(data.map((d) => ({ js: false, loaded: true, digest: sha(d) })));
+    // 2048 characters, 4096 bytes
+    expect(inFreshNode([['é'.repeat(2048)]])).toEqual([{ js: false, loaded: true, digest: sha('é'.repeat(2048)) }]);
+    expect(inFreshNode([[{ fill: 1, n: 100_000 }]])).toEqual([{ js: false, loaded: true, digest: sha({ fill: 1, n: 100_000 }) }]);
+  });
+
+  test('node:crypto already loaded, by another module or by a hasher or a sha512: node:crypto for small inputs', () => {
+    expect(inFreshNode(['load', ['abc']])).toEqual([{ js: false, loaded: true, digest: sha('abc') }]);
+    expect(inFreshNode(['hasher', ['abc']])).toEqual([{ js: false, loaded: true, digest: sha('abc') }]);
+    expect(inFreshNode([['abc', 'sha512'], ['abc']])).toEqual([
+      { js: false, loaded: true, digest: sha('abc', 'sha512') },
+      { js: false, loaded: true, digest: sha('abc') },
+    ]);
+    // JS first, then another module loads node:crypto: from then on node:crypto
+    expect(inFreshNode([['abc'], 'load', ['abc']])).toEqual([
+      { js: true, loaded: false, digest: sha('abc') },
+      { js: false, loaded: true, digest: sha('abc') },
+    ]);
   });
 });
 
