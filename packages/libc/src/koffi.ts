@@ -5,6 +5,8 @@
  * package's JavaScript only adds deprecated aliases (cdecl, stdcall, resolve, introspect), which
  * nothing here uses; the native package is pinned to koffi's exact version by koffi itself.
  */
+import { koffiLoad } from './koffi-loaded';
+
 type Koffi = typeof import('koffi');
 
 function load(): Koffi {
@@ -19,4 +21,5 @@ function load(): Koffi {
 }
 
 const koffi: Koffi = load();
+koffiLoad.done = true;
 export default koffi;

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as tty from 'tty';
 import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, TIOCSWINSZ, type Sys } from '@tsrt/libc';
+import { exitThroughNode } from './process-exit';
 
 /**
  * Foreground `run`/`exec` with process.terminal and no --console-socket: like runc, we are the
@@ -29,6 +30,8 @@ export class TerminalProxy {
     const onWinch = () => this.resize();
     process.on('SIGWINCH', onWinch);
     this.cleanup.push(() => process.off('SIGWINCH', onWinch));
+    // Our stdin's modes (raw, non-blocking) change: Node's exit puts them back.
+    exitThroughNode();
     if (process.stdin.isTTY) {
       process.stdin.setRawMode(true);
       this.cleanup.push(() => process.stdin.setRawMode(false));
