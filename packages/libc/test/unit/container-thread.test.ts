@@ -1,4 +1,4 @@
-import { recordCalls } from '../../src/container-thread';
+import { recordCalls, recordAll } from '../../src/container-thread';
 
 describe('recording the container thread\'s calls (container-thread.ts)', () => {
   test('calls are recorded in order with the names their errors will carry, and none is made', () => {
@@ -18,16 +18,17 @@ describe('recording the container thread\'s calls (container-thread.ts)', () => 
     expect(process.geteuid?.()).toBe(0);
   });
 
-  test('posix_spawn records its file actions, the spawn, then their release', () => {
-    const calls = recordCalls((s) => {
+  test('posix_spawn builds its file actions at once, and records the spawn, then their release', () => {
+    const { calls, built } = recordAll((s) => {
       s.posixSpawn({ path: '/bin/true', argv: ['true'], env: [], fds: [[0, 0], [1, 1], [2, 2]], gate: { dirFd: 10, name: 'fifo', cwdFd: 11, closeOthers: true } });
-    }).map((c) => c.call);
-    const spawn = calls.indexOf('posix_spawn');
-    expect(spawn).toBeGreaterThan(0);
-    expect(calls.slice(0, spawn)).toContain('posix_spawn_file_actions_addclosefrom_np');
+    });
+    // Only what must run on the container thread goes there: the spawn, and the release after it.
+    expect(calls.map((c) => c.call)).toEqual(['posix_spawn', 'posix_spawn_file_actions_destroy', 'posix_spawnattr_destroy']);
+    expect(built.slice(0, 2)).toEqual(['posix_spawn_file_actions_init', 'posix_spawnattr_init']);
     // closefrom comes before the gate's open (a held flock must not stay open while it waits).
-    expect(calls.indexOf('posix_spawn_file_actions_addclosefrom_np')).toBeLessThan(calls.indexOf('posix_spawn_file_actions_addopen'));
-    expect(calls.slice(spawn + 1)).toEqual(['posix_spawn_file_actions_destroy', 'posix_spawnattr_destroy']);
+    expect(built).toContain('posix_spawn_file_actions_addclosefrom_np');
+    expect(built.indexOf('posix_spawn_file_actions_addclosefrom_np')).toBeLessThan(built.indexOf('posix_spawn_file_actions_addopen'));
+    expect(built.filter((b) => b.endsWith('_destroy'))).toEqual([]);
   });
 
   test('a method that needs its result at once cannot be recorded', () => {
