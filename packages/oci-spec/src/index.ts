@@ -1,4 +1,4 @@
 export * from './runtime-types';
 export * from './image-types';
-export { validate, assertValid, ValidationError, SCHEMA_KINDS, SCHEMA_DIR, formatErrors, jsonPointerToPath, loadedKinds, PATTERN_MESSAGES } from './validate';
+export { validate, provideValidator, assertValid, ValidationError, SCHEMA_KINDS, SCHEMA_DIR, formatErrors, jsonPointerToPath, loadedKinds, PATTERN_MESSAGES } from './validate';
 export type { SchemaKind, ValidationResult } from './validate';

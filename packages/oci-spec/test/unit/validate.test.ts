@@ -76,6 +76,33 @@ describe('API', () => {
     });
   });
 
+  test('a provided validator is used instead of loading the generated module, unless one is loaded or compiling is asked for', () => {
+    const doc = fixture('runtime/runc-spec.json');
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const m = require('../../src/validate') as typeof import('../../src/validate');
+      const seen: unknown[] = [];
+      m.provideValidator('config', (d) => (seen.push(d), true));
+      expect(m.validate('config', { not: 'a config' })).toEqual({ ok: true });
+      expect(seen).toEqual([{ not: 'a config' }]);
+      m.provideValidator('config', () => false); // the first stays
+      expect(m.validate('config', doc)).toEqual({ ok: true });
+      m.provideValidator('state', undefined); // not generated: nothing provided
+      expect(m.loadedKinds()).toEqual(['config']);
+    });
+    process.env.OCI_SPEC_RUNTIME_COMPILE = '1';
+    try {
+      jest.isolateModules(() => {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const m = require('../../src/validate') as typeof import('../../src/validate');
+        m.provideValidator('config', () => true);
+        expect(m.validate('config', { not: 'a config' }).ok).toBe(false);
+      });
+    } finally {
+      delete process.env.OCI_SPEC_RUNTIME_COMPILE;
+    }
+  });
+
   test('run-time compilation fallback gives the same answers as the generated modules', () => {
     const docs: Array<[(typeof SCHEMA_KINDS)[number], unknown]> = [
       ['config', fixture('runtime/podman-like.json')],

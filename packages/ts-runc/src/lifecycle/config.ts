@@ -27,9 +27,22 @@ export function readConfig(bundle: string): unknown {
   return doc;
 }
 
+/**
+ * The generated config validator, required by its path so that scripts/bundle.js puts it inside
+ * the CLI's bundle (and its bytecode in the code cache); undefined when it was not generated.
+ */
+function bundledConfigValidator(): ((data: unknown) => boolean) | undefined {
+  try {
+    return require('@tsrt/oci-spec/dist/src/generated/config.js');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Validate against schemas/ (ajv, generated at build time); the error names the JSON path. */
 export function validateConfig(doc: unknown): Spec {
-  const { validate } = require('@tsrt/oci-spec') as typeof import('@tsrt/oci-spec');
+  const { validate, provideValidator } = require('@tsrt/oci-spec') as typeof import('@tsrt/oci-spec');
+  provideValidator('config', bundledConfigValidator());
   const r = validate('config', doc);
   if (!r.ok) throw new RuntimeError(`config.json: ${r.errors[0]}`);
   const nul = findNulByte(doc);
