@@ -88,7 +88,12 @@ export function start(ctx: Context, id: string): void {
     } finally {
       sys.close(fd);
     }
-    fs.rmSync(fifoPath, { force: true });
+    // unlink, not rmSync: that loads Node's rimraf (~1 ms) for one name.
+    try {
+      fs.unlinkSync(fifoPath);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
     // poststart: after the user process started, before start returns; failures only warn.
     let hooks;
     try {
