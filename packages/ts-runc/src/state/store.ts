@@ -113,8 +113,29 @@ export class StateStore {
     fs.renameSync(tmp, file);
   }
 
+  /**
+   * Remove a container's directory. What create leaves there is removed name by name: rmSync
+   * loads Node's rimraf (~1 ms of every delete); anything else falls back to it.
+   */
   remove(id: string): void {
-    fs.rmSync(this.dir(id), { recursive: true, force: true });
+    const dir = this.dir(id);
+    for (const name of ['state.json', 'exec.fifo', 'fifo.d/exec.fifo']) {
+      try {
+        fs.unlinkSync(path.join(dir, name));
+      } catch {
+        /* not there (or not a file: rmSync below) */
+      }
+    }
+    try {
+      fs.rmdirSync(path.join(dir, 'fifo.d'));
+    } catch {
+      /* idem */
+    }
+    try {
+      fs.rmdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   ids(): string[] {
