@@ -1,5 +1,6 @@
 import type { Command } from './command';
 import { oneLine } from './errors';
+import { exitCli } from './exit';
 import { LeanArgs, leanArgs } from './lean-args';
 import { unpackCommand } from './commands/unpack';
 import { mountCommand } from './commands/mount';
@@ -10,7 +11,7 @@ const LEAN_COMMANDS: Command[] = [unpackCommand, mountCommand, removeCommand];
 
 function fail(message: string): never {
   process.stderr.write(`ts-img: ${oneLine(message)}\n`);
-  process.exit(1);
+  exitCli(1);
 }
 
 /** The command and its arguments when argv is a hot command the lean parser fully understands. */
