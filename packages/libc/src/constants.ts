@@ -102,6 +102,8 @@ export const FSOPEN_CLOEXEC = 0x1;
 export const FSMOUNT_CLOEXEC = 0x1;
 export const FSCONFIG_SET_FLAG = 0;
 export const FSCONFIG_SET_STRING = 1;
+/** A file descriptor as the value (overlayfs' lowerdir+, upperdir, workdir: Linux 6.13+). */
+export const FSCONFIG_SET_FD = 5;
 export const FSCONFIG_CMD_CREATE = 6;
 
 /** statfs f_type of overlayfs. */

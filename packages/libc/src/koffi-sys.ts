@@ -123,6 +123,10 @@ export class KoffiSys implements Sys {
     const f = this.sc('fsconfig', NR.fsconfig, ['int', 'uint32', 'const char *', 'const char *', 'int'], fd, cmd, key, value, aux);
     this.check('fsconfig', key === null ? `fd ${fd}` : `${key}${value === null ? '' : `=${value}`}`, f());
   }
+  fsconfigFd(fd: number, key: string, valueFd: number): void {
+    const f = this.sc('fsconfig', NR.fsconfig, ['int', 'uint32', 'const char *', 'const char *', 'int'], fd, 5 /* FSCONFIG_SET_FD */, key, null, valueFd);
+    this.check('fsconfig', `${key}=fd ${valueFd}`, f());
+  }
   fsmount(fd: number, flags: number, attrFlags: number): number {
     return this.check('fsmount', `fd ${fd}`, this.sc('fsmount', NR.fsmount, ['int', 'uint32', 'uint32'], fd, flags, attrFlags)());
   }

@@ -114,6 +114,11 @@ export interface Sys {
    * (key), FSCONFIG_CMD_CREATE (neither). The kernel's reason for a failure can be read from the fd.
    */
   fsconfig(fd: number, cmd: number, key: string | null, value: string | null, aux: number): void;
+  /**
+   * fsconfig(FSCONFIG_SET_FD): `key` set to the file `valueFd` refers to; the kernel takes that
+   * very file, so a path swapped meanwhile cannot redirect it (EINVAL where the key takes no fd).
+   */
+  fsconfigFd(fd: number, key: string, valueFd: number): void;
   /** fsmount(2): a detached mount of a created context (FSMOUNT_CLOEXEC), MOUNT_ATTR_* applied. */
   fsmount(fd: number, flags: number, attrFlags: number): number;
   /** move_mount of a detached tree onto what the fd `targetFd` (O_PATH is enough) refers to. */
