@@ -74,13 +74,16 @@ function hexOf(diffId: string): string {
 }
 
 export class LayerStore {
+  /** The image store (an OCI layout) this is part of. */
+  readonly storeDir: string;
   readonly root: string;
   readonly linkDir: string;
   /** Extractions of this process under way (removed by abandon() on failure or signal). */
   private readonly pending = new Set<string>();
 
   constructor(storeDir: string) {
-    this.root = path.join(path.resolve(storeDir), '.ts-img', 'ovl');
+    this.storeDir = path.resolve(storeDir);
+    this.root = path.join(this.storeDir, '.ts-img', 'ovl');
     this.linkDir = path.join(this.root, 'l');
   }
 

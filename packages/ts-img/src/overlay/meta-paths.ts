@@ -6,8 +6,8 @@
  * own layer in the store (STORE/.ts-img/ovl/<hex>/diff), upper and work dirs inside the bundle,
  * all written plainly (no `..`) and reached with no symlink on the way (openat2 refuses both).
  * The store's own path is taken as written (plain): it is where unpack put the layers, root's.
- * What is left: the dirs are checked, then mounted by path, as unpack mounts them; the owner of
- * the bundle could swap one of its dirs for a symlink in between (the store's are root's).
+ * The checks are the opens: the mount is given the fds they return (mount.ts), so the owner of
+ * the bundle swapping one of its dirs for a symlink afterwards changes nothing.
  */
 import path from 'node:path';
 import * as L from '@tsrt/libc';
@@ -15,23 +15,28 @@ import type { Sys } from '@tsrt/libc';
 import { UserError } from '../cli/errors';
 import type { OverlayMeta } from '../bundle/overlay-meta';
 import { LayerStore, chainIds } from './layer-store';
+import type { OverlayDir } from './mount';
 
-const { O_PATH, O_DIRECTORY, O_CLOEXEC, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_MAGICLINKS, isSysError } = L;
+const { O_PATH, O_RDONLY, O_DIRECTORY, O_CLOEXEC, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_MAGICLINKS, isSysError } = L;
 // no O_NOFOLLOW: with it a trailing symlink would open as itself; RESOLVE_NO_SYMLINKS refuses it (ELOOP), as every other one
 const DIR_PATH = O_PATH | O_DIRECTORY | O_CLOEXEC;
+/** Not O_PATH: a kernel whose fsconfig(FSCONFIG_SET_FD) gets the file with fget() refuses O_PATH ones (6.18 takes them). */
+export const DIR_READ = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
 
-export type Beneath = 'ok' | 'missing' | 'a symlink on the way' | 'not a directory';
+export type NotBeneath = 'missing' | 'a symlink on the way' | 'not a directory';
 
 /** Absolute and normalized: no `..`, `.`, `//` or trailing slash (what unpack writes). */
 function plain(p: string): boolean {
   return path.resolve(p) === p;
 }
 
-/** `rel` below the dir fd `rootfd`: a directory reached with no symlink and no `..` out of it? */
-export function lookBeneath(sys: Sys, rootfd: number, rel: string): Beneath {
+/**
+ * `rel` below the dir fd `rootfd`, opened (`flags`) when it is a directory reached with no
+ * symlink and no `..` out of it; otherwise why not.
+ */
+export function openBeneath(sys: Sys, rootfd: number, rel: string, flags = DIR_PATH): number | NotBeneath {
   try {
-    sys.close(sys.openat2(rootfd, rel, DIR_PATH, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
-    return 'ok';
+    return sys.openat2(rootfd, rel, flags, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   } catch (e) {
     if (isSysError(e, 'ENOENT')) return 'missing';
     if (isSysError(e, 'ELOOP') || isSysError(e, 'EXDEV')) return 'a symlink on the way';
@@ -56,32 +61,43 @@ export function lowerKeys(meta: OverlayMeta, store: LayerStore, file: string): s
   });
 }
 
-/** A lower dir reached from the store's fd with no symlink; 'missing' when gc took it. */
-export function lowerBeneath(sys: Sys, storefd: number, meta: OverlayMeta, i: number, file: string): Beneath {
-  const r = lookBeneath(sys, storefd, path.relative(meta.store, meta.lowerdirs[i]));
-  if (r !== 'ok' && r !== 'missing') throw new UserError(`${file}: lowerdirs[${i}] ${meta.lowerdirs[i]}: ${r} (refused)`);
-  return r;
+/** The bundle's own dirs, each opened once: the mount is given these fds. */
+export interface BundleDirs {
+  rootfs: OverlayDir;
+  upper: OverlayDir;
+  work: OverlayDir;
+}
+
+export function closeBundleDirs(sys: Sys, d: Partial<BundleDirs>): void {
+  for (const x of [d.rootfs, d.upper, d.work]) if (x) sys.close(x.fd);
 }
 
 /**
- * Check the bundle's rootfs (mount(2) would follow a symlink there and mount elsewhere), and
- * meta.upper and meta.work: directories of the bundle's own, not in its rootfs.
+ * Open the bundle's rootfs (a symlink there would move the mount elsewhere), and meta.upper and
+ * meta.work: directories of the bundle's own, not in its rootfs. Each refusal names the field.
  */
-export function checkBundleDirs(sys: Sys, bundle: string, abs: string, meta: OverlayMeta, file: string): void {
+export function openBundleDirs(sys: Sys, bundle: string, abs: string, meta: OverlayMeta, file: string): BundleDirs {
   const fd = sys.open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const out: Partial<BundleDirs> = {};
   try {
-    const rootfs = lookBeneath(sys, fd, 'rootfs');
+    const rootfs = openBeneath(sys, fd, 'rootfs');
     if (rootfs === 'missing') throw new UserError(`bundle ${bundle}: no rootfs directory`);
-    if (rootfs !== 'ok') throw new UserError(`bundle ${bundle}: rootfs: ${rootfs} (refused)`);
+    if (typeof rootfs !== 'number') throw new UserError(`bundle ${bundle}: rootfs: ${rootfs} (refused)`);
+    out.rootfs = { fd: rootfs, path: path.join(abs, 'rootfs') };
     for (const [name, dir] of [['upper', meta.upper], ['work', meta.work]] as const) {
       const rel = path.relative(abs, dir);
       if (!plain(dir) || rel === '' || rel === '..' || rel.startsWith('../') || rel === 'rootfs' || rel.startsWith('rootfs/')) {
         throw new UserError(`${file}: ${name} ${dir} is not a directory of the bundle ${abs} (refused; a moved bundle needs an unpack anew)`);
       }
-      const r = lookBeneath(sys, fd, rel);
+      const r = openBeneath(sys, fd, rel, DIR_READ);
       if (r === 'missing') throw new UserError(`bundle ${bundle}: the ${name} dir ${dir} is missing: unpack the image again`);
-      if (r !== 'ok') throw new UserError(`${file}: ${name} ${dir}: ${r} (refused)`);
+      if (typeof r !== 'number') throw new UserError(`${file}: ${name} ${dir}: ${r} (refused)`);
+      out[name] = { fd: r, path: dir };
     }
+    return out as BundleDirs;
+  } catch (e) {
+    closeBundleDirs(sys, out);
+    throw e;
   } finally {
     sys.close(fd);
   }

@@ -3,6 +3,9 @@
  *
  * The new mount API passes each lower dir with its own fsconfig("lowerdir+") call (Linux 6.8+),
  * so the number of layers is not limited by the one page mount(2) allows for its option string.
+ * Every dir is handed over as an fd opened beforehand (Linux 6.13+; /proc/self/fd/N strings for
+ * what a bundle's owner controls where the kernel takes paths only) and the mount is moved onto
+ * the rootfs fd: nothing the kernel resolves again by name can be swapped for a symlink.
  * Older kernels get mount(2) with the lower dirs named by short links relative to the layer
  * store (Docker's overlay2 trick), which fits about 250 layers in a page.
  *
@@ -22,23 +25,30 @@ export const PLAIN_DIFF_OPTIONS: ReadonlyArray<[string, string]> = [['redirect_d
 /** mount(2) takes one page of options. */
 const PAGE = 4096;
 
-export interface OverlayLower {
-  /** Absolute layer dir. */
-  dir: string;
-  /** The same dir as a short path relative to `OverlaySpec.shortBase` (for mount(2)). */
+/**
+ * A dir of the overlay, opened once without following symlinks beneath a dir we trust (the
+ * store's for a layer, the bundle's for upper, work and rootfs); the mount is given the fd, so
+ * a path swapped after the open cannot redirect it.
+ */
+export interface OverlayDir {
+  fd: number;
+  /** Its absolute path: for lowers, what kernels before 6.13 are given; for messages. */
+  path: string;
+  /** A lower's name relative to `OverlaySpec.shortBase` (mount(2)'s one page of options). */
   short?: string;
 }
 
 export interface OverlaySpec {
   /** Bottom-first. */
-  lowers: OverlayLower[];
-  upper: string;
-  work: string;
-  target: string;
+  lowers: OverlayDir[];
+  upper: OverlayDir;
+  work: OverlayDir;
+  /** The mount point (an O_PATH fd is enough). */
+  target: OverlayDir;
   /** Directory the short names are relative to. */
   shortBase?: string;
-  /** Use mount(2) even where the new mount API would do (tests of the older kernels' path). */
-  legacy?: boolean;
+  /** Tests of older kernels' paths: mount(2), or the new API with path strings (6.8-6.12). */
+  force?: 'mount2' | 'strings';
 }
 
 /** Any failure to mount: the message says the way out; `why` alone for a command other than unpack. */
@@ -88,11 +98,44 @@ function contextLog(fd: number): string {
   return out.join('; ');
 }
 
+/** A dir's fd as a path the kernel resolves to that very dir (for the string forms of the options). */
+export const fdPath = (fd: number): string => `/proc/self/fd/${fd}`;
+
+/** How the options carry the dirs: fds (Linux 6.13+), or strings (lowerdir+ of Linux 6.8-6.12). */
+type Carry = 'fds' | 'strings';
+
+/**
+ * The first lowerdir+ (the topmost layer) tells what this kernel takes: 'fds', 'strings', or
+ * undefined before Linux 6.8 (no lowerdir+ at all). Each refusal's log line is read and dropped.
+ */
+function firstLower(sys: Sys, ctx: number, top: OverlayDir, want: Carry): Carry | undefined {
+  const unknownKey = (e: unknown): boolean => isSysError(e, 'EINVAL') && /nknown parameter/i.test(contextLog(ctx));
+  if (want === 'fds') {
+    try {
+      sys.fsconfigFd(ctx, 'lowerdir+', top.fd);
+      return 'fds';
+    } catch (e) {
+      if (!isSysError(e, 'EINVAL')) throw e;
+      // "Unknown parameter": no lowerdir+; "Bad value": a lowerdir+ of paths only (before 6.13)
+      if (/nknown parameter/i.test(contextLog(ctx))) return undefined;
+    }
+  }
+  try {
+    sys.fsconfig(ctx, FSCONFIG_SET_STRING, 'lowerdir+', top.path, 0);
+    return 'strings';
+  } catch (e) {
+    if (unknownKey(e)) return undefined;
+    throw e;
+  }
+}
+
 /**
  * A detached overlay mount made with the new mount API (its fd), or undefined when this kernel
  * lacks the API or lowerdir+. Without an upper dir it is read-only (and needs two lowers).
+ * Each dir goes in as its fd where the kernel takes one, so nothing is looked up by path again;
+ * before 6.13 lowers go by path (the store is root's) and upper and work as /proc/self/fd/N.
  */
-function newApiMount(sys: Sys, lowersBottomFirst: string[], upper?: { upper: string; work: string }): number | undefined {
+function newApiMount(sys: Sys, lowersBottomFirst: OverlayDir[], upper?: { upper: OverlayDir; work: OverlayDir }, want: Carry = 'fds'): number | undefined {
   let ctx: number;
   try {
     ctx = sys.fsopen('overlay', FSOPEN_CLOEXEC);
@@ -105,17 +148,17 @@ function newApiMount(sys: Sys, lowersBottomFirst: string[], upper?: { upper: str
     const set = (k: string, v: string): void => sys.fsconfig(ctx, FSCONFIG_SET_STRING, k, v, 0);
     // lowerdir+ adds a layer below those already given: topmost first
     const top = [...lowersBottomFirst].reverse();
-    try {
-      set('lowerdir+', top[0]);
-    } catch (e) {
-      if (isSysError(e, 'EINVAL') && /nknown parameter/i.test(contextLog(ctx))) return undefined; // before Linux 6.8
-      throw e;
-    }
-    for (const l of top.slice(1)) set('lowerdir+', l);
+    const carry = firstLower(sys, ctx, top[0], want);
+    if (carry === undefined) return undefined;
+    const dir = (k: string, d: OverlayDir, lower: boolean): void => {
+      if (carry === 'fds') sys.fsconfigFd(ctx, k, d.fd);
+      else set(k, lower ? d.path : fdPath(d.fd));
+    };
+    for (const l of top.slice(1)) dir('lowerdir+', l, true);
     set('source', 'overlay'); // what mountinfo shows, as for mount -t overlay overlay
     if (upper) {
-      set('upperdir', upper.upper);
-      set('workdir', upper.work);
+      dir('upperdir', upper.upper, false);
+      dir('workdir', upper.work, false);
     }
     for (const [k, v] of PLAIN_DIFF_OPTIONS) {
       try {
@@ -137,10 +180,10 @@ function newApiMount(sys: Sys, lowersBottomFirst: string[], upper?: { upper: str
 }
 
 function withNewApi(sys: Sys, s: OverlaySpec): boolean {
-  const mnt = newApiMount(sys, s.lowers.map((l) => l.dir), s);
+  const mnt = newApiMount(sys, s.lowers, s, s.force === 'strings' ? 'strings' : 'fds');
   if (mnt === undefined) return false;
   try {
-    sys.moveMount(mnt, s.target);
+    sys.moveMountToFd(mnt, s.target.fd);
   } catch (e) {
     throw unavailable((e as Error).message);
   } finally {
@@ -153,7 +196,7 @@ function withNewApi(sys: Sys, s: OverlaySpec): boolean {
  * A read-only view of layers merged (at least two), never attached anywhere: its fd is its root,
  * and closing it (or the process dying) is all the cleanup it needs. Linux 6.8+.
  */
-export function openMergedView(sys: Sys, lowersBottomFirst: string[]): number {
+export function openMergedView(sys: Sys, lowersBottomFirst: OverlayDir[]): number {
   const fd = newApiMount(sys, lowersBottomFirst);
   if (fd === undefined) throw unavailable('a layer of this image needs the layers below it, which takes the new mount API with lowerdir+ (Linux 6.8)');
   return fd;
@@ -163,11 +206,12 @@ export function openMergedView(sys: Sys, lowersBottomFirst: string[]): number {
 const esc = (p: string): string => p.replace(/[\\,:]/g, (c) => `\\${c}`);
 
 function withMount2(sys: Sys, s: OverlaySpec): void {
-  const tail = `,upperdir=${esc(s.upper)},workdir=${esc(s.work)},${PLAIN_DIFF_OPTIONS.map(([k, v]) => `${k}=${v}`).join(',')}`;
+  const tail = `,upperdir=${fdPath(s.upper.fd)},workdir=${fdPath(s.work.fd)},${PLAIN_DIFF_OPTIONS.map(([k, v]) => `${k}=${v}`).join(',')}`;
   const top = [...s.lowers].reverse();
-  const full = `lowerdir=${top.map((l) => esc(l.dir)).join(':')}${tail}`;
+  const target = fdPath(s.target.fd); // mount(2) follows it to the dir the fd is
+  const full = `lowerdir=${top.map((l) => esc(l.path)).join(':')}${tail}`;
   if (full.length < PAGE) {
-    mountData(sys, s.target, full);
+    mountData(sys, target, full);
     return;
   }
   if (!s.shortBase || top.some((l) => !l.short)) throw unavailable(`${top.length} lower dirs do not fit in one page of mount options`);
@@ -177,7 +221,7 @@ function withMount2(sys: Sys, s: OverlaySpec): void {
   const cwd = process.cwd();
   process.chdir(s.shortBase);
   try {
-    mountData(sys, s.target, short);
+    mountData(sys, target, short);
   } finally {
     process.chdir(cwd);
   }
@@ -194,7 +238,7 @@ function mountData(sys: Sys, target: string, data: string): void {
 /** Mount the overlay on s.target, or throw OverlayUnavailable (one line, says to drop --overlay). */
 export function mountOverlay(sys: Sys, s: OverlaySpec): void {
   if (s.lowers.length === 0) throw new Error('an overlay needs at least one lower dir');
-  if (!s.legacy && withNewApi(sys, s)) return;
+  if (s.force !== 'mount2' && withNewApi(sys, s)) return;
   withMount2(sys, s);
 }
 

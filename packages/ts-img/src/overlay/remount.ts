@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { libc, O_PATH, O_DIRECTORY, O_CLOEXEC } from '@tsrt/libc';
+import { libc } from '@tsrt/libc';
 import type { Sys } from '@tsrt/libc';
 import { UserError } from '../cli/errors';
 import { OVERLAY_FILE, OverlayMeta, readOverlayMeta } from '../bundle/overlay-meta';
@@ -15,12 +15,12 @@ import { Layout } from '../store/layout';
 import { LayerStore, StoredLayer } from './layer-store';
 import { assertOverlayPossible, isMountPoint, OverlayUnavailable } from './mount';
 import { mountLayers } from './mount-layers';
-import { checkBundleDirs, lowerBeneath, lowerKeys } from './meta-paths';
+import { NotBeneath, closeBundleDirs, lowerKeys, openBundleDirs } from './meta-paths';
 
 export interface MountBundleOptions {
   sys?: Sys;
-  /** mount(2) with short layer names even where the new mount API would do (tests). */
-  legacyMount?: boolean;
+  /** Tests of older kernels' mount paths: mount(2), or the new API with path strings (mount.ts). */
+  forceMount?: 'mount2' | 'strings';
 }
 
 /** The bundle's overlay description; a one-line refusal for anything that is not an overlay bundle. */
@@ -36,21 +36,19 @@ function overlayBundle(bundle: string, abs: string): OverlayMeta {
   throw new UserError(`${bundle}: not a bundle (neither config.json nor ${OVERLAY_FILE})`);
 }
 
+/** The one-line refusal of a bundle whose layer i is not in the store (gc, a moved store). */
+function missingLayer(bundle: string, meta: OverlayMeta, i: number): UserError {
+  return new UserError(`bundle ${bundle}: layer ${i + 1} of ${meta.layers.length} (${meta.layers[i]}) is missing from the store ${meta.store} `
+    + '(ts-img gc may have collected it, or the store moved): unpack the image again');
+}
+
 /** The bundle's layers as the store has them (root opaque, short link), as unpack found them. */
-function storedLayers(sys: Sys, bundle: string, meta: OverlayMeta, store: LayerStore, keys: string[], file: string): StoredLayer[] {
-  const storefd = sys.open(meta.store, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  try {
-    return keys.map((key, i) => {
-      const l = lowerBeneath(sys, storefd, meta, i, file) === 'ok' ? store.get(key) : undefined;
-      if (!l) {
-        throw new UserError(`bundle ${bundle}: layer ${i + 1} of ${keys.length} (${meta.layers[i]}) is missing from the store ${meta.store} `
-          + '(ts-img gc may have collected it, or the store moved): unpack the image again');
-      }
-      return l;
-    });
-  } finally {
-    sys.close(storefd);
-  }
+function storedLayers(bundle: string, meta: OverlayMeta, store: LayerStore, keys: string[]): StoredLayer[] {
+  return keys.map((key, i) => {
+    const l = store.get(key);
+    if (!l) throw missingLayer(bundle, meta, i);
+    return l;
+  });
 }
 
 /** Mount BUNDLE/rootfs; false when it was mounted already. */
@@ -63,18 +61,23 @@ export async function mountBundle(bundle: string, opts: MountBundleOptions = {})
   const file = path.join(abs, OVERLAY_FILE);
   const store = new LayerStore(meta.store);
   const keys = lowerKeys(meta, store, file);
-  checkBundleDirs(sys, bundle, abs, meta, file);
-  if (!fs.existsSync(meta.store)) throw new UserError(`bundle ${bundle}: the store ${meta.store} is gone (moved?): unpack the image again`);
-  if (!Layout.isLayout(meta.store)) throw new UserError(`${file}: store ${meta.store} is not an image store (no oci-layout file)`);
+  // opened here, once: what the mount gets whatever happens to these paths from now on
+  const dirs = openBundleDirs(sys, bundle, abs, meta, file);
   try {
+    if (!fs.existsSync(meta.store)) throw new UserError(`bundle ${bundle}: the store ${meta.store} is gone (moved?): unpack the image again`);
+    if (!Layout.isLayout(meta.store)) throw new UserError(`${file}: store ${meta.store} is not an image store (no oci-layout file)`);
     assertOverlayPossible(sys, [abs, meta.store]);
     // gc takes this lock exclusively: no layer goes between the check and the mount
     const lock = await (await Layout.open(meta.store)).writerLock();
     try {
-      const layers = storedLayers(sys, bundle, meta, store, keys, file);
+      const layers = storedLayers(bundle, meta, store, keys);
       // registered again (the same content as unpack's): gc keeps the layers of a bundle moved back
       store.addRef(abs, keys);
-      mountLayers(sys, store, layers, { upper: meta.upper, work: meta.work, target: rootfs, legacy: opts.legacyMount });
+      const refused = (i: number, why: NotBeneath): never => {
+        if (why === 'missing') throw missingLayer(bundle, meta, i);
+        throw new UserError(`${file}: lowerdirs[${i}] ${meta.lowerdirs[i]}: ${why} (refused)`);
+      };
+      mountLayers(sys, store, layers, { ...dirs, force: opts.forceMount, refused });
     } finally {
       lock.release();
     }
@@ -82,6 +85,8 @@ export async function mountBundle(bundle: string, opts: MountBundleOptions = {})
     // unpack's advice (drop --overlay) does not apply here
     if (e instanceof OverlayUnavailable) throw new UserError(`bundle ${bundle}: overlayfs cannot be mounted (${e.why})`);
     throw e;
+  } finally {
+    closeBundleDirs(sys, dirs);
   }
   return true;
 }

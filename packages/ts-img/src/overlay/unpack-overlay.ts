@@ -8,7 +8,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { libc, O_PATH, O_DIRECTORY, O_CLOEXEC } from '@tsrt/libc';
+import { libc, O_PATH, O_DIRECTORY, O_NOFOLLOW, O_CLOEXEC, O_WRONLY, O_CREAT, O_EXCL } from '@tsrt/libc';
+import type { Sys } from '@tsrt/libc';
 import type { Descriptor } from '@tsrt/oci-spec';
 import type { ImageSource } from '../sources/types';
 import { openSource } from '../sources/open';
@@ -28,15 +29,16 @@ import type { UnpackOptions, UnpackResult } from '../unpack';
 import { writeOverlayMeta } from '../bundle/overlay-meta';
 import { LayerInfo, LayerStore, StoredLayer, chainIds } from './layer-store';
 import { BaseView } from './base-view';
-import { assertOverlayPossible, isMountPoint, unmountAll } from './mount';
+import { assertOverlayPossible, fdPath, isMountPoint, unmountAll } from './mount';
 import { mountLayers, visibleLayers } from './mount-layers';
 import { setUpperRoot } from './upper-root';
+import { NewBundleDirs, closeNewBundleDirs, makeBundleDirs } from './bundle-dirs';
 
 export interface OverlayUnpackOptions extends UnpackOptions {
   /** The image store the layers live in. */
   store: string;
-  /** Mount with mount(2) and short layer names even where the new mount API would do (tests). */
-  legacyMount?: boolean;
+  /** Tests of older kernels' mount paths: mount(2), or the new API with path strings (mount.ts). */
+  forceMount?: 'mount2' | 'strings';
 }
 
 export interface OverlayUnpackResult extends UnpackResult {
@@ -79,6 +81,16 @@ async function extractLayer(img: CheckedImage, src: ImageSource, i: number, diff
   }
 }
 
+/** A new file of the bundle, written through the bundle's fd. */
+function writeBundleFile(sys: Sys, bundleFd: number, name: string, text: string): void {
+  const fd = sys.openat(bundleFd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644);
+  try {
+    fs.writeSync(fd, text);
+  } finally {
+    sys.close(fd);
+  }
+}
+
 export async function unpackOverlay(source: string | ImageSource, bundle: string, opts: OverlayUnpackOptions): Promise<OverlayUnpackResult> {
   refuseIdMapping(opts);
   const sys = opts.sys ?? libc();
@@ -96,11 +108,16 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
   let tmp: string | undefined;
   let placed = false;
   let rootfd = -1;
+  let dirs: NewBundleDirs | undefined;
+  const closeFds = (): void => {
+    if (rootfd >= 0) { try { sys.close(rootfd); } catch { /* ignore */ } rootfd = -1; }
+    if (dirs) { try { closeNewBundleDirs(sys, dirs); } catch { /* ignore */ } dirs = undefined; }
+  };
   const cleanup = (): void => {
     for (const r of readers) r.destroy();
     for (const b of bases) b.close();
     store.abandon();
-    if (rootfd >= 0) { try { sys.close(rootfd); } catch { /* ignore */ } rootfd = -1; }
+    closeFds();
     if (placed) {
       try { unmountAll(sys, rootfs, true); } catch { /* checked below */ }
       // never remove through a mount: that would delete from the layers' merged view
@@ -140,7 +157,7 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
     for (let i = 0; i < diffIds.length; i++) {
       layers.push(await store.ensure(diffIds[i], chains[i], async (diffDir) => {
         extracted++;
-        const base = new BaseView(sys, visibleLayers(layers).map((l) => l.diff), store.emptyDir());
+        const base = new BaseView(sys, store, visibleLayers(layers));
         bases.add(base);
         const info = await extractLayer(img, src, i, diffDir, base, { readers, streamer: await streamerFor(), opts, onRawBytes }).finally(() => bases.delete(base));
         entries += info.entries;
@@ -150,23 +167,21 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
     progress.done();
 
     tmp = makeBundleTemp(abs);
-    for (const d of ['overlay', 'overlay/upper', 'overlay/work', 'rootfs']) fs.mkdirSync(path.join(tmp, d), { mode: 0o755 });
-    setUpperRoot(sys, layers, path.join(tmp, 'overlay/upper'));
-    const upper = path.join(abs, 'overlay/upper');
-    const work = path.join(abs, 'overlay/work');
-    writeOverlayMeta(tmp, { version: 1, store: layout.dir, layers: diffIds, lowerdirs: layers.map((l) => l.diff), upper, work });
+    dirs = makeBundleDirs(sys, tmp, abs);
+    setUpperRoot(sys, layers, dirs.upper.fd);
+    writeOverlayMeta(fdPath(dirs.bundle), { version: 1, store: layout.dir, layers: diffIds, lowerdirs: layers.map((l) => l.diff), upper: dirs.upper.path, work: dirs.work.path });
     renameIntoPlace(tmp, abs, bundle);
     tmp = undefined;
     placed = true;
     // registered only once the path is ours (a ref is named after the path); gc waits for our lock
     store.addRef(abs, layers.map((l) => l.key));
-    mountLayers(sys, store, layers, { upper, work, target: rootfs, legacy: opts.legacyMount });
+    mountLayers(sys, store, layers, { ...dirs, force: opts.forceMount });
 
-    rootfd = sys.open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    // the mount's root (the fd of rootfs/ still names the dir under it)
+    rootfd = sys.openat(dirs.bundle, 'rootfs', O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     const spec = runtimeConfig(sys, rootfd, img.config, opts);
-    sys.close(rootfd);
-    rootfd = -1;
-    fs.writeFileSync(path.join(abs, 'config.json'), configText(spec), { mode: 0o644 });
+    writeBundleFile(sys, dirs.bundle, 'config.json', configText(spec));
+    closeFds();
     placed = false;
     return { bundle: abs, manifest, manifestDigest: img.manifestDigest, config: img.config, spec, entries, layers, extracted };
   } catch (e) {

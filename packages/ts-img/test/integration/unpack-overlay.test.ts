@@ -11,7 +11,7 @@ import { unpack } from '../../src';
 import { unpackOverlay } from '../../src/overlay/unpack-overlay';
 import { removeBundle } from '../../src/overlay/remove';
 import { LayerStore } from '../../src/overlay/layer-store';
-import { mountOverlay } from '../../src/overlay/mount';
+import { mountOverlay } from '../../src/testing/overlay-bundle';
 import { readOverlayMeta, writeOverlayMeta } from '../../src/bundle/overlay-meta';
 import { gc } from '../../src/store/gc';
 import { Layout } from '../../src/store/layout';
@@ -281,7 +281,7 @@ describe('the layer store', () => {
   test('a bundle moved away from its registered path: its layers stay while it is mounted', async () => {
     const s9 = path.join(base, 'store9');
     for (const legacyMount of [false, true]) {
-      const r = await unpackOverlay(image(path.join(base, `img10-${legacyMount}`), [[{ name: 'm', data: 'moved' }]]), bundle(), { ...quiet, store: s9, legacyMount });
+      const r = await unpackOverlay(image(path.join(base, `img10-${legacyMount}`), [[{ name: 'm', data: 'moved' }]]), bundle(), { ...quiet, store: s9, forceMount: legacyMount ? 'mount2' : undefined });
       const moved = `${r.bundle}-moved`;
       fs.renameSync(r.bundle, moved);
       const layout = await Layout.open(s9);
@@ -304,15 +304,21 @@ describe('the layer store', () => {
 
 describe('300 layers', () => {
   const many = (): WEntry[][] => Array.from({ length: 300 }, (_, i) => [{ name: `d${i % 10}/`, type: 'dir' as const, mtime: T }, { name: `d${i % 10}/f${i}`, data: `file ${i}\n`, mtime: T }]);
-  test.each([['the new mount API (lowerdir+)', false], ['mount(2) with short layer names', true]])('%s', async (_n, legacyMount) => {
-    const ref = image(path.join(base, `img300-${legacyMount}`), many());
-    const r = await unpackOverlay(ref, bundle(), { ...quiet, store: path.join(base, 'store300'), legacyMount });
+  test.each([
+    ['the new mount API (lowerdir+ by fd)', undefined],
+    ['the new API with path strings (Linux 6.8-6.12)', 'strings'],
+    ['mount(2) with short layer names', 'mount2'],
+  ] as const)('%s', async (_n, forceMount) => {
+    const ref = image(path.join(base, `img300-${forceMount}`), many());
+    const r = await unpackOverlay(ref, bundle(), { ...quiet, store: path.join(base, 'store300'), forceMount });
     const root = path.join(r.bundle, 'rootfs');
     expect(fs.readdirSync(root).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `d${i}`));
     for (const i of [0, 149, 299]) expect(fs.readFileSync(path.join(root, `d${i % 10}/f${i}`), 'utf8')).toBe(`file ${i}\n`);
     const line = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === root)!;
-    if (legacyMount) expect(line).toMatch(/lowerdir=[a-f0-9]{10}:/);
+    if (forceMount === 'mount2') expect(line).toMatch(/lowerdir=[a-f0-9]{10}:/);
     else expect(line.split('lowerdir+=').length - 1).toBe(300);
+    // upper and work: by fd (the kernel shows their paths) or as /proc/self/fd/N, never named by path
+    expect(line).toContain(forceMount ? 'upperdir=/proc/self/fd/' : `upperdir=${path.join(r.bundle, 'overlay/upper')}`);
     removeBundle(r.bundle);
   });
 });
@@ -327,7 +333,7 @@ describe('refusals: one line, non-zero exit, nothing left', () => {
   test('nested overlay: the bundle on an overlay mount', async () => {
     const d = path.join(base, 'nested');
     for (const x of ['l', 'u', 'w', 'm']) fs.mkdirSync(path.join(d, x), { recursive: true });
-    mountOverlay(libc(), { lowers: [{ dir: path.join(d, 'l') }], upper: path.join(d, 'u'), work: path.join(d, 'w'), target: path.join(d, 'm') });
+    mountOverlay([path.join(d, 'l')], path.join(d, 'u'), path.join(d, 'w'), path.join(d, 'm'));
     try {
       const b = path.join(d, 'm', 'bundle');
       const r = await cli(['unpack', '-q', '--overlay', '--store', path.join(base, 'store6'), image(path.join(base, 'img7'), [L1]), b]);

@@ -57,17 +57,51 @@ describe('applier, overlay mode', () => {
 
 // fds far above any real one: the kernel-log read on a fake context fd fails at once (EBADF)
 describe('mountOverlay (fake syscalls)', () => {
-  const spec = { lowers: [{ dir: '/s/a', short: 'aaaa' }, { dir: '/s/b', short: 'bbbb' }], upper: '/b/overlay/upper', work: '/b/overlay/work', target: '/b/rootfs', shortBase: '/s/l' };
+  const spec = {
+    lowers: [{ fd: 200001, path: '/s/a', short: 'aaaa' }, { fd: 200002, path: '/s/b', short: 'bbbb' }],
+    upper: { fd: 200003, path: '/b/overlay/upper' }, work: { fd: 200004, path: '/b/overlay/work' }, target: { fd: 200005, path: '/b/rootfs' }, shortBase: '/s/l',
+  };
+  const strings = (f: FakeSys): string[] => f.named('fsconfig').filter((a) => a[1] === FSCONFIG_SET_STRING).map((a) => `${a[2]}=${a[3]}`);
+  const OPTIONS = ['redirect_dir=off', 'index=off', 'metacopy=off', 'xino=off'];
 
-  test('the new API: lowerdir+ topmost first, upper, work, plain-diff options, then create, mount, move', () => {
+  test('the new API: every dir by its fd (lowerdir+ topmost first, upper, work), options, create, mount, moved onto the rootfs fd', () => {
     const f = new FakeSys().respond('fsopen', () => 100010).respond('fsmount', () => 100011);
     mountOverlay(f.sys, spec);
-    const sets = f.named('fsconfig').filter((a) => a[1] === FSCONFIG_SET_STRING).map((a) => `${a[2]}=${a[3]}`);
-    expect(sets).toEqual(['lowerdir+=/s/b', 'lowerdir+=/s/a', 'source=overlay', 'upperdir=/b/overlay/upper', 'workdir=/b/overlay/work',
-      'redirect_dir=off', 'index=off', 'metacopy=off', 'xino=off']);
+    expect(f.named('fsconfigFd')).toEqual([[100010, 'lowerdir+', 200002], [100010, 'lowerdir+', 200001], [100010, 'upperdir', 200003], [100010, 'workdir', 200004]]);
+    expect(strings(f)).toEqual(['source=overlay', ...OPTIONS]); // no path given for any dir
     expect(f.named('fsconfig').some((a) => a[1] === FSCONFIG_CMD_CREATE)).toBe(true);
-    expect(f.named('moveMount')).toEqual([[100011, '/b/rootfs']]);
-    expect(f.named('close').map((a) => a[0]).sort()).toEqual([100010, 100011]); // an open mount fd keeps it busy
+    expect(f.named('moveMountToFd')).toEqual([[100011, 200005]]);
+    expect(f.named('moveMount')).toEqual([]);
+    expect(f.named('close').map((a) => a[0]).sort()).toEqual([100010, 100011]); // an open mount fd keeps it busy; the dirs are the caller's
+  });
+
+  test('Linux 6.8-6.12 (lowerdir+ takes no fd: EINVAL): lowers by path, upper and work as /proc/self/fd/N', () => {
+    const f = new FakeSys().respond('fsopen', () => 100010).respond('fsmount', () => 100011).fail('fsconfigFd', 'EINVAL');
+    mountOverlay(f.sys, spec);
+    expect(f.named('fsconfigFd')).toHaveLength(1);
+    expect(strings(f)).toEqual(['lowerdir+=/s/b', 'lowerdir+=/s/a', 'source=overlay', 'upperdir=/proc/self/fd/200003', 'workdir=/proc/self/fd/200004', ...OPTIONS]);
+    expect(f.named('moveMountToFd')).toEqual([[100011, 200005]]);
+    // and the same when asked for (tests of that path on newer kernels)
+    const g = new FakeSys().respond('fsopen', () => 100010).respond('fsmount', () => 100011);
+    mountOverlay(g.sys, { ...spec, force: 'strings' });
+    expect(g.named('fsconfigFd')).toEqual([]);
+    expect(strings(g)).toEqual(strings(f));
+  });
+
+  test('before Linux 6.8 (the kernel log says lowerdir+ is an unknown parameter): mount(2)', () => {
+    const d = tmpdir();
+    const log = path.join(d, 'log');
+    fs.writeFileSync(log, "e overlay: Unknown parameter 'lowerdir+'");
+    const ctx = fs.openSync(log, 'r'); // what the context fd would read
+    try {
+      const f = new FakeSys().respond('fsopen', () => ctx).fail('fsconfigFd', 'EINVAL');
+      mountOverlay(f.sys, spec);
+      expect(f.named('fsconfig')).toEqual([]);
+      expect(f.named('mount')).toHaveLength(1);
+    } finally {
+      fs.closeSync(ctx);
+      rmrf(d);
+    }
   });
 
   test('a failure is one OverlayUnavailable line that says to drop --overlay; fds closed', () => {
@@ -77,29 +111,29 @@ describe('mountOverlay (fake syscalls)', () => {
     expect(err).toBeInstanceOf(OverlayUnavailable);
     expect((err as Error).message).toMatch(/^overlayfs cannot be mounted here \(.*EINVAL.*\): unpack without --overlay$/);
     expect(f.named('close')).toEqual([[100010]]);
-    expect(f.named('moveMount')).toEqual([]);
+    expect(f.named('moveMountToFd')).toEqual([]);
   });
 
-  test('a kernel without the new API (ENOSYS): mount(2) with the whole lowerdir string', () => {
+  test('a kernel without the new API (ENOSYS): mount(2) onto /proc/self/fd of the rootfs, upper and work by fd too', () => {
     const f = new FakeSys().fail('fsopen', 'ENOSYS');
     mountOverlay(f.sys, spec);
-    expect(f.named('mount')).toEqual([['overlay', '/b/rootfs', 'overlay', 0, 'lowerdir=/s/b:/s/a,upperdir=/b/overlay/upper,workdir=/b/overlay/work,redirect_dir=off,index=off,metacopy=off,xino=off']]);
+    expect(f.named('mount')).toEqual([['overlay', '/proc/self/fd/200005', 'overlay', 0, `lowerdir=/s/b:/s/a,upperdir=/proc/self/fd/200003,workdir=/proc/self/fd/200004,${OPTIONS.join(',')}`]]);
   });
 
   test('mount(2) beyond a page: short names relative to the link dir; beyond that, a clear error', () => {
-    const lowers = Array.from({ length: 300 }, (_, i) => ({ dir: `/var/lib/ts-img/.ts-img/ovl/${String(i).padStart(64, '0')}/diff`, short: String(i).padStart(10, '0') }));
+    const lowers = Array.from({ length: 300 }, (_, i) => ({ fd: 300000 + i, path: `/var/lib/ts-img/.ts-img/ovl/${String(i).padStart(64, '0')}/diff`, short: String(i).padStart(10, '0') }));
     const f = new FakeSys();
     let cwd = '';
     f.respond('mount', () => { cwd = process.cwd(); });
     const here = process.cwd();
-    mountOverlay(f.sys, { ...spec, lowers, shortBase: '/', legacy: true });
+    mountOverlay(f.sys, { ...spec, lowers, shortBase: '/', force: 'mount2' });
     expect(cwd).toBe('/');
     expect(process.cwd()).toBe(here);
     const data = f.named('mount')[0][4] as string;
     expect(data.startsWith(`lowerdir=${'299'.padStart(10, '0')}:`)).toBe(true);
     expect(data.length).toBeLessThan(4096);
-    const more = Array.from({ length: 400 }, (_, i) => ({ dir: `/x/${i}`.padEnd(80, 'x'), short: String(i).padStart(10, '0') }));
-    expect(() => mountOverlay(new FakeSys().sys, { ...spec, lowers: more, shortBase: '/', legacy: true })).toThrow(/400 layers do not fit in one page .*unpack without --overlay/);
+    const more = Array.from({ length: 400 }, (_, i) => ({ fd: 300000 + i, path: `/x/${i}`.padEnd(80, 'x'), short: String(i).padStart(10, '0') }));
+    expect(() => mountOverlay(new FakeSys().sys, { ...spec, lowers: more, shortBase: '/', force: 'mount2' })).toThrow(/400 layers do not fit in one page .*unpack without --overlay/);
   });
 
   test('no overlay in /proc/filesystems: refused before any work', () => {
