@@ -4,8 +4,11 @@
  * (which layers a bundle still names) and `repack` (the upper dir is the bundle's change). The
  * format is a contract between those commands:
  *   {"version":1,"store":"<abs store dir>","layers":["sha256:<diff_id>", ...bottom-first],
+ *    "fold":{"layers":N,"dir":"<abs dir>"} (only for images of more than 500 layers),
  *    "lowerdirs":["<abs dir>", ...bottom-first],"upper":"<abs BUNDLE>/overlay/upper",
  *    "work":"<abs BUNDLE>/overlay/work"}
+ * With a fold, its dir holds the bottom N layers applied onto each other (overlay/fold-store.ts)
+ * and lowerdirs has one dir per layer above them.
  * The upper dir uses overlayfs' own encoding: a whiteout is a 0/0 char device, an opaque dir
  * carries trusted.overlay.opaque="y".
  */
@@ -22,7 +25,9 @@ export interface OverlayMeta {
   store: string;
   /** diff_ids of the lower layers, bottom-first. */
   layers: string[];
-  /** The extracted layer dirs, bottom-first, one per layer (absolute). */
+  /** The bottom `layers` of them folded into one dir (absolute). */
+  fold?: { layers: number; dir: string };
+  /** The extracted layer dirs, bottom-first, one per layer above the fold (absolute). */
   lowerdirs: string[];
   /** The bundle's writable layer (absolute): BUNDLE/overlay/upper. */
   upper: string;
@@ -49,16 +54,27 @@ function validate(v: unknown, file: string): OverlayMeta {
   (m.layers as unknown[]).forEach((l, i) => {
     if (typeof l !== 'string' || !DIFF_ID.test(l)) bad(`layers[${i}]`, 'a sha256 diff_id');
   });
-  if (!Array.isArray(m.lowerdirs) || m.lowerdirs.length !== (m.layers as unknown[]).length) bad('lowerdirs', 'an array as long as layers');
+  const nLayers = (m.layers as unknown[]).length;
+  let folded = 0;
+  if (m.fold !== undefined) {
+    const f = m.fold as Record<string, unknown>;
+    if (typeof f !== 'object' || f === null || Array.isArray(f)) bad('fold', 'an object');
+    if (!Number.isInteger(f.layers) || (f.layers as number) < 2 || (f.layers as number) > nLayers) bad('fold.layers', `an integer from 2 to ${nLayers} (the number of layers)`);
+    if (!absString(f.dir)) bad('fold.dir', 'an absolute path');
+    folded = f.layers as number;
+  }
+  if (!Array.isArray(m.lowerdirs) || m.lowerdirs.length !== nLayers - folded) bad('lowerdirs', folded ? 'an array of one dir per layer above the fold' : 'an array as long as layers');
   (m.lowerdirs as unknown[]).forEach((d, i) => {
     if (!absString(d)) bad(`lowerdirs[${i}]`, 'an absolute path');
   });
   if (!absString(m.upper)) bad('upper', 'an absolute path');
   if (!absString(m.work)) bad('work', 'an absolute path');
+  const fold = m.fold as { layers: number; dir: string } | undefined;
   return {
     version: 1,
     store: m.store as string,
     layers: [...(m.layers as string[])],
+    ...(fold ? { fold: { layers: fold.layers, dir: fold.dir } } : {}),
     lowerdirs: [...(m.lowerdirs as string[])],
     upper: m.upper as string,
     work: m.work as string,
@@ -90,7 +106,7 @@ export function writeOverlayMeta(bundle: string, meta: OverlayMeta): void {
   validate(meta, file);
   const tmp = `${file}.tmp-${process.pid}-${randomHex(4)}`;
   const text = JSON.stringify({
-    version: 1, store: meta.store, layers: meta.layers, lowerdirs: meta.lowerdirs, upper: meta.upper, work: meta.work,
+    version: 1, store: meta.store, layers: meta.layers, fold: meta.fold, lowerdirs: meta.lowerdirs, upper: meta.upper, work: meta.work,
   }, null, 2);
   try {
     fs.writeFileSync(tmp, `${text}\n`, { mode: 0o644 });

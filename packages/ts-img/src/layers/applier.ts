@@ -46,6 +46,12 @@ export interface ApplierOptions {
    */
   overlay?: boolean;
   /**
+   * Layers applied one onto another as without `overlay`, into a dir overlayfs then stacks as its
+   * bottom layer (a fold, overlay/fold-store.ts): as in overlay mode, trusted.overlay.* xattrs of
+   * the image are escaped and a 0:0 char device (a whiteout to overlayfs) is refused.
+   */
+  fold?: boolean;
+  /**
    * Overlay mode: the layers below, merged, for a directory this layer creates only implicitly
    * (it gets the lower one's attributes, as in the flat unpack) and a hardlink to a lower file
    * (the file is copied into this layer, then linked). Without it both work as for a first layer.
@@ -350,7 +356,7 @@ export class Applier implements TarHandler {
       case 'block':
       case 'fifo': {
         const t = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
-        if (this.opts.overlay && t === S_IFCHR && e.devmajor === 0 && e.devminor === 0) {
+        if ((this.opts.overlay || this.opts.fold) && t === S_IFCHR && e.devmajor === 0 && e.devminor === 0) {
           this.fail(e, 'a 0:0 character device is a whiteout to overlayfs: unpack without --overlay');
         }
         const dev = e.type === 'fifo' ? 0n : makedev(e.devmajor, e.devminor);
@@ -704,7 +710,7 @@ export class Applier implements TarHandler {
 
   /** trusted.overlay.X of the image is stored escaped (trusted.overlay.overlay.X): overlayfs shows it as X. */
   private xattrName(k: string): string {
-    return this.opts.overlay && k.startsWith(OVL_XATTR) ? `${OVL_XATTR}overlay.${k.slice(OVL_XATTR.length)}` : k;
+    return (this.opts.overlay || this.opts.fold) && k.startsWith(OVL_XATTR) ? `${OVL_XATTR}overlay.${k.slice(OVL_XATTR.length)}` : k;
   }
 
   // ----- metadata ---------------------------------------------------------------------------

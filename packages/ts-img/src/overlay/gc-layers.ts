@@ -1,7 +1,8 @@
 /**
  * The layer store's part of `ts-img gc` (run under the store's exclusive gc lock): a stored layer
  * stays while an image in the store lists its diff_id or a registered bundle that still exists
- * still names it in its ts-img-overlay.json, or an overlay mount uses it. Registrations of
+ * still names it in its ts-img-overlay.json, or an overlay mount uses it. A fold (fold-store.ts)
+ * stays only while such a bundle names it or a mount uses it: no image does. Registrations of
  * bundles that are gone are dropped.
  */
 import fs from 'node:fs';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import type { Layout } from '../store/layout';
 import { readOverlayMeta } from '../bundle/overlay-meta';
 import { LayerStore, chainIds } from './layer-store';
+import { foldDiff, foldKeyOf, listFolds, removeFold } from './fold-store';
 
 /** Layer keys (diff_ids and chain ids) of every image config among `blobs` (reachable from the index). */
 function imageLayerKeys(layout: Layout, blobs: Set<string>): Set<string> {
@@ -28,58 +30,76 @@ function imageLayerKeys(layout: Layout, blobs: Set<string>): Set<string> {
   return out;
 }
 
-/** Keys of the layers the store's bundles use (their lowerdirs); stale registrations removed unless dryRun. */
-function bundleLayers(store: LayerStore, storeDir: string, dryRun: boolean): Set<string> {
-  const out = new Set<string>();
+interface Used {
+  layers: Set<string>;
+  folds: Set<string>;
+}
+
+/** Keys of the layers and folds the store's bundles use; stale registrations removed unless dryRun. */
+function bundleLayers(store: LayerStore, storeDir: string, dryRun: boolean): Used {
+  const out: Used = { layers: new Set(), folds: new Set() };
   for (const r of store.refs()) {
     const exists = r.bundle !== '' && fs.existsSync(r.bundle);
-    let names: string[] | undefined;
+    let names: { layers: string[]; folds: string[] } | undefined;
     if (exists) {
       try {
         const m = readOverlayMeta(r.bundle);
-        if (m && path.resolve(m.store) === storeDir) names = m.lowerdirs.map((d) => store.keyOf(d)).filter((k): k is string => k !== undefined);
+        const fold = m?.fold ? foldKeyOf(store, m.fold.dir) : undefined;
+        if (m && path.resolve(m.store) === storeDir) names = { layers: m.lowerdirs.map((d) => store.keyOf(d)).filter((k): k is string => k !== undefined), folds: fold ? [fold] : [] };
       } catch {
-        names = r.layers; // unreadable: in doubt, keep what it was registered with
+        names = { layers: r.layers, folds: r.folds ?? [] }; // unreadable: in doubt, keep what it was registered with
       }
     }
-    if (names) for (const l of names) out.add(l);
-    else if (!dryRun) fs.rmSync(r.file, { force: true });
+    if (names) {
+      for (const l of names.layers) out.layers.add(l);
+      for (const f of names.folds) out.folds.add(f);
+    } else if (!dryRun) fs.rmSync(r.file, { force: true });
   }
   return out;
 }
 
 /**
- * Layers an overlay mount of this mount namespace uses, whatever the registrations say (a bundle
- * moved away from its registered path is still mounted): its dir, or its short link name given
- * relative to ovl/l, appears in the mount's options.
+ * The dirs among `dirs` (key -> dir) an overlay mount of this mount namespace uses, whatever the
+ * registrations say (a bundle moved away from its registered path is still mounted): the dir, or
+ * its short link name given relative to ovl/l, appears in the mount's options.
  */
-function mountedLayers(store: LayerStore, layers: string[], mountinfo = '/proc/self/mountinfo'): Set<string> {
+function mountedDirs(store: LayerStore, dirs: Map<string, string>, mountinfo = '/proc/self/mountinfo'): Set<string> {
   let text = '';
   try {
     text = fs.readFileSync(mountinfo, 'utf8');
   } catch {
-    return new Set(layers); // cannot tell: keep them all
+    return new Set(dirs.keys()); // cannot tell: keep them all
   }
   const opts = text.split('\n').filter((l) => / - overlay /.test(l)).map((l) => l.slice(l.indexOf(' - overlay ')));
   if (opts.length === 0) return new Set();
   const used = new Set<string>();
-  for (const l of layers) {
-    const dir = path.join(store.layerDir(l), 'diff');
-    const short = store.shortName(l);
+  for (const [key, dir] of dirs) {
+    const short = store.shortName(key);
     const named = (o: string): boolean => o.includes(dir) || new RegExp(`[=:]${short}[:,\\s]`).test(o);
-    if (opts.some(named)) used.add(l);
+    if (opts.some(named)) used.add(key);
   }
   return used;
 }
 
-export function gcLayers(layout: Layout, reachableBlobs: Set<string>, dryRun = false): string[] {
+export interface GcLayersResult {
+  /** Layers (keys) removed, or that would be with dryRun. */
+  layers: string[];
+  /** Folds (keys: chain ids) removed, or that would be. */
+  folds: string[];
+}
+
+export function gcLayers(layout: Layout, reachableBlobs: Set<string>, dryRun = false): GcLayersResult {
   const store = new LayerStore(layout.dir);
   const live = imageLayerKeys(layout, reachableBlobs);
-  for (const l of bundleLayers(store, layout.dir, dryRun)) live.add(l);
-  for (const l of mountedLayers(store, store.list().filter((x) => !live.has(x)))) live.add(l);
-  const gone = store.list().filter((l) => !live.has(l));
+  const used = bundleLayers(store, layout.dir, dryRun);
+  for (const l of used.layers) live.add(l);
+  const unnamed = (keys: string[], named: Set<string>, dir: (k: string) => string): Map<string, string> => new Map(keys.filter((k) => !named.has(k)).map((k) => [k, dir(k)]));
+  for (const l of mountedDirs(store, unnamed(store.list(), live, (k) => path.join(store.layerDir(k), 'diff')))) live.add(l);
+  for (const f of mountedDirs(store, unnamed(listFolds(store), used.folds, (k) => foldDiff(store, k)))) used.folds.add(f);
+  const gone = { layers: store.list().filter((l) => !live.has(l)), folds: listFolds(store).filter((f) => !used.folds.has(f)) };
   if (!dryRun) {
-    for (const l of gone) store.remove(l);
+    for (const l of gone.layers) store.remove(l);
+    for (const f of gone.folds) removeFold(store, f);
     store.clearScratch(); // no extraction runs while gc holds the lock
   }
   return gone;

@@ -4,6 +4,7 @@
  *                     a layer that needed the layers below it (base-view.ts) is stored under
  *                     its chain id instead, so it is only used on that same base
  *   <hex>/layer.json  what the extraction found out (a root entry, an opaque root)
+ *   fold/<hex>/       the bottom layers of a taller image folded into one dir (fold-store.ts)
  *   l/<short>         -> ../<hex>/diff: short names for mount(2)'s one-page option string
  *   tmp/<hex>-PID-R/  an extraction under way; renamed to <hex>/ only when complete, so a crash
  *                     never leaves a half layer under a name a later unpack trusts
@@ -20,7 +21,7 @@ import { mkdirAll } from '@tsrt/libc';
 import { lockFile } from '../store/lock';
 import { removeTree } from '../fs/remove-tree';
 
-const HEX = /^[a-f0-9]{64}$/;
+export const HEX = /^[a-f0-9]{64}$/;
 /** Short link names: 10 hex chars keep 300 layers (11 bytes each) inside one page. */
 const SHORT = 10;
 /** An extraction of a big layer may take long; the holder dying releases the flock anyway. */
@@ -44,12 +45,23 @@ export interface StoredLayer extends LayerInfo {
   diff: string;
   /** Its name relative to linkDir, when the short link is there. */
   short?: string;
+  /** A fold (fold-store.ts): this many bottom layers of the image applied into one dir. */
+  fold?: number;
 }
 
 export interface BundleRef {
   bundle: string;
   /** Keys of the layer dirs the bundle was made of. */
   layers: string[];
+  /** Keys (chain ids) of its folds (fold-store.ts). */
+  folds?: string[];
+}
+
+/** The hex of a sha256 digest (one of a layer's store names); an error for anything else. */
+export function hexOf(diffId: string): string {
+  const hex = diffId.startsWith('sha256:') ? diffId.slice(7) : '';
+  if (!HEX.test(hex)) throw new Error(`diff_id ${JSON.stringify(diffId)}: not a sha256 digest`);
+  return hex;
 }
 
 /** OCI chain ids: ChainID(L0) = DiffID(L0), ChainID(..Ln) = sha256(ChainID(..Ln-1) + " " + DiffID(Ln)). */
@@ -59,18 +71,21 @@ export function chainIds(diffIds: string[]): string[] {
   return out;
 }
 
+/** The layer.json of a stored dir: written last, so undefined means "not (completely) there". */
+export function readInfo<T>(dir: string): Partial<T> | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'layer.json'), 'utf8')) as Partial<T>;
+  } catch {
+    return undefined;
+  }
+}
+
 function readLink(p: string): string | undefined {
   try {
     return fs.readlinkSync(p);
   } catch {
     return undefined;
   }
-}
-
-function hexOf(diffId: string): string {
-  const hex = diffId.startsWith('sha256:') ? diffId.slice(7) : '';
-  if (!HEX.test(hex)) throw new Error(`diff_id ${JSON.stringify(diffId)}: not a sha256 digest`);
-  return hex;
 }
 
 export class LayerStore {
@@ -106,15 +121,11 @@ export class LayerStore {
   /** The layer stored under `key`, or undefined when it has not been extracted (completely). */
   get(key: string): StoredLayer | undefined {
     const dir = this.layerDir(key);
-    let info: LayerInfo & { diffId?: string };
-    try {
-      info = JSON.parse(fs.readFileSync(path.join(dir, 'layer.json'), 'utf8')) as LayerInfo & { diffId?: string };
-    } catch {
-      return undefined;
-    }
+    const info = readInfo<LayerInfo & { diffId?: string }>(dir);
+    if (!info) return undefined;
     return {
       diffId: info.diffId ?? key, key, diff: path.join(dir, 'diff'), rootEntry: !!info.rootEntry, rootOpaque: !!info.rootOpaque,
-      entries: info.entries ?? 0, chainDependent: !!info.chainDependent, short: this.ensureLink(key),
+      entries: info.entries ?? 0, chainDependent: !!info.chainDependent, short: this.shortLink(hexOf(key), `../${hexOf(key)}/diff`),
     };
   }
 
@@ -123,11 +134,9 @@ export class LayerStore {
     return this.get(diffId) ?? (chainId === diffId ? undefined : this.get(chainId));
   }
 
-  /** The short link l/<short> -> ../<hex>/diff; undefined when another layer took that name. */
-  private ensureLink(key: string): string | undefined {
-    const hex = hexOf(key);
+  /** The short link l/<hex's first chars> -> `want`; undefined when another dir took that name. */
+  shortLink(hex: string, want: string): string | undefined {
     const short = hex.slice(0, SHORT);
-    const want = `../${hex}/diff`;
     const link = path.join(this.linkDir, short);
     const now = readLink(link);
     if (now !== undefined) return now === want ? short : undefined;
@@ -145,26 +154,37 @@ export class LayerStore {
    * layer's lock meanwhile: a second unpack waits, then finds it done.
    */
   async ensure(diffId: string, chainId: string, extract: (diffDir: string) => Promise<LayerInfo>): Promise<StoredLayer> {
-    const hit = this.find(diffId, chainId);
-    if (hit) return hit;
-    const hex = hexOf(diffId);
-    const lock = await lockFile(path.join(this.sub('locks'), `${hex}.lock`), true, LAYER_LOCK_WAIT_MS);
+    const found = (): StoredLayer | undefined => this.find(diffId, chainId);
+    return found() ?? this.extractOnce(hexOf(diffId), found, async (tmp) => {
+      const info = await extract(path.join(tmp, 'diff'));
+      fs.writeFileSync(path.join(tmp, 'layer.json'), `${JSON.stringify({ diffId, ...info })}\n`, { mode: 0o644 });
+      return this.layerDir(info.chainDependent ? chainId : diffId);
+    });
+  }
+
+  /**
+   * Under the lock `name`, unless `found()` finds the result meanwhile: `extract` fills a fresh
+   * dir in tmp/ (with an empty diff/) and says where it goes; it is renamed there only once
+   * complete, so a crash leaves a temp dir (removed by the next extraction of `name` or by gc),
+   * never a half result under a name a later unpack trusts.
+   */
+  async extractOnce<T>(name: string, found: () => T | undefined, extract: (tmp: string) => Promise<string>): Promise<T> {
+    const lock = await lockFile(path.join(this.sub('locks'), `${name}.lock`), true, LAYER_LOCK_WAIT_MS);
     try {
-      const done = this.find(diffId, chainId);
+      const done = found();
       if (done) return done;
       const tmpRoot = this.sub('tmp');
-      // what an earlier extraction of this layer left (it died: we hold the lock now)
-      for (const n of fs.readdirSync(tmpRoot)) if (n.startsWith(`${hex}-`)) removeTree(path.join(tmpRoot, n));
-      const tmp = path.join(tmpRoot, `${hex}-${process.pid}-${randomHex(4)}`);
+      // what an earlier extraction of it left (it died: we hold the lock now)
+      for (const n of fs.readdirSync(tmpRoot)) if (n.startsWith(`${name}-`)) removeTree(path.join(tmpRoot, n));
+      const tmp = path.join(tmpRoot, `${name}-${process.pid}-${randomHex(4)}`);
       this.pending.add(tmp);
       fs.mkdirSync(tmp, { mode: 0o700 });
       fs.mkdirSync(path.join(tmp, 'diff'), { mode: 0o755 });
-      const info = await extract(path.join(tmp, 'diff'));
-      const key = info.chainDependent ? chainId : diffId;
-      fs.writeFileSync(path.join(tmp, 'layer.json'), `${JSON.stringify({ diffId, ...info })}\n`, { mode: 0o644 });
-      fs.renameSync(tmp, this.layerDir(key));
+      const dest = await extract(tmp);
+      mkdirAll(path.dirname(dest), 0o700);
+      fs.renameSync(tmp, dest);
       this.pending.delete(tmp);
-      return this.get(key)!;
+      return found()!;
     } finally {
       lock.release();
     }
@@ -194,12 +214,17 @@ export class LayerStore {
 
   /** Remove a layer (the caller holds the gc lock exclusively). */
   remove(key: string): void {
-    const hex = hexOf(key);
+    this.removeDir(this.layerDir(key), `../${hexOf(key)}/diff`);
+  }
+
+  /** Remove a stored dir and its short link (`linkTarget`), renamed out of the way first. */
+  removeDir(dir: string, linkTarget: string): void {
+    const hex = path.basename(dir);
     const link = path.join(this.linkDir, hex.slice(0, SHORT));
-    if (readLink(link) === `../${hex}/diff`) fs.rmSync(link, { force: true });
+    if (readLink(link) === linkTarget) fs.rmSync(link, { force: true });
     // out of the way at once, so no half-removed layer is ever found under its name
     const aside = path.join(this.sub('tmp'), `gone-${hex}-${process.pid}`);
-    fs.renameSync(this.layerDir(key), aside);
+    fs.renameSync(dir, aside);
     removeTree(aside);
   }
 
@@ -221,11 +246,14 @@ export class LayerStore {
     return path.join(this.root, 'refs', `${id}.json`);
   }
 
-  addRef(bundle: string, layers: string[]): void {
+  /** Register the bundle as using `layers` (its folds among them). */
+  addRef(bundle: string, layers: StoredLayer[]): void {
     this.sub('refs');
     const f = this.refFile(bundle);
     const tmp = `${f}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, `${JSON.stringify({ bundle: path.resolve(bundle), layers } satisfies BundleRef)}\n`, { mode: 0o600 });
+    const folds = layers.filter((l) => l.fold).map((l) => l.key);
+    const ref: BundleRef = { bundle: path.resolve(bundle), layers: layers.filter((l) => !l.fold).map((l) => l.key), ...(folds.length ? { folds } : {}) };
+    fs.writeFileSync(tmp, `${JSON.stringify(ref)}\n`, { mode: 0o600 });
     fs.renameSync(tmp, f);
   }
 
@@ -248,7 +276,7 @@ export class LayerStore {
       const file = path.join(dir, n);
       try {
         const r = JSON.parse(fs.readFileSync(file, 'utf8')) as BundleRef;
-        if (typeof r.bundle === 'string' && Array.isArray(r.layers)) out.push({ bundle: r.bundle, layers: r.layers, file });
+        if (typeof r.bundle === 'string' && Array.isArray(r.layers)) out.push({ bundle: r.bundle, layers: r.layers, folds: Array.isArray(r.folds) ? r.folds : [], file });
         else out.push({ bundle: '', layers: [], file });
       } catch {
         out.push({ bundle: '', layers: [], file });

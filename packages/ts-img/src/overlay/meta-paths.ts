@@ -15,6 +15,7 @@ import type { Sys } from '@tsrt/libc';
 import { UserError } from '../cli/errors';
 import type { OverlayMeta } from '../bundle/overlay-meta';
 import { LayerStore, chainIds } from './layer-store';
+import { foldKeyOf } from './fold-store';
 import type { OverlayDir } from './mount';
 
 const { O_PATH, O_RDONLY, O_DIRECTORY, O_CLOEXEC, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_MAGICLINKS, isSysError } = L;
@@ -47,18 +48,28 @@ export function openBeneath(sys: Sys, rootfd: number, rel: string, flags = DIR_P
 
 /**
  * The store key of each lower dir (bottom-first), checked to name its own layer's dir in the
- * store: by the layer's diff_id, or by its chain id for a layer that needed the ones below.
+ * store: by the layer's diff_id, or by its chain id for a layer that needed the ones below; and
+ * of the fold, when the bundle has one: the fold of exactly its bottom fold.layers layers.
  */
-export function lowerKeys(meta: OverlayMeta, store: LayerStore, file: string): string[] {
+export function lowerKeys(meta: OverlayMeta, store: LayerStore, file: string): { keys: string[]; fold?: string } {
   // the kernel resolves a `..` after a symlink elsewhere than path.relative() does
   if (!plain(meta.store)) throw new UserError(`${file}: store ${meta.store} is not a plain absolute path (refused)`);
   const chains = chainIds(meta.layers);
-  return meta.lowerdirs.map((d, i) => {
+  const folded = meta.fold?.layers ?? 0;
+  let fold: string | undefined;
+  if (meta.fold) {
+    fold = plain(meta.fold.dir) ? foldKeyOf(store, meta.fold.dir) : undefined;
+    if (fold === undefined) throw new UserError(`${file}: fold.dir ${meta.fold.dir} is not a fold dir of the store ${meta.store} (refused)`);
+    if (fold !== chains[folded - 1]) throw new UserError(`${file}: fold.dir is not the fold of the bottom ${folded} layers (refused)`);
+  }
+  const keys = meta.lowerdirs.map((d, i) => {
     const key = plain(d) ? store.keyOf(d) : undefined;
+    const j = folded + i;
     if (key === undefined) throw new UserError(`${file}: lowerdirs[${i}] ${d} is not a layer dir of the store ${meta.store} (refused)`);
-    if (key !== meta.layers[i] && key !== chains[i]) throw new UserError(`${file}: lowerdirs[${i}] is not the dir of layers[${i}] ${meta.layers[i]} (refused)`);
+    if (key !== meta.layers[j] && key !== chains[j]) throw new UserError(`${file}: lowerdirs[${i}] is not the dir of layers[${j}] ${meta.layers[j]} (refused)`);
     return key;
   });
+  return { keys, fold };
 }
 
 /** The bundle's own dirs, each opened once: the mount is given these fds. */

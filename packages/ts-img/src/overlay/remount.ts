@@ -13,6 +13,7 @@ import { UserError } from '../cli/errors';
 import { OVERLAY_FILE, OverlayMeta, readOverlayMeta } from '../bundle/overlay-meta';
 import { Layout } from '../store/layout';
 import { LayerStore, StoredLayer } from './layer-store';
+import { getFold } from './fold-store';
 import { assertOverlayPossible, isMountPoint, OverlayUnavailable } from './mount';
 import { mountLayers } from './mount-layers';
 import { NotBeneath, closeBundleDirs, lowerKeys, openBundleDirs } from './meta-paths';
@@ -36,16 +37,21 @@ function overlayBundle(bundle: string, abs: string): OverlayMeta {
   throw new UserError(`${bundle}: not a bundle (neither config.json nor ${OVERLAY_FILE})`);
 }
 
-/** The one-line refusal of a bundle whose layer i is not in the store (gc, a moved store). */
+/**
+ * The one-line refusal of a bundle whose lower i is not in the store (gc, a moved store); i
+ * counts the fold as one lower, the bottom one, when there is one.
+ */
 function missingLayer(bundle: string, meta: OverlayMeta, i: number): UserError {
-  return new UserError(`bundle ${bundle}: layer ${i + 1} of ${meta.layers.length} (${meta.layers[i]}) is missing from the store ${meta.store} `
-    + '(ts-img gc may have collected it, or the store moved): unpack the image again');
+  const folded = meta.fold?.layers ?? 0;
+  const j = folded ? folded + i - 1 : i; // the layer of lower i
+  const what = folded && i === 0 ? `the fold of its bottom ${folded} layers (${meta.fold!.dir})` : `layer ${j + 1} of ${meta.layers.length} (${meta.layers[j]})`;
+  return new UserError(`bundle ${bundle}: ${what} is missing from the store ${meta.store} (ts-img gc may have collected it, or the store moved): unpack the image again`);
 }
 
-/** The bundle's layers as the store has them (root opaque, short link), as unpack found them. */
-function storedLayers(bundle: string, meta: OverlayMeta, store: LayerStore, keys: string[]): StoredLayer[] {
-  return keys.map((key, i) => {
-    const l = store.get(key);
+/** The bundle's lowers as the store has them (root opaque, short link), as unpack found them: its fold first. */
+function storedLayers(bundle: string, meta: OverlayMeta, store: LayerStore, keys: { keys: string[]; fold?: string }): StoredLayer[] {
+  const found = [...(keys.fold ? [getFold(store, keys.fold)] : []), ...keys.keys.map((k) => store.get(k))];
+  return found.map((l, i) => {
     if (!l) throw missingLayer(bundle, meta, i);
     return l;
   });
@@ -72,10 +78,11 @@ export async function mountBundle(bundle: string, opts: MountBundleOptions = {})
     try {
       const layers = storedLayers(bundle, meta, store, keys);
       // registered again (the same content as unpack's): gc keeps the layers of a bundle moved back
-      store.addRef(abs, keys);
+      store.addRef(abs, layers);
       const refused = (i: number, why: NotBeneath): never => {
         if (why === 'missing') throw missingLayer(bundle, meta, i);
-        throw new UserError(`${file}: lowerdirs[${i}] ${meta.lowerdirs[i]}: ${why} (refused)`);
+        const d = keys.fold ? i - 1 : i;
+        throw new UserError(`${file}: ${d < 0 ? `fold.dir ${meta.fold!.dir}` : `lowerdirs[${d}] ${meta.lowerdirs[d]}`}: ${why} (refused)`);
       };
       mountLayers(sys, store, layers, { ...dirs, force: opts.forceMount, refused });
     } finally {

@@ -13,7 +13,6 @@ import type { Sys } from '@tsrt/libc';
 import type { Descriptor } from '@tsrt/oci-spec';
 import type { ImageSource } from '../sources/types';
 import { openSource } from '../sources/open';
-import type { Applier } from '../layers/applier';
 import { Progress } from '../progress';
 import { removeTree } from '../fs/remove-tree';
 import { formatBytes, freeBytes } from '../layers/space';
@@ -21,13 +20,15 @@ import { UserError } from '../cli/errors';
 import { Layout } from '../store/layout';
 import type { Lock } from '../store/lock';
 import { makeBundleTemp, prepareBundlePath, renameIntoPlace } from '../unpack-steps/bundle-dir';
-import { assertBlobsPresent, checkedImage, CheckedImage } from '../unpack-steps/image';
+import { assertBlobsPresent, checkedImage } from '../unpack-steps/image';
 import type { AnyLayerReader, LayerStreamer } from '../unpack-steps/apply-layers';
 import { configText, runtimeConfig } from '../unpack-steps/runtime-config';
 import { cleanupOnSignal } from '../unpack-steps/interrupt';
 import type { UnpackOptions, UnpackResult } from '../unpack';
 import { writeOverlayMeta } from '../bundle/overlay-meta';
-import { LayerInfo, LayerStore, StoredLayer, chainIds } from './layer-store';
+import { LayerStore, StoredLayer, chainIds } from './layer-store';
+import { ensureFold, foldCount, getFold } from './fold-store';
+import type { Extraction } from './extract';
 import { BaseView } from './base-view';
 import { assertOverlayPossible, fdPath, isMountPoint, unmountAll } from './mount';
 import { mountLayers, visibleLayers } from './mount-layers';
@@ -52,32 +53,6 @@ export interface OverlayUnpackResult extends UnpackResult {
 function refuseIdMapping(o: UnpackOptions): void {
   if (o.rootless || o.uidMap?.length || o.gidMap?.length) {
     throw new UserError('--overlay cannot be combined with --rootless, --uid-map or --gid-map (its layers are shared by every bundle): drop one of them');
-  }
-}
-
-/** One layer extracted into `diffDir` by the applier in overlay mode, over the layers below (`base`). */
-async function extractLayer(img: CheckedImage, src: ImageSource, i: number, diffDir: string, base: BaseView, o: {
-  readers: Set<AnyLayerReader>; streamer: LayerStreamer; opts: OverlayUnpackOptions; onRawBytes: (n: number) => void;
-}): Promise<LayerInfo> {
-  const sys = o.opts.sys ?? libc();
-  const { layerReader } = await import('../unpack-steps/apply-layers');
-  const { Applier: LayerApplier } = await import('../layers/applier');
-  const r = await layerReader(src, img.manifest, img.diffIds, i, { ...o.opts, onRawBytes: o.onRawBytes });
-  o.readers.add(r);
-  const rootfd = sys.open(diffDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  const applier: Applier = new LayerApplier(sys, rootfd, diffDir, { overlay: true, base, warn: o.opts.warn });
-  try {
-    await r.start();
-    await o.streamer.apply(r, applier);
-    await o.streamer.finish(applier);
-    // the first layer has nothing below it: looking found nothing that could differ
-    return { rootEntry: applier.rootEntrySeen, rootOpaque: applier.rootOpaque, entries: applier.entries, chainDependent: base.used && i > 0 };
-  } finally {
-    base.close();
-    applier.close();
-    sys.close(rootfd);
-    r.destroy();
-    o.readers.delete(r);
   }
 }
 
@@ -133,8 +108,12 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
     const img = await checkedImage(src, opts);
     const { manifest, diffIds } = img;
     const chains = chainIds(diffIds);
+    // overlayfs stacks at most 500 lowers: the bottom layers of a taller image go into one fold
+    const folded = foldCount(diffIds.length);
+    const foldKey = folded ? chains[folded - 1] : undefined;
+    const foldMissing = foldKey && !getFold(store, foldKey) ? [...Array(folded).keys()] : [];
     // a layer twice in one image is looked for (and extracted) once, the second time found
-    const missing = diffIds.map((_, i) => i).filter((i) => !store.find(diffIds[i], chains[i]) && diffIds.indexOf(diffIds[i]) === i);
+    const missing = [...foldMissing, ...diffIds.map((_, i) => i).filter((i) => i >= folded && !store.find(diffIds[i], chains[i]) && diffIds.indexOf(diffIds[i], folded) === i)];
     await assertBlobsPresent(src, manifest, missing);
     const free = freeBytes(layout.dir);
     const total = missing.reduce((a, i) => a + ((manifest.layers[i] as Descriptor).size || 0), 0);
@@ -154,12 +133,21 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
     let extracted = 0;
     let entries = 0;
     const layers: StoredLayer[] = [];
-    for (let i = 0; i < diffIds.length; i++) {
+    const x = async (): Promise<Extraction> => ({ img, src, readers, streamer: await streamerFor(), opts, onRawBytes });
+    if (foldKey) {
+      layers.push(await ensureFold(store, foldKey, folded, async (diffDir) => {
+        extracted += folded;
+        const info = await (await import('./extract')).extractFold(await x(), folded, diffDir);
+        entries += info.entries;
+        return info;
+      }));
+    }
+    for (let i = folded; i < diffIds.length; i++) {
       layers.push(await store.ensure(diffIds[i], chains[i], async (diffDir) => {
         extracted++;
         const base = new BaseView(sys, store, visibleLayers(layers));
         bases.add(base);
-        const info = await extractLayer(img, src, i, diffDir, base, { readers, streamer: await streamerFor(), opts, onRawBytes }).finally(() => bases.delete(base));
+        const info = await (await import('./extract')).extractLayer(await x(), i, diffDir, base).finally(() => bases.delete(base));
         entries += info.entries;
         return info;
       }));
@@ -169,12 +157,15 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
     tmp = makeBundleTemp(abs);
     dirs = makeBundleDirs(sys, tmp, abs);
     setUpperRoot(sys, layers, dirs.upper.fd);
-    writeOverlayMeta(fdPath(dirs.bundle), { version: 1, store: layout.dir, layers: diffIds, lowerdirs: layers.map((l) => l.diff), upper: dirs.upper.path, work: dirs.work.path });
+    const fold = foldKey ? { layers: folded, dir: layers[0].diff } : undefined;
+    writeOverlayMeta(fdPath(dirs.bundle), {
+      version: 1, store: layout.dir, layers: diffIds, ...(fold ? { fold } : {}), lowerdirs: layers.filter((l) => !l.fold).map((l) => l.diff), upper: dirs.upper.path, work: dirs.work.path,
+    });
     renameIntoPlace(tmp, abs, bundle);
     tmp = undefined;
     placed = true;
     // registered only once the path is ours (a ref is named after the path); gc waits for our lock
-    store.addRef(abs, layers.map((l) => l.key));
+    store.addRef(abs, layers);
     mountLayers(sys, store, layers, { ...dirs, force: opts.forceMount });
 
     // the mount's root (the fd of rootfs/ still names the dir under it)

@@ -11,6 +11,8 @@ export interface GcResult {
   digests: string[];
   /** Extracted layers (diff_ids) no image or overlay bundle uses any more. */
   layers: string[];
+  /** Folds of an image's bottom layers (chain ids) no overlay bundle uses any more. */
+  folds: string[];
 }
 
 export async function gc(layout: Layout, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
@@ -18,7 +20,7 @@ export async function gc(layout: Layout, opts: { dryRun?: boolean } = {}): Promi
   try {
     const live = new Set<string>();
     for (const d of layout.readIndex().manifests) reachable(layout, d, live, true);
-    const res: GcResult = { removed: 0, freed: 0, digests: [], layers: gcLayers(layout, live, opts.dryRun) };
+    const res: GcResult = { removed: 0, freed: 0, digests: [], ...gcLayers(layout, live, opts.dryRun) };
     for (const [d, size] of layout.listBlobs()) {
       if (live.has(d)) continue;
       res.removed++;

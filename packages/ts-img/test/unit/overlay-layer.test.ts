@@ -4,6 +4,7 @@ import { FakeSys, FSCONFIG_CMD_CREATE, FSCONFIG_SET_STRING, libc } from '@tsrt/l
 import { Applier } from '../../src/layers/applier';
 import { mountOverlay, OverlayUnavailable, assertOverlayPossible } from '../../src/overlay/mount';
 import { visibleLayers } from '../../src/overlay/mount-layers';
+import { FOLD_STEP, MAX_LOWERS, foldCount } from '../../src/overlay/fold-store';
 import type { StoredLayer } from '../../src/overlay/layer-store';
 import { applyLayers, rmrf, tmpdir } from '../helpers';
 
@@ -46,6 +47,31 @@ describe('applier, overlay mode', () => {
     expect(() => one([{ name: 'c', type: 'char', devmajor: 0, devminor: 0 }])).toThrow(/"c": a 0:0 character device is a whiteout to overlayfs: unpack without --overlay/);
     expect(() => one([{ name: '.wh.x' }, { name: 'y', type: 'link', linkname: 'x' }])).toThrow(/hardlink target "x" does not exist/);
     expect(() => one([{ name: 'z', type: 'link', linkname: 'lower/file' }])).toThrow(/hardlink target "lower\/file" does not exist/);
+  });
+
+  test('fold mode: layers applied onto each other as flat (whiteouts remove), image trusted.overlay.* escaped, 0:0 char devices refused', () => {
+    const a = applyLayers(root, [
+      [{ name: './', type: 'dir', mode: 0o750 }, { name: 'd/', type: 'dir' }, { name: 'd/gone', data: 'g' }, { name: 'o/', type: 'dir' }, { name: 'o/old', data: 'o' },
+        { name: 'x', data: 'x', xattrs: { 'trusted.overlay.opaque': 'y', 'user.u': 'v' } }],
+      [{ name: 'd/.wh.gone' }, { name: 'o/.wh..wh..opq' }, { name: 'o/new', data: 'n' }],
+    ], { fold: true });
+    expect(fs.readdirSync(path.join(root, 'd'))).toEqual([]);
+    expect(fs.readdirSync(path.join(root, 'o'))).toEqual(['new']);
+    expect(opaque('o')).toBeUndefined(); // nothing lies below a fold: no overlayfs marker
+    expect(libc().llistxattr(path.join(root, 'x')).sort()).toEqual(['trusted.overlay.overlay.opaque', 'user.u']);
+    expect(a.rootEntrySeen).toBe(true);
+    expect(() => applyLayers(root, [[{ name: 'c', type: 'char', devmajor: 0, devminor: 0 }]], { fold: true })).toThrow(/a 0:0 character device is a whiteout to overlayfs/);
+  });
+
+  test('foldCount: none up to 500 layers; beyond, a multiple of the fold step leaving at most 500 lowers', () => {
+    expect([1, 300, MAX_LOWERS].map(foldCount)).toEqual([0, 0, 0]);
+    expect([501, 520, 599, 600, 601, 2000].map(foldCount)).toEqual([100, 100, 100, 200, 200, 1600]);
+    for (let n = MAX_LOWERS + 1; n < 5000; n++) {
+      const k = foldCount(n);
+      expect(k % FOLD_STEP).toBe(0);
+      expect(n - k + 1).toBeLessThanOrEqual(MAX_LOWERS);
+      expect(k).toBeLessThan(n);
+    }
   });
 
   test('visibleLayers: from the topmost layer with an opaque root up', () => {

@@ -22,6 +22,13 @@ describe('ts-img-overlay.json', () => {
     expect(fs.readdirSync(dir)).toEqual([OVERLAY_FILE]);
   });
 
+  test('with a fold: its field between layers and lowerdirs, one lower dir per layer above it', () => {
+    const m = { ...meta(), layers: [D('a'), D('b'), D('c')], fold: { layers: 2, dir: '/s/fold/f/diff' }, lowerdirs: ['/s/l/c'] };
+    writeOverlayMeta(dir, m);
+    expect(readOverlayMeta(dir)).toEqual(m);
+    expect(Object.keys(JSON.parse(fs.readFileSync(path.join(dir, OVERLAY_FILE), 'utf8')))).toEqual(['version', 'store', 'layers', 'fold', 'lowerdirs', 'upper', 'work']);
+  });
+
   test('absent: undefined (a flat bundle)', () => {
     expect(readOverlayMeta(dir)).toBeUndefined();
     expect(readOverlayMeta(path.join(dir, 'nope'))).toBeUndefined();
@@ -33,6 +40,11 @@ describe('ts-img-overlay.json', () => {
     ['layers', { layers: ['sha256:xyz'] }, /layers\[0\] must be a sha256 diff_id/],
     ['lowerdirs length', { lowerdirs: ['/a'] }, /lowerdirs must be an array as long as layers/],
     ['relative upper', { upper: 'overlay/upper' }, /upper must be an absolute path/],
+    ['fold not an object', { fold: 2 }, /fold must be an object/],
+    ['fold of one layer', { fold: { layers: 1, dir: '/f' } }, /fold\.layers must be an integer from 2 to 2 \(the number of layers\)/],
+    ['fold of more layers than there are', { fold: { layers: 3, dir: '/f' } }, /fold\.layers must be an integer from 2 to 2/],
+    ['fold dir relative', { fold: { layers: 2, dir: 'f' } }, /fold\.dir must be an absolute path/],
+    ['lowerdirs below the fold', { fold: { layers: 2, dir: '/f' } }, /lowerdirs must be an array of one dir per layer above the fold/],
   ])('bad file (%s): one-line error naming the file and field', (_n, patch, re) => {
     const text = typeof patch === 'string' ? patch : JSON.stringify({ ...meta(), ...patch });
     fs.writeFileSync(path.join(dir, OVERLAY_FILE), text);

@@ -17,6 +17,8 @@ export const gcCommand: Command = {
     const r = await gc(layout, { dryRun: a.dryRun });
     for (const d of r.digests) process.stdout.write(`${a.dryRun ? 'would remove' : 'removed'} ${d}\n`);
     for (const d of r.layers) process.stdout.write(`${a.dryRun ? 'would remove' : 'removed'} layer ${d}\n`);
-    process.stdout.write(`${r.removed} blobs, ${fmtBytes(r.freed)}${r.layers.length ? `; ${r.layers.length} extracted layers` : ''}\n`);
+    for (const d of r.folds) process.stdout.write(`${a.dryRun ? 'would remove' : 'removed'} fold ${d}\n`);
+    const extracted = [r.layers.length ? `${r.layers.length} extracted layers` : '', r.folds.length ? `${r.folds.length} folds` : ''].filter(Boolean);
+    process.stdout.write(`${r.removed} blobs, ${fmtBytes(r.freed)}${extracted.map((x) => `; ${x}`).join('')}\n`);
   },
 };
