@@ -4,6 +4,8 @@ export * from './constants';
 export { libseccomp, Libseccomp, SCMP_FLTATR_CTL_NNP } from './libseccomp';
 export type { ScmpArgCmp, ScmpRule, ScmpFilter } from './libseccomp';
 export { mkdirAll } from './mkdir-all';
+export { usernsWithMaps, writeIdMaps } from './userns';
+export type { IdMapRange } from './userns';
 export { FakeSys } from './fake-sys';
 export type { RecordedCall } from './fake-sys';
 import type { Sys } from './sys';

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY } from '@tsrt/libc';
+import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, O_PATH, O_DIRECTORY, O_CLOEXEC, usernsWithMaps } from '@tsrt/libc';
 import type { InitPlan } from '../plan/types';
 import type { Spec } from '@tsrt/oci-spec';
 import { RuntimeError, messageOf } from '../errors';
@@ -8,7 +8,7 @@ import { validateId } from '../state/store';
 import type { ContainerState } from '../state/container-state';
 import { readProcStat, isAlive } from '../state/liveness';
 import { NS_PROC_NAME } from '../plan/namespaces';
-import { spawnStage2, stage2Command, stage2Script, readLastCap, callerUmask, writeIdMaps } from '../spawn/stage1';
+import { spawnStage2, stage2Command, stage2Script, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../protocol/sync';
 import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
 import type { Context } from './context';
@@ -82,31 +82,12 @@ export function writePidFile(file: string, pid: number): void {
   }
 }
 
-/**
- * One user namespace per idmapped mount, with that mount's mappings: a short-lived clone child
- * (the same spawn as for user-namespace containers) holds it while we open /proc/PID/ns/user.
- */
+/** One user namespace per idmapped mount, with that mount's mappings (libc's usernsWithMaps). */
 function idmapUserns(ctx: Context, idmaps: NonNullable<InitPlan['idmaps']>, opened: number[]): number[] {
   return idmaps.map((map, i) => {
-    let fd = -1;
-    const pid = ctx.sys.cloneExec({
-      flags: 0x10000000 /* CLONE_NEWUSER */,
-      path: '/bin/true',
-      argv: ['true'],
-      env: [],
-      keepFds: [],
-      timeoutMs: 2000,
-      beforeRelease: (child) => {
-        try {
-          writeIdMaps(child, map.uidMappings, map.gidMappings);
-        } catch (e) {
-          throw new RuntimeError(`mounts: idmapped mount ${i}: cannot write its id maps: ${(e as NodeJS.ErrnoException).code ?? e}`);
-        }
-        fd = ctx.sys.open(`/proc/${child}/ns/user`, O_RDONLY | O_CLOEXEC);
-        opened.push(fd);
-      },
-    });
-    ctx.sys.waitpid(pid, 0);
+    const fd = usernsWithMaps(ctx.sys, map.uidMappings, map.gidMappings,
+      (e) => new RuntimeError(`mounts: idmapped mount ${i}: cannot write its id maps: ${(e as NodeJS.ErrnoException).code ?? e}`));
+    opened.push(fd);
     return fd;
   });
 }

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { CLONE_FS, O_RDONLY, O_CLOEXEC, O_PATH, O_DIRECTORY, type Sys, SysError } from '@tsrt/libc';
+import { CLONE_FS, O_RDONLY, O_CLOEXEC, O_PATH, O_DIRECTORY, type Sys, SysError, writeIdMaps } from '@tsrt/libc';
 import { NS_FLAGS, NS_PROC_NAME, type NamespacePlan } from '../plan/namespaces';
 import { RuntimeError } from '../errors';
 import { runtimeExe, type RuntimeExe } from './self-exe';
@@ -19,20 +19,6 @@ export interface Stage2Request {
 
 /** How long the clone child of a user-namespace spawn may take to reach execve (it is retried). */
 const CLONE_TIMEOUT_MS = 2000;
-
-type IdMap = Array<{ containerID: number; hostID: number; size: number }>;
-
-function mapLines(m: IdMap | undefined): string {
-  return (m ?? []).map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join('');
-}
-
-/** Write a new user namespace's id maps (its first process waits for them). Throws ErrnoException. */
-export function writeIdMaps(pid: number, uidMappings: IdMap | undefined, gidMappings: IdMap | undefined): void {
-  fs.writeFileSync(`/proc/${pid}/uid_map`, mapLines(uidMappings));
-  // Unprivileged callers may write gid_map only after giving up setgroups (user_namespaces(7)).
-  if (process.geteuid?.() !== 0) fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
-  fs.writeFileSync(`/proc/${pid}/gid_map`, mapLines(gidMappings));
-}
 
 /**
  * A user namespace cannot be entered by a multithreaded process, so posix_spawn cannot start
