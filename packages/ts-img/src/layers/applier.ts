@@ -118,6 +118,8 @@ export class Applier implements TarHandler {
   rootEntrySeen = false;
   /** Overlay mode: the layer hides every lower layer (an opaque marker at its root). */
   rootOpaque = false;
+  /** The uids and gids the entries give (before a mapping): what a mapping must cover. */
+  readonly owners = { uids: new Set<number>(), gids: new Set<number>() };
 
   constructor(
     private readonly sys: Sys,
@@ -128,7 +130,7 @@ export class Applier implements TarHandler {
     this.dirs = new DirCache(sys, rootfd, {
       created: (p, pfd, name) => {
         this.markTouched(p);
-        if (this.opts.overlay) this.implicitDir(p, pfd, name);
+        if (!(this.opts.overlay && this.implicitDir(p, pfd, name))) this.implicitOwner(p, pfd, name);
       },
       fail: (p, msg) => this.fail(p, msg),
     });
@@ -628,10 +630,10 @@ export class Applier implements TarHandler {
    * in the flat unpack (where it is not created at all); a lower non-directory there would be
    * written through in the flat unpack, which one layer's dir cannot express.
    */
-  private implicitDir(path: string, pfd: number, name: string): void {
-    if (!this.opts.base) return;
+  private implicitDir(path: string, pfd: number, name: string): boolean {
+    if (!this.opts.base) return false;
     const b = this.inBase(path.split('/'));
-    if (!b) return;
+    if (!b) return false;
     try {
       if ((b.st.mode & S_IFMT) !== S_IFDIR) {
         this.fail(path, 'a lower layer has a non-directory here that this layer writes through: unpack without --overlay');
@@ -643,6 +645,33 @@ export class Applier implements TarHandler {
       this.dirTimes.set(path, { atime: b.st.mtimeNs, mtime: b.st.mtimeNs });
     } finally {
       this.sys.close(b.pfd);
+    }
+    return true;
+  }
+
+  /**
+   * A directory no entry describes belongs to the unpacking user: with --uid-map/--gid-map that
+   * user's mapped ids (the container's root when root unpacks), as an overlay bundle's idmapped
+   * layers show such a dir; the ids count among the owners a mapping must cover. The root too
+   * when no layer has an entry for it.
+   */
+  private implicitOwner(path: string, pfd: number, name: string): void {
+    this.owners.uids.add(this.euid);
+    this.owners.gids.add(this.egid);
+    if (!this.opts.uidMap?.length && !this.opts.gidMap?.length) return;
+    let uid: number;
+    let gid: number;
+    try {
+      [uid, gid] = [mapId(this.euid, this.opts.uidMap, 'uid'), mapId(this.egid, this.opts.gidMap, 'gid')];
+    } catch (err) {
+      this.fail(path || '.', `${path ? 'a directory made for the entries below it' : 'the root, which no layer has an entry for'}: ${(err as Error).message}`);
+    }
+    try {
+      // '' is the root itself (the rootfs dir: no layer had an entry for it)
+      this.sys.fchownat(pfd, cPath(name), uid, gid, AT_SYMLINK_NOFOLLOW | (name === '' ? L.AT_EMPTY_PATH : 0));
+    } catch (err) {
+      if (!(this.opts.rootless && isSysError(err, 'EPERM'))) throw err;
+      this.warn('chown', `rootless: cannot set ownership ${uid}:${gid} (${showName(path || '.')} and others)`);
     }
   }
 
@@ -716,6 +745,8 @@ export class Applier implements TarHandler {
   // ----- metadata ---------------------------------------------------------------------------
 
   private ids(e: TarEntry): [number, number] {
+    this.owners.uids.add(e.uid);
+    this.owners.gids.add(e.gid);
     try {
       return [mapId(e.uid, this.opts.uidMap, 'uid'), mapId(e.gid, this.opts.gidMap, 'gid')];
     } catch (err) {
@@ -768,6 +799,7 @@ export class Applier implements TarHandler {
    */
   private xattrValue(e: TarEntry, k: string, v: Buffer): Buffer {
     if (k !== 'security.capability' || v.length !== 24 || (v.readUInt32LE(0) & 0xff000000) !== 0x03000000) return v;
+    this.owners.uids.add(v.readUInt32LE(20)); // an idmapped mount shows it mapped as well
     if (!this.opts.uidMap || this.opts.uidMap.length === 0) return v;
     const out = Buffer.from(v);
     try {
@@ -837,6 +869,8 @@ export class Applier implements TarHandler {
   *finishSteps(): Generator<void> {
     if (this.cur) this.closeCur();
     yield* this.emptyTrashSteps();
+    // a layer dir's root is not what a bundle shows (the upper dir's is: overlay/upper-root.ts)
+    if (!this.rootEntrySeen && !this.opts.overlay && !this.opts.fold) this.implicitOwner('', this.rootfd, '');
     // no layer had a root entry: the rootfs gets the epoch, as in umoci, not the time of the unpack
     if (!this.dirTimes.has('')) this.dirTimes.set('', { atime: 0n, mtime: 0n });
     const paths = [...this.dirTimes.keys()].sort((a, b) => b.length - a.length);

@@ -178,6 +178,27 @@ describe('layer rules', () => {
     expect(fs.statSync(path.join(root, 'g'))).toMatchObject({ uid: 101000, gid: 201000 });
   });
 
+  test('with a mapping, dirs no entry describes (implicit parents; the root without ./) are the mapped unpacking user\'s', () => {
+    const a = applyLayers(root, [[{ name: 'x/y/z', data: 'z', uid: 5, gid: 6 }]], {
+      uidMap: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMap: [{ containerID: 0, hostID: 200000, size: 65536 }],
+    });
+    for (const d of ['x', 'x/y', '']) expect(fs.lstatSync(path.join(root, d))).toMatchObject({ uid: 100000, gid: 200000 });
+    expect(fs.lstatSync(path.join(root, 'x/y/z'))).toMatchObject({ uid: 100005, gid: 200006 });
+    // the ids a mapping must cover, the unpacking user's among them
+    expect([...a.owners.uids].sort()).toEqual([0, 5]);
+    expect([...a.owners.gids].sort()).toEqual([0, 6]);
+    fs.mkdirSync(path.join(root, 'other'));
+    expect(() => applyLayers(path.join(root, 'other'), [[{ name: 'p/f', data: 'f', uid: 1 }]], { uidMap: [{ containerID: 1, hostID: 100001, size: 10 }] }))
+      .toThrow(/"p": a directory made for the entries below it: uid 0 is not in the uid mapping/);
+  });
+
+  test('without a mapping they stay the unpacking user\'s; a root entry is the root\'s owner', () => {
+    applyLayers(root, [[{ name: './', type: 'dir', uid: 7, gid: 8 }, { name: 'x/f', data: 'f' }]], { uidMap: [{ containerID: 0, hostID: 100000, size: 65536 }] });
+    expect(fs.lstatSync(root)).toMatchObject({ uid: 100007, gid: 8 });
+    expect(fs.lstatSync(path.join(root, 'x'))).toMatchObject({ uid: 100000, gid: 0 });
+  });
+
   test('security.capability v3 rootid follows the uid mapping', () => {
     const v3 = Buffer.alloc(24);
     v3.writeUInt32LE(0x03000001, 0); // VFS_CAP_REVISION_3 | effective
