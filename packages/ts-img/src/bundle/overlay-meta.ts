@@ -6,7 +6,8 @@
  *   {"version":1,"store":"<abs store dir>","layers":["sha256:<diff_id>", ...bottom-first],
  *    "fold":{"layers":N,"dir":"<abs dir>"} (only for images of more than 500 layers),
  *    "lowerdirs":["<abs dir>", ...bottom-first],"upper":"<abs BUNDLE>/overlay/upper",
- *    "work":"<abs BUNDLE>/overlay/work"}
+ *    "work":"<abs BUNDLE>/overlay/work",
+ *    "uidMap"/"gidMap":[{"containerID","hostID","size"}...] (only with unpack --uid-map/--gid-map)}
  * With a fold, its dir holds the bottom N layers applied onto each other (overlay/fold-store.ts)
  * and lowerdirs has one dir per layer above them.
  * The upper dir uses overlayfs' own encoding: a whiteout is a 0/0 char device, an opaque dir
@@ -16,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomHex } from '../random-hex';
 import { UserError } from '../cli/errors';
+import { IdMapping, idMapOf } from '../layers/idmap';
 
 export const OVERLAY_FILE = 'ts-img-overlay.json';
 
@@ -33,6 +35,9 @@ export interface OverlayMeta {
   upper: string;
   /** overlayfs' work dir (absolute): BUNDLE/overlay/work. */
   work: string;
+  /** unpack --uid-map/--gid-map: the layers show through idmapped mounts of this mapping. */
+  uidMap?: IdMapping[];
+  gidMap?: IdMapping[];
 }
 
 const DIFF_ID = /^sha256:[a-f0-9]{64}$/;
@@ -69,6 +74,13 @@ function validate(v: unknown, file: string): OverlayMeta {
   });
   if (!absString(m.upper)) bad('upper', 'an absolute path');
   if (!absString(m.work)) bad('work', 'an absolute path');
+  const maps: Pick<OverlayMeta, 'uidMap' | 'gidMap'> = {};
+  for (const k of ['uidMap', 'gidMap'] as const) {
+    if (m[k] === undefined) continue;
+    const r = idMapOf(m[k]);
+    if (typeof r === 'string') bad(k, r);
+    maps[k] = r as IdMapping[];
+  }
   const fold = m.fold as { layers: number; dir: string } | undefined;
   return {
     version: 1,
@@ -78,6 +90,7 @@ function validate(v: unknown, file: string): OverlayMeta {
     lowerdirs: [...(m.lowerdirs as string[])],
     upper: m.upper as string,
     work: m.work as string,
+    ...maps,
   };
 }
 
@@ -106,7 +119,7 @@ export function writeOverlayMeta(bundle: string, meta: OverlayMeta): void {
   validate(meta, file);
   const tmp = `${file}.tmp-${process.pid}-${randomHex(4)}`;
   const text = JSON.stringify({
-    version: 1, store: meta.store, layers: meta.layers, fold: meta.fold, lowerdirs: meta.lowerdirs, upper: meta.upper, work: meta.work,
+    version: 1, store: meta.store, layers: meta.layers, fold: meta.fold, lowerdirs: meta.lowerdirs, upper: meta.upper, work: meta.work, uidMap: meta.uidMap, gidMap: meta.gidMap,
   }, null, 2);
   try {
     fs.writeFileSync(tmp, `${text}\n`, { mode: 0o644 });

@@ -16,6 +16,21 @@ export function parseIdMap(spec: string, what: string): IdMapping {
   return r;
 }
 
+/** A mapping read from a file: the ranges (copied), or what is wrong with the value. */
+export function idMapOf(v: unknown): IdMapping[] | string {
+  if (!Array.isArray(v) || v.length === 0) return 'a non-empty array of {containerID, hostID, size}';
+  const u32 = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0 && (x as number) < 2 ** 32;
+  const out: IdMapping[] = [];
+  for (const [i, r] of v.entries()) {
+    const { containerID, hostID, size } = (r ?? {}) as Record<string, unknown>;
+    if (!u32(containerID) || !u32(hostID) || !u32(size) || size < 1 || containerID + size > 2 ** 32 || hostID + size > 2 ** 32) {
+      return `a list of ranges (entry ${i}: containerID, hostID and size within 32 bits, size at least 1)`;
+    }
+    out.push({ containerID, hostID, size });
+  }
+  return out;
+}
+
 /** Container ID -> host ID; undefined mapping means identity. Throws when the ID is not mapped. */
 export function mapId(id: number, map: IdMapping[] | undefined, what: 'uid' | 'gid'): number {
   if (!map || map.length === 0) return id;

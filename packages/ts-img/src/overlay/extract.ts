@@ -10,7 +10,7 @@ import type { Applier, ApplierOptions } from '../layers/applier';
 import type { CheckedImage } from '../unpack-steps/image';
 import type { AnyLayerReader, LayerStreamer } from '../unpack-steps/apply-layers';
 import type { UnpackOptions } from '../unpack';
-import type { LayerInfo } from './layer-store';
+import type { LayerInfo, Owners } from './layer-store';
 import type { BaseView } from './base-view';
 import type { FoldInfo } from './fold-store';
 
@@ -51,12 +51,14 @@ async function applyInto(x: Extraction, dir: string, from: number, to: number, m
   }
 }
 
+const ownersOf = (a: Applier): Owners => ({ uids: [...a.owners.uids].sort((x, y) => x - y), gids: [...a.owners.gids].sort((x, y) => x - y) });
+
 /** Layer i extracted into `diffDir` in overlay mode, over the layers below (`base`). */
 export async function extractLayer(x: Extraction, i: number, diffDir: string, base: BaseView): Promise<LayerInfo> {
   try {
     const a = await applyInto(x, diffDir, i, i + 1, { overlay: true, base });
     // the first layer has nothing below it: looking found nothing that could differ
-    return { rootEntry: a.rootEntrySeen, rootOpaque: a.rootOpaque, entries: a.entries, chainDependent: base.used && i > 0 };
+    return { rootEntry: a.rootEntrySeen, rootOpaque: a.rootOpaque, entries: a.entries, chainDependent: base.used && i > 0, owners: ownersOf(a) };
   } finally {
     base.close();
   }
@@ -65,5 +67,5 @@ export async function extractLayer(x: Extraction, i: number, diffDir: string, ba
 /** The bottom `count` layers applied one onto another into `diffDir`, as the flat unpack applies them. */
 export async function extractFold(x: Extraction, count: number, diffDir: string): Promise<FoldInfo> {
   const a = await applyInto(x, diffDir, 0, count, { fold: true });
-  return { rootEntry: a.rootEntrySeen, entries: a.entries };
+  return { rootEntry: a.rootEntrySeen, entries: a.entries, owners: ownersOf(a) };
 }

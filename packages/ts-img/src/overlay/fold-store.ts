@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { HEX, LayerStore, StoredLayer, hexOf, readInfo } from './layer-store';
+import { HEX, LayerStore, Owners, StoredLayer, hexOf, readInfo } from './layer-store';
 
 /** overlayfs' limit of lower layers (OVL_MAX_STACK in fs/overlayfs/params.h). */
 export const MAX_LOWERS = 500;
@@ -22,9 +22,15 @@ export function foldCount(n: number): number {
   return n <= MAX_LOWERS ? 0 : Math.ceil((n - (MAX_LOWERS - 1)) / FOLD_STEP) * FOLD_STEP;
 }
 
+/** The image layer (0-based) lower `i` of a bundle is; its fold, lower 0 when `folded`, is undefined. */
+export function layerOfLower(i: number, folded: number): number | undefined {
+  return !folded ? i : i === 0 ? undefined : folded + i - 1;
+}
+
 export interface FoldInfo {
   rootEntry: boolean;
   entries: number;
+  owners: Owners;
 }
 
 const foldDir = (store: LayerStore, key: string): string => path.join(store.root, 'fold', hexOf(key));
@@ -38,6 +44,7 @@ export function getFold(store: LayerStore, key: string): StoredLayer | undefined
   return {
     diffId: key, key, diff: path.join(dir, 'diff'), rootEntry: !!info.rootEntry, rootOpaque: false, entries: info.entries ?? 0,
     chainDependent: false, fold: info.fold ?? 0, short: store.shortLink(hexOf(key), linkTarget(key)),
+    ...(info.owners ? { owners: info.owners } : {}),
   };
 }
 

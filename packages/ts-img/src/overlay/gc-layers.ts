@@ -3,7 +3,7 @@
  * stays while an image in the store lists its diff_id or a registered bundle that still exists
  * still names it in its ts-img-overlay.json, or an overlay mount uses it. A fold (fold-store.ts)
  * stays only while such a bundle names it or a mount uses it: no image does. Registrations of
- * bundles that are gone are dropped.
+ * bundles that are gone are dropped, unless the bundle is still mounted (moved away).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,12 +35,35 @@ interface Used {
   folds: Set<string>;
 }
 
+/**
+ * The option strings of this mount namespace's overlay mounts; undefined when they cannot be
+ * read (then every layer in doubt is kept).
+ */
+function overlayMounts(mountinfo = '/proc/self/mountinfo'): string[] | undefined {
+  try {
+    return fs.readFileSync(mountinfo, 'utf8').split('\n').filter((l) => / - overlay /.test(l)).map((l) => l.slice(l.indexOf(' - overlay ')));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Is the bundle registered at `bundle`, gone from there, still mounted? Its mount shows the
+ * upper dir as it was named when mounted, the moves since then aside; an idmapped layer shows
+ * as no path at all, so this is what keeps a moved bundle's layers when it has some.
+ */
+function mountedFrom(bundle: string, mounts: string[] | undefined): boolean {
+  const upper = `upperdir=${path.join(bundle, 'overlay/upper')}`;
+  return !mounts || mounts.some((o) => o.includes(`${upper},`) || o.endsWith(upper));
+}
+
 /** Keys of the layers and folds the store's bundles use; stale registrations removed unless dryRun. */
-function bundleLayers(store: LayerStore, storeDir: string, dryRun: boolean): Used {
+function bundleLayers(store: LayerStore, storeDir: string, mounts: string[] | undefined, dryRun: boolean): Used {
   const out: Used = { layers: new Set(), folds: new Set() };
   for (const r of store.refs()) {
     const exists = r.bundle !== '' && fs.existsSync(r.bundle);
     let names: { layers: string[]; folds: string[] } | undefined;
+    if (!exists && r.bundle !== '' && mountedFrom(r.bundle, mounts)) names = { layers: r.layers, folds: r.folds ?? [] };
     if (exists) {
       try {
         const m = readOverlayMeta(r.bundle);
@@ -63,14 +86,8 @@ function bundleLayers(store: LayerStore, storeDir: string, dryRun: boolean): Use
  * registrations say (a bundle moved away from its registered path is still mounted): the dir, or
  * its short link name given relative to ovl/l, appears in the mount's options.
  */
-function mountedDirs(store: LayerStore, dirs: Map<string, string>, mountinfo = '/proc/self/mountinfo'): Set<string> {
-  let text = '';
-  try {
-    text = fs.readFileSync(mountinfo, 'utf8');
-  } catch {
-    return new Set(dirs.keys()); // cannot tell: keep them all
-  }
-  const opts = text.split('\n').filter((l) => / - overlay /.test(l)).map((l) => l.slice(l.indexOf(' - overlay ')));
+function mountedDirs(store: LayerStore, dirs: Map<string, string>, opts: string[] | undefined): Set<string> {
+  if (!opts) return new Set(dirs.keys()); // cannot tell: keep them all
   if (opts.length === 0) return new Set();
   const used = new Set<string>();
   for (const [key, dir] of dirs) {
@@ -91,11 +108,12 @@ export interface GcLayersResult {
 export function gcLayers(layout: Layout, reachableBlobs: Set<string>, dryRun = false): GcLayersResult {
   const store = new LayerStore(layout.dir);
   const live = imageLayerKeys(layout, reachableBlobs);
-  const used = bundleLayers(store, layout.dir, dryRun);
+  const mounts = overlayMounts();
+  const used = bundleLayers(store, layout.dir, mounts, dryRun);
   for (const l of used.layers) live.add(l);
   const unnamed = (keys: string[], named: Set<string>, dir: (k: string) => string): Map<string, string> => new Map(keys.filter((k) => !named.has(k)).map((k) => [k, dir(k)]));
-  for (const l of mountedDirs(store, unnamed(store.list(), live, (k) => path.join(store.layerDir(k), 'diff')))) live.add(l);
-  for (const f of mountedDirs(store, unnamed(listFolds(store), used.folds, (k) => foldDiff(store, k)))) used.folds.add(f);
+  for (const l of mountedDirs(store, unnamed(store.list(), live, (k) => path.join(store.layerDir(k), 'diff')), mounts)) live.add(l);
+  for (const f of mountedDirs(store, unnamed(listFolds(store), used.folds, (k) => foldDiff(store, k)), mounts)) used.folds.add(f);
   const gone = { layers: store.list().filter((l) => !live.has(l)), folds: listFolds(store).filter((f) => !used.folds.has(f)) };
   if (!dryRun) {
     for (const l of gone.layers) store.remove(l);

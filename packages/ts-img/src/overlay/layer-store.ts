@@ -20,6 +20,7 @@ import { randomHex } from '../random-hex';
 import { mkdirAll } from '@tsrt/libc';
 import { lockFile } from '../store/lock';
 import { removeTree } from '../fs/remove-tree';
+import type { IdMapping } from '../layers/idmap';
 
 export const HEX = /^[a-f0-9]{64}$/;
 /** Short link names: 10 hex chars keep 300 layers (11 bytes each) inside one page. */
@@ -35,6 +36,13 @@ export interface LayerInfo {
   entries: number;
   /** The extraction looked at the layers below: valid on this chain only. */
   chainDependent: boolean;
+  /** The uids and gids its entries give (id-owners.ts); absent for a layer an older ts-img extracted. */
+  owners?: Owners;
+}
+
+export interface Owners {
+  uids: number[];
+  gids: number[];
 }
 
 export interface StoredLayer extends LayerInfo {
@@ -55,6 +63,9 @@ export interface BundleRef {
   layers: string[];
   /** Keys (chain ids) of its folds (fold-store.ts). */
   folds?: string[];
+  /** unpack --uid-map/--gid-map: the mapping its layers are shown with (what `mount` trusts). */
+  uidMap?: IdMapping[];
+  gidMap?: IdMapping[];
 }
 
 /** The hex of a sha256 digest (one of a layer's store names); an error for anything else. */
@@ -126,6 +137,7 @@ export class LayerStore {
     return {
       diffId: info.diffId ?? key, key, diff: path.join(dir, 'diff'), rootEntry: !!info.rootEntry, rootOpaque: !!info.rootOpaque,
       entries: info.entries ?? 0, chainDependent: !!info.chainDependent, short: this.shortLink(hexOf(key), `../${hexOf(key)}/diff`),
+      ...(info.owners ? { owners: info.owners } : {}),
     };
   }
 
@@ -246,15 +258,28 @@ export class LayerStore {
     return path.join(this.root, 'refs', `${id}.json`);
   }
 
-  /** Register the bundle as using `layers` (its folds among them). */
-  addRef(bundle: string, layers: StoredLayer[]): void {
+  /** Register the bundle as using `layers` (its folds among them), shown with the mapping `map`. */
+  addRef(bundle: string, layers: StoredLayer[], map: Pick<BundleRef, 'uidMap' | 'gidMap'> = {}): void {
     this.sub('refs');
     const f = this.refFile(bundle);
     const tmp = `${f}.tmp-${process.pid}`;
     const folds = layers.filter((l) => l.fold).map((l) => l.key);
-    const ref: BundleRef = { bundle: path.resolve(bundle), layers: layers.filter((l) => !l.fold).map((l) => l.key), ...(folds.length ? { folds } : {}) };
+    const ref: BundleRef = {
+      bundle: path.resolve(bundle), layers: layers.filter((l) => !l.fold).map((l) => l.key), ...(folds.length ? { folds } : {}),
+      ...(map.uidMap ? { uidMap: map.uidMap } : {}), ...(map.gidMap ? { gidMap: map.gidMap } : {}),
+    };
     fs.writeFileSync(tmp, `${JSON.stringify(ref)}\n`, { mode: 0o600 });
     fs.renameSync(tmp, f);
+  }
+
+  /** The registration of the bundle at `bundle`, if any. */
+  refOf(bundle: string): BundleRef | undefined {
+    try {
+      const r = JSON.parse(fs.readFileSync(this.refFile(bundle), 'utf8')) as BundleRef;
+      return r.bundle === path.resolve(bundle) ? r : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   removeRef(bundle: string): void {

@@ -4,10 +4,11 @@
  * mountinfo must name the layers the same way).
  */
 import path from 'node:path';
-import { O_PATH, O_DIRECTORY, O_CLOEXEC } from '@tsrt/libc';
+import { O_PATH, O_DIRECTORY, O_CLOEXEC, usernsWithMaps } from '@tsrt/libc';
 import type { Sys } from '@tsrt/libc';
 import type { LayerStore, StoredLayer } from './layer-store';
-import { mountOverlay, OverlayDir } from './mount';
+import type { IdMapping } from '../layers/idmap';
+import { fdPath, mountOverlay, OverlayDir, OverlayUnavailable } from './mount';
 import { BundleDirs, DIR_READ, NotBeneath, openBeneath } from './meta-paths';
 
 /** The layers that show: overlayfs ignores an opaque marker on a layer's root, so the ones below it are left out. */
@@ -56,7 +57,55 @@ export function openLayerDirs(sys: Sys, store: LayerStore, layers: StoredLayer[]
 }
 
 export function closeDirs(sys: Sys, dirs: OverlayDir[]): void {
-  for (const d of dirs) sys.close(d.fd);
+  for (const d of dirs) {
+    sys.close(d.fd);
+    if (d.hold !== undefined) sys.close(d.hold);
+  }
+}
+
+/** An id mapping (--uid-map/--gid-map): container id -> host id. */
+export interface IdMap {
+  uidMap?: IdMapping[];
+  gidMap?: IdMapping[];
+}
+
+/** No mapping given for uids (or gids): they are the same inside, as the flat unpack leaves them. */
+const orAll = (m: IdMapping[] | undefined): IdMapping[] => (m?.length ? m : [{ containerID: 0, hostID: 0, size: 2 ** 32 - 1 }]);
+
+/**
+ * The layers shown shifted by `map`, the store's dirs left as they are: each an idmapped clone
+ * of its dir (open_tree, mount_setattr MOUNT_ATTR_IDMAP with a user namespace holding the map),
+ * detached, so nothing but the overlay ever holds it once its fds are closed. `dirs` are
+ * closed; the result replaces them.
+ */
+function idmapped(sys: Sys, dirs: OverlayDir[], map: IdMap): OverlayDir[] {
+  const out: OverlayDir[] = [];
+  try {
+    const userns = usernsWithMaps(sys, orAll(map.uidMap), orAll(map.gidMap), (e) => new OverlayUnavailable(`a user namespace for --uid-map/--gid-map: ${(e as NodeJS.ErrnoException).code ?? e}`));
+    try {
+      for (const d of dirs) {
+        // closing the open_tree fd dissolves the clone: it is held until the overlay has its own
+        const hold = sys.cloneTreeFd(d.fd, false);
+        try {
+          sys.idmapTree(hold, userns, false);
+          // a plain fd of the clone's root for fsconfig (a kernel may refuse O_PATH ones); no path names it
+          const fd = sys.openat(hold, '.', DIR_READ);
+          out.push({ fd, path: fdPath(fd), hold });
+        } catch (e) {
+          sys.close(hold);
+          throw new OverlayUnavailable(`an idmapped mount of ${d.path} for --uid-map/--gid-map: ${(e as Error).message}`);
+        }
+      }
+    } finally {
+      sys.close(userns);
+    }
+    return out;
+  } catch (e) {
+    closeDirs(sys, out);
+    throw e;
+  } finally {
+    closeDirs(sys, dirs);
+  }
 }
 
 export interface LayersMount extends BundleDirs {
@@ -64,13 +113,16 @@ export interface LayersMount extends BundleDirs {
   force?: 'mount2' | 'strings';
   /** How a layer dir that cannot be opened is reported. */
   refused?: LayerDirRefused;
+  /** Show the layers' files with their owners shifted by this mapping (the store keeps the image's). */
+  idmap?: IdMap;
 }
 
 /** Mount `layers` (bottom-first, as stored in `store`) on m.rootfs, or throw OverlayUnavailable. */
 export function mountLayers(sys: Sys, store: LayerStore, layers: StoredLayer[], m: LayersMount): void {
   const shown = visibleLayers(layers);
   const hidden = layers.length - shown.length;
-  const lowers = openLayerDirs(sys, store, shown, m.refused && ((i, why) => m.refused!(i + hidden, why)));
+  let lowers = openLayerDirs(sys, store, shown, m.refused && ((i, why) => m.refused!(i + hidden, why)));
+  if (m.idmap) lowers = idmapped(sys, lowers, m.idmap);
   try {
     mountOverlay(sys, { lowers, upper: m.upper, work: m.work, target: m.rootfs, shortBase: store.linkDir, force: m.force });
   } finally {

@@ -36,6 +36,8 @@ export interface OverlayDir {
   path: string;
   /** A lower's name relative to `OverlaySpec.shortBase` (mount(2)'s one page of options). */
   short?: string;
+  /** An fd that keeps the dir's detached mount alive until the overlay holds it (mount-layers.ts). */
+  hold?: number;
 }
 
 export interface OverlaySpec {

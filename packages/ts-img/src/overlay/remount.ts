@@ -13,9 +13,10 @@ import { UserError } from '../cli/errors';
 import { OVERLAY_FILE, OverlayMeta, readOverlayMeta } from '../bundle/overlay-meta';
 import { Layout } from '../store/layout';
 import { LayerStore, StoredLayer } from './layer-store';
-import { getFold } from './fold-store';
+import { getFold, layerOfLower } from './fold-store';
 import { assertOverlayPossible, isMountPoint, OverlayUnavailable } from './mount';
-import { mountLayers } from './mount-layers';
+import { IdMap, mountLayers } from './mount-layers';
+import type { IdMapping } from '../layers/idmap';
 import { NotBeneath, closeBundleDirs, lowerKeys, openBundleDirs } from './meta-paths';
 
 export interface MountBundleOptions {
@@ -43,8 +44,8 @@ function overlayBundle(bundle: string, abs: string): OverlayMeta {
  */
 function missingLayer(bundle: string, meta: OverlayMeta, i: number): UserError {
   const folded = meta.fold?.layers ?? 0;
-  const j = folded ? folded + i - 1 : i; // the layer of lower i
-  const what = folded && i === 0 ? `the fold of its bottom ${folded} layers (${meta.fold!.dir})` : `layer ${j + 1} of ${meta.layers.length} (${meta.layers[j]})`;
+  const j = layerOfLower(i, folded);
+  const what = j === undefined ? `the fold of its bottom ${folded} layers (${meta.fold!.dir})` : `layer ${j + 1} of ${meta.layers.length} (${meta.layers[j]})`;
   return new UserError(`bundle ${bundle}: ${what} is missing from the store ${meta.store} (ts-img gc may have collected it, or the store moved): unpack the image again`);
 }
 
@@ -55,6 +56,22 @@ function storedLayers(bundle: string, meta: OverlayMeta, store: LayerStore, keys
     if (!l) throw missingLayer(bundle, meta, i);
     return l;
   });
+}
+
+const sameMap = (a: IdMapping[] | undefined, b: IdMapping[] | undefined): boolean => JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
+
+/**
+ * The mapping to show the layers with. ts-img-overlay.json says it, but its owner may have
+ * edited it (a mapping of their choice would show the image's files as theirs): it must be the
+ * one the store's registration of this bundle (root's) was made with.
+ */
+function trustedMap(bundle: string, meta: OverlayMeta, store: LayerStore, file: string): IdMap | undefined {
+  const ref = store.refOf(path.resolve(bundle));
+  const mapped = !!(meta.uidMap || meta.gidMap);
+  if (!ref ? mapped : !sameMap(meta.uidMap, ref.uidMap) || !sameMap(meta.gidMap, ref.gidMap)) {
+    throw new UserError(`${file}: uidMap/gidMap ${ref ? 'differ from the mapping the bundle was unpacked with' : 'cannot be checked (the bundle is not registered in the store)'} (refused): unpack the image again`);
+  }
+  return mapped ? { ...(meta.uidMap ? { uidMap: meta.uidMap } : {}), ...(meta.gidMap ? { gidMap: meta.gidMap } : {}) } : undefined;
 }
 
 /** Mount BUNDLE/rootfs; false when it was mounted already. */
@@ -77,14 +94,15 @@ export async function mountBundle(bundle: string, opts: MountBundleOptions = {})
     const lock = await (await Layout.open(meta.store)).writerLock();
     try {
       const layers = storedLayers(bundle, meta, store, keys);
+      const map = trustedMap(bundle, meta, store, file);
       // registered again (the same content as unpack's): gc keeps the layers of a bundle moved back
-      store.addRef(abs, layers);
+      store.addRef(abs, layers, map);
       const refused = (i: number, why: NotBeneath): never => {
         if (why === 'missing') throw missingLayer(bundle, meta, i);
         const d = keys.fold ? i - 1 : i;
         throw new UserError(`${file}: ${d < 0 ? `fold.dir ${meta.fold!.dir}` : `lowerdirs[${d}] ${meta.lowerdirs[d]}`}: ${why} (refused)`);
       };
-      mountLayers(sys, store, layers, { ...dirs, force: opts.forceMount, refused });
+      mountLayers(sys, store, layers, { ...dirs, force: opts.forceMount, refused, idmap: map });
     } finally {
       lock.release();
     }

@@ -31,7 +31,8 @@ import { ensureFold, foldCount, getFold } from './fold-store';
 import type { Extraction } from './extract';
 import { BaseView } from './base-view';
 import { assertOverlayPossible, fdPath, isMountPoint, unmountAll } from './mount';
-import { mountLayers, visibleLayers } from './mount-layers';
+import { IdMap, mountLayers, visibleLayers } from './mount-layers';
+import { assertOwnersMapped } from './id-owners';
 import { setUpperRoot } from './upper-root';
 import { NewBundleDirs, closeNewBundleDirs, makeBundleDirs } from './bundle-dirs';
 
@@ -49,11 +50,21 @@ export interface OverlayUnpackResult extends UnpackResult {
   extracted: number;
 }
 
-/** Layers shared between bundles cannot carry one bundle's id mapping. */
-function refuseIdMapping(o: UnpackOptions): void {
-  if (o.rootless || o.uidMap?.length || o.gidMap?.length) {
-    throw new UserError('--overlay cannot be combined with --rootless, --uid-map or --gid-map (its layers are shared by every bundle): drop one of them');
+/**
+ * Rootless cannot work: an unprivileged user can neither set the trusted.overlay.* xattrs and
+ * 0/0 whiteout devices the shared layers are made of, nor make the idmapped mounts a mapping is
+ * shown through, and an overlay mounted in a user namespace of its own is seen by nobody else.
+ */
+function refuseRootless(o: UnpackOptions): void {
+  if (o.rootless) {
+    throw new UserError('--overlay cannot be combined with --rootless (the shared layers need root: trusted.overlay.* xattrs, whiteout devices, idmapped mounts): drop one of them');
   }
+}
+
+/** --uid-map/--gid-map as the bundle's mapping; none when neither is given. */
+function bundleMap(o: UnpackOptions): IdMap | undefined {
+  const m: IdMap = { ...(o.uidMap?.length ? { uidMap: o.uidMap } : {}), ...(o.gidMap?.length ? { gidMap: o.gidMap } : {}) };
+  return m.uidMap || m.gidMap ? m : undefined;
 }
 
 /** A new file of the bundle, written through the bundle's fd. */
@@ -67,7 +78,8 @@ function writeBundleFile(sys: Sys, bundleFd: number, name: string, text: string)
 }
 
 export async function unpackOverlay(source: string | ImageSource, bundle: string, opts: OverlayUnpackOptions): Promise<OverlayUnpackResult> {
-  refuseIdMapping(opts);
+  refuseRootless(opts);
+  const map = bundleMap(opts);
   const sys = opts.sys ?? libc();
   const { abs, parent } = prepareBundlePath(bundle);
   const layout = await Layout.open(opts.store, { create: true });
@@ -153,20 +165,22 @@ export async function unpackOverlay(source: string | ImageSource, bundle: string
       }));
     }
     progress.done();
+    // the layers stay as the image has them; the bundle shows them shifted (idmapped mounts)
+    if (map) await assertOwnersMapped(layers, diffIds, folded, map.uidMap, map.gidMap);
 
     tmp = makeBundleTemp(abs);
     dirs = makeBundleDirs(sys, tmp, abs);
-    setUpperRoot(sys, layers, dirs.upper.fd);
+    setUpperRoot(sys, layers, dirs.upper.fd, map);
     const fold = foldKey ? { layers: folded, dir: layers[0].diff } : undefined;
     writeOverlayMeta(fdPath(dirs.bundle), {
-      version: 1, store: layout.dir, layers: diffIds, ...(fold ? { fold } : {}), lowerdirs: layers.filter((l) => !l.fold).map((l) => l.diff), upper: dirs.upper.path, work: dirs.work.path,
+      version: 1, store: layout.dir, layers: diffIds, ...(fold ? { fold } : {}), lowerdirs: layers.filter((l) => !l.fold).map((l) => l.diff), upper: dirs.upper.path, work: dirs.work.path, ...map,
     });
     renameIntoPlace(tmp, abs, bundle);
     tmp = undefined;
     placed = true;
     // registered only once the path is ours (a ref is named after the path); gc waits for our lock
-    store.addRef(abs, layers);
-    mountLayers(sys, store, layers, { ...dirs, force: opts.forceMount });
+    store.addRef(abs, layers, map);
+    mountLayers(sys, store, layers, { ...dirs, force: opts.forceMount, idmap: map });
 
     // the mount's root (the fd of rootfs/ still names the dir under it)
     rootfd = sys.openat(dirs.bundle, 'rootfs', O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

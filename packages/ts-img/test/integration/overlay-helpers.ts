@@ -89,3 +89,16 @@ export function overlayScratch(prefix: string): { dir: string; bundle: () => str
   });
   return s;
 }
+
+/**
+ * What a reboot does to an overlay bundle (its rootfs unmounted), then `ts-img mount`: the tree
+ * `view` shows must be as before; left unmounted again.
+ */
+export async function expectSameAfterRemount<T>(bundle: string, view: (root: string) => T): Promise<void> {
+  const rootfs = path.join(bundle, 'rootfs');
+  const before = view(rootfs);
+  detachAll(rootfs);
+  expect(await cli(['mount', bundle])).toMatchObject({ status: 0, stderr: '' });
+  expect(view(rootfs)).toEqual(before);
+  detachAll(rootfs);
+}

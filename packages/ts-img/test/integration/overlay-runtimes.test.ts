@@ -45,20 +45,34 @@ afterAll(() => {
   expect(mountsUnder(base)).toEqual([]);
 });
 
-test.each(RUNTIMES)('%s runs an overlay bundle; writes go to its upper dir', (name, runtime) => {
+/**
+ * `unpack --overlay` (with `unpackArgs`) into bundle-NAME, then the runtime runs `script` there
+ * (after `prepare`); `check` looks at the bundle before it is removed.
+ */
+function runInBundle(name: string, runtime: string, unpackArgs: string[], script: string, check: (b: string, r: { stdout: string; stderr: string; status: number | null }) => void, prepare = (_b: string): void => {}): void {
   const b = path.join(base, `bundle-${name}`);
   const root = path.join(base, `state-${name}`);
   const id = `ts-img-ovl-${name}-${process.pid}`;
-  const u = spawnSync(BIN, ['unpack', '-q', '--overlay', '--store', path.join(base, 'store'), ref, b], { encoding: 'utf8' });
+  const u = spawnSync(BIN, ['unpack', '-q', '--overlay', '--store', path.join(base, 'store'), ...unpackArgs, ref, b], { encoding: 'utf8' });
   expect(u.stderr).toBe('');
   expect(u.status).toBe(0);
   try {
+    prepare(b);
     const cfg = JSON.parse(fs.readFileSync(path.join(b, 'config.json'), 'utf8'));
     cfg.process.terminal = false;
-    cfg.process.args = ['/bin/sh', '-c', 'cat /etc/motd; test -e /bin/vi || echo no-vi; echo from-container > /written; rm /etc/motd; ls /etc/motd 2>/dev/null || echo motd-gone'];
+    cfg.process.args = ['/bin/sh', '-c', script];
     fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(cfg));
     const r = spawnSync(runtime, ['--root', root, 'run', '-b', b, id], { encoding: 'utf8', timeout: 60_000 });
     spawnSync(runtime, ['--root', root, 'delete', '-f', id]);
+    check(b, r);
+  } finally {
+    removeBundle(b);
+  }
+  expect(fs.existsSync(b)).toBe(false);
+}
+
+test.each(RUNTIMES)('%s runs an overlay bundle; writes go to its upper dir', (name, runtime) => {
+  runInBundle(name, runtime, [], 'cat /etc/motd; test -e /bin/vi || echo no-vi; echo from-container > /written; rm /etc/motd; ls /etc/motd 2>/dev/null || echo motd-gone', (b, r) => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('motd of layer 2\nno-vi\nmotd-gone\n');
     expect(r.status).toBe(0);
@@ -67,8 +81,20 @@ test.each(RUNTIMES)('%s runs an overlay bundle; writes go to its upper dir', (na
     const wh = fs.lstatSync(path.join(meta.upper, 'etc/motd'));
     expect([wh.isCharacterDevice(), wh.rdev]).toEqual([true, 0]);
     expect(fs.readFileSync(path.join(meta.lowerdirs[1], 'etc/motd'), 'utf8')).toBe('motd of layer 2\n');
-  } finally {
-    removeBundle(b);
-  }
-  expect(fs.existsSync(b)).toBe(false);
+  });
+});
+
+test.each(RUNTIMES)('%s runs an overlay bundle unpacked with --uid-map/--gid-map: the container\'s root owns its files; its writes are host ids in the upper dir', (name, runtime) => {
+  const map = ['--uid-map', '0:100000:65536', '--gid-map', '0:100000:65536'];
+  runInBundle(`map-${name}`, runtime, map, 'id -u; stat -c %u:%g / /bin/busybox /etc/motd; echo w > /written', (b, r) => {
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('0\n0:0\n0:0\n0:0\n');
+    expect(r.status).toBe(0);
+    const meta = readOverlayMeta(b)!;
+    expect(fs.statSync(path.join(meta.upper, 'written'))).toMatchObject({ uid: 100000, gid: 100000 });
+    expect(fs.statSync(path.join(meta.lowerdirs[0], 'bin/busybox'))).toMatchObject({ uid: 0, gid: 0 }); // the shared layer unchanged
+  }, (b) => {
+    // the container's root (host 100000) must reach rootfs/, as for a flat bundle with a mapping
+    for (const d of [base, b]) fs.chmodSync(d, 0o711);
+  });
 });

@@ -358,7 +358,7 @@ describe('refusals: one line, non-zero exit, nothing left', () => {
 
   test.each([
     [['--rootless'], /--overlay cannot be combined with --rootless/],
-    [['--uid-map', '0:100000:65536'], /--overlay cannot be combined with/],
+    [['--rootless', '--uid-map', '0:100000:65536'], /--overlay cannot be combined with --rootless/],
   ])('unpack --overlay %j', async (extra, re) => {
     const b = path.join(base, 'refused');
     const r = await cli(['unpack', '-q', '--overlay', ...extra, '--store', path.join(base, 'store8'), image(path.join(base, 'img9'), [L1]), b]);

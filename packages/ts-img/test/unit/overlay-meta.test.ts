@@ -29,6 +29,13 @@ describe('ts-img-overlay.json', () => {
     expect(Object.keys(JSON.parse(fs.readFileSync(path.join(dir, OVERLAY_FILE), 'utf8')))).toEqual(['version', 'store', 'layers', 'fold', 'lowerdirs', 'upper', 'work']);
   });
 
+  test('with a mapping: uidMap and gidMap last', () => {
+    const m = { ...meta(), uidMap: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMap: [{ containerID: 0, hostID: 200000, size: 1 }, { containerID: 1, hostID: 300000, size: 9 }] };
+    writeOverlayMeta(dir, m);
+    expect(readOverlayMeta(dir)).toEqual(m);
+    expect(Object.keys(JSON.parse(fs.readFileSync(path.join(dir, OVERLAY_FILE), 'utf8'))).slice(-2)).toEqual(['uidMap', 'gidMap']);
+  });
+
   test('absent: undefined (a flat bundle)', () => {
     expect(readOverlayMeta(dir)).toBeUndefined();
     expect(readOverlayMeta(path.join(dir, 'nope'))).toBeUndefined();
@@ -45,6 +52,9 @@ describe('ts-img-overlay.json', () => {
     ['fold of more layers than there are', { fold: { layers: 3, dir: '/f' } }, /fold\.layers must be an integer from 2 to 2/],
     ['fold dir relative', { fold: { layers: 2, dir: 'f' } }, /fold\.dir must be an absolute path/],
     ['lowerdirs below the fold', { fold: { layers: 2, dir: '/f' } }, /lowerdirs must be an array of one dir per layer above the fold/],
+    ['uidMap not a list', { uidMap: { containerID: 0 } }, /uidMap must be a non-empty array of \{containerID, hostID, size\}/],
+    ['gidMap range of size 0', { gidMap: [{ containerID: 0, hostID: 1, size: 0 }] }, /gidMap must be a list of ranges \(entry 0: /],
+    ['uidMap beyond 32 bits', { uidMap: [{ containerID: 0, hostID: 2 ** 32 - 1, size: 2 }] }, /uidMap must be a list of ranges/],
   ])('bad file (%s): one-line error naming the file and field', (_n, patch, re) => {
     const text = typeof patch === 'string' ? patch : JSON.stringify({ ...meta(), ...patch });
     fs.writeFileSync(path.join(dir, OVERLAY_FILE), text);
