@@ -51,13 +51,14 @@ export interface OverlayUnpackResult extends UnpackResult {
 }
 
 /**
- * Rootless cannot work: an unprivileged user can neither set the trusted.overlay.* xattrs and
- * 0/0 whiteout devices the shared layers are made of, nor make the idmapped mounts a mapping is
- * shown through, and an overlay mounted in a user namespace of its own is seen by nobody else.
+ * Rootless cannot work: an unprivileged user can neither set the trusted.overlay.* xattrs the
+ * shared layers carry (opaque dirs, escaped image xattrs) nor, outside a user namespace of its
+ * own, mount overlayfs or make the idmapped mounts a mapping is shown through (EPERM, all three);
+ * an overlay mounted inside such a namespace is seen by no runtime outside it.
  */
 function refuseRootless(o: UnpackOptions): void {
   if (o.rootless) {
-    throw new UserError('--overlay cannot be combined with --rootless (the shared layers need root: trusted.overlay.* xattrs, whiteout devices, idmapped mounts): drop one of them');
+    throw new UserError('--overlay cannot be combined with --rootless (unprivileged users can neither write the layers\' trusted.overlay.* xattrs nor mount overlayfs or idmapped mounts outside a user namespace of their own): drop one of them');
   }
 }
 
