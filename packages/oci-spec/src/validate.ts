@@ -70,7 +70,7 @@ function loadValidator(kind: SchemaKind): CompiledValidator {
 /**
  * A validator the caller carries itself: a CLI bundle that includes generated/<kind>.js has its
  * bytecode in the bundle's own code cache, so nothing more is read, compiled or deserialized for
- * it (a second file and cache: ~2 ms of every create, measured). OCI_SPEC_RUNTIME_COMPILE=1 still
+ * it (a second file and its cache: ~4 ms of every create, measured). OCI_SPEC_RUNTIME_COMPILE=1 still
  * compiles the schema instead.
  */
 export function provideValidator(kind: SchemaKind, fn: ((data: unknown) => boolean) | undefined): void {
