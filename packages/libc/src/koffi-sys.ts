@@ -1,7 +1,7 @@
 import koffi from './koffi';
 import { SysError } from './errors';
 import type { PathArg, BpfPointer, CapSets, CloneExecRequest, Rlimit, SpawnRequest, StatResult, StatxResult, Sys, WaitResult } from './sys';
-import { POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, NSIG, SOL_SOCKET, SCM_RIGHTS } from './constants';
+import { POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, NSIG, SOL_SOCKET, SCM_RIGHTS, O_NONBLOCK } from './constants';
 
 // x86_64 syscall numbers for calls glibc has no wrapper for (or wraps with policy we do not want).
 const NR = {
@@ -219,6 +219,11 @@ export class KoffiSys implements Sys {
     const f = this.fn('fcntl:int', 'fcntl', 'int', ['int', 'int', 'long']);
     this.check('fcntl F_SETFD', `fd ${fd}`, f(fd, 2 /* F_SETFD */, on ? 1 : 0));
   }
+  setNonblock(fd: number, on: boolean): void {
+    const f = this.fn('fcntl:int', 'fcntl', 'int', ['int', 'int', 'long']);
+    const flags = this.check('fcntl F_GETFL', `fd ${fd}`, f(fd, 3 /* F_GETFL */, 0));
+    this.check('fcntl F_SETFL', `fd ${fd}`, f(fd, 4 /* F_SETFL */, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK));
+  }
   ioctlInt(fd: number, request: number, arg: number): number {
     const f = this.fn('ioctl:int', 'ioctl', 'int', ['int', 'unsigned long', 'long']);
     return this.check('ioctl', `fd ${fd}`, f(fd, request, arg));
@@ -363,7 +368,7 @@ export class KoffiSys implements Sys {
     try {
       const top = Math.max(...req.fds.map(([s, t]) => Math.max(s, t)), 2);
       let execFd = req.execFd;
-      if (execFd !== undefined && (req.fds.some(([, t]) => t === execFd) || (req.ttyPath && execFd <= 2))) {
+      if (execFd !== undefined && req.fds.some(([, t]) => t === execFd)) {
         // An fd action would replace it before execve: run a copy above every fd they touch.
         const fcntl = this.fn('fcntl:int', 'fcntl', 'int', ['int', 'int', 'long']);
         execCopy = this.check('fcntl F_DUPFD_CLOEXEC', `fd ${execFd}`, fcntl(execFd, 1030 /* F_DUPFD_CLOEXEC */, top + 1));
@@ -371,18 +376,27 @@ export class KoffiSys implements Sys {
       }
       const path = execFd === undefined ? req.path : `/proc/self/fd/${execFd}`;
       const dup2 = this.fn('psfa_dup2', 'posix_spawn_file_actions_adddup2', 'int', ['void *', 'int', 'int']);
+      const open = this.fn('psfa_open', 'posix_spawn_file_actions_addopen', 'int', ['void *', 'int', 'const char *', 'int', 'uint32']);
+      const fchdir = this.fn('psfa_fchdir', 'posix_spawn_file_actions_addfchdir_np', 'int', ['void *', 'int']);
       // Targets may collide with sources of later pairs: stage every source above all targets
-      // first (and above the fd to execute, which the staging must not overwrite).
-      const high = Math.max(top, execFd ?? 0) + 1;
+      // first, and above every fd a later action uses (the fd to execute, the gate's, procfs),
+      // which the staging must not overwrite.
+      const used = [top, execFd, req.gate?.dirFd, req.gate?.cwdFd, req.ctty?.procFd].filter((fd): fd is number => fd !== undefined);
+      const high = Math.max(...used) + 1;
       req.fds.forEach(([src], i) => posixErr('posix_spawn_file_actions_adddup2', dup2(fa, src, high + i)));
       req.fds.forEach(([, dst], i) => posixErr('posix_spawn_file_actions_adddup2', dup2(fa, high + i, dst)));
       const close = this.fn('psfa_close', 'posix_spawn_file_actions_addclose', 'int', ['void *', 'int']);
       req.fds.forEach((_, i) => posixErr('posix_spawn_file_actions_addclose', close(fa, high + i)));
-      if (req.ttyPath) {
-        const open = this.fn('psfa_open', 'posix_spawn_file_actions_addopen', 'int', ['void *', 'int', 'const char *', 'int', 'uint32']);
-        posixErr('posix_spawn_file_actions_addopen', open(fa, 0, req.ttyPath, 0o2 /* O_RDWR */, 0));
-        posixErr('posix_spawn_file_actions_adddup2', dup2(fa, 0, 1));
-        posixErr('posix_spawn_file_actions_adddup2', dup2(fa, 0, 2));
+      if (req.ctty) {
+        // No file action does TIOCSCTTY; but a session leader without a controlling terminal
+        // that opens a tty without O_NOCTTY acquires it. So fd 0 (mapped above) is opened again
+        // through the caller's procfs, never by a path of the child's mount namespace, into a
+        // free fd (the staging range is closed by now) that is closed again: 0-2 stay the very
+        // file the caller mapped. The gate's fchdir()s follow, which leave procfs again.
+        if (!req.setsid || !req.gate) throw new Error('posixSpawn: ctty needs setsid and a gate');
+        posixErr('posix_spawn_file_actions_addfchdir_np', fchdir(fa, req.ctty.procFd));
+        posixErr('posix_spawn_file_actions_addopen', open(fa, high, 'self/fd/0', 0o2 /* O_RDWR */, 0));
+        posixErr('posix_spawn_file_actions_addclose', close(fa, high));
       }
       if (req.cwd) {
         const chdir = this.fn('psfa_chdir', 'posix_spawn_file_actions_addchdir_np', 'int', ['void *', 'const char *']);
@@ -391,8 +405,6 @@ export class KoffiSys implements Sys {
       if (req.gate) {
         // Last action before execve: the child blocks opening the fifo until a reader opens it.
         // Looked up from the directory fd, so no path of the child's mount namespace is involved.
-        const fchdir = this.fn('psfa_fchdir', 'posix_spawn_file_actions_addfchdir_np', 'int', ['void *', 'int']);
-        const open = this.fn('psfa_open', 'posix_spawn_file_actions_addopen', 'int', ['void *', 'int', 'const char *', 'int', 'uint32']);
         let { dirFd, cwdFd } = req.gate;
         let gateFd = high + req.fds.length;
         if (req.gate.closeOthers) {

@@ -34,10 +34,12 @@ export interface SpawnRequest {
     closeOthers?: boolean;
   };
   /**
-   * Open this terminal as fds 0-2 after the fd mapping. With setsid the open makes it the
-   * child's controlling terminal (a session leader opening a tty without O_NOCTTY acquires it).
+   * Make fd 0 (a terminal, as mapped by `fds`) the child's controlling terminal: it is opened
+   * again as `self/fd/0` under `procFd` (an O_PATH fd of a procfs the caller trusts, taken
+   * before any namespace change), which a session leader without one acquires. Needs `setsid`
+   * and a `gate` (its fchdir leaves procfs before execve).
    */
-  ttyPath?: string;
+  ctty?: { procFd: number };
 }
 
 /**
@@ -153,6 +155,8 @@ export interface Sys {
   addSeals(fd: number, seals: number): void;
   /** fcntl(F_SETFD): set or clear FD_CLOEXEC. */
   setCloexec(fd: number, on: boolean): void;
+  /** fcntl(F_SETFL): set or clear O_NONBLOCK (of the open file, which every dup shares). */
+  setNonblock(fd: number, on: boolean): void;
   ioctlInt(fd: number, request: number, arg: number): number;
   ioctlPtr(fd: number, request: number, buf: Buffer): number;
   socketpair(domain: number, type: number): [number, number];

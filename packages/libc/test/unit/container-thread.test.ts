@@ -31,6 +31,20 @@ describe('recording the container thread\'s calls (container-thread.ts)', () => 
     expect(built.filter((b) => b.endsWith('_destroy'))).toEqual([]);
   });
 
+  test('a controlling terminal: fd 0 opened again through procfs after the fd mapping, before the gate closes everything else', () => {
+    const { calls, built } = recordAll((s) => {
+      s.posixSpawn({ path: '/bin/true', argv: ['true'], env: [], fds: [[7, 0], [7, 1], [7, 2]], setsid: true, ctty: { procFd: 12 }, gate: { dirFd: 10, name: 'fifo', cwdFd: 11, closeOthers: true } });
+    });
+    expect(calls.map((c) => c.call)).toEqual(['posix_spawn', 'posix_spawn_file_actions_destroy', 'posix_spawnattr_destroy']);
+    const open = built.indexOf('posix_spawn_file_actions_addopen');
+    expect(built.slice(open - 1, open + 2)).toEqual(['posix_spawn_file_actions_addfchdir_np', 'posix_spawn_file_actions_addopen', 'posix_spawn_file_actions_addclose']);
+    expect(built.lastIndexOf('posix_spawn_file_actions_adddup2', open)).toBeLessThan(open);
+    expect(open).toBeLessThan(built.indexOf('posix_spawn_file_actions_addclosefrom_np'));
+    // The gate's open (the second) comes after, and then its fchdir to the cwd.
+    expect(built.indexOf('posix_spawn_file_actions_addopen', open + 1)).toBeGreaterThan(built.indexOf('posix_spawn_file_actions_addclosefrom_np'));
+    expect(() => recordCalls((s) => void s.posixSpawn({ path: '/bin/true', argv: ['true'], env: [], fds: [[7, 0]], ctty: { procFd: 12 } }))).toThrow('ctty needs setsid and a gate');
+  });
+
   test('a method that needs its result at once cannot be recorded', () => {
     expect(() => recordCalls((s) => void s.open('/', 0))).toThrow('open cannot run on the container thread');
     expect(() => recordCalls((s) => s.mount(null, '/', null, 0, null))).toThrow('mount cannot run on the container thread');

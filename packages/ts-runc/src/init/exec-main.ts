@@ -10,7 +10,7 @@ import { SyncChannel } from '../protocol/sync';
 import type { ExecPlan } from '../plan/exec-types';
 import { applyCredentials, applyNoNewPrivileges, applyRlimits, applySchedIo, applyCpuAffinity } from './credentials';
 import { lookPath, withHome, checkNoMagicLinks } from './exec-lookup';
-import { openPty } from './console';
+import { openPty, closePty, onTerminal, type Pty } from './console';
 import { connectSeccompListener, installSeccomp, seccompBeforeCredentials } from './seccomp';
 import { stage2Fds, stage2FdsFromArgv, inheritedFds } from '../protocol/fd-layout';
 import { enterCwd, cwdProblem } from '../paths/in-root';
@@ -26,6 +26,8 @@ function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2
   sys.closeRange(fds.base, 0xffffffff, CLOSE_RANGE_CLOEXEC);
   // The listener socket is a host path: connect before joining the container's mount namespace.
   const listener = connectSeccompListener(sys, plan.seccomp);
+  // Ours (the host's) procfs, through which the command takes its terminal (SpawnRequest.ctty).
+  const proc = hasConsole ? sys.open('/proc', O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
   const mnt = sys.open(plan.mntNs, O_RDONLY | O_CLOEXEC);
   const pidNs = sys.open(plan.pidNs, O_RDONLY | O_CLOEXEC);
   sys.unshare(CLONE_FS);
@@ -45,15 +47,9 @@ function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2
     }
   }
   const p = plan.process;
-  let ttyPath: string | undefined;
-  let slave = -1;
-  if (hasConsole) {
-    // Keep our slave open until the command has its own: with no slave open, the console
-    // reader's next read of the master fails with EIO and it gives up.
-    const pty = openPty(sys, fds.console, p.uid, p.gid, p.consoleSize);
-    slave = pty.slave;
-    ttyPath = pty.slavePath;
-  }
+  // Kept open until the command is spawned: it opens the slave again for its controlling
+  // terminal, which fails once no master is open (the console's reader may have closed its own).
+  const pty: Pty | null = hasConsole ? openPty(sys, fds.console, p.uid, p.gid, p.consoleSize) : null;
   applyRlimits(sys, p);
   // Per-thread settings the spawned command inherits (process.scheduler, ioPriority, execCPUAffinity).
   applySchedIo(sys, p);
@@ -85,13 +81,13 @@ function execInContainer(sys: Sys, plan: ExecPlan, fds: ReturnType<typeof stage2
     path,
     argv: p.args,
     env,
-    fds: inheritedFds(preserve),
+    fds: pty ? onTerminal(inheritedFds(preserve), pty.slave) : inheritedFds(preserve),
     defaultSignals: true,
     setsid: hasConsole,
-    ttyPath,
+    ctty: pty ? { procFd: proc } : undefined,
     gate: gate && plan.gate ? { dirFd: gate.dirFd, name: plan.gate, cwdFd } : undefined,
   });
-  if (slave >= 0) sys.close(slave);
+  if (pty) closePty(sys, pty);
   return pid;
 }
 
