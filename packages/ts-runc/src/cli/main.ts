@@ -90,7 +90,8 @@ export async function main(argv: string[]): Promise<number> {
       systemdCgroup: !!g.flags['systemd-cgroup'],
     };
     // One libuv pool thread: the in-process create and exec run the container's setup on it
-    // (plan/in-process.ts); run and exec raise it again for a terminal proxy, which reads on it.
+    // (plan/in-process.ts); nothing else of run and exec may wait on it for long (the terminal
+    // proxy and the foreground wait use the event loop).
     if (['create', 'run', 'exec'].includes(cmdName) && process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '1';
     const code = await cmd.run(ctx, p);
     return typeof code === 'number' ? code : 0;

@@ -64,8 +64,6 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   if (proc.terminal && !opts.consoleSocket && opts.detach) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
   if (!proc.terminal && opts.consoleSocket) throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty');
   // A terminal in the foreground with nobody else to hold the pty: we proxy it, like runc.
-  // Its reads block a pool thread: more than the one the in-process exec needs (cli/main.ts).
-  if (proc.terminal && !opts.consoleSocket) process.env.UV_THREADPOOL_SIZE = '4';
   const proxy: TerminalProxy | null = proc.terminal && !opts.consoleSocket ? new (require('./terminal-proxy') as typeof import('./terminal-proxy')).TerminalProxy(sys) : null;
   let copying: Promise<void> = Promise.resolve();
   const nsPaths = state.namespacePaths ?? {};

@@ -27,8 +27,6 @@ export interface RunOptions extends CreateOptions {
 export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   // A terminal in the foreground with nobody else to hold the pty: we proxy it, like runc.
   const proxied = !opts.detach && !opts.consoleSocket && wantsTerminal(opts.bundle);
-  // Its reads block a pool thread: more than the one the in-process create needs (cli/main.ts).
-  if (proxied) process.env.UV_THREADPOOL_SIZE = '4';
   const proxy: TerminalProxy | null = proxied ? new (proxyOf())(ctx.sys) : null;
   let copying: Promise<void> = Promise.resolve();
   let state;

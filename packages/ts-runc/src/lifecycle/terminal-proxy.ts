@@ -3,15 +3,27 @@ import * as tty from 'tty';
 import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, TIOCSWINSZ, type Sys } from '@tsrt/libc';
 import { exitThroughNode } from './process-exit';
 
+/** How long input waits before it tries a full pty again. */
+const RETRY_MS = 10;
+
 /**
  * Foreground `run`/`exec` with process.terminal and no --console-socket: like runc, we are the
- * console. Stage 2 sends the pty master over a socketpair; we copy stdin to it and it to
- * stdout, with our terminal in raw mode and its size passed on (also on SIGWINCH).
+ * console. The runtime's side sends the pty master over a socketpair; we copy stdin to it and
+ * it to stdout, with our terminal in raw mode and its size passed on (also on SIGWINCH).
+ *
+ * Nothing here waits on libuv's pool: the in-process create and exec leave it one thread (see
+ * cli/main.ts), and a read of the master would hold it for good. So the master is non-blocking:
+ * read on the event loop (a tty handle), written at once, and input that finds it full waits
+ * for a timer with stdin paused.
  */
 export class TerminalProxy {
   readonly childEnd: number;
   private ourEnd: number;
   private master = -1;
+  /** Owns the master once started: destroying it closes the fd. */
+  private output: tty.ReadStream | null = null;
+  private pending: Buffer[] = [];
+  private retry: NodeJS.Timeout | null = null;
   private cleanup: Array<() => void> = [];
 
   constructor(private sys: Sys) {
@@ -26,6 +38,10 @@ export class TerminalProxy {
     sys.close(this.ourEnd);
     if (fds.length !== 1) throw new Error('console: no pty master received from the container init');
     this.master = fds[0];
+    sys.setNonblock(this.master, true);
+    const output = new tty.ReadStream(this.master);
+    this.output = output;
+    output.on('close', () => (this.master = -1));
     this.resize();
     const onWinch = () => this.resize();
     process.on('SIGWINCH', onWinch);
@@ -36,17 +52,42 @@ export class TerminalProxy {
       process.stdin.setRawMode(true);
       this.cleanup.push(() => process.stdin.setRawMode(false));
     }
-    const input = fs.createWriteStream('', { fd: this.master, autoClose: false });
-    process.stdin.pipe(input);
-    this.cleanup.push(() => process.stdin.unpipe(input));
+    const onInput = (d: Buffer) => {
+      this.pending.push(d);
+      this.flush();
+    };
+    process.stdin.on('data', onInput);
+    this.cleanup.push(() => process.stdin.off('data', onInput));
     this.cleanup.push(() => process.stdin.pause());
-    const output = fs.createReadStream('', { fd: this.master, autoClose: false, highWaterMark: 16384 });
     return new Promise((resolve) => {
       output.on('data', (d) => process.stdout.write(d));
       // EIO: every slave is closed, the container side is gone.
       output.on('error', () => resolve());
       output.on('end', () => resolve());
     });
+  }
+
+  /** Write what input is pending; on a full pty, pause stdin and try again later. */
+  private flush(): void {
+    this.retry = null;
+    while (this.pending.length > 0 && this.master >= 0) {
+      const chunk = this.pending[0];
+      let n: number;
+      try {
+        n = fs.writeSync(this.master, chunk);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
+          this.pending = []; // the container side is gone
+          return;
+        }
+        process.stdin.pause();
+        this.retry = setTimeout(() => this.flush(), RETRY_MS);
+        return;
+      }
+      if (n < chunk.length) this.pending[0] = chunk.subarray(n);
+      else this.pending.shift();
+    }
+    if (this.master >= 0) process.stdin.resume();
   }
 
   private resize(): void {
@@ -64,13 +105,11 @@ export class TerminalProxy {
 
   stop(): void {
     for (const c of this.cleanup.splice(0)) c();
-    if (this.master >= 0) {
-      try {
-        this.sys.close(this.master);
-      } catch {
-        /* already closed */
-      }
-      this.master = -1;
-    }
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    this.pending = [];
+    this.master = -1;
+    this.output?.destroy();
+    this.output = null;
   }
 }
