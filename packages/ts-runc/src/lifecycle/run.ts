@@ -2,6 +2,7 @@ import type { Context } from './context';
 import { create, type CreateOptions } from './create';
 import { readConfig } from './config';
 import type { TerminalProxy } from './terminal-proxy';
+import type { ContainerState } from '../state/container-state';
 import { RuntimeError } from '../errors';
 
 // Loaded when needed: what create does first (spawn stage 2) should not wait for them.
@@ -23,6 +24,16 @@ export interface RunOptions extends CreateOptions {
   keep?: boolean;
 }
 
+/** Why an in-process init whose execve the kernel refused went, in runc's words. */
+function spawnFailure(state: ContainerState, failed: Error): RuntimeError {
+  const { initExitedMessage, INIT_OOM_KILLED } = require('./create') as typeof import('./create');
+  // Under a memory limit, an execve that cannot charge the new image fails with ENOMEM, or
+  // E2BIG when it is the pages for argv and envp it could not get.
+  const limited = (state.config?.linux?.resources?.memory?.limit ?? 0) > 0;
+  const oom = limited && ['ENOMEM', 'E2BIG'].includes((failed as { code?: string }).code ?? '');
+  return new RuntimeError(oom ? INIT_OOM_KILLED : initExitedMessage(state.cgroup as never));
+}
+
 /** create + start; in the foreground also wait, forward signals, delete, and return the exit code. */
 export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   // A terminal in the foreground with nobody else to hold the pty: we proxy it, like runc.
@@ -42,17 +53,15 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   if (opts.detach) return 0;
 
   try {
+    // An in-process init whose execve fails is reaped by its own spawn (glibc waits for it on
+    // the pool thread): the spawn's outcome comes first, as our waitpid on SIGCHLD would race
+    // that reap and could take the failed child's 127 for the process's exit code.
+    const failed = await (require('./create') as typeof import('./create')).inProcessSpawnOutcome();
+    if (failed) {
+      proxy?.stop();
+      throw spawnFailure(state, failed);
+    }
     return await waitOf()(ctx.sys, state.pid, proxy, copying);
-  } catch (e) {
-    // An in-process init whose execve failed was reaped by its own spawn: say why it went.
-    const { inProcessSpawnOutcome, initExitedMessage, INIT_OOM_KILLED } = require('./create') as typeof import('./create');
-    const failed = await inProcessSpawnOutcome();
-    // Under a memory limit, an execve that cannot charge the new image fails with ENOMEM, or
-    // E2BIG when it is the pages for argv and envp it could not get.
-    const limited = (state.config?.linux?.resources?.memory?.limit ?? 0) > 0;
-    const oom = limited && ['ENOMEM', 'E2BIG'].includes((failed as { code?: string } | null)?.code ?? '');
-    if (failed && (e as { code?: string }).code === 'ECHILD') throw new RuntimeError(oom ? INIT_OOM_KILLED : initExitedMessage(state.cgroup as never));
-    throw e;
   } finally {
     if (!opts.keep) deleteOf()(ctx, opts.id, true);
   }
