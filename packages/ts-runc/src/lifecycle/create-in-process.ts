@@ -12,6 +12,7 @@ import { bringLoopbackUp } from '../init/loopback';
 import { applyOomScoreAdj, applyRlimits, threadSettings, lastCap, keyringRefusalTolerated } from '../init/credentials';
 import { lookPath, withHome, checkNoMagicLinks } from '../init/exec-lookup';
 import { isolateFifoDir } from '../init/fds';
+import { openPty, onTerminal } from '../init/console';
 import { openInRoot, cwdProblem, type Root } from '../paths/in-root';
 import { withThreadInCgroups } from '../cgroups/thread-cgroupns';
 import { childOf, initSide, spawnedFds } from './thread-child';
@@ -25,6 +26,8 @@ export interface InProcessRequest {
   cgroup: CgroupDescription | undefined;
   /** O_PATH fd of the state's fifo directory (fifo.d), holding exec.fifo. */
   fifoDirFd: number;
+  /** The console socket (process.terminal), or -1. */
+  consoleFd: number;
   preserveFds: number;
   /** Called as the container thread starts the spawn, which blocks it until the init execs. */
   spawning: () => void;
@@ -122,6 +125,10 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
         throw new Error(`chdir to cwd ("${p.cwd}") set in config.json failed: ${cwdProblem(e)}`);
       }
       opened.push(cwdFd);
+      // Stage 2's console, opened in the container's devpts as there (after the root switch);
+      // our copies are closed once the init holds its own (the spawn's child has our fd table).
+      const pty = p.terminal ? openPty(sys, req.consoleFd, p.uid, p.gid, p.consoleSize) : null;
+      if (pty) opened.push(pty.master, pty.slave);
 
       // The container thread: into the namespaces (the mount namespace now has the container's
       // root as its own), then the container process's identity, in stage 2's order.
@@ -145,7 +152,8 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
       // Per process: ours too from here on (plan/in-process.ts keeps out those that could hurt us).
       applyRlimits(sys, p);
       // The child gets a copy of our fd table: only 0-2 and the preserved fds may reach its execve.
-      const fds = spawnedFds(sys, req.preserveFds);
+      const inherited = spawnedFds(sys, req.preserveFds);
+      const fds = pty ? onTerminal(inherited, pty.slave) : inherited;
       // The held init shows our argv (/proc/PID/cmdline, anyone's to read) until its execve:
       // no host path in it, as for stage 2 (spawn/stage1.ts stage2Command).
       const title = process.title;
@@ -153,7 +161,9 @@ export async function createInProcess(sys: Sys, req: InProcessRequest): Promise<
       // From here on libuv's pool thread is blocked until the init execs: no process.exit.
       req.spawning();
       const spawn = thread.run((s) => {
-        s.posixSpawn({ path: exe, argv: p.args, env, fds, defaultSignals: true, setsid: true, gate: { dirFd: gateDir, name: 'exec.fifo', cwdFd, closeOthers: true } });
+        // With a terminal, the slave becomes its controlling terminal through our /proc (ctty),
+        // before it waits at the gate, as stage 2's TIOCSCTTY does before its fifo.
+        s.posixSpawn({ path: exe, argv: p.args, env, fds, defaultSignals: true, setsid: true, ctty: pty ? { procFd: hostProc } : undefined, gate: { dirFd: gateDir, name: 'exec.fifo', cwdFd, closeOthers: true } });
       });
       // A foreground run lives on: it is no init once that has exec'd.
       spawn.then(() => (process.title = title), () => (process.title = title));

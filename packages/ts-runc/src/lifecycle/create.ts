@@ -227,10 +227,18 @@ function compilePlan(ctx: Context, state: ContainerState, raw: Spec, opts: Creat
   return { spec, plan };
 }
 
+/** The console socket's fd (connected here to --console-socket, a host path), or -1. */
+function consoleSocketOf(ctx: Context, opts: CreateOptions, opened: number[]): number {
+  if (!opts.consoleSocket) return opts.consoleSocketFd ?? -1;
+  const fd = connectConsoleSocket(ctx.sys, opts.consoleSocket);
+  opened.push(fd);
+  return fd;
+}
+
 /** The checks of plan/in-process.ts that need no plan: when they fail, stage 2 starts at once. */
-function mayRunInProcess(ctx: Context, raw: Spec, ns: NamespacePlan, opts: CreateOptions): boolean {
+function mayRunInProcess(ctx: Context, ns: NamespacePlan): boolean {
   const types = [...ns.create, ...ns.join.map((j) => j.type)];
-  return raw.process?.terminal !== true && !types.includes('user') && !types.includes('time') && hostRefusal(inProcessHost(ctx.sys, opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined)) === null;
+  return !types.includes('user') && !types.includes('time') && hostRefusal(inProcessHost(ctx.sys)) === null;
 }
 
 /**
@@ -240,7 +248,7 @@ function mayRunInProcess(ctx: Context, raw: Spec, ns: NamespacePlan, opts: Creat
 async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns: NamespacePlan, opts: CreateOptions, fifoDir: string, opened: number[]): Promise<boolean> {
   const seccomp = c.plan.seccomp;
   const identity = seccomp ? () => (require('./thread-identity') as typeof import('./thread-identity')).identityCalls(c.plan.process, seccomp) : undefined;
-  const refusal = inProcessRefusal(c.plan, ns, inProcessHost(ctx.sys, opts.consoleSocket !== undefined || opts.consoleSocketFd !== undefined), identity);
+  const refusal = inProcessRefusal(c.plan, ns, inProcessHost(ctx.sys), identity);
   if (refusal) {
     ctx.log.debug(`create through stage 2: ${refusal}`);
     return false;
@@ -250,6 +258,7 @@ async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns
   setUpCgroups(ctx, state, c.spec);
   const dirFd = sys.open(fifoDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   opened.push(dirFd);
+  const consoleFd = consoleSocketOf(ctx, opts, opened);
   const desc = state.cgroup as CgroupDescription | undefined;
   state.inProcess = true;
   const { createInProcess } = require('./create-in-process') as typeof import('./create-in-process');
@@ -261,6 +270,7 @@ async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns
       namespaces: ns,
       cgroup: desc,
       fifoDirFd: dirFd,
+      consoleFd,
       preserveFds: opts.preserveFds ?? 0,
       spawning: () => holdPoolThread(true),
       // Our root is the container's until createInProcess returns: the state is saved then. A
@@ -325,7 +335,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<Created
   try {
     store.save(state);
     const fifoDir = makeFifo(ctx, id);
-    compiled = mayRunInProcess(ctx, raw, namespaces, opts) ? compilePlan(ctx, state, raw, opts) : undefined;
+    compiled = mayRunInProcess(ctx, namespaces) ? compilePlan(ctx, state, raw, opts) : undefined;
     const inProcess = compiled && (await tryInProcess(ctx, state, compiled, namespaces, opts, fifoDir, opened));
     if (inProcess) {
       if (opts.pidFile) writePidFile(opts.pidFile, state.pid);
@@ -337,11 +347,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<Created
     opened.push(parentEnd, childEnd);
     const dirFd = sys.open(fifoDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     opened.push(dirFd);
-    let consoleFd = opts.consoleSocketFd ?? -1;
-    if (opts.consoleSocket) {
-      consoleFd = connectConsoleSocket(sys, opts.consoleSocket);
-      opened.push(consoleFd);
-    }
+    const consoleFd = consoleSocketOf(ctx, opts, opened);
     const preserve = opts.preserveFds ?? 0;
     const pid = spawnStage2(sys, {
       // A new time namespace is unshared by stage 2 itself (setns back into ours would need a

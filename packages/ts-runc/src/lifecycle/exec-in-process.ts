@@ -8,6 +8,7 @@ import { RuntimeError } from '../errors';
 import { applyRlimits, applySchedIo, applyCpuAffinity, lastCap } from '../init/credentials';
 import { lookPath, withHome, checkNoMagicLinks } from '../init/exec-lookup';
 import { openInRoot, cwdProblem } from '../paths/in-root';
+import { openPty, onTerminal, type Pty } from '../init/console';
 import { childOf, initSide, spawnedFds } from './thread-child';
 import { takeIdentity } from './thread-identity';
 
@@ -18,6 +19,8 @@ export interface InProcessExec {
   /** The container's namespaces by type (state.namespacePaths); mount and pid among them. */
   namespaces: Record<string, string>;
   preserveFds: number;
+  /** The console socket (process.terminal), or -1. */
+  consoleFd: number;
   /** The exec gate (exec-gate.ts): its directory's fd and its fifo's name. */
   gate: { dirFd: number; name: string };
   /** Put the held child into the container (cgroups, oom_score_adj, final affinity). */
@@ -58,11 +61,15 @@ export async function execInProcess(sys: Sys, req: InProcessExec): Promise<numbe
       sys.unshare(CLONE_FS);
       const home = sys.open('/proc/thread-self/ns/mnt', O_RDONLY | O_CLOEXEC);
       opened.push(home);
+      // Our /proc, through which the command takes its terminal (SpawnRequest.ctty).
+      const proc = p.terminal ? sys.open('/proc', O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+      if (proc >= 0) opened.push(proc);
       const cwd = sys.open('.', O_PATH | O_DIRECTORY | O_CLOEXEC);
       opened.push(cwd);
       let exe: string;
       let env: string[];
       let cwdFd: number;
+      let pty: Pty | null = null;
       sys.setns(mnt, CLONE_NEWNS);
       try {
         env = withHome(p.env, p.uid);
@@ -76,6 +83,12 @@ export async function execInProcess(sys: Sys, req: InProcessExec): Promise<numbe
           throw new Error(`chdir to cwd ("${p.cwd}") set in the process failed: ${cwdProblem(e)}`);
         }
         opened.push(cwdFd);
+        // In the container's devpts, as the helper opens it; our copies are closed once the
+        // command holds its own.
+        if (p.terminal) {
+          pty = openPty(sys, req.consoleFd, p.uid, p.gid, p.consoleSize);
+          opened.push(pty.master, pty.slave);
+        }
       } finally {
         sys.setns(home, CLONE_NEWNS);
         sys.fchdir(cwd);
@@ -92,11 +105,13 @@ export async function execInProcess(sys: Sys, req: InProcessExec): Promise<numbe
         takeIdentity(s, p, req.seccomp);
       });
       applyRlimits(sys, p); // per process: ours too (plan/in-process.ts keeps those that could hurt us out)
-      const fds = spawnedFds(sys, req.preserveFds);
+      const inherited = spawnedFds(sys, req.preserveFds);
+      const fds = pty ? onTerminal(inherited, pty.slave) : inherited;
       const title = process.title;
       process.title = 'ts-runc exec'; // the held child shows our argv until its execve
       const spawn = thread.run((s) => {
-        s.posixSpawn({ path: exe, argv: p.args, env, fds, defaultSignals: true, setsid: false, gate: { dirFd: req.gate.dirFd, name: req.gate.name, cwdFd, closeOthers: true } });
+        // A terminal makes it a session leader with the slave as its controlling terminal.
+        s.posixSpawn({ path: exe, argv: p.args, env, fds, defaultSignals: true, setsid: !!pty, ctty: pty ? { procFd: proc } : undefined, gate: { dirFd: req.gate.dirFd, name: req.gate.name, cwdFd, closeOthers: true } });
       });
       let child = 0;
       try {

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, PR_SET_CHILD_SUBREAPER, POLLIN, POLLHUP } from '@tsrt/libc';
-import type { Process } from '@tsrt/oci-spec';
+import type { Mount, Process } from '@tsrt/oci-spec';
 import { RuntimeError, messageOf, INIT_FAILED } from '../errors';
 import type { ExecPlan } from '../plan/exec-types';
 import { spawnStage2, stage2Command, stage2Script, readLastCap, callerUmask } from '../spawn/stage1';
@@ -74,10 +74,11 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     .map(([type, p]) => ({ type, path: p }));
 
   if (!opts.detach) sys.prctl(PR_SET_CHILD_SUBREAPER, 1); // the command is re-parented to us
-  const inProcess = proxy || opts.consoleSocket ? null : await tryInProcess(ctx, state, opts);
+  const inProcess = await tryInProcess(ctx, state, opts, proxy);
   if (inProcess !== null) {
+    if (proxy) copying = proxy.start();
     if (opts.pidFile) late().writePidFile(opts.pidFile, inProcess);
-    return opts.detach ? 0 : late().waitForeground(sys, inProcess, null, copying);
+    return opts.detach ? 0 : late().waitForeground(sys, inProcess, proxy, copying);
   }
   const opened: number[] = [];
   let stage2 = 0;
@@ -187,24 +188,27 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
  * exec by this process's own container thread (exec-in-process.ts) when the process allows it:
  * the command's pid once it has exec'd, or null (nothing done) for the helper Node path.
  */
-async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptions): Promise<number | null> {
+async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptions, proxy: TerminalProxy | null): Promise<number | null> {
   const nsPaths = state.namespacePaths ?? {};
-  const host = inProcessHost(ctx.sys, false);
+  const host = inProcessHost(ctx.sys);
   // Refused before anything is compiled where the answer cannot change.
-  if (opts.process.terminal || execInProcessRefusal(null, null, nsPaths, host)) return null;
+  if (execInProcessRefusal(null, null, nsPaths, host)) return null;
   const l = late();
   const p = l.planProcess(opts.process, { lastCap: readLastCap(), callerUmask: callerUmask(), warn: (m) => ctx.log.warn(m) });
+  const devpts = ((state.config?.mounts ?? []) as Mount[]).filter((m) => m.type === 'devpts').map((m) => m.options ?? []);
   const raw = state.config?.linux?.seccomp;
   const seccomp = raw ? l.planSeccomp(raw, { cache: l.defaultBpfCache() }) : null;
   const identity = seccomp ? () => (require('./thread-identity') as typeof import('./thread-identity')).identityCalls(p, seccomp) : undefined;
-  const refusal = execInProcessRefusal(p, seccomp, nsPaths, host, identity);
+  const refusal = execInProcessRefusal(p, seccomp, nsPaths, host, devpts, identity);
   if (refusal) {
     ctx.log.debug(`exec through a helper: ${refusal}`);
     return null;
   }
   ctx.log.debug('exec in process');
   const gate = ExecGate.create(ctx.sys, ctx.store.dir(opts.id));
+  let consoleFd = proxy ? proxy.childEnd : -1;
   try {
+    if (opts.consoleSocket) consoleFd = connectConsoleSocket(ctx.sys, opts.consoleSocket);
     const { execInProcess } = require('./exec-in-process') as typeof import('./exec-in-process');
     const cgroup = state.cgroup as CgroupDescription | undefined;
     return await execInProcess(ctx.sys, {
@@ -212,6 +216,7 @@ async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptio
       seccomp,
       namespaces: nsPaths,
       preserveFds: opts.preserveFds ?? 0,
+      consoleFd,
       gate: { dirFd: gate.dirFd, name: ExecGate.FIFO },
       admit: (child) =>
         admitToContainer(ctx.sys, child, {
@@ -222,8 +227,10 @@ async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptio
       release: () => gate.release(),
     });
   } catch (e) {
+    proxy?.stop();
     throw e instanceof RuntimeError ? e : new RuntimeError(messageOf(e));
   } finally {
+    if (opts.consoleSocket && consoleFd >= 0) ctx.sys.close(consoleFd);
     gate.dispose();
   }
 }

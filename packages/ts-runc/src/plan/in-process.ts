@@ -19,7 +19,6 @@ export interface InProcessHost {
   euid: number;
   /** The CLI's own executable is on a read-only mount (see create-in-process.ts: CVE-2019-5736). */
   exeReadOnly: boolean;
-  hasConsole: boolean;
 }
 
 const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith('/') ? dir : dir + '/');
@@ -31,7 +30,20 @@ export function hostRefusal(host: InProcessHost): string | null {
   if (host.env.UV_THREADPOOL_SIZE !== '1') return 'UV_THREADPOOL_SIZE is not 1';
   if (host.euid !== 0) return 'not root';
   if (!host.exeReadOnly) return 'the runtime\'s executable is writable (no read-only node: see scripts/setup)';
-  if (host.hasConsole) return 'terminal';
+  return null;
+}
+
+/**
+ * A terminal: the spawned process takes the slave as its controlling terminal by opening it
+ * again (SpawnRequest.ctty), as itself, where stage 2 uses TIOCSCTTY, which needs no access.
+ * The slave is the process's own (fchown), so only a devpts whose mode= denies the owner read
+ * or write could tell the two apart. `devpts`: each devpts mount's options.
+ */
+function terminalRefusal(devpts: string[][]): string | null {
+  for (const options of devpts) {
+    const mode = options.filter((o) => o.startsWith('mode=')).pop();
+    if (mode && (parseInt(mode.slice(5), 8) & 0o600) !== 0o600) return `terminal on a devpts with ${mode}`;
+  }
   return null;
 }
 
@@ -65,15 +77,16 @@ function seccompRefusal(seccomp: PlannedSeccomp | null | undefined, identity: Id
 /**
  * Why this exec needs the helper Node, or null when lifecycle/exec-in-process.ts can run it.
  * Without the planned process (null), only what is known before it is compiled is checked.
+ * `devpts`: the options of the container's devpts mounts (its config's).
  */
-export function execInProcessRefusal(p: PlannedProcess | null, seccomp: PlannedSeccomp | null | undefined, namespaces: Record<string, string>, host: InProcessHost, identity?: IdentityCalls): string | null {
+export function execInProcessRefusal(p: PlannedProcess | null, seccomp: PlannedSeccomp | null | undefined, namespaces: Record<string, string>, host: InProcessHost, devpts: string[][] = [], identity?: IdentityCalls): string | null {
   const h = hostRefusal(host);
   if (h) return h;
   if (!namespaces.mount || !namespaces.pid) return 'no mount or pid namespace';
   if (namespaces.user || namespaces.time) return 'user or time namespace';
   if (!p) return null;
-  if (p.terminal) return 'terminal';
-  return rlimitRefusal(p) ?? seccompRefusal(seccomp, identity, false);
+  // With a terminal the command leads a session of its own (setsid), as the init does.
+  return (p.terminal ? terminalRefusal(devpts) : null) ?? rlimitRefusal(p) ?? seccompRefusal(seccomp, identity, p.terminal);
 }
 
 /**
@@ -92,7 +105,10 @@ export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProc
   if (plan.hostMountNs || plan.noPivot || plan.idmaps?.length || plan.timeNs) return 'host mount namespace, --no-pivot, idmapped mounts or time offsets';
   // createContainer and startContainer hooks run inside the container from the init process.
   if (plan.hooks && (plan.hooks.runtimeHooks || plan.hooks.createContainer.length || plan.hooks.startContainer.length)) return 'hooks before start';
-  if (plan.process.terminal) return 'terminal';
+  if (plan.process.terminal) {
+    const t = terminalRefusal(plan.mounts.filter((m) => m.fstype === 'devpts').map((m) => m.data.split(',')));
+    if (t) return t;
+  }
   const r = rlimitRefusal(plan.process) ?? seccompRefusal(plan.seccomp, identity, true);
   if (r) return r;
   // /proc needs the pid namespace's first process: it is mounted after the spawn, so nothing

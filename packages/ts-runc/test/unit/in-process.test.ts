@@ -9,7 +9,7 @@ function compiled(edit?: (s: any) => void) {
   edit?.(s);
   return compile(s, { bundle: '/b', noPivot: false, lastCap: 40, warn: () => undefined, isDir: () => true });
 }
-const host: InProcessHost = { env: { UV_THREADPOOL_SIZE: '1' }, euid: 0, exeReadOnly: true, hasConsole: false };
+const host: InProcessHost = { env: { UV_THREADPOOL_SIZE: '1' }, euid: 0, exeReadOnly: true };
 const refusal = (edit?: (s: any) => void, h: Partial<InProcessHost> = {}) => {
   const { plan, namespaces } = compiled(edit);
   return inProcessRefusal(plan, namespaces, { ...host, ...h });
@@ -25,7 +25,6 @@ describe('which creates run in one process (plan/in-process.ts)', () => {
     expect(refusal(undefined, { env: {} })).toMatch(/UV_THREADPOOL_SIZE/);
     expect(refusal(undefined, { euid: 1000 })).toBe('not root');
     expect(refusal(undefined, { exeReadOnly: false })).toMatch(/writable/);
-    expect(refusal(undefined, { hasConsole: true })).toBe('terminal');
   });
 
   test('namespaces: a new mount namespace and a pid namespace; no user or time namespace', () => {
@@ -37,13 +36,27 @@ describe('which creates run in one process (plan/in-process.ts)', () => {
     expect(refusal((s) => (s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'network' || n.type === 'pid' ? { ...n, path: '/proc/1/ns/' + n.type } : n))))).toBeNull();
   });
 
-  test('what runs from the init itself or binds the spawn: hooks before start, a terminal, seccomp', () => {
+  test('what runs from the init itself or binds the spawn: hooks before start, seccomp', () => {
     expect(refusal((s) => (s.hooks = { createContainer: [{ path: '/bin/true' }] }))).toBe('hooks before start');
     expect(refusal((s) => (s.hooks = { startContainer: [{ path: '/bin/true' }] }))).toBe('hooks before start');
     expect(refusal((s) => (s.hooks = { prestart: [{ path: '/bin/true' }] }))).toBe('hooks before start');
     expect(refusal((s) => (s.hooks = { poststart: [{ path: '/bin/true' }], poststop: [{ path: '/bin/true' }] }))).toBeNull();
-    expect(refusal((s) => (s.process.terminal = true))).toBe('terminal');
     expect(refusal((s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] }))).toBe('seccomp');
+  });
+
+  test('a terminal is served, unless its devpts denies the process its own slave (it opens it again for its controlling terminal)', () => {
+    expect(refusal((s) => (s.process.terminal = true))).toBeNull();
+    const devptsMode = (mode: string) => (s: any) => {
+      s.process.terminal = true;
+      const pts = s.mounts.find((m: any) => m.type === 'devpts');
+      pts.options = [...pts.options.filter((o: string) => !o.startsWith('mode=')), mode];
+    };
+    expect(refusal(devptsMode('mode=0600'))).toBeNull();
+    expect(refusal(devptsMode('mode=620'))).toBeNull();
+    expect(refusal(devptsMode('mode=0400'))).toBe('terminal on a devpts with mode=0400');
+    expect(refusal(devptsMode('mode=0000'))).toBe('terminal on a devpts with mode=0000');
+    // Without a terminal the slave is never opened.
+    expect(refusal((s) => (s.mounts.find((m: any) => m.type === 'devpts').options.push('mode=0000')))).toBeNull();
   });
 
   test('rlimits the CLI process could not live with go to stage 2', () => {
@@ -78,12 +91,15 @@ describe('which execs run in one process', () => {
     edit(proc);
     return planProcess(proc, { lastCap: 40, warn: () => undefined });
   };
-  test('a plain process does; seccomp, a terminal, user or time namespaces, unsafe rlimits do not', () => {
+  test('a plain process does, with a terminal too; seccomp, user or time namespaces, unsafe rlimits do not', () => {
     expect(execInProcessRefusal(p(), null, ns, host)).toBeNull();
     expect(execInProcessRefusal(null, null, ns, host)).toBeNull();
     // A filter without the identity calls to check it against (see seccomp-spawn.test.ts).
     expect(execInProcessRefusal(p(), { bpf: '', flags: 0, listener: null }, ns, host)).toBe('seccomp');
-    expect(execInProcessRefusal(p((x) => (x.terminal = true)), null, ns, host)).toBe('terminal');
+    const tty = p((x) => (x.terminal = true));
+    expect(execInProcessRefusal(tty, null, ns, host, [['nosuid', 'newinstance', 'mode=0620']])).toBeNull();
+    expect(execInProcessRefusal(tty, null, ns, host, [['mode=0200']])).toBe('terminal on a devpts with mode=0200');
+    expect(execInProcessRefusal(p(), null, ns, host, [['mode=0200']])).toBeNull();
     expect(execInProcessRefusal(null, null, { ...ns, user: '/proc/9/ns/user' }, host)).toMatch(/user/);
     expect(execInProcessRefusal(null, null, { pid: ns.pid }, host)).toMatch(/mount/);
     expect(execInProcessRefusal(p((x) => (x.rlimits = [{ type: 'RLIMIT_AS', soft: 1, hard: 1 }])), null, ns, host)).toBe('rlimit RLIMIT_AS');
