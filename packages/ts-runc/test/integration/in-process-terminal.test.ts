@@ -1,0 +1,143 @@
+// process.terminal on the in-process create and exec (the spawned process takes the slave as its
+// controlling terminal by opening it again through the host's /proc, SpawnRequest.ctty): each
+// case runs both ways, the second with TS_RUNC_IN_PROCESS=0 (stage 2, TIOCSCTTY), and what the
+// container sees of its terminal must be the same.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawn, spawnSync } from 'child_process';
+import { TS_RUNC, containerSuite, uniqueId } from '../helpers/runtime';
+import { waitFor } from '../helpers/wait';
+
+jest.setTimeout(60000);
+
+const suite = containerSuite('intty');
+const inProcessAvailable = process.env.TS_RUNC_IN_PROCESS !== '0' && fs.existsSync('/usr/local/lib/ts-runc/node');
+const WAYS: Array<{ way: string; env: Record<string, string> }> = [{ way: 'in process', env: {} }, { way: 'stage 2', env: { TS_RUNC_IN_PROCESS: '0' } }];
+
+/**
+ * What the shell sees of its terminal: its name, size, owner and mode, its stdio, whether it
+ * leads its session, its controlling terminal (tty_nr) and what ps shows for it.
+ */
+const PROBE = [
+  'tty',
+  'stty size',
+  'stat -c "%u:%g %a" $(tty)',
+  'for fd in 0 1 2; do readlink /proc/$$/fd/$fd; done',
+  'ls /proc/$$/fd | tr "\\n" " "; echo',
+  '[ "$(cut -d" " -f6 /proc/$$/stat)" = $$ ] && echo session-leader',
+  'echo tty_nr=$(cut -d" " -f7 /proc/$$/stat)',
+  'echo ps=$(ps -o pid,tty | awk -v me=$$ \'$1 == me { print $2 }\')',
+].join('; ');
+
+/** tty_nr of /dev/pts/0: major 136, minor 0. */
+const PTS0 = String(136 << 8);
+
+function expectProbe(out: string, size: unknown, owner: string): void {
+  const lines = out.replace(/\r/g, '').trim().split('\n');
+  expect(lines).toEqual(['/dev/pts/0', size, `${owner} 620`, '/dev/pts/0', '/dev/pts/0', '/dev/pts/0', expect.stringMatching(/^0 1 2 /), 'session-leader', `tty_nr=${PTS0}`, 'ps=136,0']);
+}
+
+/** The probe's lines in what script(1) shows: up to the answer to the input read next, without its echo. */
+function probeOf(out: string): string {
+  const start = out.indexOf('/dev/pts/0');
+  return out.slice(start, out.indexOf('got hello', start)).split('\n').filter((l) => l !== 'hello').join('\n');
+}
+
+/** A --console-socket server (test/helpers/console-socket.py): what it read from the master, once the other side closed. */
+async function consoleServer(): Promise<{ sock: string; output: Promise<string>; stop: () => void }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-'));
+  const sock = path.join(dir, 'sock');
+  const srv = spawn('python3', [path.join(__dirname, '../../../test/helpers/console-socket.py'), sock], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  srv.stdout.on('data', (d) => (out += d));
+  const exited = new Promise((r) => srv.on('exit', r));
+  const stop = () => {
+    if (srv.exitCode === null) srv.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  await waitFor('the console socket server to listen', () => out.includes('ready\n') || srv.exitCode !== null);
+  const output = exited.then(() => out.slice(out.indexOf('ready\n') + 6));
+  return { sock, output, stop };
+}
+
+function ts(env: Record<string, string>, args: string[], input?: string) {
+  // Not through process.env: Jest gives the test a copy, which child_process never sees.
+  return spawnSync(TS_RUNC, ['--root', suite.rt.root, '--debug', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', input, timeout: 30000 });
+}
+
+/** `cmd` run under script(1), which gives it a terminal 91x17 fed with `input`. */
+function underScript(env: Record<string, string>, cmd: string, input: string) {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v} `).join('');
+  return spawnSync('script', ['-qec', `stty cols 91 rows 17; ${vars}${cmd} 2>${suite.rt.root}/.script-err; echo "rc=$?"; grep -o 'msg="[a-z ]* in process"' ${suite.rt.root}/.script-err`, '/dev/null'], { input, encoding: 'utf8', timeout: 30000 });
+}
+
+(inProcessAvailable ? describe : describe.skip)('process.terminal in process, as through stage 2', () => {
+  test.each(WAYS)('create --console-socket, then start ($way): the held init already leads its session on the slave', async ({ way, env }) => {
+    const b = suite.bundle(['sh', '-c', PROBE], (c) => {
+      c.process.terminal = true;
+      c.process.user = { uid: 1000, gid: 1000 };
+      c.process.consoleSize = { height: 33, width: 77 };
+    });
+    const id = uniqueId('intty');
+    const con = await consoleServer();
+    try {
+      const r = ts(env, ['create', '--console-socket', con.sock, '-b', b.dir, id]);
+      expect(r.status).toBe(0);
+      expect(r.stderr.includes('msg="create in process"')).toBe(way === 'in process');
+      const pid = JSON.parse(ts({}, ['state', id]).stdout).pid;
+      // pid (comm) state ppid pgrp session tty_nr: the held init leads its session, on the pty.
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      expect([stat[3], stat[4]]).toEqual([String(pid), PTS0]);
+      expect(ts({}, ['start', id]).status).toBe(0);
+      expectProbe(await con.output, '33 77', '1000:1000');
+    } finally {
+      con.stop();
+      ts({}, ['delete', '-f', id]);
+    }
+  });
+
+  test.each(WAYS)('foreground run proxies the pty ($way)', ({ way, env }) => {
+    const b = suite.bundle(['sh', '-c', `${PROBE}; read x; echo "got $x"; exit 3`], (c) => (c.process.terminal = true));
+    const r = underScript(env, `${TS_RUNC} --root ${suite.rt.root} --debug run -b ${b.dir} ${uniqueId('intty')}`, 'hello\n');
+    const out = r.stdout.replace(/\r/g, '');
+    expect(out).toContain('got hello\nrc=3\n');
+    expect(out.includes('msg="create in process"')).toBe(way === 'in process');
+    expectProbe(probeOf(out), '17 91', '0:0');
+  });
+
+  describe('exec -t into a running container', () => {
+    const id = uniqueId('intty');
+    beforeAll(() => {
+      const b = suite.bundle(['sleep', '1000']);
+      expect(suite.rt.run(['run', '-d', '-b', b.dir, id]).status).toBe(0);
+    });
+    afterAll(() => suite.rt.run(['delete', '-f', id]));
+
+    test.each(WAYS)('with --console-socket ($way)', async ({ way, env }) => {
+      const con = await consoleServer();
+      try {
+        // consoleSize comes only with a process file.
+        const file = path.join(suite.rt.root, `.process-${process.pid}.json`);
+        const proc = { terminal: true, user: { uid: 1000, gid: 1000 }, args: ['sh', '-c', PROBE], cwd: '/', env: ['PATH=/bin:/usr/bin'], consoleSize: { height: 33, width: 77 } };
+        fs.writeFileSync(file, JSON.stringify(proc));
+        const r = ts(env, ['exec', '--console-socket', con.sock, '-p', file, id]);
+        expect(r.status).toBe(0);
+        expect(r.stderr.includes('msg="exec in process"')).toBe(way === 'in process');
+        expectProbe(await con.output, '33 77', '1000:1000');
+      } finally {
+        con.stop();
+      }
+    });
+
+    test.each(WAYS)('in the foreground, proxied ($way)', ({ way, env }) => {
+      const r = underScript(env, `${TS_RUNC} --root ${suite.rt.root} --debug exec -t ${id} sh -c '${PROBE.replace(/'/g, "'\\''")}; read x; echo "got $x"; exit 4'`, 'hello\n');
+      const out = r.stdout.replace(/\r/g, '');
+      expect(out).toContain('got hello\nrc=4\n');
+      expect(out.includes('msg="exec in process"')).toBe(way === 'in process');
+      // The proxy passes our size on once exec returns, which is after the command started
+      // (as runc, either way): the command may or may not have seen it.
+      expectProbe(probeOf(out), expect.any(String), '0:0');
+    });
+  });
+});
