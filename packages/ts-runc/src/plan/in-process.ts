@@ -68,10 +68,11 @@ function rlimitRefusal(p: PlannedProcess): string | null {
  */
 export type IdentityCalls = () => SyscallCall[];
 
-function seccompRefusal(seccomp: PlannedSeccomp | null | undefined, identity: IdentityCalls | undefined, setsid: boolean): string | null {
+/** `spawn`: whether the spawn makes a session (setsid) and takes fd 0 as its terminal (ctty). */
+function seccompRefusal(seccomp: PlannedSeccomp | null | undefined, identity: IdentityCalls | undefined, spawn: { setsid: boolean; ctty: boolean }): string | null {
   if (!seccomp) return null;
   if (!identity) return 'seccomp';
-  return seccompInProcessRefusal(seccomp, identity(), { setsid });
+  return seccompInProcessRefusal(seccomp, identity(), spawn);
 }
 
 /**
@@ -85,8 +86,9 @@ export function execInProcessRefusal(p: PlannedProcess | null, seccomp: PlannedS
   if (!namespaces.mount || !namespaces.pid) return 'no mount or pid namespace';
   if (namespaces.user || namespaces.time) return 'user or time namespace';
   if (!p) return null;
-  // With a terminal the command leads a session of its own (setsid), as the init does.
-  return (p.terminal ? terminalRefusal(devpts) : null) ?? rlimitRefusal(p) ?? seccompRefusal(seccomp, identity, p.terminal);
+  // With a terminal the command leads a session of its own (setsid) and takes it as its
+  // controlling terminal (ctty), as the init does.
+  return (p.terminal ? terminalRefusal(devpts) : null) ?? rlimitRefusal(p) ?? seccompRefusal(seccomp, identity, { setsid: p.terminal, ctty: p.terminal });
 }
 
 /**
@@ -109,7 +111,7 @@ export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProc
     const t = terminalRefusal(plan.mounts.filter((m) => m.fstype === 'devpts').map((m) => m.data.split(',')));
     if (t) return t;
   }
-  const r = rlimitRefusal(plan.process) ?? seccompRefusal(plan.seccomp, identity, true);
+  const r = rlimitRefusal(plan.process) ?? seccompRefusal(plan.seccomp, identity, { setsid: true, ctty: plan.process.terminal });
   if (r) return r;
   // /proc needs the pid namespace's first process: it is mounted after the spawn, so nothing
   // may be mounted or made on or below it before, nor the cwd be there.

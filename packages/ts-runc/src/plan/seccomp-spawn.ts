@@ -44,14 +44,31 @@ function threadCalls(): SyscallCall[] {
   ];
 }
 
-/** The posix_spawn child's calls before its execve (KoffiSys.posixSpawn's file actions). */
-function childCalls(setsid: boolean): SyscallCall[] {
+/**
+ * The posix_spawn child's calls before its execve (KoffiSys.posixSpawn's file actions). `ctty`:
+ * fd 0 is a terminal the child takes as its controlling terminal (SpawnRequest.ctty) by opening
+ * it again, through our /proc, after the fd mapping (glibc 2.36's spawn closes an open action's
+ * fd first, and dup2()s and closes what the open returned when that is another fd). No ioctl:
+ * the open makes it the session leader's controlling terminal.
+ */
+function childCalls(setsid: boolean, ctty: boolean): SyscallCall[] {
   const calls = [c('rt_sigprocmask', 14, 0), c('rt_sigprocmask', 14, 2)];
   for (let sig = 1; sig <= NSIG; sig++) calls.push(c('rt_sigaction', 13, sig));
   if (setsid) calls.push(c('setsid', 112));
   calls.push(
     c('dup2', 33),
     c('close', 3),
+  );
+  if (ctty) {
+    calls.push(
+      c('fchdir', 81), // to our /proc's O_PATH fd
+      c('close', 3),
+      c('openat', 257, -100 /* AT_FDCWD */, 0, 0x2 /* O_RDWR, without O_NOCTTY */, 0), // self/fd/0
+      c('dup2', 33),
+      c('close', 3),
+    );
+  }
+  calls.push(
     c('close_range', 436, 3, 0xffffffff, 0),
     c('fchdir', 81),
     c('openat', 257, -100 /* AT_FDCWD */, 0, 0x80001 /* O_WRONLY|O_CLOEXEC */, 0), // the exec fifo
@@ -71,7 +88,7 @@ const allowed = (ret: number) => {
  * does to take the process's identity, the filter's load among it (recorded: see
  * libc recordSyscalls); what comes after the load runs under the filter too.
  */
-export function seccompInProcessRefusal(s: PlannedSeccomp, identity: SyscallCall[], opts: { setsid: boolean; arch?: string }): string | null {
+export function seccompInProcessRefusal(s: PlannedSeccomp, identity: SyscallCall[], opts: { setsid: boolean; ctty?: boolean; arch?: string }): string | null {
   if (s.listener) return 'seccomp notify (the listener needs the process state)';
   // TSYNC would put the filter on every thread of the runtime, the main one included.
   if (s.flags & SECCOMP_FILTER_FLAG_TSYNC) return 'seccomp flag SECCOMP_FILTER_FLAG_TSYNC';
@@ -81,7 +98,7 @@ export function seccompInProcessRefusal(s: PlannedSeccomp, identity: SyscallCall
   const prog = Buffer.from(s.bpf, 'base64');
   const ask = (k: SyscallCall) => runSeccompProgram(prog, { nr: k.nr, arch: AUDIT_ARCH_X86_64, args: k.args });
   try {
-    for (const k of [...identity.slice(load + 1), ...threadCalls(), ...childCalls(opts.setsid)]) {
+    for (const k of [...identity.slice(load + 1), ...threadCalls(), ...childCalls(opts.setsid, !!opts.ctty)]) {
       if (!allowed(ask(k))) return `seccomp: the profile does not allow ${k.call}, which the in-process spawn makes under it`;
     }
     // glibc's spawn tries clone3 first and takes clone only when clone3 is ENOSYS (Docker's

@@ -2,6 +2,8 @@ import { compile } from '../../src/plan/compile';
 import { defaultSpec } from '../../src/lifecycle/spec';
 import { inProcessRefusal, execInProcessRefusal, type InProcessHost } from '../../src/plan/in-process';
 import { planProcess } from '../../src/plan/compile';
+import { planSeccomp } from '../../src/plan/seccomp';
+import { identityCalls } from '../../src/lifecycle/thread-identity';
 
 function compiled(edit?: (s: any) => void) {
   const s: any = defaultSpec(false);
@@ -100,6 +102,10 @@ describe('which execs run in one process', () => {
     expect(execInProcessRefusal(tty, null, ns, host, [['nosuid', 'newinstance', 'mode=0620']])).toBeNull();
     expect(execInProcessRefusal(tty, null, ns, host, [['mode=0200']])).toBe('terminal on a devpts with mode=0200');
     expect(execInProcessRefusal(p(), null, ns, host, [['mode=0200']])).toBeNull();
+    // With a terminal and a filter, its spawn (setsid, ctty) is what the filter is asked about.
+    const noSetsid = planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['setsid'], action: 'SCMP_ACT_ERRNO' }] } as any)!;
+    expect(execInProcessRefusal(p(), noSetsid, ns, host, [], () => identityCalls(p(), noSetsid))).toBeNull();
+    expect(execInProcessRefusal(tty, noSetsid, ns, host, [], () => identityCalls(tty, noSetsid))).toMatch(/allow setsid,/);
     expect(execInProcessRefusal(null, null, { ...ns, user: '/proc/9/ns/user' }, host)).toMatch(/user/);
     expect(execInProcessRefusal(null, null, { pid: ns.pid }, host)).toMatch(/mount/);
     expect(execInProcessRefusal(p((x) => (x.rlimits = [{ type: 'RLIMIT_AS', soft: 1, hard: 1 }])), null, ns, host)).toBe('rlimit RLIMIT_AS');

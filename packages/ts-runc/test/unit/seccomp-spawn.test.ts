@@ -115,3 +115,42 @@ describe('a seccomp filter loaded in process (before the posix_spawn)', () => {
     expect(seccompInProcessRefusal(s, [], { setsid: true, arch: 'x64' })).toMatch(/not loaded/);
   });
 });
+
+describe('with a terminal: the spawn\'s child takes fd 0 as its controlling terminal (through our /proc) under the filter', () => {
+  /** A create with a terminal (setsid and ctty), or without one. */
+  const gate = (s: ReturnType<typeof planSeccomp>, ctty: boolean) => seccompInProcessRefusal(s!, identityCalls(proc(), s!), { setsid: true, ctty, arch: 'x64' });
+  /** openat allowed only as the exec fifo's is made (O_WRONLY|O_CLOEXEC). */
+  const fifoOpenOnly = { names: ['openat'], action: 'SCMP_ACT_ALLOW', args: [{ index: 2, value: 0x80001, op: 'SCMP_CMP_EQ' }] };
+
+  test('what the spawn makes without a terminal is enough for the profile to be asked about the terminal\'s calls; no ioctl (TIOCSCTTY) is made', () => {
+    expect(gate(denyDefault([...SPAWN, ...IDENTITY]), true)).toBeNull();
+    expect(gate(allowDefault([{ names: ['ioctl'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }]), true)).toBeNull();
+  });
+
+  test('each call of the terminal\'s file actions is needed: a profile without it takes stage 2', () => {
+    // fchdir to /proc, close of the target fd, openat of self/fd/0, and the dup2 and close of a
+    // returned fd that is not the target: fchdir, close and dup2 are the fd mapping's and the
+    // gate's calls too; the re-open is told apart by its flags.
+    for (const name of ['fchdir', 'close', 'openat', 'dup2']) {
+      const prof = denyDefault([...SPAWN, ...IDENTITY].filter((n) => n !== name), name === 'openat' ? [fifoOpenOnly] : []);
+      expect([name, gate(prof, true)]).toEqual([name, expect.stringContaining(`allow ${name},`)]);
+      if (name === 'openat') expect(gate(prof, false)).toBeNull();
+    }
+  });
+
+  test('the re-open is asked about as made: O_RDWR, without O_NOCTTY', () => {
+    const rdwr = allowDefault([{ names: ['openat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 2, value: 3, valueTwo: 2, op: 'SCMP_CMP_MASKED_EQ' }] }]);
+    expect(gate(rdwr, true)).toMatch(/allow openat,/);
+    expect(gate(rdwr, false)).toBeNull();
+    // O_NOCTTY (0o400) would keep it from becoming the controlling terminal: the open is made without it
+    const noctty = allowDefault([{ names: ['openat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 2, value: 0o400, valueTwo: 0o400, op: 'SCMP_CMP_MASKED_EQ' }] }]);
+    expect(gate(noctty, true)).toBeNull();
+  });
+
+  test('an exec spawn makes a session only with a terminal', () => {
+    const noSetsid = denyDefault([...SPAWN, ...IDENTITY].filter((n) => n !== 'setsid'));
+    const exec = (ctty: boolean) => seccompInProcessRefusal(noSetsid, identityCalls(proc(), noSetsid), { setsid: ctty, ctty, arch: 'x64' });
+    expect(exec(false)).toBeNull();
+    expect(exec(true)).toMatch(/allow setsid,/);
+  });
+});
