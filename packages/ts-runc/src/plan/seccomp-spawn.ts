@@ -40,7 +40,13 @@ function threadCalls(): SyscallCall[] {
     c('rt_sigprocmask', 14, 0 /* SIG_BLOCK */),
     c('rt_sigprocmask', 14, 2 /* SIG_SETMASK */),
     c('munmap', 11),
-    c('wait4', 61), // a foreground run or exec waits on this thread
+    // The spawn reaps a child whose execve failed (the foreground wait for the process is
+    // waitpid(WNOHANG) on the main thread, lifecycle/foreground.ts, not on this one).
+    c('wait4', 61, 0 /* its pid */, 0, 0 /* no options */, 0),
+    // A run or exec with a terminal proxy ends through Node's exit (process-exit.ts,
+    // exitThroughNode), which lets libuv's pool thread exit on its own: glibc retries an exit
+    // that fails, for ever.
+    c('exit', 60, 0),
   ];
 }
 

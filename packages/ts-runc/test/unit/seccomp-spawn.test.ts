@@ -7,7 +7,7 @@ import { planProcess } from '../../src/plan/compile';
 const X86: any = ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
 /** What the in-process spawn and the thread around it make under the filter (seccomp-spawn.ts). */
 const SPAWN = [
-  'gettid', 'futex', 'prlimit64', 'brk', 'mmap', 'mprotect', 'madvise', 'write', 'read', 'rt_sigreturn', 'rt_sigprocmask', 'munmap', 'wait4',
+  'gettid', 'futex', 'prlimit64', 'brk', 'mmap', 'mprotect', 'madvise', 'write', 'read', 'rt_sigreturn', 'rt_sigprocmask', 'munmap', 'wait4', 'exit',
   'rt_sigaction', 'setsid', 'dup2', 'close', 'close_range', 'fchdir', 'openat', 'execve', 'exit_group', 'clone3',
 ];
 /** What taking the identity makes after an early load (no no_new_privs, caps dropped). */
@@ -73,6 +73,10 @@ describe('a seccomp filter loaded in process (before the posix_spawn)', () => {
       const r = refusal(denyDefault([...SPAWN, ...IDENTITY].filter((n) => n !== name)));
       expect([name, r]).toEqual([name, expect.stringContaining(name)]);
     }
+  });
+
+  test('the pool thread exits under the filter at the end of a run or exec with a terminal proxy', () => {
+    expect(refusal(allowDefault([{ names: ['exit'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }]))).toMatch(/allow exit,/);
   });
 
   test('clone3 refused with EPERM (not ENOSYS), or clone refused after an ENOSYS clone3: stage 2', () => {
