@@ -15,3 +15,18 @@ export function podmanProfile(): any | null {
     .map((s: any) => ({ names: s.names, action: s.action, ...(s.errnoRet !== undefined ? { errnoRet: s.errnoRet } : {}), ...(s.args?.length ? { args: s.args } : {}) }));
   return { defaultAction: p.defaultAction, ...(p.defaultErrnoRet !== undefined ? { defaultErrnoRet: p.defaultErrnoRet } : {}), architectures: m ? [m.architecture, ...m.subArchitectures] : [], syscalls };
 }
+
+/** `prof` with `names` taken out of its rules (a rule left without names goes) and `rules` added. */
+export function replaceRules(prof: any, names: string[], ...rules: any[]): any {
+  for (const r of prof.syscalls) r.names = r.names.filter((n: string) => !names.includes(n));
+  prof.syscalls = prof.syscalls.filter((r: any) => r.names.length);
+  prof.syscalls.push(...rules);
+  return prof;
+}
+
+/** podman's default profile with mkdir denied (EPERM), so that the filter shows. */
+export function podmanDenyingMkdir(): any {
+  const prof = podmanProfile();
+  if (!prof) throw new Error('no /usr/share/containers/seccomp.json (containers-common comes with podman: scripts/setup)');
+  return replaceRules(prof, ['mkdir', 'mkdirat'], { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 });
+}

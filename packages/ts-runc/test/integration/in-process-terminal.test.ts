@@ -8,6 +8,7 @@ import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { TS_RUNC, containerSuite, uniqueId } from '../helpers/runtime';
 import { waitFor } from '../helpers/wait';
+import { podmanDenyingMkdir, replaceRules } from '../helpers/seccomp-profiles';
 
 jest.setTimeout(60000);
 
@@ -139,5 +140,115 @@ function underScript(env: Record<string, string>, cmd: string, input: string) {
       // (as runc, either way): the command may or may not have seen it.
       expectProbe(probeOf(out), expect.any(String), '0:0');
     });
+  });
+});
+
+/** The probe, then whether the filter is there and binds (mkdir is EPERM). */
+const FILTERED = `${PROBE}; grep "^Seccomp:" /proc/$$/status; mkdir /tmp/d 2>/dev/null; echo mkdir=$?`;
+
+/**
+ * The same output both ways, but for the shell's fd list: it may show the pipe the shell holds
+ * for an instant while it starts `ls | tr` (expectProbe checks that it starts with 0 1 2).
+ */
+function expectSame(inProcess: string, stage2: string): void {
+  const lines = (out: string) => out.replace(/\r/g, '').split('\n').filter((l) => !/^0 1 2 /.test(l));
+  expect(lines(inProcess)).toEqual(lines(stage2));
+}
+
+function expectFiltered(out: string, size: unknown, owner: string): void {
+  const lines = out.replace(/\r/g, '').trim().split('\n');
+  expectProbe(lines.slice(0, -2).join('\n'), size, owner);
+  expect(lines.slice(-2)).toEqual([expect.stringMatching(/^Seccomp:\s+2$/), 'mkdir=1']);
+}
+
+(inProcessAvailable ? describe : describe.skip)('process.terminal with podman\'s seccomp profile: in process, as through stage 2', () => {
+  test('create --console-socket, then start; the filter loaded before the credentials (no no_new_privs, uid 1000)', async () => {
+    const b = suite.bundle(['sh', '-c', FILTERED], (c) => {
+      c.process.terminal = true;
+      c.process.user = { uid: 1000, gid: 1000 };
+      c.process.noNewPrivileges = false;
+      c.process.consoleSize = { height: 33, width: 77 };
+      c.linux.seccomp = podmanDenyingMkdir();
+    });
+    const outs: string[] = [];
+    for (const { way, env } of WAYS) {
+      const id = uniqueId('intty');
+      const con = await consoleServer();
+      try {
+        const r = ts(env, ['create', '--console-socket', con.sock, '-b', b.dir, id]);
+        expect(r.status).toBe(0);
+        expect([way, r.stderr.includes('msg="create in process"')]).toEqual([way, way === 'in process']);
+        expect(ts({}, ['start', id]).status).toBe(0);
+        outs.push(await con.output);
+      } finally {
+        con.stop();
+        ts({}, ['delete', '-f', id]);
+      }
+    }
+    expectFiltered(outs[0], '33 77', '1000:1000');
+    expectSame(outs[0], outs[1]);
+  });
+
+  test('foreground run proxies the pty', () => {
+    const b = suite.bundle(['sh', '-c', `${FILTERED}; read x; echo "got $x"; exit 3`], (c) => {
+      c.process.terminal = true;
+      c.linux.seccomp = podmanDenyingMkdir();
+    });
+    const outs = WAYS.map(({ way, env }) => {
+      const out = underScript(env, `${TS_RUNC} --root ${suite.rt.root} --debug run -b ${b.dir} ${uniqueId('intty')}`, 'hello\n').stdout.replace(/\r/g, '');
+      expect([way, out]).toEqual([way, expect.stringContaining('got hello\nrc=3\n')]);
+      expect([way, out.includes('msg="create in process"')]).toEqual([way, way === 'in process']);
+      return probeOf(out);
+    });
+    expectFiltered(outs[0], '17 91', '0:0');
+    expectSame(outs[0], outs[1]);
+  });
+
+  test('exec -t with --console-socket into a container with the profile', async () => {
+    const id = uniqueId('intty');
+    const b = suite.bundle(['sleep', '1000'], (c) => (c.linux.seccomp = podmanDenyingMkdir()));
+    expect(suite.rt.run(['run', '-d', '-b', b.dir, id]).status).toBe(0);
+    try {
+      const file = path.join(suite.rt.root, `.process-seccomp-${process.pid}.json`);
+      const proc = { terminal: true, user: { uid: 1000, gid: 1000 }, args: ['sh', '-c', FILTERED], cwd: '/', env: ['PATH=/bin:/usr/bin'], consoleSize: { height: 33, width: 77 } };
+      fs.writeFileSync(file, JSON.stringify(proc));
+      const outs: string[] = [];
+      for (const { way, env } of WAYS) {
+        const con = await consoleServer();
+        try {
+          const r = ts(env, ['exec', '--console-socket', con.sock, '-p', file, id]);
+          expect(r.status).toBe(0);
+          expect([way, r.stderr.includes('msg="exec in process"')]).toEqual([way, way === 'in process']);
+          outs.push(await con.output);
+        } finally {
+          con.stop();
+        }
+      }
+      expectFiltered(outs[0], '33 77', '1000:1000');
+      expectSame(outs[0], outs[1]);
+    } finally {
+      suite.rt.run(['delete', '-f', id]);
+    }
+  });
+
+  test('a profile that refuses the re-open of the terminal (openat O_RDWR) keeps stage 2, where the terminal works as ever', () => {
+    // openat allowed only for O_RDONLY and O_WRONLY: podman's default (EPERM) answers O_RDWR
+    const openat = (mode: number) => ({ names: ['openat'], action: 'SCMP_ACT_ALLOW', args: [{ index: 2, value: 3, valueTwo: mode, op: 'SCMP_CMP_MASKED_EQ' }] });
+    const prof = replaceRules(podmanDenyingMkdir(), ['openat'], openat(0), openat(1));
+    const withTty = suite.bundle(['sh', '-c', `tty; grep "^Seccomp:" /proc/$$/status; read x; echo "got $x"`], (c) => {
+      c.process.terminal = true;
+      c.linux.seccomp = prof;
+    });
+    const r = underScript({}, `${TS_RUNC} --root ${suite.rt.root} --debug run -b ${withTty.dir} ${uniqueId('intty')}`, 'hello\n');
+    const out = r.stdout.replace(/\r/g, '');
+    expect(out).toMatch(/^\/dev\/pts\/0\nSeccomp:\s+2\n/m);
+    expect(out).toContain('got hello\nrc=0\n');
+    expect(out).not.toContain('in process');
+    expect(fs.readFileSync(`${suite.rt.root}/.script-err`, 'utf8')).toContain('create through stage 2: seccomp: the profile does not allow openat, which the in-process spawn makes under it');
+    // Without a terminal nothing is opened O_RDWR before the execve: in process.
+    const noTty = suite.bundle(['true'], (c) => (c.linux.seccomp = prof));
+    const plain = ts({}, ['run', '-b', noTty.dir, uniqueId('intty')]);
+    expect(plain.status).toBe(0);
+    expect(plain.stderr).toContain('msg="create in process"');
   });
 });

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { TS_RUNC, containerSuite, uniqueId, leftoverCgroupDirs } from '../helpers/runtime';
-import { podmanProfile } from '../helpers/seccomp-profiles';
+import { podmanDenyingMkdir } from '../helpers/seccomp-profiles';
 
 jest.setTimeout(60000);
 
@@ -81,21 +81,12 @@ function heldInits(): number[] {
 
 (inProcessAvailable ? describe : describe.skip)('seccomp on the in-process paths', () => {
   const SHOW = ['sh', '-c', "grep -E '^(Seccomp|NoNewPrivs|CapEff)' /proc/self/status; mkdir /tmp/d; echo mkdir=$?; unshare -r true 2>/dev/null; echo unshare=$?"];
-  /** podman's default profile, with mkdir denied so that the filter shows. */
-  function profile(): any {
-    const prof = podmanProfile();
-    expect(prof).not.toBeNull(); // containers-common comes with podman (scripts/setup)
-    for (const r of prof.syscalls) r.names = r.names.filter((n: string) => n !== 'mkdir' && n !== 'mkdirat');
-    prof.syscalls = prof.syscalls.filter((r: any) => r.names.length);
-    prof.syscalls.push({ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 });
-    return prof;
-  }
   const cli = (args: string[], env: Record<string, string> = {}) =>
     spawnSync(TS_RUNC, ['--root', suite.rt.root, '--debug', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30000 });
 
   test.each([true, false])('podman\'s default profile, noNewPrivileges %s: made in process, the process sees what stage 2 gives it', (nnp) => {
     const b = suite.bundle(SHOW, (c) => {
-      c.linux.seccomp = profile();
+      c.linux.seccomp = podmanDenyingMkdir();
       c.process.noNewPrivileges = nnp; // false: the filter goes in before the credentials change
     });
     const id = uniqueId('inproc');
@@ -112,7 +103,7 @@ function heldInits(): number[] {
 
   test('exec into a container with a profile: in process, filtered as through the helper', () => {
     const b = suite.bundle(['sleep', '1000'], (c) => {
-      c.linux.seccomp = profile();
+      c.linux.seccomp = podmanDenyingMkdir();
       c.process.noNewPrivileges = false;
     });
     const id = uniqueId('inproc');
