@@ -168,6 +168,11 @@ abstract class BaseManager implements CgroupManager {
     }
   }
 
+  /**
+   * Every process in any of the container's cgroups. Each hierarchy is read, not one for all: a
+   * create killed while it moved its init in, one hierarchy after the other, leaves it in only
+   * some of them, and delete -f must still find it (the others would stay busy).
+   */
   pids(): number[] {
     const top = this.procsDir();
     if (!top) return [];
@@ -178,7 +183,7 @@ abstract class BaseManager implements CgroupManager {
       for (const l of txt.split('\n')) if (l.trim()) out.push(parseInt(l, 10));
       for (const sub of this.fs.subdirs(dir)) walk(path.join(dir, sub));
     };
-    walk(top);
+    for (const dir of new Set([top, ...this.dirs()])) walk(dir);
     return [...new Set(out)];
   }
 

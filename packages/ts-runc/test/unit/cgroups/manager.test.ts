@@ -109,6 +109,15 @@ describe('v1 driver (in-memory tree)', () => {
     expect(m.exists()).toBe(false);
   });
 
+  test('pids reads every hierarchy: a process moved into only some of them is found (a create killed mid-join)', () => {
+    const { fs: mfs, desc } = v1Tree();
+    const m = openCgroupManager(desc, { fs: mfs, sleep: noSleep });
+    m.create();
+    const other = Object.entries(desc.paths).find(([c]) => c !== 'pids')![1];
+    mfs.files.set(`${other}/cgroup.procs`, '42\n');
+    expect(m.pids()).toEqual([42]);
+  });
+
   test('killAll freezes, signals each pid, thaws', () => {
     const { fs: mfs, desc } = v1Tree();
     const fake = new FakeSys();
