@@ -1,10 +1,9 @@
 // Process entry of the ts-img CLI (and of its bundle, scripts/bundle.js).
-import { koffiLoaded } from '@tsrt/libc';
 import { main } from './main';
-import { exitCli } from './exit';
+import { exitCli, exitGroupFits } from './exit';
 
-// Done: with koffi loaded, end at once (exitCli says why) with the code a command may have set;
-// otherwise Node ends when nothing is left to do, as before.
+// Done: end at once when exit_group fits (exit.ts), with the code a command may have set;
+// otherwise Node ends when nothing is left to do (a pipe's queued output written first).
 void main(process.argv.slice(2)).then(() => {
-  if (koffiLoaded()) exitCli(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  if (exitGroupFits()) exitCli(typeof process.exitCode === 'number' ? process.exitCode : 0);
 });

@@ -1,4 +1,4 @@
-import { libc, koffiLoaded } from '@tsrt/libc';
+import { libc, koffiLoaded, stdioWritesSynchronous } from '@tsrt/libc';
 
 /**
  * True while libuv's pool thread is blocked in the posix_spawn of an init held on its exec fifo
@@ -18,15 +18,16 @@ export function exitThroughNode(): void {
 }
 
 /**
- * End the CLI. With the pool thread held, or once koffi is loaded, by exit_group: the blocked
- * thread dies, the held init keeps our memory until its execve, and koffi's exit handler, which
- * fsyncs stdout and stderr (a journal commit when either is a file, at every start, delete or
- * exec), does not run. Nothing is lost: stdout and stderr are synchronous on Linux for files,
- * pipes and terminals, the log is written with writeSync, and Node's restoring of stdio's modes
- * concerns only the terminal proxy (exitThroughNode).
+ * End the CLI. With the pool thread held, by exit_group: the blocked thread dies, the held init
+ * keeps our memory until its execve. Also once koffi is loaded, when stdout and stderr are files
+ * or terminals: koffi's exit handler fsyncs them (a journal commit for a file, at every start,
+ * delete or exec whose output goes to a log), and exit_group skips it. Nothing is lost: Node
+ * writes files and terminals synchronously, the log is written with writeSync, and Node's
+ * restoring of stdio's modes concerns only the terminal proxy (exitThroughNode). To a pipe, whose
+ * writes may wait for the event loop, and for which fsync costs nothing, Node's exit.
  */
 export function exitProcess(code: number): never {
-  if (held || (koffiLoaded() && !nodeExit)) {
+  if (held || (koffiLoaded() && !nodeExit && stdioWritesSynchronous())) {
     // exit_group skips 'exit' listeners: run them (the code cache writer, libc/cached-bundle.ts).
     process.emit('exit', code);
     libc().exitGroup(code);
