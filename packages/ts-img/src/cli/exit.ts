@@ -1,19 +1,10 @@
-import { koffiLoaded, libc, stdioWritesSynchronous } from '@tsrt/libc';
+import { exitGroupFits, exitGroupNow, libc } from '@tsrt/libc';
 
 /**
- * Whether ending by exit_group is both worth it and safe: koffi is loaded (its exit handler
- * fsyncs stdout and stderr, a journal commit when either is a file, a log) and neither is a pipe
- * (whose writes may still wait for the event loop). As in ts-runc's lifecycle/process-exit.ts.
+ * End ts-img with `code`: by exit_group where it fits (libc exit-group.ts: koffi's exit handler
+ * fsyncs stdout and stderr, and no pipe's output is pending), else by process.exit.
  */
-export function exitGroupFits(): boolean {
-  return koffiLoaded() && stdioWritesSynchronous();
-}
-
-/** End ts-img with `code`: by exit_group when it fits ('exit' listeners still run), else process.exit. */
 export function exitCli(code: number): never {
-  if (exitGroupFits()) {
-    process.emit('exit', code);
-    libc().exitGroup(typeof process.exitCode === 'number' ? process.exitCode : code);
-  }
+  if (exitGroupFits()) exitGroupNow(libc(), code);
   process.exit(code);
 }

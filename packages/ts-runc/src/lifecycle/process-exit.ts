@@ -1,4 +1,4 @@
-import { libc, koffiLoaded, stdioWritesSynchronous } from '@tsrt/libc';
+import { libc, exitGroupFits, exitGroupNow } from '@tsrt/libc';
 
 /**
  * True while libuv's pool thread is blocked in the posix_spawn of an init held on its exec fifo
@@ -27,10 +27,6 @@ export function exitThroughNode(): void {
  * writes may wait for the event loop, and for which fsync costs nothing, Node's exit.
  */
 export function exitProcess(code: number): never {
-  if (held || (koffiLoaded() && !nodeExit && stdioWritesSynchronous())) {
-    // exit_group skips 'exit' listeners: run them (the code cache writer, libc/cached-bundle.ts).
-    process.emit('exit', code);
-    libc().exitGroup(code);
-  }
+  if (held || (!nodeExit && exitGroupFits())) exitGroupNow(libc(), code);
   process.exit(code);
 }
