@@ -1,7 +1,7 @@
 import koffi from './koffi';
 import { SysError } from './errors';
 import type { PathArg, BpfPointer, CapSets, CloneExecRequest, Rlimit, SpawnRequest, StatResult, StatxResult, Sys, WaitResult } from './sys';
-import { POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, NSIG, SOL_SOCKET, SCM_RIGHTS, O_NONBLOCK } from './constants';
+import { POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, NSIG, SOL_SOCKET, SCM_RIGHTS, O_NONBLOCK, FSCONFIG_SET_FD } from './constants';
 
 // x86_64 syscall numbers for calls glibc has no wrapper for (or wraps with policy we do not want).
 const NR = {
@@ -124,7 +124,7 @@ export class KoffiSys implements Sys {
     this.check('fsconfig', key === null ? `fd ${fd}` : `${key}${value === null ? '' : `=${value}`}`, f());
   }
   fsconfigFd(fd: number, key: string, valueFd: number): void {
-    const f = this.sc('fsconfig', NR.fsconfig, ['int', 'uint32', 'const char *', 'const char *', 'int'], fd, 5 /* FSCONFIG_SET_FD */, key, null, valueFd);
+    const f = this.sc('fsconfig', NR.fsconfig, ['int', 'uint32', 'const char *', 'const char *', 'int'], fd, FSCONFIG_SET_FD, key, null, valueFd);
     this.check('fsconfig', `${key}=fd ${valueFd}`, f());
   }
   fsmount(fd: number, flags: number, attrFlags: number): number {

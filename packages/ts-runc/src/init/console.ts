@@ -8,7 +8,6 @@ export interface Pty {
   /** Already sent to the console socket; ours to close. */
   master: number;
   slave: number;
-  slavePath: string;
 }
 
 /**
@@ -45,7 +44,7 @@ export function openPty(sys: Sys, socketFd: number, uid: number, gid: number, si
       sys.close(slave);
       throw e;
     }
-    return { master, slave, slavePath };
+    return { master, slave };
   } catch (e) {
     sys.close(master);
     throw e;
