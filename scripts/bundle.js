@@ -58,7 +58,10 @@ async function main() {
     const code = r.outputFiles[0].contents;
     const id = crypto.createHash('sha256').update(code).digest('hex').slice(0, 32);
     for (const f of fs.readdirSync(dir)) if (/^bundle\.js\..*\.cache$/.test(f)) fs.rmSync(path.join(dir, f));
-    fs.writeFileSync(`${out}.tmp`, Buffer.concat([Buffer.from(`// tsrt-bundle ${id}\n`), code]));
+    // Wrapped as a CommonJS module already (the WRAPPER that cached-bundle.ts looks for): compiled
+    // as read, with no second copy of the source at every start.
+    const head = '(function (exports, require, module, __filename, __dirname) { ';
+    fs.writeFileSync(`${out}.tmp`, Buffer.concat([Buffer.from(`// tsrt-bundle ${id}\n${head}`), code, Buffer.from('\n});\n')]));
     fs.renameSync(`${out}.tmp`, out);
     process.stdout.write(`bundle: ${path.relative(root, out)} ${(code.length / 1024).toFixed(0)} KiB (${Date.now() - t0} ms)\n`);
   }
