@@ -248,7 +248,7 @@ function mayRunInProcess(ctx: Context, ns: NamespacePlan): boolean {
 async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns: NamespacePlan, opts: CreateOptions, fifoDir: string, opened: number[]): Promise<boolean> {
   const seccomp = c.plan.seccomp;
   const identity = seccomp ? () => (require('./thread-identity') as typeof import('./thread-identity')).identityCalls(c.plan.process, seccomp) : undefined;
-  const refusal = inProcessRefusal(c.plan, ns, inProcessHost(ctx.sys), identity);
+  const refusal = inProcessRefusal(c.plan, ns, inProcessHost(ctx.sys), identity, opts.preserveFds ?? 0);
   if (refusal) {
     ctx.log.debug(`create through stage 2: ${refusal}`);
     return false;

@@ -199,7 +199,7 @@ async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptio
   const raw = state.config?.linux?.seccomp;
   const seccomp = raw ? l.planSeccomp(raw, { cache: l.defaultBpfCache() }) : null;
   const identity = seccomp ? () => (require('./thread-identity') as typeof import('./thread-identity')).identityCalls(p, seccomp) : undefined;
-  const refusal = execInProcessRefusal(p, seccomp, nsPaths, host, devpts, identity);
+  const refusal = execInProcessRefusal(p, seccomp, nsPaths, host, devpts, identity, opts.preserveFds ?? 0);
   if (refusal) {
     ctx.log.debug(`exec through a helper: ${refusal}`);
     return null;

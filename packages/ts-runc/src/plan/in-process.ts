@@ -68,8 +68,11 @@ function rlimitRefusal(p: PlannedProcess): string | null {
  */
 export type IdentityCalls = () => SyscallCall[];
 
-/** `spawn`: whether the spawn makes a session (setsid) and takes fd 0 as its terminal (ctty). */
-function seccompRefusal(seccomp: PlannedSeccomp | null | undefined, identity: IdentityCalls | undefined, spawn: { setsid: boolean; ctty: boolean }): string | null {
+/**
+ * `spawn`: whether the spawn makes a session (setsid), takes fd 0 as its terminal (ctty), and
+ * how many fds it passes on above stdio (--preserve-fds).
+ */
+function seccompRefusal(seccomp: PlannedSeccomp | null | undefined, identity: IdentityCalls | undefined, spawn: { setsid: boolean; ctty: boolean; preserveFds: number }): string | null {
   if (!seccomp) return null;
   if (!identity) return 'seccomp';
   return seccompInProcessRefusal(seccomp, identity(), spawn);
@@ -80,7 +83,7 @@ function seccompRefusal(seccomp: PlannedSeccomp | null | undefined, identity: Id
  * Without the planned process (null), only what is known before it is compiled is checked.
  * `devpts`: the options of the container's devpts mounts (its config's).
  */
-export function execInProcessRefusal(p: PlannedProcess | null, seccomp: PlannedSeccomp | null | undefined, namespaces: Record<string, string>, host: InProcessHost, devpts: string[][] = [], identity?: IdentityCalls): string | null {
+export function execInProcessRefusal(p: PlannedProcess | null, seccomp: PlannedSeccomp | null | undefined, namespaces: Record<string, string>, host: InProcessHost, devpts: string[][] = [], identity?: IdentityCalls, preserveFds = 0): string | null {
   const h = hostRefusal(host);
   if (h) return h;
   if (!namespaces.mount || !namespaces.pid) return 'no mount or pid namespace';
@@ -88,14 +91,14 @@ export function execInProcessRefusal(p: PlannedProcess | null, seccomp: PlannedS
   if (!p) return null;
   // With a terminal the command leads a session of its own (setsid) and takes it as its
   // controlling terminal (ctty), as the init does.
-  return (p.terminal ? terminalRefusal(devpts) : null) ?? rlimitRefusal(p) ?? seccompRefusal(seccomp, identity, { setsid: p.terminal, ctty: p.terminal });
+  return (p.terminal ? terminalRefusal(devpts) : null) ?? rlimitRefusal(p) ?? seccompRefusal(seccomp, identity, { setsid: p.terminal, ctty: p.terminal, preserveFds });
 }
 
 /**
  * Why this create needs stage 2, or null when the in-process path can make it. `identity`:
  * see seccompRefusal (needed only with a filter).
  */
-export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProcessHost, identity?: IdentityCalls): string | null {
+export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProcessHost, identity?: IdentityCalls, preserveFds = 0): string | null {
   const h = hostRefusal(host);
   if (h) return h;
   const types = [...ns.create, ...ns.join.map((j) => j.type)];
@@ -111,7 +114,7 @@ export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProc
     const t = terminalRefusal(plan.mounts.filter((m) => m.fstype === 'devpts').map((m) => m.data.split(',')));
     if (t) return t;
   }
-  const r = rlimitRefusal(plan.process) ?? seccompRefusal(plan.seccomp, identity, { setsid: true, ctty: plan.process.terminal });
+  const r = rlimitRefusal(plan.process) ?? seccompRefusal(plan.seccomp, identity, { setsid: true, ctty: plan.process.terminal, preserveFds });
   if (r) return r;
   // /proc needs the pid namespace's first process: it is mounted after the spawn, so nothing
   // may be mounted or made on or below it before, nor the cwd be there.

@@ -19,8 +19,8 @@ const c = (call: string, nr: number, ...args: number[]): SyscallCall => ({ call,
 
 /**
  * What the container thread does once the filter is loaded (seen with strace -f on glibc 2.36,
- * libuv 1.46, koffi 2; the child's below): libuv's pool bookkeeping around each call, the
- * file actions' set-up, the spawn itself.
+ * libuv 1.46, koffi 3, 2026-12-04; the child's below): libuv's pool bookkeeping around each
+ * call, the spawn itself. The file actions are built on the main thread (container-thread.ts).
  */
 function threadCalls(): SyscallCall[] {
   return [
@@ -28,11 +28,8 @@ function threadCalls(): SyscallCall[] {
     c('futex', 202, 0, 0x189), // libuv's work queue: FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME
     c('futex', 202, 0, 0x80), // FUTEX_WAIT_PRIVATE
     c('futex', 202, 0, 0x81), // FUTEX_WAKE_PRIVATE
-    // The file actions' set-up (each add* checks its fd, the actions grow in malloc's arena) runs
-    // on the main thread since container-thread.ts builds them there; still asked about, until
-    // the list is taken from a strace again.
-    c('prlimit64', 302, 0, 7 /* RLIMIT_NOFILE */, 0),
-    c('brk', 12),
+    // Not in that strace, but a malloc on this thread may grow its arena (a thread's arena is
+    // reserved with mmap and grown with mprotect, never with brk) and trim it when it exits.
     c('mmap', 9, 0, 0x4000000, 0 /* PROT_NONE */, 0x4022 /* MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE */, -1, 0),
     c('mprotect', 10, 0, 0, 3 /* PROT_READ|PROT_WRITE */),
     c('madvise', 28),
@@ -60,7 +57,7 @@ function threadCalls(): SyscallCall[] {
  * fd first, and dup2()s and closes what the open returned when that is another fd). No ioctl:
  * the open makes it the session leader's controlling terminal.
  */
-function childCalls(setsid: boolean, ctty: boolean): SyscallCall[] {
+function childCalls(setsid: boolean, ctty: boolean, preserveFds: number): SyscallCall[] {
   const calls = [c('rt_sigprocmask', 14, 0), c('rt_sigprocmask', 14, 2)];
   for (let sig = 1; sig <= NSIG; sig++) calls.push(c('rt_sigaction', 13, sig));
   if (setsid) calls.push(c('setsid', 112));
@@ -78,7 +75,8 @@ function childCalls(setsid: boolean, ctty: boolean): SyscallCall[] {
     );
   }
   calls.push(
-    c('close_range', 436, 3, 0xffffffff, 0),
+    // Above stdio, the preserved fds and the gate's two (KoffiSys.posixSpawn: closeOthers).
+    c('close_range', 436, 5 + preserveFds, 0xffffffff, 0),
     c('fchdir', 81),
     c('openat', 257, -100 /* AT_FDCWD */, 0, 0x80001 /* O_WRONLY|O_CLOEXEC */, 0), // the exec fifo
     c('execve', 59),
@@ -97,7 +95,7 @@ const allowed = (ret: number) => {
  * does to take the process's identity, the filter's load among it (recorded: see
  * libc recordSyscalls); what comes after the load runs under the filter too.
  */
-export function seccompInProcessRefusal(s: PlannedSeccomp, identity: SyscallCall[], opts: { setsid: boolean; ctty?: boolean; arch?: string }): string | null {
+export function seccompInProcessRefusal(s: PlannedSeccomp, identity: SyscallCall[], opts: { setsid: boolean; ctty?: boolean; preserveFds?: number; arch?: string }): string | null {
   if (s.listener) return 'seccomp notify (the listener needs the process state)';
   // TSYNC would put the filter on every thread of the runtime, the main one included.
   if (s.flags & SECCOMP_FILTER_FLAG_TSYNC) return 'seccomp flag SECCOMP_FILTER_FLAG_TSYNC';
@@ -107,7 +105,7 @@ export function seccompInProcessRefusal(s: PlannedSeccomp, identity: SyscallCall
   const prog = Buffer.from(s.bpf, 'base64');
   const ask = (k: SyscallCall) => runSeccompProgram(prog, { nr: k.nr, arch: AUDIT_ARCH_X86_64, args: k.args });
   try {
-    for (const k of [...identity.slice(load + 1), ...threadCalls(), ...childCalls(opts.setsid, !!opts.ctty)]) {
+    for (const k of [...identity.slice(load + 1), ...threadCalls(), ...childCalls(opts.setsid, !!opts.ctty, opts.preserveFds ?? 0)]) {
       if (!allowed(ask(k))) return `seccomp: the profile does not allow ${k.call}, which the in-process spawn makes under it`;
     }
     // glibc's spawn tries clone3 first and takes clone only when clone3 is ENOSYS (Docker's

@@ -58,6 +58,12 @@ function heldInits(): number[] {
     expect(createWith({}, (c) => (c.linux.seccomp = noClone3))).toMatchObject({ status: 0, inProcess: false });
     // TSYNC would bind the runtime's other threads too
     expect(createWith({}, (c) => (c.linux.seccomp = { ...seccomp, flags: ['SECCOMP_FILTER_FLAG_TSYNC'] }))).toMatchObject({ status: 0, inProcess: false });
+
+    // The spawn's child closes from fd 5 (above stdio and the gate's two): a profile refusing
+    // exactly that takes stage 2, one refusing another start does not concern it.
+    const closeRangeFrom = (fd: number) => ({ ...seccomp, syscalls: [{ names: ['close_range'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: fd, op: 'SCMP_CMP_EQ' }] }] });
+    expect(createWith({}, (c) => (c.linux.seccomp = closeRangeFrom(5)))).toMatchObject({ status: 0, inProcess: false });
+    expect(createWith({}, (c) => (c.linux.seccomp = closeRangeFrom(3)))).toMatchObject({ status: 0, inProcess: true });
   });
 });
 

@@ -7,7 +7,7 @@ import { planProcess } from '../../src/plan/compile';
 const X86: any = ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
 /** What the in-process spawn and the thread around it make under the filter (seccomp-spawn.ts). */
 const SPAWN = [
-  'gettid', 'futex', 'prlimit64', 'brk', 'mmap', 'mprotect', 'madvise', 'write', 'read', 'rt_sigreturn', 'rt_sigprocmask', 'munmap', 'wait4', 'exit',
+  'gettid', 'futex', 'mmap', 'mprotect', 'madvise', 'write', 'read', 'rt_sigreturn', 'rt_sigprocmask', 'munmap', 'wait4', 'exit',
   'rt_sigaction', 'setsid', 'dup2', 'close', 'close_range', 'fchdir', 'openat', 'execve', 'exit_group', 'clone3',
 ];
 /** What taking the identity makes after an early load (no no_new_privs, caps dropped). */
@@ -89,6 +89,21 @@ describe('a seccomp filter loaded in process (before the posix_spawn)', () => {
       expect(refusal(allowDefault([{ names: ['futex'], action }]))).toMatch(/futex/);
     }
     expect(refusal(allowDefault([{ names: ['futex', 'wait4'], action: 'SCMP_ACT_LOG' }]))).toBeNull();
+  });
+
+  test('close_range is asked about as made: from above stdio, the preserved fds and the gate\'s two', () => {
+    // closed only from fd 5 on: what a create without --preserve-fds makes
+    const from5 = allowDefault([{ names: ['close_range'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: 5, op: 'SCMP_CMP_NE' }] }]);
+    expect(refusal(from5)).toBeNull();
+    const gate = (s: ReturnType<typeof planSeccomp>, preserveFds: number) => seccompInProcessRefusal(s!, identityCalls(proc(), s!), { setsid: true, preserveFds, arch: 'x64' });
+    expect(gate(from5, 2)).toMatch(/allow close_range,/);
+    const from7 = allowDefault([{ names: ['close_range'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: 7, op: 'SCMP_CMP_NE' }] }]);
+    expect(gate(from7, 2)).toBeNull();
+    expect(gate(from7, 0)).toMatch(/allow close_range,/);
+  });
+
+  test('calls made on the main thread before the load are not asked about: prlimit64 and brk (the file actions)', () => {
+    expect(refusal(allowDefault([{ names: ['prlimit64', 'brk'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }]))).toBeNull();
   });
 
   test('arguments count: the spawn\'s own fifo open must be allowed as it is made', () => {
