@@ -9,6 +9,8 @@ export interface SeccompCall {
   arch: number;
   args: readonly bigint[];
   ip?: bigint;
+  /** Filled, when given, with the index of each argument the program read (-1: the ip). */
+  read?: Set<number>;
 }
 
 export const AUDIT_ARCH_X86_64 = 0xc000003e;
@@ -23,6 +25,7 @@ const SECCOMP_DATA_LEN = 64;
 function word(c: SeccompCall, off: number): number {
   if (off === 0) return c.nr >>> 0;
   if (off === 4) return c.arch >>> 0;
+  c.read?.add(off < 16 ? -1 : (off - 16) >> 3);
   const v = off < 16 ? (c.ip ?? 0n) : (c.args[(off - 16) >> 3] ?? 0n);
   return Number((off & 4 ? v >> 32n : v) & 0xffffffffn);
 }

@@ -103,10 +103,16 @@ export function seccompInProcessRefusal(s: PlannedSeccomp, identity: SyscallCall
   const load = identity.findIndex((k) => k.call === 'seccomp');
   if (load < 0) return 'seccomp: the filter is not loaded on the container thread';
   const prog = Buffer.from(s.bpf, 'base64');
-  const ask = (k: SyscallCall) => runSeccompProgram(prog, { nr: k.nr, arch: AUDIT_ARCH_X86_64, args: k.args });
+  const ask = (k: SyscallCall, read?: Set<number>) => runSeccompProgram(prog, { nr: k.nr, arch: AUDIT_ARCH_X86_64, args: k.args, read });
   try {
     for (const k of [...identity.slice(load + 1), ...threadCalls(), ...childCalls(opts.setsid, !!opts.ctty, opts.preserveFds ?? 0)]) {
-      if (!allowed(ask(k))) return `seccomp: the profile does not allow ${k.call}, which the in-process spawn makes under it`;
+      const read = new Set<number>();
+      if (!allowed(ask(k, read))) return `seccomp: the profile does not allow ${k.call}, which the in-process spawn makes under it`;
+      // A program that read no argument of the call took the same path whatever they are. An
+      // entry leaves out what varies (which fds a dup2 or close touches, where a pointer
+      // points): a filter that looks at those could answer otherwise when the call is made.
+      const unknown = [...read].filter((i) => i < 0 || i >= k.args.length);
+      if (unknown.length) return `seccomp: the profile looks at arguments of ${k.call} that the in-process spawn cannot know in advance`;
     }
     // glibc's spawn tries clone3 first and takes clone only when clone3 is ENOSYS (Docker's
     // profile answers so, for this reason).

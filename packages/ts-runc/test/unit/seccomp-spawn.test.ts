@@ -102,6 +102,16 @@ describe('a seccomp filter loaded in process (before the posix_spawn)', () => {
     expect(gate(from7, 0)).toMatch(/allow close_range,/);
   });
 
+  test('a filter that looks at arguments the spawn cannot know in advance (which fds a dup2 touches) takes stage 2', () => {
+    // The spawn dup2()s onto 0-2 and onto the gate's fds 3 and 4, and from fds that depend on what is open.
+    const noDup2Onto3 = allowDefault([{ names: ['dup2'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 1, value: 3, op: 'SCMP_CMP_EQ' }] }]);
+    expect(refusal(noDup2Onto3)).toMatch(/looks at arguments of dup2/);
+    const noCloseOf40 = allowDefault([{ names: ['close'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: 40, op: 'SCMP_CMP_EQ' }] }]);
+    expect(refusal(noCloseOf40)).toMatch(/looks at arguments of close/);
+    // Arguments of calls the spawn does not make, and those it knows (clone's flags), do not count.
+    expect(refusal(allowDefault([{ names: ['personality'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: 8, op: 'SCMP_CMP_NE' }] }]))).toBeNull();
+  });
+
   test('calls made on the main thread before the load are not asked about: prlimit64 and brk (the file actions)', () => {
     expect(refusal(allowDefault([{ names: ['prlimit64', 'brk'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }]))).toBeNull();
   });
