@@ -307,6 +307,71 @@ async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns
  * with the schema check, plan compilation and cgroup set-up here), then answer it until it is
  * ready, blocked on the exec fifo. Any error kills it and removes everything (abandon).
  */
+/**
+ * The stage 2 path: a second Node (init/main.ts) in the new namespaces, told each step over a
+ * socket (create-dialogue.ts). Serves every config. The init's pid goes into `state`.
+ */
+function createThroughStage2(ctx: Context, state: ContainerState, raw: Spec, opts: CreateOptions, namespaces: NamespacePlan, fifoDir: string, compiled: Compiled | undefined, opened: number[]): void {
+  const { sys, store } = ctx;
+  const [parentEnd, childEnd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
+  opened.push(parentEnd, childEnd);
+  const dirFd = sys.open(fifoDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  opened.push(dirFd);
+  const consoleFd = consoleSocketOf(ctx, opts, opened);
+  const preserve = opts.preserveFds ?? 0;
+  const pid = spawnStage2(sys, {
+    // A new time namespace is unshared by stage 2 itself (setns back into ours would need a
+    // single-threaded process); one joined by path is joined by stage 2's clone child.
+    namespaces: { create: namespaces.create.filter((t) => t !== 'time'), join: namespaces.join },
+    ...stage2Command(stage2Script(), 'init', [String(preserve), consoleFd >= 0 ? '1' : '0']),
+    fds: stage2FdMap(preserve, { sync: childEnd, stateDir: dirFd, console: consoleFd }),
+    setsid: true,
+    uidMappings: raw.linux?.uidMappings,
+    gidMappings: raw.linux?.gidMappings,
+  });
+  sys.close(childEnd);
+  opened.splice(opened.indexOf(childEnd), 1);
+  state.pid = pid;
+  state.pidStartTime = readProcStat(pid)?.startTime;
+  state.namespacePaths = Object.fromEntries(
+    [...namespaces.create, ...namespaces.join.map((j) => j.type)].map((t) => [t, `/proc/${pid}/ns/${NS_PROC_NAME[t]}`]),
+  );
+  store.save(state);
+
+  const l = late();
+  const { spec, plan } = compiled ?? compilePlan(ctx, state, raw, opts);
+  // What hooks and the seccomp listener read (runtime.md "State"), with the init's pid, which
+  // exists only now when the plan was compiled first; stage 2 sets the status.
+  plan.state = { ...l.hookState(state, 'creating') };
+  setUpCgroups(ctx, state, spec);
+
+  const desc = state.cgroup as CgroupDescription | undefined;
+  const cgroups = new l.InitCgroups(desc, pid);
+  // Without limits a start-up could trip over, stage 2 joins now, while it is still starting.
+  plan.cgroupJoined = l.helperJoinsEarly(desc, spec.linux?.resources, spec.process?.execCPUAffinity, 'new');
+  // Parked only inside a cgroup namespace: its cgroup mounts then show the container's cgroups
+  // wherever stage 2 sits; without one they are bound from stage 2's own cgroup paths.
+  plan.parkMemory = !plan.cgroupJoined && plan.newCgroupNs && !!desc && l.effectiveMemoryLimit(desc) !== Infinity;
+  if (plan.cgroupJoined) {
+    try {
+      cgroups.join();
+    } catch (e) {
+      if (!isAlive(pid, state.pidStartTime)) throw new RuntimeError(initExitedMessage(desc));
+      throw e;
+    }
+  }
+  l.converse({
+    ctx,
+    ch: new SyncChannel(sys, parentEnd),
+    state,
+    spec,
+    plan,
+    cgroups,
+    exited: () => initExitedMessage(desc),
+    sendIdmapFds: () => sys.sendFds(parentEnd, Buffer.from('{"type":"idmap-fds"}\n'), idmapUserns(ctx, plan.idmaps ?? [], opened)),
+  });
+}
+
 export async function create(ctx: Context, opts: CreateOptions): Promise<Created> {
   const { sys, store } = ctx;
   const id = validateId(opts.id);
@@ -331,76 +396,13 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<Created
   // Nothing may throw between taking this lock and the try below: its finally releases it.
   const lock = store.reserve(id);
   const opened: number[] = [];
-  let compiled: Compiled | undefined;
   try {
     store.save(state);
     const fifoDir = makeFifo(ctx, id);
-    compiled = mayRunInProcess(ctx, namespaces) ? compilePlan(ctx, state, raw, opts) : undefined;
+    const compiled = mayRunInProcess(ctx, namespaces) ? compilePlan(ctx, state, raw, opts) : undefined;
     const inProcess = compiled && (await tryInProcess(ctx, state, compiled, namespaces, opts, fifoDir, opened));
-    if (inProcess) {
-      if (opts.pidFile) writePidFile(opts.pidFile, state.pid);
-      delete state.creating;
-      store.save(state);
-      return { state };
-    }
-    const [parentEnd, childEnd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
-    opened.push(parentEnd, childEnd);
-    const dirFd = sys.open(fifoDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    opened.push(dirFd);
-    const consoleFd = consoleSocketOf(ctx, opts, opened);
-    const preserve = opts.preserveFds ?? 0;
-    const pid = spawnStage2(sys, {
-      // A new time namespace is unshared by stage 2 itself (setns back into ours would need a
-      // single-threaded process); one joined by path is joined by stage 2's clone child.
-      namespaces: { create: namespaces.create.filter((t) => t !== 'time'), join: namespaces.join },
-      ...stage2Command(stage2Script(), 'init', [String(preserve), consoleFd >= 0 ? '1' : '0']),
-      fds: stage2FdMap(preserve, { sync: childEnd, stateDir: dirFd, console: consoleFd }),
-      setsid: true,
-      uidMappings: raw.linux?.uidMappings,
-      gidMappings: raw.linux?.gidMappings,
-    });
-    sys.close(childEnd);
-    opened.splice(opened.indexOf(childEnd), 1);
-    state.pid = pid;
-    state.pidStartTime = readProcStat(pid)?.startTime;
-    state.namespacePaths = Object.fromEntries(
-      [...namespaces.create, ...namespaces.join.map((j) => j.type)].map((t) => [t, `/proc/${pid}/ns/${NS_PROC_NAME[t]}`]),
-    );
-    store.save(state);
-
-    const l = late();
-    const { spec, plan } = compiled ?? compilePlan(ctx, state, raw, opts);
-    // What hooks and the seccomp listener read (runtime.md "State"), with the init's pid, which
-    // exists only now when the plan was compiled first; stage 2 sets the status.
-    plan.state = { ...l.hookState(state, 'creating') };
-    setUpCgroups(ctx, state, spec);
-
-    const desc = state.cgroup as CgroupDescription | undefined;
-    const cgroups = new l.InitCgroups(desc, pid);
-    // Without limits a start-up could trip over, stage 2 joins now, while it is still starting.
-    plan.cgroupJoined = l.helperJoinsEarly(desc, spec.linux?.resources, spec.process?.execCPUAffinity, 'new');
-    // Parked only inside a cgroup namespace: its cgroup mounts then show the container's cgroups
-    // wherever stage 2 sits; without one they are bound from stage 2's own cgroup paths.
-    plan.parkMemory = !plan.cgroupJoined && plan.newCgroupNs && !!desc && l.effectiveMemoryLimit(desc) !== Infinity;
-    if (plan.cgroupJoined) {
-      try {
-        cgroups.join();
-      } catch (e) {
-        if (!isAlive(pid, state.pidStartTime)) throw new RuntimeError(initExitedMessage(desc));
-        throw e;
-      }
-    }
-    l.converse({
-      ctx,
-      ch: new SyncChannel(sys, parentEnd),
-      state,
-      spec,
-      plan,
-      cgroups,
-      exited: () => initExitedMessage(desc),
-      sendIdmapFds: () => sys.sendFds(parentEnd, Buffer.from('{"type":"idmap-fds"}\n'), idmapUserns(ctx, plan.idmaps ?? [], opened)),
-    });
-    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    if (!inProcess) createThroughStage2(ctx, state, raw, opts, namespaces, fifoDir, compiled, opened);
+    if (opts.pidFile) writePidFile(opts.pidFile, state.pid);
     delete state.creating;
     store.save(state);
     return { state };
