@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { TS_RUNC, containerSuite, uniqueId } from '../helpers/runtime';
 
 jest.setTimeout(60000);
@@ -60,4 +60,40 @@ function traced(args: string[]): { status: number | null; out: string; err: stri
   } finally {
     suite.rt.run(['delete', '-f', id]);
   }
+});
+
+test('through a pipe the output is whole: list of 3000 containers, to a reader that is slow to start', async () => {
+  // cli/output.ts writes stdout synchronously, waiting for room in the pipe: the process may end
+  // right after (by exit_group too, process-exit.ts), and Node's own stdout stream would queue.
+  const b = suite.bundle(['sleep', '1000']);
+  const id = uniqueId('exit');
+  const root = path.join(dir, 'many');
+  try {
+    expect(suite.rt.run(['create', '-b', b.dir, id]).status).toBe(0);
+    const state = fs.readFileSync(path.join(suite.rt.root, id, 'state.json'), 'utf8');
+    for (let i = 0; i < 3000; i++) {
+      fs.mkdirSync(path.join(root, `c${i}`), { recursive: true });
+      fs.writeFileSync(path.join(root, `c${i}`, 'state.json'), state.split(JSON.stringify(id)).join(JSON.stringify(`c${i}`)));
+    }
+  } finally {
+    suite.rt.run(['delete', '-f', id]);
+  }
+  const file = path.join(dir, 'list.json');
+  const fd = fs.openSync(file, 'w');
+  try {
+    expect(spawnSync(TS_RUNC, ['--root', root, 'list', '--format', 'json'], { stdio: ['ignore', fd, 'inherit'] }).status).toBe(0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const whole = fs.readFileSync(file, 'utf8');
+  expect(JSON.parse(whole)).toHaveLength(3000);
+  // The reader holds off for a second, so that the pipe fills and ts-runc must wait for room.
+  const child = spawn(TS_RUNC, ['--root', root, 'list', '--format', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout.pause();
+  await new Promise((r) => setTimeout(r, 1000));
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => chunks.push(c));
+  child.stdout.resume();
+  const code = await new Promise((r) => child.on('close', r));
+  expect({ code, length: Buffer.concat(chunks).length }).toEqual({ code: 0, length: Buffer.byteLength(whole) });
 });
