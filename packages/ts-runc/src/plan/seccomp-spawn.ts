@@ -103,24 +103,36 @@ export function seccompInProcessRefusal(s: PlannedSeccomp, identity: SyscallCall
   const load = identity.findIndex((k) => k.call === 'seccomp');
   if (load < 0) return 'seccomp: the filter is not loaded on the container thread';
   const prog = Buffer.from(s.bpf, 'base64');
-  const ask = (k: SyscallCall, read?: Set<number>) => runSeccompProgram(prog, { nr: k.nr, arch: AUDIT_ARCH_X86_64, args: k.args, read });
+  /**
+   * What the filter answers to `k`, and whether it read an argument that `k` leaves out. A
+   * program that read none took the same path whatever they are; an entry leaves out what
+   * varies (which fds a dup2 or close touches, where a pointer points), and a filter that looks
+   * at those could answer otherwise when the call is made.
+   */
+  const ask = (k: SyscallCall): { ret: number; unknownArgs: boolean } => {
+    const read = new Set<number>();
+    const ret = runSeccompProgram(prog, { nr: k.nr, arch: AUDIT_ARCH_X86_64, args: k.args, read });
+    return { ret, unknownArgs: [...read].some((i) => i < 0 || i >= k.args.length) };
+  };
+  const argsRefusal = (k: SyscallCall) => `seccomp: the profile looks at arguments of ${k.call} that the in-process spawn cannot know in advance`;
   try {
     for (const k of [...identity.slice(load + 1), ...threadCalls(), ...childCalls(opts.setsid, !!opts.ctty, opts.preserveFds ?? 0)]) {
-      const read = new Set<number>();
-      if (!allowed(ask(k, read))) return `seccomp: the profile does not allow ${k.call}, which the in-process spawn makes under it`;
-      // A program that read no argument of the call took the same path whatever they are. An
-      // entry leaves out what varies (which fds a dup2 or close touches, where a pointer
-      // points): a filter that looks at those could answer otherwise when the call is made.
-      const unknown = [...read].filter((i) => i < 0 || i >= k.args.length);
-      if (unknown.length) return `seccomp: the profile looks at arguments of ${k.call} that the in-process spawn cannot know in advance`;
+      const { ret, unknownArgs } = ask(k);
+      if (!allowed(ret)) return `seccomp: the profile does not allow ${k.call}, which the in-process spawn makes under it`;
+      if (unknownArgs) return argsRefusal(k);
     }
     // glibc's spawn tries clone3 first and takes clone only when clone3 is ENOSYS (Docker's
     // profile answers so, for this reason).
-    const clone3 = ask(c('clone3', 435));
-    if (!allowed(clone3)) {
-      const { action, data } = actionOf(clone3);
+    const clone3 = c('clone3', 435);
+    const a3 = ask(clone3);
+    if (a3.unknownArgs) return argsRefusal(clone3);
+    if (!allowed(a3.ret)) {
+      const { action, data } = actionOf(a3.ret);
       if (action !== SECCOMP_RET_ERRNO || data !== ENOSYS) return 'seccomp: the profile does not allow clone3, nor makes it ENOSYS';
-      if (!allowed(ask(c('clone', 56, 0x4111 /* CLONE_VM|CLONE_VFORK|SIGCHLD */)))) return 'seccomp: the profile does not allow clone, which the in-process spawn makes under it';
+      const clone = c('clone', 56, 0x4111 /* CLONE_VM|CLONE_VFORK|SIGCHLD */);
+      const a = ask(clone);
+      if (!allowed(a.ret)) return 'seccomp: the profile does not allow clone, which the in-process spawn makes under it';
+      if (a.unknownArgs) return argsRefusal(clone);
     }
   } catch (e) {
     return `seccomp: the compiled filter cannot be read (${(e as Error).message})`;

@@ -108,6 +108,9 @@ describe('a seccomp filter loaded in process (before the posix_spawn)', () => {
     expect(refusal(noDup2Onto3)).toMatch(/looks at arguments of dup2/);
     const noCloseOf40 = allowDefault([{ names: ['close'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: 40, op: 'SCMP_CMP_EQ' }] }]);
     expect(refusal(noCloseOf40)).toMatch(/looks at arguments of close/);
+    // clone after an ENOSYS clone3: its flags are known, its stack is not
+    const cloneStack = allowDefault([{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }, { names: ['clone'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 1, value: 0x1000, op: 'SCMP_CMP_EQ' }] }]);
+    expect(refusal(cloneStack)).toMatch(/looks at arguments of clone /);
     // Arguments of calls the spawn does not make, and those it knows (clone's flags), do not count.
     expect(refusal(allowDefault([{ names: ['personality'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: 8, op: 'SCMP_CMP_NE' }] }]))).toBeNull();
   });
