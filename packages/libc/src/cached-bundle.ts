@@ -55,6 +55,43 @@ function writeCache(file: string, id: string, data: Buffer): void {
 /** What runBundle ran (for tests: V8 rejects a cache silently). */
 export type CacheUse = 'no bundle' | 'no cache' | 'cache rejected' | 'cache used';
 
+interface Compiled {
+  script: vm.Script;
+  id: string;
+  cacheFile: string;
+  cachedData: Buffer | undefined;
+}
+
+/** The bundle compiled with its cache, or null when there is no bundle or it has no build id. */
+function compile(bundle: string, cache: string): Compiled | null {
+  let source: string;
+  try {
+    // The bundler emits ASCII only: read as latin1, the one-byte string V8 takes without decoding.
+    source = fs.readFileSync(bundle, 'latin1');
+  } catch {
+    return null;
+  }
+  const idLine = ID_LINE.exec(source);
+  if (!idLine) return null;
+  const id = idLine[1];
+  const cacheFile = `${bundle}.${cache}.cache`;
+  const cachedData = readCache(cacheFile, id);
+  const wrapped = source.startsWith(WRAPPER, idLine[0].length);
+  const script = new vm.Script(wrapped ? source : Module.wrap(source), { filename: bundle, cachedData });
+  return { script, id, cacheFile, cachedData };
+}
+
+const useOf = (c: Compiled): CacheUse => (!c.cachedData ? 'no cache' : c.script.cachedDataRejected ? 'cache rejected' : 'cache used');
+
+/**
+ * What runBundle would do with `bundle` and `cache`, without running it: a cache V8 refuses
+ * only costs time, silently (tests check the trained caches with this).
+ */
+export function cacheUse(bundle: string, cache: string): CacheUse {
+  const c = compile(bundle, cache);
+  return c ? useOf(c) : 'no bundle';
+}
+
 /**
  * Run `bundle` as the main module with the code cache `<bundle>.<cache>.cache`, or call `fallback`
  * (loading the unbundled modules) when there is no bundle, it has no build id, or TSRT_BUNDLE=0.
@@ -63,37 +100,20 @@ export type CacheUse = 'no bundle' | 'no cache' | 'cache rejected' | 'cache used
  */
 export function runBundle(bundle: string, cache: string, fallback: () => void): CacheUse {
   // The plain modules, for readable stack traces (the bundle is minified).
-  if (process.env.TSRT_BUNDLE === '0') {
+  const c = process.env.TSRT_BUNDLE === '0' ? null : compile(bundle, cache);
+  if (!c) {
     fallback();
     return 'no bundle';
   }
-  let source: string;
-  try {
-    // The bundler emits ASCII only: read as latin1, the one-byte string V8 takes without decoding.
-    source = fs.readFileSync(bundle, 'latin1');
-  } catch {
-    fallback();
-    return 'no bundle';
-  }
-  const idLine = ID_LINE.exec(source);
-  if (!idLine) {
-    fallback();
-    return 'no bundle';
-  }
-  const id = idLine[1];
-  const cacheFile = `${bundle}.${cache}.cache`;
-  const cachedData = readCache(cacheFile, id);
-  const wrapped = source.startsWith(WRAPPER, idLine[0].length);
-  const script = new vm.Script(wrapped ? source : Module.wrap(source), { filename: bundle, cachedData });
   if (process.env.TSRT_CODE_CACHE === 'write') {
     delete process.env.TSRT_CODE_CACHE; // not inherited by the helpers and containers it starts
-    process.on('exit', () => writeCache(cacheFile, id, script.createCachedData()));
+    process.on('exit', () => writeCache(c.cacheFile, c.id, c.script.createCachedData()));
   }
   const mod = new Module(bundle, require.main);
   mod.filename = bundle;
   // The bundle's require resolves from its own place (its externals: koffi, ajv).
   const req = Module.createRequire(bundle);
-  const fn = script.runInThisContext() as (...args: unknown[]) => void;
+  const fn = c.script.runInThisContext() as (...args: unknown[]) => void;
   fn.call(mod.exports, mod.exports, req, mod, bundle, path.dirname(bundle));
-  return !cachedData ? 'no cache' : script.cachedDataRejected ? 'cache rejected' : 'cache used';
+  return useOf(c);
 }
