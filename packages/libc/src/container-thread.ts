@@ -86,6 +86,8 @@ export interface RecordedSyscall {
   call: string;
   nr: number;
   args: bigint[];
+  /** Indices of arguments whose value is not known in advance (a pointer, an fd the call finds): given as 0. */
+  unknown?: number[];
 }
 
 /** libc wrappers that are one syscall each, by x86_64 number (others go through syscall(2)). */
@@ -104,9 +106,13 @@ export function recordSyscalls(steps: (sys: Sys) => void): RecordedSyscall[] {
     for (const mem of held) koffi.free(mem);
   }
   const scalar = (v: unknown) => (typeof v === 'number' || typeof v === 'bigint' ? BigInt.asUintN(64, BigInt(v)) : 0n);
+  // A buffer or string is passed as a pointer: where malloc put it. NULL (null) is known.
+  const pointers = (args: unknown[]) => args.flatMap((v, i) => (v !== null && v !== undefined && typeof v !== 'number' && typeof v !== 'bigint' ? [i] : []));
   return ops.map((o) => {
-    if (o.symbol === 'syscall') return { call: o.call, nr: Number(o.args[0]), args: o.args.slice(1).map(scalar) };
-    return { call: o.call, nr: WRAPPED_NR[o.symbol] ?? -1, args: o.args.map(scalar) };
+    const args = o.symbol === 'syscall' ? o.args.slice(1) : o.args;
+    const unknown = pointers(args);
+    const nr = o.symbol === 'syscall' ? Number(o.args[0]) : WRAPPED_NR[o.symbol] ?? -1;
+    return { call: o.call, nr, args: args.map(scalar), ...(unknown.length ? { unknown } : {}) };
   });
 }
 

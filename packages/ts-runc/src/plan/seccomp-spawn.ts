@@ -8,14 +8,22 @@ import { runSeccompProgram, actionOf, AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECC
 import type { RecordedSyscall } from '@tsrt/libc';
 import type { PlannedSeccomp } from './types';
 
-/** One syscall as a filter sees it (x86_64 numbers; pointers as 0: a filter cannot read them). */
+/**
+ * One syscall as a filter sees it (x86_64 numbers). What is not known in advance (a pointer, an
+ * fd the call is given at run time) is 0 and listed in `unknown`; so are arguments left out.
+ */
 export type SyscallCall = RecordedSyscall;
 
 const SECCOMP_FILTER_FLAG_TSYNC = 1;
 const ENOSYS = 38;
 const NSIG = 64;
+/** An argument whose value is not known in advance. */
+const X = null;
 const u = (n: number) => BigInt.asUintN(64, BigInt(n));
-const c = (call: string, nr: number, ...args: number[]): SyscallCall => ({ call, nr, args: args.map(u) });
+const c = (call: string, nr: number, ...args: Array<number | null>): SyscallCall => {
+  const unknown = args.flatMap((a, i) => (a === X ? [i] : []));
+  return { call, nr, args: args.map((a) => (a === X ? 0n : u(a))), ...(unknown.length ? { unknown } : {}) };
+};
 
 /**
  * What the container thread does once the filter is loaded (seen with strace -f on glibc 2.36,
@@ -25,15 +33,15 @@ const c = (call: string, nr: number, ...args: number[]): SyscallCall => ({ call,
 function threadCalls(): SyscallCall[] {
   return [
     c('gettid', 186), // ContainerThread.run checks it runs on its thread
-    c('futex', 202, 0, 0x189), // libuv's work queue: FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME
-    c('futex', 202, 0, 0x80), // FUTEX_WAIT_PRIVATE
-    c('futex', 202, 0, 0x81), // FUTEX_WAKE_PRIVATE
+    c('futex', 202, X, 0x189), // libuv's work queue: FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME
+    c('futex', 202, X, 0x80), // FUTEX_WAIT_PRIVATE
+    c('futex', 202, X, 0x81), // FUTEX_WAKE_PRIVATE
     // Not in that strace, but a malloc on this thread may grow its arena (a thread's arena is
     // reserved with mmap and grown with mprotect, never with brk) and trim it when it exits.
     c('mmap', 9, 0, 0x4000000, 0 /* PROT_NONE */, 0x4022 /* MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE */, -1, 0),
-    c('mprotect', 10, 0, 0, 3 /* PROT_READ|PROT_WRITE */),
+    c('mprotect', 10, X, X, 3 /* PROT_READ|PROT_WRITE */),
     c('madvise', 28),
-    c('write', 1, 0, 0, 8), // uv_async_send: the call is done
+    c('write', 1, X, X, 8), // uv_async_send (its eventfd): the call is done
     c('read', 0), // a signal handled on this thread: libuv's signal pipe
     c('rt_sigreturn', 15),
     c('mmap', 9, 0, 36864, 3 /* PROT_READ|PROT_WRITE */, 0x20022 /* MAP_PRIVATE|MAP_ANONYMOUS|MAP_STACK */, -1, 0), // the child's stack
@@ -42,7 +50,7 @@ function threadCalls(): SyscallCall[] {
     c('munmap', 11),
     // The spawn reaps a child whose execve failed (the foreground wait for the process is
     // waitpid(WNOHANG) on the main thread, lifecycle/foreground.ts, not on this one).
-    c('wait4', 61, 0 /* its pid */, 0, 0 /* no options */, 0),
+    c('wait4', 61, X /* its pid */, X, 0 /* no options */, X),
     // A run or exec with a terminal proxy ends through Node's exit (process-exit.ts,
     // exitThroughNode), which lets libuv's pool thread exit on its own: glibc retries an exit
     // that fails, for ever.
@@ -69,7 +77,7 @@ function childCalls(setsid: boolean, ctty: boolean, preserveFds: number): Syscal
     calls.push(
       c('fchdir', 81), // to our /proc's O_PATH fd
       c('close', 3),
-      c('openat', 257, -100 /* AT_FDCWD */, 0, 0x2 /* O_RDWR, without O_NOCTTY */, 0), // self/fd/0
+      c('openat', 257, -100 /* AT_FDCWD */, X, 0x2 /* O_RDWR, without O_NOCTTY */, 0), // self/fd/0
       c('dup2', 33),
       c('close', 3),
     );
@@ -78,7 +86,7 @@ function childCalls(setsid: boolean, ctty: boolean, preserveFds: number): Syscal
     // Above stdio, the preserved fds and the gate's two (KoffiSys.posixSpawn: closeOthers).
     c('close_range', 436, 5 + preserveFds, 0xffffffff, 0),
     c('fchdir', 81),
-    c('openat', 257, -100 /* AT_FDCWD */, 0, 0x80001 /* O_WRONLY|O_CLOEXEC */, 0), // the exec fifo
+    c('openat', 257, -100 /* AT_FDCWD */, X, 0x80001 /* O_WRONLY|O_CLOEXEC */, 0), // the exec fifo
     c('execve', 59),
     c('exit_group', 231, 127), // a failed spawn
   );
@@ -104,15 +112,15 @@ export function seccompInProcessRefusal(s: PlannedSeccomp, identity: SyscallCall
   if (load < 0) return 'seccomp: the filter is not loaded on the container thread';
   const prog = Buffer.from(s.bpf, 'base64');
   /**
-   * What the filter answers to `k`, and whether it read an argument that `k` leaves out. A
-   * program that read none took the same path whatever they are; an entry leaves out what
-   * varies (which fds a dup2 or close touches, where a pointer points), and a filter that looks
-   * at those could answer otherwise when the call is made.
+   * What the filter answers to `k`, and whether it read an argument that `k` does not know. A
+   * program that read none took the same path whatever they are; what varies (which fds a dup2
+   * or close touches, where a pointer points) is left out or listed unknown, and a filter that
+   * looks at it could answer otherwise when the call is made.
    */
   const ask = (k: SyscallCall): { ret: number; unknownArgs: boolean } => {
     const read = new Set<number>();
     const ret = runSeccompProgram(prog, { nr: k.nr, arch: AUDIT_ARCH_X86_64, args: k.args, read });
-    return { ret, unknownArgs: [...read].some((i) => i < 0 || i >= k.args.length) };
+    return { ret, unknownArgs: [...read].some((i) => i < 0 || i >= k.args.length || !!k.unknown?.includes(i)) };
   };
   const argsRefusal = (k: SyscallCall) => `seccomp: the profile looks at arguments of ${k.call} that the in-process spawn cannot know in advance`;
   try {

@@ -108,6 +108,9 @@ describe('a seccomp filter loaded in process (before the posix_spawn)', () => {
     expect(refusal(noDup2Onto3)).toMatch(/looks at arguments of dup2/);
     const noCloseOf40 = allowDefault([{ names: ['close'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, value: 40, op: 'SCMP_CMP_EQ' }] }]);
     expect(refusal(noCloseOf40)).toMatch(/looks at arguments of close/);
+    // a pointer (the exec fifo's name) is where malloc put it
+    const openatName = allowDefault([{ names: ['openat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 1, value: 0x1000, op: 'SCMP_CMP_EQ' }] }]);
+    expect(refusal(openatName)).toMatch(/looks at arguments of openat /);
     // clone after an ENOSYS clone3: its flags are known, its stack is not
     const cloneStack = allowDefault([{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }, { names: ['clone'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 1, value: 0x1000, op: 'SCMP_CMP_EQ' }] }]);
     expect(refusal(cloneStack)).toMatch(/looks at arguments of clone /);
@@ -135,6 +138,10 @@ describe('a seccomp filter loaded in process (before the posix_spawn)', () => {
     expect(calls[0]).toMatchObject({ call: 'seccomp', nr: 317 });
     expect(calls.map((c) => c.nr)).not.toContain(-1);
     expect(calls.find((c) => c.call === 'setresuid')).toMatchObject({ nr: 117, args: [0n, 0n, 0n] });
+    expect(calls.find((c) => c.call === 'setresuid')?.unknown).toBeUndefined();
+    // setgroups(n, list) and capset(header, data) pass pointers: recorded as not known in advance
+    expect(calls.find((c) => c.call === 'setgroups')).toMatchObject({ nr: 116, unknown: [1] });
+    expect(calls.find((c) => c.call === 'capset')).toMatchObject({ nr: 126, unknown: [0, 1] });
     expect(identityCalls(proc(), noSetresuid).pop()).toMatchObject({ call: 'seccomp' });
   });
 
