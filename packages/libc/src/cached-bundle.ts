@@ -28,7 +28,8 @@ const WRAPPER = '(function (exports, require, module, __filename, __dirname) { '
 /**
  * The cache's first line: the build id, padded with spaces to a multiple of 8 bytes. V8 takes
  * cached data only at a pointer-aligned address and copies it otherwise (~2 ms for the 480 KiB of
- * create's cache); a fresh read starts aligned, so the data after the header stays so.
+ * create's cache); a file this size is read into a buffer of its own, which starts aligned, so the
+ * data after the header stays so.
  */
 function headerOf(id: string): Buffer {
   return Buffer.from(`${id.padEnd(Math.ceil((id.length + 1) / 8) * 8 - 1)}\n`, 'latin1');

@@ -303,13 +303,10 @@ async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns
 }
 
 /**
- * create: spawn stage 2 at once (only the namespaces are needed: its Node start-up overlaps
- * with the schema check, plan compilation and cgroup set-up here), then answer it until it is
- * ready, blocked on the exec fifo. Any error kills it and removes everything (abandon).
- */
-/**
- * The stage 2 path: a second Node (init/main.ts) in the new namespaces, told each step over a
- * socket (create-dialogue.ts). Serves every config. The init's pid goes into `state`.
+ * The stage 2 path, which serves every config: spawn stage 2 (init/main.ts, a second Node in the
+ * new namespaces) at once, as only the namespaces are needed: its start-up overlaps with the
+ * schema check, plan compilation and cgroup set-up here. Then answer it over the socket
+ * (create-dialogue.ts) until it is ready, blocked on the exec fifo. The init's pid goes into `state`.
  */
 function createThroughStage2(ctx: Context, state: ContainerState, raw: Spec, opts: CreateOptions, namespaces: NamespacePlan, fifoDir: string, compiled: Compiled | undefined, opened: number[]): void {
   const { sys, store } = ctx;
@@ -372,6 +369,10 @@ function createThroughStage2(ctx: Context, state: ContainerState, raw: Spec, opt
   });
 }
 
+/**
+ * create: the init made in process when the config allows it (tryInProcess), else through stage 2,
+ * and held on the exec fifo until start. Any error kills it and removes everything (abandon).
+ */
 export async function create(ctx: Context, opts: CreateOptions): Promise<Created> {
   const { sys, store } = ctx;
   const id = validateId(opts.id);
