@@ -7,16 +7,16 @@ import { RuntimeError, messageOf } from '../errors';
 import { validateId } from '../state/store';
 import type { ContainerState } from '../state/container-state';
 import { readProcStat, isAlive } from '../state/liveness';
-import { NS_PROC_NAME } from '../plan/namespaces';
+import { NS_PROC_NAME, namespaceTypes } from '../plan/namespaces';
 import { spawnStage2, stage2Command, stage2Script, readLastCap, callerUmask } from '../spawn/stage1';
 import { SyncChannel } from '../protocol/sync';
-import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
+import { consoleFdOf, stage2FdMap } from '../spawn/stage2-fds';
 import type { Context } from './context';
 import { readConfig, validateConfig } from './config';
 import { planNamespaces, checkUserNamespace } from '../plan/namespaces';
 import type { CgroupDescription } from '../cgroups/types';
 import { detachHostRootfs } from './host-rootfs';
-import { inProcessRefusal, hostRefusal } from '../plan/in-process';
+import { inProcessRefusal, planlessRefusal } from '../plan/in-process';
 import { inProcessHost } from './in-process-host';
 import { holdPoolThread } from './process-exit';
 import type { NamespacePlan } from '../plan/namespaces';
@@ -227,18 +227,9 @@ function compilePlan(ctx: Context, state: ContainerState, raw: Spec, opts: Creat
   return { spec, plan };
 }
 
-/** The console socket's fd (connected here to --console-socket, a host path), or -1. */
-function consoleSocketOf(ctx: Context, opts: CreateOptions, opened: number[]): number {
-  if (!opts.consoleSocket) return opts.consoleSocketFd ?? -1;
-  const fd = connectConsoleSocket(ctx.sys, opts.consoleSocket);
-  opened.push(fd);
-  return fd;
-}
-
-/** The checks of plan/in-process.ts that need no plan: when they fail, stage 2 starts at once. */
-function mayRunInProcess(ctx: Context, ns: NamespacePlan): boolean {
-  const types = [...ns.create, ...ns.join.map((j) => j.type)];
-  return !types.includes('user') && !types.includes('time') && hostRefusal(inProcessHost(ctx.sys)) === null;
+/** The init's namespaces as /proc/PID/ns paths (state.namespacePaths), made or joined. */
+function namespacePathsOf(ns: NamespacePlan, pid: number): Record<string, string> {
+  return Object.fromEntries(namespaceTypes(ns).map((t) => [t, `/proc/${pid}/ns/${NS_PROC_NAME[t]}`]));
 }
 
 /**
@@ -258,7 +249,7 @@ async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns
   setUpCgroups(ctx, state, c.spec);
   const dirFd = sys.open(fifoDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   opened.push(dirFd);
-  const consoleFd = consoleSocketOf(ctx, opts, opened);
+  const consoleFd = consoleFdOf(sys, opts.consoleSocket, opts.consoleSocketFd ?? -1, opened);
   const desc = state.cgroup as CgroupDescription | undefined;
   state.inProcess = true;
   const { createInProcess } = require('./create-in-process') as typeof import('./create-in-process');
@@ -286,7 +277,7 @@ async function tryInProcess(ctx: Context, state: ContainerState, c: Compiled, ns
   }
   const pid = state.pid;
   state.pidStartTime = readProcStat(pid)?.startTime;
-  state.namespacePaths = Object.fromEntries([...ns.create, ...ns.join.map((j) => j.type)].map((t) => [t, `/proc/${pid}/ns/${NS_PROC_NAME[t]}`]));
+  state.namespacePaths = namespacePathsOf(ns, pid);
   store.save(state);
   inProcessSpawn = spawn.then(
     () => {
@@ -314,7 +305,7 @@ function createThroughStage2(ctx: Context, state: ContainerState, raw: Spec, opt
   opened.push(parentEnd, childEnd);
   const dirFd = sys.open(fifoDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   opened.push(dirFd);
-  const consoleFd = consoleSocketOf(ctx, opts, opened);
+  const consoleFd = consoleFdOf(sys, opts.consoleSocket, opts.consoleSocketFd ?? -1, opened);
   const preserve = opts.preserveFds ?? 0;
   const pid = spawnStage2(sys, {
     // A new time namespace is unshared by stage 2 itself (setns back into ours would need a
@@ -330,9 +321,7 @@ function createThroughStage2(ctx: Context, state: ContainerState, raw: Spec, opt
   opened.splice(opened.indexOf(childEnd), 1);
   state.pid = pid;
   state.pidStartTime = readProcStat(pid)?.startTime;
-  state.namespacePaths = Object.fromEntries(
-    [...namespaces.create, ...namespaces.join.map((j) => j.type)].map((t) => [t, `/proc/${pid}/ns/${NS_PROC_NAME[t]}`]),
-  );
+  state.namespacePaths = namespacePathsOf(namespaces, pid);
   store.save(state);
 
   const l = late();
@@ -400,7 +389,8 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<Created
   try {
     store.save(state);
     const fifoDir = makeFifo(ctx, id);
-    const compiled = mayRunInProcess(ctx, namespaces) ? compilePlan(ctx, state, raw, opts) : undefined;
+    // What refuses the in-process path before a plan is compiled sends stage 2 off at once.
+    const compiled = planlessRefusal(namespaces, inProcessHost(ctx.sys)) === null ? compilePlan(ctx, state, raw, opts) : undefined;
     const inProcess = compiled && (await tryInProcess(ctx, state, compiled, namespaces, opts, fifoDir, opened));
     if (!inProcess) createThroughStage2(ctx, state, raw, opts, namespaces, fifoDir, compiled, opened);
     if (opts.pidFile) writePidFile(opts.pidFile, state.pid);

@@ -8,7 +8,7 @@ import { SyncChannel } from '../protocol/sync';
 import type { CgroupDescription } from '../cgroups/types';
 import type { ContainerState } from '../state/container-state';
 import { statusOf } from './status';
-import { connectConsoleSocket, stage2FdMap } from '../spawn/stage2-fds';
+import { consoleFdOf, stage2FdMap } from '../spawn/stage2-fds';
 import type { TerminalProxy } from './terminal-proxy';
 import { ExecGate, admitToContainer } from './exec-gate';
 import type { Context } from './context';
@@ -89,11 +89,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   try {
     const [parentEnd, childEnd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC);
     opened.push(parentEnd, childEnd);
-    let consoleFd = proxy ? proxy.childEnd : -1;
-    if (opts.consoleSocket) {
-      consoleFd = connectConsoleSocket(sys, opts.consoleSocket);
-      opened.push(consoleFd);
-    }
+    const consoleFd = consoleFdOf(sys, opts.consoleSocket, proxy ? proxy.childEnd : -1, opened);
     const preserve = opts.preserveFds ?? 0;
     const fds = stage2FdMap(preserve, { sync: childEnd, console: consoleFd });
     // Spawned before its plan is compiled: the plan is sent when ready; any error kills it.
@@ -206,9 +202,9 @@ async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptio
   }
   ctx.log.debug('exec in process');
   const gate = ExecGate.create(ctx.sys, ctx.store.dir(opts.id));
-  let consoleFd = proxy ? proxy.childEnd : -1;
+  const opened: number[] = [];
   try {
-    if (opts.consoleSocket) consoleFd = connectConsoleSocket(ctx.sys, opts.consoleSocket);
+    const consoleFd = consoleFdOf(ctx.sys, opts.consoleSocket, proxy ? proxy.childEnd : -1, opened);
     const { execInProcess } = require('./exec-in-process') as typeof import('./exec-in-process');
     const cgroup = state.cgroup as CgroupDescription | undefined;
     return await execInProcess(ctx.sys, {
@@ -230,7 +226,7 @@ async function tryInProcess(ctx: Context, state: ContainerState, opts: ExecOptio
     proxy?.stop();
     throw e instanceof RuntimeError ? e : new RuntimeError(messageOf(e));
   } finally {
-    if (opts.consoleSocket && consoleFd >= 0) ctx.sys.close(consoleFd);
+    for (const fd of opened) ctx.sys.close(fd);
     gate.dispose();
   }
 }

@@ -1,7 +1,7 @@
 // Which configs the in-process create (lifecycle/create-in-process.ts) serves: everything else
 // takes the stage 2 path, which serves every config. Pure: unit-tested without a kernel.
 import type { InitPlan, PlannedProcess, PlannedSeccomp } from './types';
-import type { NamespacePlan } from './namespaces';
+import { namespaceTypes, type NamespacePlan } from './namespaces';
 import { seccompInProcessRefusal, type SyscallCall } from './seccomp-spawn';
 
 /**
@@ -94,17 +94,25 @@ export function execInProcessRefusal(p: PlannedProcess | null, seccomp: PlannedS
   return (p.terminal ? terminalRefusal(devpts) : null) ?? rlimitRefusal(p) ?? seccompRefusal(seccomp, identity, { setsid: p.terminal, ctty: p.terminal, preserveFds });
 }
 
+/** What inProcessRefusal says before a plan is compiled: the host, and a user or time namespace. */
+export function planlessRefusal(ns: NamespacePlan, host: InProcessHost): string | null {
+  const h = hostRefusal(host);
+  if (h) return h;
+  const types = namespaceTypes(ns);
+  // A user namespace needs a single-threaded caller; a time namespace's offsets go in before
+  // its first process, from that process.
+  if (types.includes('user') || types.includes('time')) return 'user or time namespace';
+  return null;
+}
+
 /**
  * Why this create needs stage 2, or null when the in-process path can make it. `identity`:
  * see seccompRefusal (needed only with a filter).
  */
 export function inProcessRefusal(plan: InitPlan, ns: NamespacePlan, host: InProcessHost, identity?: IdentityCalls, preserveFds = 0): string | null {
-  const h = hostRefusal(host);
-  if (h) return h;
-  const types = [...ns.create, ...ns.join.map((j) => j.type)];
-  // A user namespace needs a single-threaded caller; a time namespace's offsets go in before
-  // its first process, from that process.
-  if (types.includes('user') || types.includes('time')) return 'user or time namespace';
+  const early = planlessRefusal(ns, host);
+  if (early) return early;
+  const types = namespaceTypes(ns);
   if (!ns.create.includes('mount')) return 'no new mount namespace';
   if (!types.includes('pid')) return 'no pid namespace';
   if (plan.hostMountNs || plan.noPivot || plan.idmaps?.length || plan.timeNs) return 'host mount namespace, --no-pivot, idmapped mounts or time offsets';

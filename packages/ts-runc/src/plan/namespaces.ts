@@ -26,6 +26,11 @@ export interface NamespacePlan {
   join: Array<{ type: string; path: string }>;
 }
 
+/** Every namespace type the container has, made or joined. */
+export function namespaceTypes(ns: NamespacePlan): string[] {
+  return [...ns.create, ...ns.join.map((j) => j.type)];
+}
+
 export function planNamespaces(namespaces: Array<{ type: string; path?: string }> | undefined): NamespacePlan {
   const plan: NamespacePlan = { create: [], join: [] };
   const seen = new Set<string>();

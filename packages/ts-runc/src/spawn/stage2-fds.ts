@@ -3,12 +3,23 @@ import { RuntimeError } from '../errors';
 import { stage2Fds, inheritedFds } from '../protocol/fd-layout';
 
 /** Connect to --console-socket (a path given by the caller), with the error naming it. */
-export function connectConsoleSocket(sys: Sys, socketPath: string): number {
+function connectConsoleSocket(sys: Sys, socketPath: string): number {
   try {
     return sys.connectUnix(socketPath);
   } catch (e) {
     throw new RuntimeError(`--console-socket ${socketPath}: connect: ${(e as SysError).code ?? e}`);
   }
+}
+
+/**
+ * The console's fd for the runtime's side: --console-socket connected (pushed onto `opened`, the
+ * caller's to close) when given, else `otherwise` (a terminal proxy's end, or -1).
+ */
+export function consoleFdOf(sys: Sys, socketPath: string | undefined, otherwise: number, opened: number[]): number {
+  if (!socketPath) return otherwise;
+  const fd = connectConsoleSocket(sys, socketPath);
+  opened.push(fd);
+  return fd;
 }
 
 /**
