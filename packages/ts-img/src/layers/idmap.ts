@@ -5,12 +5,15 @@ export interface IdMapping {
   size: number;
 }
 
+/** A range that is empty or runs past the 32-bit ids. */
+const outOfBounds = (r: IdMapping): boolean => r.size < 1 || r.containerID + r.size > 2 ** 32 || r.hostID + r.size > 2 ** 32;
+
 /** Parse "containerID:hostID:size" (several may be given). */
 export function parseIdMap(spec: string, what: string): IdMapping {
   const m = /^(\d+):(\d+):(\d+)$/.exec(spec.trim());
   if (!m) throw new Error(`--${what}: expected containerID:hostID:size, got ${JSON.stringify(spec)}`);
   const r = { containerID: Number(m[1]), hostID: Number(m[2]), size: Number(m[3]) };
-  if (r.size < 1 || r.containerID + r.size > 2 ** 32 || r.hostID + r.size > 2 ** 32) {
+  if (outOfBounds(r)) {
     throw new Error(`--${what}: range ${spec} is out of bounds`);
   }
   return r;
@@ -23,7 +26,7 @@ export function idMapOf(v: unknown): IdMapping[] | string {
   const out: IdMapping[] = [];
   for (const [i, r] of v.entries()) {
     const { containerID, hostID, size } = (r ?? {}) as Record<string, unknown>;
-    if (!u32(containerID) || !u32(hostID) || !u32(size) || size < 1 || containerID + size > 2 ** 32 || hostID + size > 2 ** 32) {
+    if (!u32(containerID) || !u32(hostID) || !u32(size) || outOfBounds({ containerID, hostID, size })) {
       return `a list of ranges (entry ${i}: containerID, hostID and size within 32 bits, size at least 1)`;
     }
     out.push({ containerID, hostID, size });

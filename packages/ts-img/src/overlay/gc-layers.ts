@@ -112,9 +112,11 @@ export function gcLayers(layout: Layout, reachableBlobs: Set<string>, dryRun = f
   const used = bundleLayers(store, layout.dir, mounts, dryRun);
   for (const l of used.layers) live.add(l);
   const unnamed = (keys: string[], named: Set<string>, dir: (k: string) => string): Map<string, string> => new Map(keys.filter((k) => !named.has(k)).map((k) => [k, dir(k)]));
-  for (const l of mountedDirs(store, unnamed(store.list(), live, (k) => path.join(store.layerDir(k), 'diff')), mounts)) live.add(l);
-  for (const f of mountedDirs(store, unnamed(listFolds(store), used.folds, (k) => foldDiff(store, k)), mounts)) used.folds.add(f);
-  const gone = { layers: store.list().filter((l) => !live.has(l)), folds: listFolds(store).filter((f) => !used.folds.has(f)) };
+  const layers = store.list();
+  const folds = listFolds(store);
+  for (const l of mountedDirs(store, unnamed(layers, live, (k) => path.join(store.layerDir(k), 'diff')), mounts)) live.add(l);
+  for (const f of mountedDirs(store, unnamed(folds, used.folds, (k) => foldDiff(store, k)), mounts)) used.folds.add(f);
+  const gone = { layers: layers.filter((l) => !live.has(l)), folds: folds.filter((f) => !used.folds.has(f)) };
   if (!dryRun) {
     for (const l of gone.layers) store.remove(l);
     for (const f of gone.folds) removeFold(store, f);

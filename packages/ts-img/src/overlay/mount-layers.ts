@@ -69,6 +69,12 @@ export interface IdMap {
   gidMap?: IdMapping[];
 }
 
+/** The mapping of these uid and gid ranges, each only when given; none when neither is. */
+export function idMap(uidMap: IdMapping[] | undefined, gidMap: IdMapping[] | undefined): IdMap | undefined {
+  if (!uidMap?.length && !gidMap?.length) return undefined;
+  return { ...(uidMap?.length ? { uidMap } : {}), ...(gidMap?.length ? { gidMap } : {}) };
+}
+
 /** No mapping given for uids (or gids): they are the same inside, as the flat unpack leaves them. */
 const orAll = (m: IdMapping[] | undefined): IdMapping[] => (m?.length ? m : [{ containerID: 0, hostID: 0, size: 2 ** 32 - 1 }]);
 

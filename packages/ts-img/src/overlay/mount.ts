@@ -117,9 +117,9 @@ function firstLower(sys: Sys, ctx: number, top: OverlayDir, want: Carry): Carry 
       sys.fsconfigFd(ctx, 'lowerdir+', top.fd);
       return 'fds';
     } catch (e) {
-      if (!isSysError(e, 'EINVAL')) throw e;
       // "Unknown parameter": no lowerdir+; "Bad value": a lowerdir+ of paths only (before 6.13)
-      if (/nknown parameter/i.test(contextLog(ctx))) return undefined;
+      if (unknownKey(e)) return undefined;
+      if (!isSysError(e, 'EINVAL')) throw e;
     }
   }
   try {

@@ -15,7 +15,7 @@ import { Layout } from '../store/layout';
 import { LayerStore, StoredLayer } from './layer-store';
 import { getFold, layerOfLower } from './fold-store';
 import { assertOverlayPossible, isMountPoint, OverlayUnavailable } from './mount';
-import { IdMap, mountLayers } from './mount-layers';
+import { IdMap, idMap, mountLayers } from './mount-layers';
 import type { IdMapping } from '../layers/idmap';
 import { NotBeneath, closeBundleDirs, lowerKeys, openBundleDirs } from './meta-paths';
 
@@ -71,7 +71,7 @@ function trustedMap(bundle: string, meta: OverlayMeta, store: LayerStore, file: 
   if (!ref ? mapped : !sameMap(meta.uidMap, ref.uidMap) || !sameMap(meta.gidMap, ref.gidMap)) {
     throw new UserError(`${file}: uidMap/gidMap ${ref ? 'differ from the mapping the bundle was unpacked with' : 'cannot be checked (the bundle is not registered in the store)'} (refused): unpack the image again`);
   }
-  return mapped ? { ...(meta.uidMap ? { uidMap: meta.uidMap } : {}), ...(meta.gidMap ? { gidMap: meta.gidMap } : {}) } : undefined;
+  return idMap(meta.uidMap, meta.gidMap);
 }
 
 /** Mount BUNDLE/rootfs; false when it was mounted already. */

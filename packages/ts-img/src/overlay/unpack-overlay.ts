@@ -31,7 +31,7 @@ import { ensureFold, foldCount, getFold } from './fold-store';
 import type { Extraction } from './extract';
 import { BaseView } from './base-view';
 import { assertOverlayPossible, fdPath, isMountPoint, unmountAll } from './mount';
-import { IdMap, mountLayers, visibleLayers } from './mount-layers';
+import { idMap, mountLayers, visibleLayers } from './mount-layers';
 import { assertOwnersMapped } from './id-owners';
 import { setUpperRoot } from './upper-root';
 import { NewBundleDirs, closeNewBundleDirs, makeBundleDirs } from './bundle-dirs';
@@ -62,12 +62,6 @@ function refuseRootless(o: UnpackOptions): void {
   }
 }
 
-/** --uid-map/--gid-map as the bundle's mapping; none when neither is given. */
-function bundleMap(o: UnpackOptions): IdMap | undefined {
-  const m: IdMap = { ...(o.uidMap?.length ? { uidMap: o.uidMap } : {}), ...(o.gidMap?.length ? { gidMap: o.gidMap } : {}) };
-  return m.uidMap || m.gidMap ? m : undefined;
-}
-
 /** A new file of the bundle, written through the bundle's fd. */
 function writeBundleFile(sys: Sys, bundleFd: number, name: string, text: string): void {
   const fd = sys.openat(bundleFd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644);
@@ -80,7 +74,7 @@ function writeBundleFile(sys: Sys, bundleFd: number, name: string, text: string)
 
 export async function unpackOverlay(source: string | ImageSource, bundle: string, opts: OverlayUnpackOptions): Promise<OverlayUnpackResult> {
   refuseRootless(opts);
-  const map = bundleMap(opts);
+  const map = idMap(opts.uidMap, opts.gidMap);
   const sys = opts.sys ?? libc();
   const { abs, parent } = prepareBundlePath(bundle);
   const layout = await Layout.open(opts.store, { create: true });
