@@ -30,20 +30,41 @@ function cStringArray(strings: string[]): { addr: bigint; keep: unknown[] } {
   return { addr: koffi.address(ptrs), keep };
 }
 
+/** User space's top on x86-64 (47 bits; a 57-bit one only maps above it when asked to). */
+const USER_TOP = 1n << 47n;
+const ENOMEM = 12;
+
 /**
- * V8 marks parts of its heap MADV_DONTFORK; a fork child that runs even one line of
- * JavaScript needs them. Undo it for every mapping but the kernel's special ones.
+ * V8 marks its heap's mappings MADV_DONTFORK, and a fork child that runs even one line of
+ * JavaScript needs them. Undone over all of user space, in a few madvise calls around the
+ * kernel's special mappings (which refuse it): a mapping V8 makes after a per-mapping pass and
+ * before the clone (a new heap page) stayed out of the child, which crashed on it (seen: a CLI
+ * whose heap grew differently cloned a child that faulted over and over until the timeout).
+ * Holes in a range only make madvise say ENOMEM. Any other refusal: mapping by mapping.
  */
-function undoDontFork(syscall: (...a: unknown[]) => number | bigint): void {
-  for (const line of fs.readFileSync('/proc/self/maps', 'utf8').split('\n')) {
-    if (!line || /\[(vvar|vdso|vsyscall)\]/.test(line)) continue;
-    const [range] = line.split(' ');
-    const [a, b] = range.split('-').map((h) => BigInt('0x' + h));
-    syscall(SYS.madvise, a, b - a, MADV_DOFORK, 0, 0);
+export function undoDontFork(syscall: (...a: unknown[]) => number | bigint, errno: () => number, maps = fs.readFileSync('/proc/self/maps', 'utf8')): void {
+  const all = maps.split('\n').filter(Boolean).map((line) => {
+    const [a, b] = line.split(' ')[0].split('-').map((h) => BigInt('0x' + h));
+    return { a, b, special: /\[(vvar|vvar_vclock|vdso|vsyscall)\]/.test(line) };
+  });
+  const specials = all.filter((m) => m.special && m.a < USER_TOP).sort((x, y) => (x.a < y.a ? -1 : 1));
+  const ranges: Array<[bigint, bigint]> = [];
+  let from = 0n;
+  for (const m of specials) {
+    if (m.a > from) ranges.push([from, m.a]);
+    if (m.b > from) from = m.b;
   }
+  if (from < USER_TOP) ranges.push([from, USER_TOP]);
+  let refused = false;
+  for (const [a, b] of ranges) {
+    if (Number(syscall(SYS.madvise, a, b - a, MADV_DOFORK, 0, 0)) < 0 && errno() !== ENOMEM) refused = true;
+  }
+  if (!refused) return;
+  for (const m of all) if (!m.special) syscall(SYS.madvise, m.a, m.b - m.a, MADV_DOFORK, 0, 0);
 }
 
 function setCloexec(lib: Lib, fds: number[], on: boolean): void {
+  if (!fds.length) return;
   const fcntl = lib.func('fcntl', 'int', ['int', 'int', 'long']);
   for (const fd of fds) fcntl(fd, 2 /* F_SETFD */, on ? 1 : 0);
 }
@@ -72,9 +93,11 @@ export function cloneExec(lib: Lib, req: CloneExecRequest): number {
       const [exR, exW] = [fdView().readInt32LE(0), fdView().readInt32LE(4)];
       const userFd = req.userNsFd ?? -1;
       const timeFd = req.timeNsFd ?? -1;
-      undoDontFork(syscall);
       setCloexec(lib, req.keepFds, false);
-      const pid = Number(syscall(SYS.clone, BigInt(req.flags | SIGCHLD), 0, 0, 0, 0));
+      const cloneFlags = BigInt(req.flags | SIGCHLD);
+      // Last before the clone: JavaScript that runs in between may map a new heap page.
+      undoDontFork(syscall, errno);
+      const pid = Number(syscall(SYS.clone, cloneFlags, 0, 0, 0, 0));
       if (pid === 0) {
         // The child: a copy of this one thread. Only raw syscalls with ready arguments from here.
         syscall(SYS.read, goR, byteAddr, 1, 0, 0);
