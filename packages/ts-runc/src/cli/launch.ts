@@ -22,4 +22,12 @@ function commandOf(argv: string[]): string | undefined {
 }
 
 const cmd = commandOf(process.argv.slice(2));
+// create, run and exec move a task between cgroups some 20 ms from now, and the first such move
+// waits for the kernel: that wait starts now (cgroups/migration-warmup.ts), on libuv's pool
+// thread, whose size main.ts sets for these commands and so must be set before its first use.
+if (cmd === 'create' || cmd === 'run' || cmd === 'exec') {
+  if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '1';
+  const warmup = require('../cgroups/migration-warmup') as typeof import('../cgroups/migration-warmup');
+  warmup.warmUpMigration({ write: warmup.writeOnPool });
+}
 runBundle(path.join(__dirname, 'bundle.js'), (cmd && CACHES[cmd]) ?? 'other', () => require('./entry'));

@@ -91,7 +91,8 @@ export async function main(argv: string[]): Promise<number> {
     };
     // One libuv pool thread: the in-process create and exec run the container's setup on it
     // (plan/in-process.ts); nothing else of run and exec may wait on it for long (the terminal
-    // proxy and the foreground wait use the event loop).
+    // proxy and the foreground wait use the event loop). launch.ts's migration warm-up is the one
+    // exception: a write of a few ms, begun long before the container thread is first needed.
     if (['create', 'run', 'exec'].includes(cmdName) && process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '1';
     const code = await cmd.run(ctx, p);
     return typeof code === 'number' ? code : 0;

@@ -1,0 +1,45 @@
+import { warmUpMigration } from '../../../src/cgroups/migration-warmup';
+import type { Hierarchies } from '../../../src/cgroups/paths';
+
+const hybrid: Hierarchies = {
+  mode: 'hybrid',
+  unified: { mountPoint: '/sys/fs/cgroup/unified', root: '/' },
+  v1: { cpu: { mountPoint: '/sys/fs/cgroup/cpu,cpuacct', root: '/' }, memory: { mountPoint: '/sys/fs/cgroup/memory', root: '/' } },
+};
+const own = { cpu: '/user.slice', memory: '/user.slice/m', '': '/user.slice/session-1.scope' };
+
+function warm(hierarchies: Hierarchies, mine: Record<string, string>): string[] {
+  const writes: string[] = [];
+  warmUpMigration({ write: (f, t) => void writes.push(`${f}=${t}`), hierarchies, own: mine, pid: 4242 });
+  return writes;
+}
+
+describe('the cgroup migration warm-up moves this process only into the cgroup it is in', () => {
+  test('v1 or hybrid: our pid into our own cgroup of the first v1 hierarchy', () => {
+    expect(warm(hybrid, own)).toEqual(['/sys/fs/cgroup/cpu,cpuacct/user.slice/cgroup.procs=4242']);
+  });
+
+  test('v2: our own cgroup of the unified hierarchy', () => {
+    expect(warm({ mode: 'v2', unified: { mountPoint: '/sys/fs/cgroup', root: '/' }, v1: {} }, { '': '/system.slice/x.service' })).toEqual([
+      '/sys/fs/cgroup/system.slice/x.service/cgroup.procs=4242',
+    ]);
+  });
+
+  test('a mount of a sub-tree that holds our cgroup: the path below its root', () => {
+    const h: Hierarchies = { mode: 'v1', v1: { pids: { mountPoint: '/sys/fs/cgroup/pids', root: '/docker/abc' } } };
+    expect(warm(h, { pids: '/docker/abc/inner' })).toEqual(['/sys/fs/cgroup/pids/inner/cgroup.procs=4242']);
+    expect(warm(h, { pids: '/docker/abc' })).toEqual(['/sys/fs/cgroup/pids/cgroup.procs=4242']);
+  });
+
+  test('a mount that does not show our cgroup, or no line for its hierarchy: nothing written', () => {
+    const h: Hierarchies = { mode: 'v1', v1: { pids: { mountPoint: '/sys/fs/cgroup/pids', root: '/docker/abc' } } };
+    expect(warm(h, { pids: '/docker/abcd' })).toEqual([]);
+    expect(warm(h, { pids: '/' })).toEqual([]);
+    expect(warm(h, { memory: '/docker/abc' })).toEqual([]);
+  });
+
+  test('no cgroup filesystem, or a failing write: no write, no error', () => {
+    expect(warm({ mode: 'v1', v1: {} }, own)).toEqual([]);
+    expect(() => warmUpMigration({ write: () => { throw new Error('EACCES'); }, hierarchies: hybrid, own, pid: 1 })).not.toThrow();
+  });
+});
