@@ -114,11 +114,14 @@ export function killContainerProcesses(desc: CgroupDescription, signal: number, 
  */
 export function removeContainerCgroups(desc: CgroupDescription | undefined, deps: ManagerDeps = {}, waitMs = 2000): void {
   if (!desc) return;
-  const m = openCgroupManager(desc, deps);
-  if (!m.exists()) return;
   // A cgroup that existed before the container (a shared cgroupsPath) is neither emptied nor removed.
   const ours = Object.values(desc.paths).some((p) => desc.created.includes(p));
   if (!ours) return;
+  const m = openCgroupManager(desc, deps);
+  // Usually nothing is left (the init's pid namespace took the rest with it), and the kernel
+  // refuses to remove a cgroup that has tasks: removal first, and the search for processes (two
+  // reads of every cgroup.procs) only after a refusal.
+  if (m.removeIfEmpty()) return;
   const sleep = deps.sleep ?? sleepSync;
   if (m.pids().length) {
     m.killAll(9);

@@ -135,7 +135,8 @@ export class MemoryCgroupFs implements CgroupFs {
   }
   rmdir(dir: string): void {
     if (!this.dirs.has(dir)) throw errnoError('ENOENT', `rmdir ${dir}`);
-    if (this.subdirs(dir).length) throw errnoError('EBUSY', `rmdir ${dir}`);
+    // As the kernel: a cgroup with child cgroups or with tasks is busy.
+    if (this.subdirs(dir).length || this.files.get(path.join(dir, 'cgroup.procs'))?.trim()) throw errnoError('EBUSY', `rmdir ${dir}`);
     this.dirs.delete(dir);
     for (const f of [...this.files.keys()]) if (path.dirname(f) === dir) this.files.delete(f);
   }

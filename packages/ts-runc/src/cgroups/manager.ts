@@ -33,6 +33,8 @@ export interface CgroupManager {
   killAll(signal: number): void;
   /** Remove the directories we created (children first, EBUSY retried briefly). */
   destroy(): void;
+  /** Remove the directories we created, children first, if no task is left: false at the first busy one. */
+  removeIfEmpty(): boolean;
   exists(): boolean;
 }
 
@@ -228,6 +230,23 @@ abstract class BaseManager implements CgroupManager {
       }
     }
     if (errors.length) throw new CgroupError(`failed to remove cgroup: ${errors.join('; ')}`);
+  }
+
+  removeIfEmpty(): boolean {
+    const once = (dir: string): boolean => {
+      for (let listed = false; ; listed = true) {
+        try {
+          this.fs.rmdir(dir);
+          return true;
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') return true;
+          // Busy: child cgroups (removed, then once more), or tasks.
+          if (code !== 'EBUSY' || listed || !this.fs.subdirs(dir).every((sub) => once(path.join(dir, sub)))) return false;
+        }
+      }
+    };
+    return [...this.description.created].sort((a, b) => b.length - a.length).every(once);
   }
 
   private removeTree(dir: string): void {

@@ -120,6 +120,19 @@ describe('lifecycle glue on an in-memory v1 tree', () => {
     expect(() => chargeMemoryToContainer(cg.description, 42, { fs: mfs })).toThrow('failed to join cgroup /cg/memory/c5 with pid 42: write /cg/memory/c5/cgroup.procs: ESRCH');
   });
 
+  test('an empty container cgroup is removed without a look for processes', () => {
+    const mfs = tree();
+    const fake = new FakeSys();
+    const cg = setupContainerCgroups('c6', { linux: { cgroupsPath: '/c6' } }, { fs: mfs, sys: fake.sys, hierarchies, ownCgroup: {}, sleep: () => undefined });
+    const reads: string[] = [];
+    const read = mfs.read.bind(mfs);
+    mfs.read = (f: string) => (reads.push(f), read(f));
+    removeContainerCgroups(cg.description, { fs: mfs, sys: fake.sys, sleep: () => undefined });
+    expect(reads).toEqual([]);
+    expect(fake.named('kill')).toEqual([]);
+    for (const c of ['memory', 'freezer', 'pids', 'devices']) expect(mfs.exists(`/cg/${c}/c6`)).toBe(false);
+  });
+
   test('a cgroup that existed before the container is neither emptied nor removed', () => {
     const mfs = tree();
     for (const c of ['memory', 'freezer', 'pids', 'devices']) mfs.mkdirp(`/cg/${c}/shared`);

@@ -105,8 +105,23 @@ describe('v1 driver (in-memory tree)', () => {
     mfs.mkdirp('/cg/pids/a/b/sub');
     mfs.files.set('/cg/pids/a/b/sub/cgroup.procs', '12\n');
     expect(m.pids()).toEqual([10, 11, 12]);
+    // As in the kernel, a cgroup with tasks stays: removeIfEmpty stops there, and says so.
+    expect(m.removeIfEmpty()).toBe(false);
+    expect(mfs.exists('/cg/pids/a/b/sub')).toBe(true);
+    mfs.files.set('/cg/pids/a/b/sub/cgroup.procs', '');
+    mfs.files.set('/cg/pids/a/b/cgroup.procs', '');
     m.destroy();
     expect(m.exists()).toBe(false);
+  });
+
+  test('removeIfEmpty: child cgroups go first, then the container\'s own', () => {
+    const { fs: mfs, desc } = v1Tree();
+    const m = openCgroupManager(desc, { fs: mfs, sleep: noSleep });
+    m.create();
+    mfs.mkdirp('/cg/pids/a/b/sub/deeper');
+    expect(m.removeIfEmpty()).toBe(true);
+    expect(m.exists()).toBe(false);
+    expect(m.removeIfEmpty()).toBe(true); // gone already
   });
 
   test('pids reads every hierarchy: a process moved into only some of them is found (a create killed mid-join)', () => {
