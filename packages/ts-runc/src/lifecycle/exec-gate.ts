@@ -90,7 +90,13 @@ export class ExecGate {
       }
     }
     this.reader = -1;
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    // Name by name: rmSync loads Node's rimraf, ~1 ms of every exec (measured).
+    try {
+      fs.unlinkSync(path.join(this.dir, ExecGate.FIFO));
+      fs.rmdirSync(this.dir);
+    } catch {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    }
   }
 }
 

@@ -6,6 +6,8 @@ import { CgroupError } from '../cgroups/types';
 
 /** How long a spawn may take to show up as the container thread's child. */
 const CHILD_TIMEOUT_MS = 5000;
+/** Looks without a timer before falling back to 1 ms ones: ~3 ms of reads of /proc. */
+const QUICK_POLLS = 100;
 
 /**
  * The child that the container thread's posix_spawn made (its only one), found while the spawn
@@ -19,6 +21,7 @@ export async function childOf(sys: Sys, thread: ContainerThread, spawn: Promise<
     (e) => (failed = e),
   );
   const deadline = Date.now() + CHILD_TIMEOUT_MS;
+  let polls = 0;
   for (;;) {
     let children = '';
     let fd = -1;
@@ -36,7 +39,10 @@ export async function childOf(sys: Sys, thread: ContainerThread, spawn: Promise<
     if (failed) throw new RuntimeError(`${what}: ${(failed as Error).message}`);
     if (done) throw new RuntimeError(`${what} exited before it was ready`);
     if (Date.now() > deadline) throw new RuntimeError(`timed out after ${CHILD_TIMEOUT_MS} ms waiting for the ${what} to be spawned`);
-    await new Promise((r) => setTimeout(r, 1));
+    // The spawn is usually under way on the other thread and takes well under a ms: look again
+    // at once for a while (a timer's 1 ms granularity cost ~1.5 ms of every create and exec),
+    // then by the ms.
+    await new Promise((r) => (polls++ < QUICK_POLLS ? setImmediate(r) : setTimeout(r, 1)));
   }
 }
 
