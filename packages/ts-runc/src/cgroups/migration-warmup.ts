@@ -1,6 +1,7 @@
-import * as fs from 'fs';
-import * as path from 'path';
-import { detectHierarchies, hierarchyDir, parseProcCgroup, type Hierarchies } from './paths';
+import fs from 'fs';
+import path from 'path';
+// Not paths.ts: this runs outside the bundle, where each module costs its load (hierarchies.ts).
+import { findHierarchies, hierarchyDir, parseProcCgroup, type Hierarchies } from './hierarchies';
 
 export interface WarmupDeps {
   /** Starts the write and returns at once. */
@@ -24,7 +25,8 @@ export interface WarmupDeps {
  */
 export function warmUpMigration(deps: WarmupDeps): void {
   try {
-    const h = deps.hierarchies ?? detectHierarchies();
+    const h = deps.hierarchies ?? findHierarchies(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+    if (!h) return;
     const own = deps.own ?? parseProcCgroup(fs.readFileSync('/proc/self/cgroup', 'utf8'));
     // A v1 move has nothing to vet; a v2 one may be refused, but only after the wait.
     const key = Object.keys(h.v1)[0] ?? '';
