@@ -43,8 +43,25 @@ export function warmUpMigration(deps: WarmupDeps): void {
 /**
  * Open now and write on libuv's pool thread: only before anything else uses the pool (the
  * container thread of create and exec is that thread, and is first needed well after the wait).
+ * The fd stays open until the write is done: were it one that --preserve-fds passes on (below
+ * `lowestFd`, in a gap the caller left), the container could get our cgroup.procs, so then nothing.
  */
-export function writeOnPool(file: string, text: string): void {
+export function writeOnPool(file: string, text: string, lowestFd = 0): void {
   const fd = fs.openSync(file, 'w');
+  if (fd < lowestFd) {
+    fs.closeSync(fd);
+    return;
+  }
   fs.write(fd, text, () => fs.closeSync(fd));
+}
+
+/** --preserve-fds N in a command line (fds 3..3+N-1 go to the container as they are); Infinity when unreadable. */
+export function preservedFds(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--?preserve-fds(?:=(.*))?$/.exec(argv[i]);
+    if (!m) continue;
+    const n = Number(m[1] ?? argv[i + 1]);
+    return Number.isInteger(n) && n >= 0 ? n : Infinity;
+  }
+  return 0;
 }

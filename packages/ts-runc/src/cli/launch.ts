@@ -28,6 +28,7 @@ const cmd = commandOf(process.argv.slice(2));
 if (cmd === 'create' || cmd === 'run' || cmd === 'exec') {
   if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '1';
   const warmup = require('../cgroups/migration-warmup') as typeof import('../cgroups/migration-warmup');
-  warmup.warmUpMigration({ write: warmup.writeOnPool });
+  const lowestFd = 3 + warmup.preservedFds(process.argv.slice(2));
+  warmup.warmUpMigration({ write: (file, text) => warmup.writeOnPool(file, text, lowestFd) });
 }
 runBundle(path.join(__dirname, 'bundle.js'), (cmd && CACHES[cmd]) ?? 'other', () => require('./entry'));

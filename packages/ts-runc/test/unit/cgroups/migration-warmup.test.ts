@@ -1,4 +1,7 @@
-import { warmUpMigration } from '../../../src/cgroups/migration-warmup';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { warmUpMigration, writeOnPool, preservedFds } from '../../../src/cgroups/migration-warmup';
 import type { Hierarchies } from '../../../src/cgroups/paths';
 
 const hybrid: Hierarchies = {
@@ -41,5 +44,35 @@ describe('the cgroup migration warm-up moves this process only into the cgroup i
   test('no cgroup filesystem, or a failing write: no write, no error', () => {
     expect(warm({ mode: 'v1', v1: {} }, own)).toEqual([]);
     expect(() => warmUpMigration({ write: () => { throw new Error('EACCES'); }, hierarchies: hybrid, own, pid: 1 })).not.toThrow();
+  });
+});
+
+describe('the warm-up\'s fd never goes to a container', () => {
+  test('--preserve-fds N in every form runc takes; unreadable: no fd is low enough', () => {
+    expect(preservedFds(['run', '-b', 'b', 'id'])).toBe(0);
+    expect(preservedFds(['--root', 'r', 'run', '--preserve-fds', '5', 'id'])).toBe(5);
+    expect(preservedFds(['exec', '--preserve-fds=2', 'id', 'true'])).toBe(2);
+    expect(preservedFds(['create', '-preserve-fds', '7', 'id'])).toBe(7);
+    expect(preservedFds(['run', '--preserve-fds', 'x', 'id'])).toBe(Infinity);
+    expect(preservedFds(['run', '--preserve-fds'])).toBe(Infinity);
+  });
+
+  test('an fd that --preserve-fds would pass on (a gap the caller left) is closed unwritten', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warmup-'));
+    try {
+      const low = path.join(dir, 'low');
+      writeOnPool(low, '4242', 1 << 20);
+      const written = path.join(dir, 'written');
+      writeOnPool(written, '4242', 3);
+      // the low one was closed at once; the other once its write is done (its callback)
+      const openOnDir = () => fs.readdirSync('/proc/self/fd').map((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } }).filter((t) => t.startsWith(dir));
+      expect(openOnDir()).not.toContain(low);
+      for (let i = 0; i < 400 && openOnDir().length; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(openOnDir()).toEqual([]);
+      expect(fs.readFileSync(written, 'utf8')).toBe('4242');
+      expect(fs.readFileSync(low, 'utf8')).toBe('');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
