@@ -19,6 +19,7 @@ import { detachHostRootfs } from './host-rootfs';
 import { inProcessRefusal, planlessRefusal } from '../plan/in-process';
 import { inProcessHost } from './in-process-host';
 import { holdPoolThread } from './process-exit';
+import { checkPreservedFds } from './preserved-fds';
 import type { NamespacePlan } from '../plan/namespaces';
 
 /**
@@ -365,6 +366,7 @@ function createThroughStage2(ctx: Context, state: ContainerState, raw: Spec, opt
 export async function create(ctx: Context, opts: CreateOptions): Promise<Created> {
   const { sys, store } = ctx;
   const id = validateId(opts.id);
+  checkPreservedFds(opts.preserveFds ?? 0);
   const bundle = path.resolve(opts.bundle);
   const raw = readConfig(bundle) as Spec;
   checkTerminal(raw, opts);

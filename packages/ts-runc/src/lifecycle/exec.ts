@@ -14,6 +14,7 @@ import { ExecGate, admitToContainer } from './exec-gate';
 import type { Context } from './context';
 import { execInProcessRefusal } from '../plan/in-process';
 import { inProcessHost } from './in-process-host';
+import { checkPreservedFds } from './preserved-fds';
 
 /**
  * Modules needed only once the helper is spawned: loading them afterwards lets the helper's
@@ -59,6 +60,7 @@ function loadRunnable(ctx: Context, opts: ExecOptions): ContainerState {
 /** Run a process inside a running container; returns its exit code (0 at once when detached). */
 export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const { sys } = ctx;
+  checkPreservedFds(opts.preserveFds ?? 0);
   const state = loadRunnable(ctx, opts);
   const proc = opts.process;
   if (proc.terminal && !opts.consoleSocket && opts.detach) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
