@@ -28,7 +28,11 @@ const cmd = commandOf(process.argv.slice(2));
 if (cmd === 'create' || cmd === 'run' || cmd === 'exec') {
   if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '1';
   const warmup = require('../cgroups/migration-warmup') as typeof import('../cgroups/migration-warmup');
-  const lowestFd = 3 + warmup.preservedFds(process.argv.slice(2));
+  const preserved = warmup.preservedFds(process.argv.slice(2));
+  // Gaps in the fds --preserve-fds passes on that Node's own start left: what the CLI opens next
+  // would fill them (lifecycle/preserved-fds.ts refuses them).
+  if (preserved > 0 && Number.isFinite(preserved)) (require('../lifecycle/preserved-fds') as typeof import('../lifecycle/preserved-fds')).noteClosedFds(preserved);
+  const lowestFd = 3 + preserved;
   warmup.warmUpMigration({ write: (file, text) => warmup.writeOnPool(file, text, lowestFd) });
 }
 runBundle(path.join(__dirname, 'bundle.js'), (cmd && CACHES[cmd]) ?? 'other', () => require('./entry'));

@@ -15,6 +15,7 @@ jest.setTimeout(60000);
 
 let rt: Runtime;
 let b: Bundle;
+const LAUNCH = path.join(path.dirname(TS_RUNC), '../dist/src/cli/launch.js');
 const NODE = fs.existsSync('/usr/local/lib/ts-runc/node') ? '/usr/local/lib/ts-runc/node' : process.execPath;
 
 beforeAll(() => {
@@ -38,14 +39,19 @@ function nodeOwnFds(): number {
 }
 
 /** run with --preserve-fds N: positions in `gaps` closed, the others /dev/null. */
-function runWith(n: number, gaps: Set<number>): { status: number | null; stderr: string; fds: string[] } {
+function runWith(n: number, gaps: Set<number>, direct = false): { status: number | null; stderr: string; fds: string[] } {
   const devNull = fs.openSync('/dev/null', 'r');
   const out = path.join(rt.root, `.fds-${process.pid}`);
   const outFd = fs.openSync(out, 'w');
   try {
     const extra = Array.from({ length: n }, (_, i) => (gaps.has(3 + i) ? 'ignore' : devNull));
     const stdio = ['ignore', outFd, 'pipe', ...extra] as StdioOptions;
-    const r = spawnSync(TS_RUNC, ['--root', rt.root, 'run', '--preserve-fds', String(n), '-b', b.dir, uniqueId('pfd')], { stdio, encoding: 'utf8', timeout: 30000 });
+    const args = ['--root', rt.root, 'run', '--preserve-fds', String(n), '-b', b.dir, uniqueId('pfd')];
+    // direct: Node started without bin/ts-runc's look at the fds before it
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    delete env.TS_RUNC_CLOSED_FDS;
+    const r = direct ? spawnSync(NODE, [LAUNCH, ...args], { stdio, env, encoding: 'utf8', timeout: 30000 }) : spawnSync(TS_RUNC, args, { stdio, encoding: 'utf8', timeout: 30000 });
     return { status: r.status, stderr: r.stderr, fds: fs.readFileSync(out, 'utf8').trim().split('\n').filter(Boolean) };
   } finally {
     fs.closeSync(devNull);
@@ -93,4 +99,15 @@ test('a gap the caller left is refused before anything is made: Node would fill 
     rt.run(['delete', '-f', id]);
     removeBundle(sleeper);
   }
+});
+
+test('node launch.js without bin/ts-runc: the gaps Node did not fill are refused (the CLI\'s own fds would go there)', () => {
+  const own = nodeOwnFds();
+  const gaps = new Set(Array.from({ length: own + 2 }, (_, i) => 3 + i));
+  const r = runWith(own + 4, gaps, true);
+  expect(r.status).not.toBe(0);
+  // (Node without the shell in front may hold a few fds fewer than the probe saw)
+  expect(r.stderr).toMatch(new RegExp(`--preserve-fds ${own + 4}: fd (\\d+, )*${4 + own} are not open`));
+  expect(r.fds).toEqual([]);
+  expect(rt.ids()).toEqual([]);
 });
