@@ -2,13 +2,6 @@ import fs from 'fs';
 import { RuntimeError } from '../errors';
 
 /**
- * --preserve-fds N hands fds 3..3+N-1 of ours to the container as they are. One the caller left
- * closed holds whatever we opened first (Node's event loop: its epoll, a signal pipe a container
- * process could write to), where runc's exec fails with EBADF. bin/ts-runc lists those it found
- * closed before Node started (TS_RUNC_CLOSED_FDS); create and exec refuse them, before anything
- * is made.
- */
-/**
  * Add the fds of 3..3+n-1 that are closed now to TS_RUNC_CLOSED_FDS: cli/launch.ts, once Node has
  * opened its own and before the CLI opens any (its state dir, the container's cgroup.procs, a root
  * fd would fill such a gap). Also where bin/ts-runc did not run first (node launch.js).
@@ -25,6 +18,13 @@ export function noteClosedFds(n: number, env: NodeJS.ProcessEnv = process.env): 
   if (closed.size) env.TS_RUNC_CLOSED_FDS = [...closed].join(',');
 }
 
+/**
+ * --preserve-fds N hands fds 3..3+N-1 of ours to the container as they are. One the caller left
+ * closed holds whatever we opened first (Node's event loop: its epoll, a signal pipe a container
+ * process could write to), where runc's exec fails with EBADF. bin/ts-runc lists those it found
+ * closed before Node started (TS_RUNC_CLOSED_FDS); create and exec refuse them, before anything
+ * is made.
+ */
 export function checkPreservedFds(n: number, env: NodeJS.ProcessEnv = process.env): void {
   const closed = (env.TS_RUNC_CLOSED_FDS ?? '')
     .split(',')
