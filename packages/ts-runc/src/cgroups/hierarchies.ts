@@ -81,6 +81,11 @@ export function parseProcCgroup(text: string): Record<string, string> {
   return out;
 }
 
+/** Does `mount` show the cgroup at `cgroupPath`? A mount of a sub-tree shows only what is under its root. */
+export function mountShows(mount: CgroupMount, cgroupPath: string): boolean {
+  return mount.root === '/' || cgroupPath === mount.root || cgroupPath.startsWith(mount.root + '/');
+}
+
 /**
  * The directory of `inner` in one hierarchy. Absolute: mount + inner. Relative: below our own
  * cgroup in that hierarchy (v2 proper: below its parent, since our own cgroup has processes
@@ -90,7 +95,7 @@ export function hierarchyDir(mount: CgroupMount, inner: string, ownPath: string 
   if (path.posix.isAbsolute(inner)) return path.posix.join(mount.mountPoint, inner);
   let own = ownPath ?? '/';
   // Our cgroup as seen from this mount (a mount of a sub-tree hides the part above its root).
-  if (mount.root !== '/' && (own === mount.root || own.startsWith(mount.root + '/'))) own = own.slice(mount.root.length) || '/';
+  if (mount.root !== '/' && mountShows(mount, own)) own = own.slice(mount.root.length) || '/';
   if (v2Parent) own = path.posix.dirname(own);
   return path.posix.join(mount.mountPoint, own, inner);
 }

@@ -1,7 +1,7 @@
 import fs from 'fs';
 import path from 'path';
 // Not paths.ts: this runs outside the bundle, where each module costs its load (hierarchies.ts).
-import { findHierarchies, hierarchyDir, parseProcCgroup, type Hierarchies } from './hierarchies';
+import { findHierarchies, hierarchyDir, mountShows, parseProcCgroup, type Hierarchies } from './hierarchies';
 
 export interface WarmupDeps {
   /** Starts the write and returns at once. */
@@ -33,7 +33,7 @@ export function warmUpMigration(deps: WarmupDeps): void {
     const mount = key === '' ? h.unified : h.v1[key];
     const mine = own[key];
     // Only where our own cgroup is certainly under this mount: anywhere else would move us.
-    if (!mount || mine === undefined || !(mount.root === '/' || mine === mount.root || mine.startsWith(mount.root + '/'))) return;
+    if (!mount || mine === undefined || !mountShows(mount, mine)) return;
     deps.write(path.posix.join(hierarchyDir(mount, '', mine), 'cgroup.procs'), String(deps.pid ?? process.pid));
   } catch {
     /* no cgroup filesystem here: the commands that need one say so */

@@ -21,14 +21,15 @@ function commandOf(argv: string[]): string | undefined {
   return undefined;
 }
 
-const cmd = commandOf(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const cmd = commandOf(argv);
 // create, run and exec move a task between cgroups some 20 ms from now, and the first such move
 // waits for the kernel: that wait starts now (cgroups/migration-warmup.ts), on libuv's pool
 // thread, whose size main.ts sets for these commands and so must be set before its first use.
 if (cmd === 'create' || cmd === 'run' || cmd === 'exec') {
   if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '1';
   const warmup = require('../cgroups/migration-warmup') as typeof import('../cgroups/migration-warmup');
-  const preserved = warmup.preservedFds(process.argv.slice(2));
+  const preserved = warmup.preservedFds(argv);
   // Gaps in the fds --preserve-fds passes on that Node's own start left: what the CLI opens next
   // would fill them (lifecycle/preserved-fds.ts refuses them).
   if (preserved > 0 && Number.isFinite(preserved)) (require('../lifecycle/preserved-fds') as typeof import('../lifecycle/preserved-fds')).noteClosedFds(preserved);
