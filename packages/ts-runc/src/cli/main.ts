@@ -44,9 +44,13 @@ function checkArgs(cmd: Command, n: number): void {
   if (max !== undefined && n > max) throw new RuntimeError(`ts-runc: "${cmd.name}" requires a maximum of ${max} argument(s)`);
 }
 
+/** runc's exit status for an exec that failed (not the command's own). */
+export const EXEC_FAILED = 255;
+
 export async function main(argv: string[]): Promise<number> {
   let log = new Logger({ format: 'text', debug: false });
   let cmdName = '';
+  let running = false;
   try {
     const g = parseArgs(argv, GLOBAL_FLAGS, { stopAtPositional: true });
     const format = (g.flags['log-format'] as string | undefined) ?? 'text';
@@ -94,15 +98,21 @@ export async function main(argv: string[]): Promise<number> {
     // proxy and the foreground wait use the event loop). launch.ts's migration warm-up is the one
     // exception: a write of a few ms, begun long before the container thread is first needed.
     if (['create', 'run', 'exec'].includes(cmdName) && process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '1';
+    running = true;
     const code = await cmd.run(ctx, p);
     return typeof code === 'number' ? code : 0;
   } catch (e) {
     const msg = withErrnoTexts(messageOf(e));
     // create/run/exec failures carry runc's prefixes; orchestrators match the text after them.
-    log.fatal(cmdName === 'create' || cmdName === 'run' ? `ts-runc ${cmdName} failed: ${msg}` : cmdName === 'exec' ? `exec failed: ${msg}` : msg);
+    // Argument and flag errors, found before the command runs, carry none (as runc's).
+    const prefix = !running ? '' : cmdName === 'create' || cmdName === 'run' ? `ts-runc ${cmdName} failed: ` : cmdName === 'exec' ? 'exec failed: ' : '';
+    log.fatal(prefix + msg);
     // Only a genuine bug earns its stack, and only under --debug: a failed system call's
     // message already names the call, the path and the errno.
     if (!(e instanceof RuntimeError) && !isSysError(e) && e instanceof Error && e.stack) log.debug(e.stack);
+    // As runc: an exec that fails once under way exits 255, which no command's own exit status
+    // can be mistaken for (its argument errors exit 1, as every command's).
+    if (running && cmdName === 'exec') return EXEC_FAILED;
     return e instanceof RuntimeError ? e.exitCode : 1;
   }
 }

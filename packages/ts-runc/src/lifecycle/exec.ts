@@ -49,7 +49,7 @@ function loadRunnable(ctx: Context, opts: ExecOptions): ContainerState {
     const state = ctx.store.load(opts.id);
     const status = statusOf(ctx.store, state);
     if (status === 'stopped') throw new RuntimeError('cannot exec in a stopped container');
-    if (status === 'paused' && !opts.ignorePaused) throw new RuntimeError('cannot exec in a paused container');
+    if (status === 'paused' && !opts.ignorePaused) throw new RuntimeError('cannot exec in a paused container (use --ignore-paused to override)');
     return state;
   } finally {
     // exec does not hold the container lock while the process runs (it may run for days).

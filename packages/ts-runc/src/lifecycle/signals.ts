@@ -3,12 +3,15 @@ import { RuntimeError } from '../errors';
 
 const SIGNALS = constants.signals as Record<string, number>;
 
-/** "TERM", "SIGTERM", "15", "sigterm", "RTMIN+3" -> a number, as runc's kill accepts them. */
+/**
+ * "TERM", "SIGTERM", "15", "sigterm", "RTMIN+3" -> a number, as runc's kill accepts them; "0", as
+ * kill(2) and runc take it, only asks whether the process is there.
+ */
 export function parseSignal(s: string | undefined, fallback = 'SIGTERM'): number {
   const raw = (s ?? fallback).trim();
   if (/^\d+$/.test(raw)) {
     const n = Number(raw);
-    if (n < 1 || n > 64) throw new RuntimeError(`unknown signal "${raw}"`);
+    if (n > 64) throw new RuntimeError(`unknown signal "${raw}"`);
     return n;
   }
   let name = raw.toUpperCase();

@@ -33,7 +33,7 @@ function parseId(what: string, s: string): number {
 /** The process to exec: the container's process with the command line's overrides (runc's rules). */
 export function execProcessFromFlags(config: Spec, f: ExecFlags): Process {
   const base = config.process ?? ({ cwd: '/', user: { uid: 0, gid: 0 } } as Process);
-  if (f.args.length === 0) throw new RuntimeError('exec: a command to run is required');
+  if (f.args.length === 0) throw new RuntimeError('process args cannot be empty'); // runc's words
   const p: Process = JSON.parse(JSON.stringify(base));
   p.args = f.args;
   p.env = mergeEnv(base.env ?? [], f.env);

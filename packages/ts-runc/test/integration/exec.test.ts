@@ -104,17 +104,27 @@ test('container root cannot open the runtime binary through /proc during exec', 
   for (const f of ['watch-started', 'watch-stop', 'watch-done', 'leak']) fs.rmSync(tmp(f), { force: true });
 });
 
-test('errors: missing, stopped and paused containers', () => {
-  expect(rt.run(['exec', 'nope', 'true']).stderr).toContain('container does not exist');
+/** What an exec that failed shows: runc's exit status 255, which no command's own can be taken for, and its text. */
+function expectExecFailed(r: { status: number | null; stderr: string }, text: string): void {
+  expect([r.status, r.stderr]).toEqual([255, expect.stringContaining(`exec failed: ${text}`)]);
+}
+
+test('errors: missing, stopped and paused containers (exit status 255, as runc)', () => {
+  expectExecFailed(rt.run(['exec', 'nope', 'true']), 'container does not exist');
+  // The command's own status is its own, 1 included; argument errors exit 1, as runc's.
+  expect(rt.run(['exec', id, 'sh', '-c', 'exit 1']).status).toBe(1);
+  expectExecFailed(rt.run(['exec', id]), 'process args cannot be empty');
+  const usage = rt.run(['exec']);
+  expect([usage.status, usage.stderr]).toEqual([1, expect.not.stringContaining('exec failed')]);
   const b2 = makeBundle(['true']);
   const id2 = uniqueId('stopped');
   rt.run(['run', '-d', '-b', b2.dir, id2]);
   waitForSync(`container ${id2} (true) to be stopped`, () => JSON.parse(rt.run(['state', id2]).stdout).status === 'stopped');
-  expect(rt.run(['exec', id2, 'true']).stderr).toContain('cannot exec in a stopped container');
+  expectExecFailed(rt.run(['exec', id2, 'true']), 'cannot exec in a stopped container');
   rt.run(['delete', '-f', id2]);
   removeBundle(b2);
   expect(rt.run(['pause', id]).status).toBe(0);
-  expect(rt.run(['exec', id, 'true']).stderr).toContain('cannot exec in a paused container');
+  expectExecFailed(rt.run(['exec', id, 'true']), 'cannot exec in a paused container (use --ignore-paused to override)');
   expect(rt.run(['resume', id]).status).toBe(0);
 });
 

@@ -158,6 +158,9 @@ describe('lifecycle', () => {
     expect(stopped.pid).toBe(0);
     r = suite.rt.run(['kill', id]);
     expect(r.stderr).toContain('container not running');
+    // Signal 0 asks whether it is there: not any more.
+    r = suite.rt.run(['kill', id, '0']);
+    expect([r.status, r.stderr]).toEqual([1, expect.stringContaining('container not running')]);
     expect(suite.rt.run(['delete', id]).status).toBe(0);
     r = suite.rt.run(['state', id]);
     expect(r.status).toBe(1);
@@ -195,6 +198,9 @@ describe('lifecycle', () => {
     expect(suite.rt.run(['kill', id, 'SIGUSR1']).status).toBe(0);
     expect(suite.rt.run(['kill', id, 'usr1']).status).toBe(0);
     expect(suite.rt.run(['kill', id, '10']).status).toBe(0);
+    // 0 only asks whether the init is there, as kill(2) and runc's kill do.
+    expect(suite.rt.run(['kill', id, '0']).status).toBe(0);
+    expect(JSON.parse(suite.rt.run(['state', id]).stdout).status).toBe('running');
     const bad = suite.rt.run(['kill', id, 'NOTASIGNAL']);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('unknown signal');
