@@ -169,10 +169,10 @@ d.each(RUNTIMES.map((r) => [r.name]))('podman --runtime %s', (rt) => {
   test('four run --rm at once, then four run -d stopped at once', async () => {
     const names = [0, 1, 2, 3].map((i) => name(rt, `par${i}`));
     // Each prints a moment after it starts. Right after a full test run, 4 in 10 of these gave one
-    // container an empty stdout (0 in 34 later). Likely, from conmon's source: conmon accepts
-    // podman's attach only once its main loop runs, after its own set-up (OOM watch, cgroup
-    // files), which four creates at once can hold up, and output from before that goes to its log
-    // only. The single run --rm test above keeps the immediate case.
+    // container an empty stdout (0 in 34 later). A guess from conmon's source, not confirmed:
+    // conmon accepts podman's attach only once its main loop runs, after its own set-up (the OOM
+    // watch), and output from before that goes to its log only. The single run --rm test above
+    // keeps the immediate case.
     const rs = await Promise.all(names.map((c, i) => pm.podmanAsync(['--runtime', rt, 'run', '--rm', '--name', c, IMAGE, 'sh', '-c', `sleep 0.3; echo par-${i}; exit ${i}`])));
     rs.forEach((r, i) => {
       expect(r.stdout).toBe(`par-${i}\n`);
