@@ -30,6 +30,7 @@ test('the calls after a spawn are made while the main thread never yields', () =
   // The run: a spawn held at a gate (a fifo), then names for the thread. Once the held child
   // exists, the main thread opens the gate and spins without yielding. With a turn of the event
   // loop per call, the thread would stop after the spawn; queued with it, it gets to the names.
+  // (A non-blocking open could come before the child's, which would then wait for good.)
   expect(spawnSync('mkfifo', [path.join(dir, 'gate')]).status).toBe(0);
   const r = inChild(`
     const fs = require('fs');
@@ -39,9 +40,11 @@ test('the calls after a spawn are made while the main thread never yields', () =
       s.posixSpawn({ path: '/bin/true', argv: ['true'], env: [], fds: [[0, 0], [1, 1], [2, 2]], gate: { dirFd, name: 'gate', cwdFd: dirFd, closeOthers: true } });
       for (const n of ['n1', 'n2', 'n3']) s.setThreadName(n);
     });
+    // The child exists once the spawn is queued (the run's first round trip needs the event loop);
+    // its open of the gate may still be to come, so our open waits for it (a blocking read end).
     const children = '/proc/self/task/' + t.tid + '/children';
     while (fs.readFileSync(children, 'utf8') === '') await new Promise((r) => setImmediate(r));
-    fs.closeSync(fs.openSync(${JSON.stringify(path.join(dir, 'gate'))}, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK));
+    fs.closeSync(fs.openSync(${JSON.stringify(path.join(dir, 'gate'))}, fs.constants.O_RDONLY));
     const comm = '/proc/self/task/' + t.tid + '/comm';
     const until = Date.now() + 10000;
     let name = '';
