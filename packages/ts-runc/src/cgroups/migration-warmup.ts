@@ -55,13 +55,18 @@ export function writeOnPool(file: string, text: string, lowestFd = 0): void {
   fs.write(fd, text, () => fs.closeSync(fd));
 }
 
-/** --preserve-fds N in a command line (fds 3..3+N-1 go to the container as they are); Infinity when unreadable. */
+/**
+ * --preserve-fds N in a command line (fds 3..3+N-1 go to the container as they are); Infinity when
+ * unreadable. Given more than once, the largest counts, as in bin/ts-runc: the CLI's parser keeps
+ * the last, which is never more.
+ */
 export function preservedFds(argv: string[]): number {
+  let most = 0;
   for (let i = 0; i < argv.length; i++) {
     const m = /^--?preserve-fds(?:=(.*))?$/.exec(argv[i]);
     if (!m) continue;
     const n = Number(m[1] ?? argv[i + 1]);
-    return Number.isInteger(n) && n >= 0 ? n : Infinity;
+    most = Math.max(most, Number.isInteger(n) && n >= 0 ? n : Infinity);
   }
-  return 0;
+  return most;
 }

@@ -55,6 +55,9 @@ describe('the warm-up\'s fd never goes to a container', () => {
     expect(preservedFds(['create', '-preserve-fds', '7', 'id'])).toBe(7);
     expect(preservedFds(['run', '--preserve-fds', 'x', 'id'])).toBe(Infinity);
     expect(preservedFds(['run', '--preserve-fds'])).toBe(Infinity);
+    // Given twice, the largest: the CLI keeps the last, and a first 0 must not hide a later 5.
+    expect(preservedFds(['run', '--preserve-fds', '0', '--preserve-fds=5', 'id'])).toBe(5);
+    expect(preservedFds(['run', '--preserve-fds', '6', '--preserve-fds', '2', 'id'])).toBe(6);
   });
 
   test('an fd that --preserve-fds would pass on (a gap the caller left) is closed unwritten', async () => {
