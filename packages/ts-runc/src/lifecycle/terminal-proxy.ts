@@ -22,6 +22,8 @@ export class TerminalProxy {
   private master = -1;
   /** Owns the master once started: destroying it closes the fd. */
   private output: tty.ReadStream | null = null;
+  /** A second fd of the master, to read what the stream left when it ended (drainTail). */
+  private tail = -1;
   private pending: Buffer[] = [];
   private retry: NodeJS.Timeout | null = null;
   private cleanup: Array<() => void> = [];
@@ -39,6 +41,8 @@ export class TerminalProxy {
     if (fds.length !== 1) throw new Error('console: no pty master received from the container init');
     this.master = fds[0];
     sys.setNonblock(this.master, true);
+    this.tail = sys.dup(this.master);
+    sys.setCloexec(this.tail, true);
     const output = new tty.ReadStream(this.master);
     this.output = output;
     output.on('close', () => (this.master = -1));
@@ -61,9 +65,13 @@ export class TerminalProxy {
     this.cleanup.push(() => process.stdin.pause());
     return new Promise((resolve) => {
       output.on('data', (d) => process.stdout.write(d));
-      // EIO: every slave is closed, the container side is gone.
-      output.on('error', () => resolve());
-      output.on('end', () => resolve());
+      // The end (EIO, or POLLHUP after a short read): every slave is closed, the container side is gone.
+      const ended = () => {
+        this.drainTail();
+        resolve();
+      };
+      output.on('error', ended);
+      output.on('end', ended);
     });
   }
 
@@ -103,6 +111,30 @@ export class TerminalProxy {
     }
   }
 
+  /**
+   * What the process wrote last, which the stream may not have read. libuv ends a stream on
+   * POLLHUP when its last read was short, without reading again: right for a pipe, but a pty
+   * master reports POLLHUP once every slave is closed while the kernel still moves the slave's
+   * last writes into it (its line discipline takes 4 KiB at a time). The whole tail of a burst
+   * written just before exit was lost so. Every slave is closed by now: reads return what is
+   * left, then EIO.
+   */
+  private drainTail(): void {
+    if (this.tail < 0) return;
+    const buf = Buffer.alloc(65536);
+    try {
+      for (;;) {
+        const n = fs.readSync(this.tail, buf, 0, buf.length, null);
+        if (n <= 0) break;
+        process.stdout.write(Buffer.from(buf.subarray(0, n)));
+      }
+    } catch {
+      /* EIO once all is read (EAGAIN only if a slave was opened again meanwhile) */
+    }
+    fs.closeSync(this.tail);
+    this.tail = -1;
+  }
+
   stop(): void {
     for (const c of this.cleanup.splice(0)) c();
     if (this.retry) clearTimeout(this.retry);
@@ -111,5 +143,7 @@ export class TerminalProxy {
     this.master = -1;
     this.output?.destroy();
     this.output = null;
+    if (this.tail >= 0) fs.closeSync(this.tail);
+    this.tail = -1;
   }
 }

@@ -84,6 +84,16 @@ test('tty exec through a console socket', async () => {
   fs.rmSync(path.dirname(sock), { recursive: true, force: true });
 });
 
+test('tty exec in the foreground passes on all of a burst written just before the exit', () => {
+  // The pty proxy of run and exec (terminal-proxy.ts) lost the tail of such a burst in most runs.
+  const line = '0123456789'.repeat(7);
+  for (let n = 0; n < 5; n++) {
+    const r = rt.run(['exec', '-t', id, 'sh', '-c', `i=0; while [ $i -lt 2000 ]; do echo ${line}; i=$((i+1)); done; echo END`]);
+    const lines = r.stdout.split('\r\n');
+    expect({ n, status: r.status, lines: lines.filter((l) => l === line).length, end: lines.includes('END') }).toEqual({ n, status: 0, lines: 2000, end: true });
+  }
+});
+
 test('container root cannot open the runtime binary through /proc during exec', async () => {
   // A watcher inside the container opens every /proc/PID/exe it can see, looking for something
   // the size of a Node binary, while execs run next to it. It watches from before the first exec
