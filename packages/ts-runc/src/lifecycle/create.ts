@@ -48,6 +48,8 @@ export interface CreateOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
+  /** config.json as the caller already read it (run, which looked for a terminal in it). */
+  config?: unknown;
 }
 
 export interface Created {
@@ -368,7 +370,7 @@ export async function create(ctx: Context, opts: CreateOptions): Promise<Created
   const id = validateId(opts.id);
   checkPreservedFds(opts.preserveFds ?? 0);
   const bundle = path.resolve(opts.bundle);
-  const raw = readConfig(bundle) as Spec;
+  const raw = (opts.config ?? readConfig(bundle)) as Spec;
   checkTerminal(raw, opts);
   const namespaces = planNamespaces(Array.isArray(raw.linux?.namespaces) ? raw.linux?.namespaces : undefined);
   checkUserNamespace(namespaces, raw.linux);

@@ -11,11 +11,12 @@ const deleteOf = () => (require('./delete') as typeof import('./delete')).delete
 const waitOf = () => (require('./foreground') as typeof import('./foreground')).waitForeground;
 const proxyOf = () => (require('./terminal-proxy') as typeof import('./terminal-proxy')).TerminalProxy;
 
-function wantsTerminal(bundle: string): boolean {
+/** config.json, read once for both the terminal question and create; undefined when unreadable. */
+function configOf(bundle: string): unknown {
   try {
-    return (readConfig(bundle) as { process?: { terminal?: boolean } }).process?.terminal === true;
+    return readConfig(bundle);
   } catch {
-    return false; // create reports the problem with the config
+    return undefined; // create reads it again and reports the problem
   }
 }
 
@@ -37,12 +38,13 @@ function spawnFailure(state: ContainerState, failed: Error): RuntimeError {
 /** create + start; in the foreground also wait, forward signals, delete, and return the exit code. */
 export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   // A terminal in the foreground with nobody else to hold the pty: we proxy it, like runc.
-  const proxied = !opts.detach && !opts.consoleSocket && wantsTerminal(opts.bundle);
+  const config = configOf(opts.bundle);
+  const proxied = !opts.detach && !opts.consoleSocket && (config as { process?: { terminal?: boolean } } | undefined)?.process?.terminal === true;
   const proxy: TerminalProxy | null = proxied ? new (proxyOf())(ctx.sys) : null;
   let copying: Promise<void> = Promise.resolve();
   let state;
   try {
-    state = (await create(ctx, proxy ? { ...opts, consoleSocketFd: proxy.childEnd } : opts)).state;
+    state = (await create(ctx, { ...opts, config, ...(proxy ? { consoleSocketFd: proxy.childEnd } : {}) })).state;
     if (proxy) copying = proxy.start();
     startOf()(ctx, opts.id);
   } catch (e) {
