@@ -121,16 +121,7 @@ export class TerminalProxy {
    */
   private drainTail(): void {
     if (this.tail < 0) return;
-    const buf = Buffer.alloc(65536);
-    try {
-      for (;;) {
-        const n = fs.readSync(this.tail, buf, 0, buf.length, null);
-        if (n <= 0) break;
-        process.stdout.write(Buffer.from(buf.subarray(0, n)));
-      }
-    } catch {
-      /* EIO once all is read (EAGAIN only if a slave was opened again meanwhile) */
-    }
+    readRest(this.tail, (b) => process.stdout.write(b));
     fs.closeSync(this.tail);
     this.tail = -1;
   }
@@ -146,4 +137,28 @@ export class TerminalProxy {
     if (this.tail >= 0) fs.closeSync(this.tail);
     this.tail = -1;
   }
+}
+
+/**
+ * At the end, the kernel holds at most its tty buffers (64 KiB of flip buffer and 4 KiB of line
+ * discipline). Past that, a process of the container opened the slave again and writes on: the
+ * synchronous read stops there, or it would hold the command (and its signal forwarding) for good.
+ */
+export const TAIL_LIMIT = 1 << 20;
+
+/** Read `fd` (non-blocking) until EOF, an error (EIO, EAGAIN) or `limit` bytes; each chunk to `write`. */
+export function readRest(fd: number, write: (chunk: Buffer) => void, limit = TAIL_LIMIT): number {
+  const buf = Buffer.alloc(65536);
+  let total = 0;
+  try {
+    while (total < limit) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, limit - total), null);
+      if (n <= 0) break;
+      write(Buffer.from(buf.subarray(0, n)));
+      total += n;
+    }
+  } catch {
+    /* EIO once all is read (EAGAIN only if a slave was opened again meanwhile) */
+  }
+  return total;
 }
