@@ -140,11 +140,12 @@ export class TerminalProxy {
 }
 
 /**
- * At the end, the kernel holds at most its tty buffers (64 KiB of flip buffer and 4 KiB of line
- * discipline). Past that, a process of the container opened the slave again and writes on: the
- * synchronous read stops there, or it would hold the command (and its signal forwarding) for good.
+ * At the end, the kernel holds at most its tty buffers: the master's flip buffer (640 KiB in
+ * current kernels, 64 KiB in older ones) and 4 KiB of line discipline. Past that, a process of the
+ * container opened the slave again and writes on: the synchronous read stops there, or it would
+ * hold the command (and its signal forwarding) for good.
  */
-export const TAIL_LIMIT = 1 << 20;
+export const TAIL_LIMIT = 4 << 20;
 
 /** Read `fd` (non-blocking) until EOF, an error (EIO, EAGAIN) or `limit` bytes; each chunk to `write`. */
 export function readRest(fd: number, write: (chunk: Buffer) => void, limit = TAIL_LIMIT): number {
