@@ -45,6 +45,13 @@ export async function run(ctx: Context, opts: RunOptions): Promise<number> {
   let state;
   try {
     state = (await create(ctx, { ...opts, config, ...(proxy ? { consoleSocketFd: proxy.childEnd } : {}) })).state;
+  } catch (e) {
+    // A failed create has removed what it made. Whatever has this ID now is not ours (the
+    // container of an earlier create or run, or one that won a race for the ID): it stays.
+    proxy?.stop();
+    throw e;
+  }
+  try {
     if (proxy) copying = proxy.start();
     startOf()(ctx, opts.id);
   } catch (e) {

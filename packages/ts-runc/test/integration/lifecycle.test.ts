@@ -301,6 +301,30 @@ describe('errors leave nothing behind', () => {
     suite.rt.run(['delete', '-f', id]);
   });
 
+  test('run with the id of an existing container fails and leaves that container as it was', () => {
+    // The failed run must not clean up what an earlier create or run made: that is not its own.
+    const sleeper = bundle(['sleep', '100']);
+    const other = bundle(['true']);
+    const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    for (const [first, status] of [[['create'], 'created'], [['run', '-d'], 'running']] as const) {
+      const id = uniqueId('duprun');
+      expect(suite.rt.run([...first, '-b', sleeper.dir, id]).status).toBe(0);
+      const before = JSON.parse(suite.rt.run(['state', id]).stdout);
+      for (const again of [['run', '-d'], ['run']]) {
+        const r = suite.rt.run([...again, '-b', other.dir, id]);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain('container with given ID already exists');
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        const st = suite.rt.run(['state', id]);
+        expect(st.stderr).toBe('');
+        const after = JSON.parse(st.stdout);
+        expect({ status: after.status, pid: after.pid, bundle: after.bundle }).toEqual({ status, pid: before.pid, bundle: before.bundle });
+        expect(alive(before.pid)).toBe(true);
+      }
+      expect(suite.rt.run(['delete', '-f', id]).status).toBe(0);
+    }
+  });
+
   test('operations on a missing container', () => {
     for (const cmd of [['state'], ['start'], ['kill'], ['delete']]) {
       const r = suite.rt.run([...cmd, 'nope']);

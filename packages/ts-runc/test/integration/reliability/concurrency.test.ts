@@ -98,6 +98,22 @@ test(`two creates of one ID race (${RACES} times): exactly one wins, the other s
   console.log(`same-ID create race x${RACES}: losers said ${JSON.stringify(seen)}`);
 });
 
+test(`two run -d of one ID race (${RACES} times): one wins, its container keeps running`, async () => {
+  for (let i = 0; i < RACES; i++) {
+    const id = `${prefix}-runrace${i}`;
+    const rs = await Promise.all([0, 1].map(() => rtAsync(TS_RUNC, root, ['run', '-d', '-b', sleeper, id])));
+    expect(rs.filter(ok)).toHaveLength(1);
+    const loser = rs.find((r) => !ok(r))!;
+    expect(oneLineError(loser.stderr)).toBe(true);
+    expect(loser.stderr).toMatch(/container with given ID already exists/);
+    // The loser gave up without touching the winner's container.
+    const st = JSON.parse(rt(TS_RUNC, root, ['state', id]).stdout);
+    expect(st.status).toBe('running');
+    expect(fs.existsSync(`/proc/${st.pid}`)).toBe(true);
+    expect(ok(await rtAsync(TS_RUNC, root, ['delete', '-f', id]))).toBe(true);
+  }
+});
+
 test('racing starts of one container: exactly one wins; racing delete -f all succeed and leave nothing', async () => {
   for (let i = 0; i < RACES; i++) {
     const id = `${prefix}-srace${i}`;
