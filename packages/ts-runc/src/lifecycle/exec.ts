@@ -79,7 +79,7 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
   const inProcess = await tryInProcess(ctx, state, opts, proxy);
   if (inProcess !== null) {
     if (proxy) copying = proxy.start();
-    if (opts.pidFile) late().writePidFile(opts.pidFile, inProcess);
+    if (opts.pidFile) notePid(sys, opts.pidFile, inProcess, proxy);
     return opts.detach ? 0 : late().waitForeground(sys, inProcess, proxy, copying);
   }
   const opened: number[] = [];
@@ -175,11 +175,29 @@ export async function exec(ctx: Context, opts: ExecOptions): Promise<number> {
     if (stage2 > 0) await sys.waitpidAsync(stage2).catch(() => undefined);
     gate?.dispose();
   }
-  const { writePidFile, waitForeground } = l ?? late();
-  if (opts.pidFile) writePidFile(opts.pidFile, pid);
+  if (opts.pidFile) notePid(sys, opts.pidFile, pid, proxy);
   if (opts.detach) return 0;
 
-  return waitForeground(sys, pid, proxy, copying);
+  return (l ?? late()).waitForeground(sys, pid, proxy, copying);
+}
+
+/**
+ * The pid file of a command that has started. When it cannot be written, exec fails, and the
+ * command is killed first, as runc does: a caller told that exec failed knows of no process, and
+ * nothing of the failed exec may go on running in the container.
+ */
+function notePid(sys: Context['sys'], file: string, pid: number, proxy: TerminalProxy | null): void {
+  try {
+    late().writePidFile(file, pid);
+  } catch (e) {
+    try {
+      sys.kill(pid, 9);
+    } catch {
+      /* gone */
+    }
+    proxy?.stop();
+    throw e;
+  }
 }
 
 /**

@@ -57,6 +57,26 @@ test('detach with a pid file', async () => {
   process.kill(pid, 'SIGKILL');
 });
 
+test('a pid file that cannot be written fails the exec, and its command does not go on running', async () => {
+  // As runc: the command has started when the pid file is written; exec then kills it.
+  const tag = String(40000 + Math.floor(Math.random() * 20000));
+  const live = () =>
+    fs.readdirSync('/proc').filter((p) => {
+      try {
+        return /^\d+$/.test(p) && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${tag}\0` && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+  for (const detach of [['-d'], []]) {
+    const r = rt.run(['exec', ...detach, '--pid-file', path.join(b.dir, 'no-such-dir', 'exec.pid'), id, 'sleep', tag]);
+    expect(r.status).toBe(255);
+    expect(r.stderr).toContain('write pid file');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    await waitFor(`no "sleep ${tag}" left after exec ${detach.join(' ')}`, () => live().length === 0, { timeoutMs: 10_000, lastSeen: live });
+  }
+});
+
 test('missing executable says "executable file not found"', () => {
   const r = rt.run(['exec', id, 'no-such-binary']);
   expect(r.status).not.toBe(0);
