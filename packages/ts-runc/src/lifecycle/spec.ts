@@ -58,7 +58,7 @@ export function defaultSpec(rootless: boolean): Spec {
 
 export function writeSpec(bundle: string, rootless: boolean): void {
   const file = path.join(bundle, 'config.json');
-  if (fs.existsSync(file)) throw new RuntimeError('File config.json exists. Remove it first.');
+  if (fs.existsSync(file)) throw new RuntimeError('File config.json exists. Remove it first');
   try {
     fs.writeFileSync(file, JSON.stringify(defaultSpec(rootless), null, '\t'), { flag: 'wx', mode: 0o666 });
   } catch (e) {

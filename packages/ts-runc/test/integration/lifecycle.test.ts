@@ -365,6 +365,29 @@ describe('errors leave nothing behind', () => {
     const r = suite.rt.run(['create', '-b', b.dir, 'a/b']);
     expect(r.stderr).toContain('invalid container ID format');
   });
+
+  test('spec over an existing config.json fails with runc\'s words and leaves the file', () => {
+    const b = bundle(['true']);
+    const before = fs.readFileSync(path.join(b.dir, 'config.json'), 'utf8');
+    const r = suite.rt.run(['spec', '-b', b.dir]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/msg="File config.json exists. Remove it first"\n$/);
+    expect(fs.readFileSync(path.join(b.dir, 'config.json'), 'utf8')).toBe(before);
+  });
+
+  test('kill takes an empty signal for TERM and refuses " 9", as runc', () => {
+    const b = bundle(['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.1; done']);
+    const id = uniqueId('sig');
+    expect(suite.rt.run(['run', '-d', '-b', b.dir, id]).status).toBe(0);
+    const bad = suite.rt.run(['kill', id, ' 9']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('unknown signal \\" 9\\"');
+    expect(JSON.parse(suite.rt.run(['state', id]).stdout).status).toBe('running');
+    expect(suite.rt.run(['kill', id, '']).status).toBe(0);
+    // A TERM before sh has set its trap is ignored (it is pid 1): sent again until it ends it.
+    waitForSync('the container to stop on TERM', () => JSON.parse(suite.rt.run(['state', id]).stdout).status === 'stopped' || (suite.rt.run(['kill', id, '']), false));
+    suite.rt.run(['delete', id]);
+  });
 });
 
 describe('terminal', () => {
