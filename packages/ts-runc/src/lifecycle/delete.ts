@@ -15,7 +15,7 @@ export function deleteContainer(ctx: Context, id: string, force: boolean): void 
     throw e;
   }
   try {
-    const state = store.tryLoad(id);
+    const state = store.loadIfSaved(id);
     if (!state) {
       // A create that was killed before it wrote any state: nothing runs, only the directory is left.
       if (!force) throw new RuntimeError(ERR_NOT_EXIST);

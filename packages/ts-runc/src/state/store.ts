@@ -93,15 +93,17 @@ export class StateStore {
   }
 
   /**
-   * Load, or null when the directory exists without a readable state (a crashed create).
-   * Another runtime's container still throws: it is not ours to clean up.
+   * Load, or null when the directory has no state.json (a create killed before its first save).
+   * A state that cannot be read as ours still throws, as runc's does: another runtime's is not ours
+   * to clean up, and a corrupt one names no process or cgroup, which a removal would leave behind
+   * unseen.
    */
-  tryLoad(id: string): ContainerState | null {
+  loadIfSaved(id: string): ContainerState | null {
     try {
       return this.load(id);
     } catch (e) {
-      if (e instanceof ForeignStateError) throw e;
-      return null;
+      if (e instanceof RuntimeError && e.message === ERR_NOT_EXIST) return null;
+      throw e;
     }
   }
 

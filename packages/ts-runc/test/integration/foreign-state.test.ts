@@ -101,3 +101,21 @@ test('broken entries: state fails with one line; other commands refuse runc\'s c
   }
   expect(JSON.parse(runc('state', runcId).stdout).status).toBe('running');
 });
+
+test('delete: an entry without state goes; a corrupt state is refused, as runc, and kept', () => {
+  // A corrupt state names no process or cgroup: removing it would leave a running container
+  // behind that nothing can find any more.
+  const file = path.join(rt.root, 'half-written', 'state.json');
+  for (const args of [['delete', 'half-written'], ['delete', '-f', 'half-written']]) {
+    const r = rt.run(args);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`state of container half-written is corrupt: ${file}`);
+    expect(fs.existsSync(file)).toBe(true);
+  }
+  fs.rmSync(path.join(rt.root, 'half-written'), { recursive: true });
+  // A create killed before its first save leaves only the directory: delete -f removes it.
+  expect(rt.run(['delete', 'empty-dir']).stderr).toContain('container does not exist');
+  expect(rt.run(['delete', '-f', 'empty-dir']).status).toBe(0);
+  expect(fs.existsSync(path.join(rt.root, 'empty-dir'))).toBe(false);
+});
