@@ -3,7 +3,7 @@ import * as path from 'path';
 import { libc, mkdirAll, LOCK_EX, O_RDONLY, O_DIRECTORY, O_CLOEXEC, isSysError } from '@tsrt/libc';
 import { RuntimeError, ERR_NOT_EXIST, ERR_EXISTS } from '../errors';
 import type { ContainerState } from './container-state';
-import { checkOwnState, ForeignStateError } from './foreign';
+import { checkOwnState } from './foreign';
 
 const ID_RE = /^[\w+\-.]+$/;
 
